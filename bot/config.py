@@ -1,0 +1,144 @@
+"""Typed settings, read from the environment and an optional ``.env`` file.
+
+Nothing happens at import time: call :func:`load_settings`. Every problem is reported as a
+:class:`ConfigError` naming the variable and what a good value looks like, so start-up can stop
+with one clear line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_DATABASE_PATH = Path("data/peer_circles.db")
+DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
+MIN_SECRET_BYTES = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    discord_token: str | None
+    secret_key: bytes
+    database_path: Path
+    log_level: str
+    default_timezone: str
+    dev_guild_id: int | None
+    api_base_url: str | None
+    gateway_url: str | None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.default_timezone)
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.log_level)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """What was found, safe to print: secrets are never shown."""
+        return [
+            ("DISCORD_TOKEN", "set" if self.discord_token else "not set"),
+            ("SECRET_KEY", f"set ({len(self.secret_key)} bytes)"),
+            ("DATABASE_PATH", str(self.database_path)),
+            ("LOG_LEVEL", self.log_level),
+            ("DEFAULT_TIMEZONE", self.default_timezone),
+            ("DEV_GUILD_ID", str(self.dev_guild_id) if self.dev_guild_id else "not set (global commands)"),
+            ("DISCORD_API_BASE_URL", self.api_base_url or f"{DEFAULT_API_BASE_URL} (default)"),
+            ("DISCORD_GATEWAY_URL", self.gateway_url or "Discord's gateway (default)"),
+        ]
+
+
+def generate_secret_key() -> str:
+    """A fresh SECRET_KEY value: 32 random bytes, base64."""
+    return base64.b64encode(os.urandom(MIN_SECRET_BYTES)).decode("ascii")
+
+
+def parse_secret_key(raw: str | None) -> bytes:
+    hint = "should be 32 or more random bytes in base64; run `peer-circles init` to create one"
+    if not raw:
+        raise ConfigError("SECRET_KEY", f"is missing; it {hint}")
+    try:
+        key = base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError("SECRET_KEY", f"is not valid base64; it {hint}") from None
+    if len(key) < MIN_SECRET_BYTES:
+        raise ConfigError("SECRET_KEY", f"is only {len(key)} bytes; it {hint}")
+    return key
+
+
+def parse_timezone(raw: str, variable: str = "DEFAULT_TIMEZONE") -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            variable, f"'{name}' is not a known IANA time zone; use a name like Europe/London or UTC"
+        ) from None
+    return name
+
+
+def _parse_url(raw: str | None, variable: str, schemes: tuple[str, ...]) -> str | None:
+    if not raw:
+        return None
+    parsed = urlparse(raw.strip())
+    if parsed.scheme not in schemes or not parsed.netloc:
+        example = f"{schemes[0]}://127.0.0.1:8080"
+        raise ConfigError(variable, f"'{raw}' is not a {'/'.join(schemes)} URL; use something like {example}")
+    return raw.strip().rstrip("/")
+
+
+def _parse_snowflake(raw: str | None, variable: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.strip().isdigit():
+        raise ConfigError(variable, f"'{raw}' is not a server id; it should be digits only (or left empty)")
+    return int(raw.strip())
+
+
+def read_environment(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Merge ``.env`` (if present) under the process environment; the environment wins."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_settings(values: Mapping[str, str] | None = None) -> Settings:
+    """Validate settings. ``values`` defaults to :func:`read_environment`."""
+    env = read_environment() if values is None else values
+    level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"'{level}' is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    database_path = Path(env.get("DATABASE_PATH") or DEFAULT_DATABASE_PATH).expanduser()
+    if database_path.exists() and database_path.is_dir():
+        raise ConfigError("DATABASE_PATH", f"'{database_path}' is a folder; give a file path like data/peer_circles.db")
+    return Settings(
+        discord_token=(env.get("DISCORD_TOKEN") or "").strip() or None,
+        secret_key=parse_secret_key(env.get("SECRET_KEY")),
+        database_path=database_path,
+        log_level=level,
+        default_timezone=parse_timezone(env.get("DEFAULT_TIMEZONE") or "UTC"),
+        dev_guild_id=_parse_snowflake(env.get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
+        api_base_url=_parse_url(env.get("DISCORD_API_BASE_URL"), "DISCORD_API_BASE_URL", ("https", "http")),
+        gateway_url=_parse_url(env.get("DISCORD_GATEWAY_URL"), "DISCORD_GATEWAY_URL", ("wss", "ws")),
+    )

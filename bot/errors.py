@@ -1,0 +1,72 @@
+"""Domain errors. Each carries a kind message for the person who hit it.
+
+Cogs and services raise these; the one error handler turns them into an ephemeral reply.
+Anything that is not a :class:`PeerCirclesError` is unexpected and gets an apology with a
+reference code instead, with the traceback in the log only.
+"""
+
+from __future__ import annotations
+
+
+class PeerCirclesError(Exception):
+    """Base for errors whose message is safe and useful to show to the person."""
+
+    default_message = "Something about that didn't work."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.user_message = message or self.default_message
+        super().__init__(self.user_message)
+
+
+class InvalidInput(PeerCirclesError):
+    default_message = "That input didn't look right. Please check it and try again."
+
+
+class NotFound(PeerCirclesError):
+    default_message = "I couldn't find that. It may have been removed."
+
+
+class NotAllowed(PeerCirclesError):
+    default_message = "That's only available to people with the right role in this server."
+
+
+class Conflict(PeerCirclesError):
+    default_message = "That already exists or was already done."
+
+
+class RateLimited(PeerCirclesError):
+    default_message = "That's been done a lot recently. Please wait a little and try again."
+
+
+class ServerOnly(PeerCirclesError):
+    default_message = "That works inside a server, not in direct messages."
+
+
+class MissingBotPermissions(PeerCirclesError):
+    """The bot lacks a Discord permission. The message is for admins and names the fix."""
+
+    def __init__(self, permissions: list[str], where: str | None = None) -> None:
+        self.permissions = permissions
+        self.where = where
+        names = ", ".join(f"**{p}**" for p in permissions)
+        place = f" in {where}" if where else ""
+        super().__init__(
+            f"I'm missing the {names} permission{'s' if len(permissions) > 1 else ''}{place}. "
+            "A server admin can fix this in Server Settings → Roles (give my role the permission, and "
+            "for role changes keep my role above the roles I manage), or in the channel's permission "
+            "settings. Nothing was changed."
+        )
+
+
+class StorageError(Exception):
+    """The database could not be opened or migrated. Not shown to users."""
+
+
+class MigrationError(StorageError):
+    def __init__(self, version: int, name: str, cause: BaseException) -> None:
+        super().__init__(
+            f"Database migration {version:04d} ({name}) failed: {cause}. "
+            "The database was left as it was; nothing was changed."
+        )
+        self.version = version
+        self.migration_name = name

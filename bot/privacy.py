@@ -1,0 +1,69 @@
+"""The personal-data registry: one place that knows every table holding data about a person.
+
+Each feature's repository registers itself as a :class:`PersonalDataSource` naming its tables.
+``/privacy export`` and ``/privacy delete`` go through :class:`PersonalDataRegistry`, and
+:func:`uncovered_tables` lets a test fail when a new table with a person column is not covered.
+
+Naming convention (checked by that test): a column that identifies a person is called
+``user_id`` or ends in ``_user_id``, ``user_hash`` or ``user_enc`` (keyed hash / encrypted id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+PERSON_COLUMN = re.compile(r"(^|_)user_(id|hash|enc)$")
+
+ExportRows = dict[str, list[dict[str, Any]]]
+
+
+class PersonalDataSource(Protocol):
+    name: str
+    tables: tuple[str, ...]
+
+    async def export_user(self, guild_id: int, user_id: int) -> ExportRows:
+        """Every row about this person in this server, by table name."""
+        ...
+
+    async def delete_user(self, guild_id: int, user_id: int) -> int:
+        """Erase (or unlink) everything about this person in this server; return rows affected."""
+        ...
+
+
+class PersonalDataRegistry:
+    def __init__(self) -> None:
+        self._sources: dict[str, PersonalDataSource] = {}
+
+    def register(self, source: PersonalDataSource) -> None:
+        if source.name in self._sources:
+            raise ValueError(f"A personal-data source named {source.name!r} is already registered")
+        self._sources[source.name] = source
+
+    @property
+    def sources(self) -> list[PersonalDataSource]:
+        return list(self._sources.values())
+
+    def covered_tables(self) -> set[str]:
+        return {table for source in self._sources.values() for table in source.tables}
+
+    async def export_user(self, guild_id: int, user_id: int) -> ExportRows:
+        export: ExportRows = {}
+        for source in self._sources.values():
+            for table, rows in (await source.export_user(guild_id, user_id)).items():
+                export.setdefault(table, []).extend(rows)
+        return export
+
+    async def delete_user(self, guild_id: int, user_id: int) -> dict[str, int]:
+        return {name: await source.delete_user(guild_id, user_id) for name, source in self._sources.items()}
+
+
+def person_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if PERSON_COLUMN.search(c)]
+
+
+def uncovered_tables(schema: Mapping[str, list[str]], registry: PersonalDataRegistry) -> list[str]:
+    """Tables with a person column that no registered source covers."""
+    covered = registry.covered_tables()
+    return sorted(t for t, cols in schema.items() if person_columns(cols) and t not in covered)

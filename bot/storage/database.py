@@ -1,0 +1,234 @@
+"""The SQLite database: one aiosqlite connection, WAL, foreign keys, numbered migrations.
+
+All statements go through one lock, so a transaction opened by one coroutine never picks up a
+statement from another. SQLite has a single writer anyway; one connection is its fastest shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import MigrationError, StorageError
+
+BUSY_TIMEOUT_MS = 5000
+Row = sqlite3.Row
+Params = Sequence[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """Migrations shipped in ``bot/storage/migrations``, named ``NNNN_name.sql``, in order."""
+    found: list[Migration] = []
+    folder = resources.files("bot.storage") / "migrations"
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        number, _, rest = entry.name.partition("_")
+        if not number.isdigit():
+            raise StorageError(f"Migration file {entry.name} must start with a number, like 0001_name.sql")
+        found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise StorageError(f"Migrations must be numbered 1, 2, 3... without gaps; found {versions}")
+    return found
+
+
+class Transaction:
+    """Statements inside ``async with db.transaction() as tx``."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        return cursor.lastrowid or 0
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+class Database:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StorageError("The database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        if self.path != Path(":memory:"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: autocommit; transactions are explicit (BEGIN IMMEDIATE).
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Could not open the database at {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._lock:
+            conn = self.conn
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(conn)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._lock:
+            cursor = await self.conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        async with self._lock:
+            cursor = await self.conn.execute(sql, params)
+            return cursor.lastrowid or 0
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._lock, self.conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._lock, self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- schema -------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        async with self._lock:
+            return await self._schema_version()
+
+    async def _schema_version(self) -> int:
+        async with self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ) as cursor:
+            if await cursor.fetchone() is None:
+                return 0
+        async with self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+            return int(row[0]) if row else 0
+
+    async def migrate(self, migrations: list[Migration] | None = None, target: int | None = None) -> list[int]:
+        """Apply pending migrations in one transaction; return the versions applied.
+
+        If any migration fails, everything is rolled back and :class:`MigrationError` is raised:
+        the database is left exactly as it was.
+        """
+        migrations = load_migrations() if migrations is None else migrations
+        async with self._lock:
+            conn = self.conn
+            current = await self._schema_version()
+            known = max((m.version for m in migrations), default=0)
+            if current > known:
+                raise StorageError(
+                    f"The database is at schema version {current}, newer than this code knows ({known}). "
+                    "Upgrade peer-circles or restore a backup."
+                )
+            pending = [m for m in migrations if m.version > current and (target is None or m.version <= target)]
+            if not pending:
+                return []
+            await conn.execute("BEGIN IMMEDIATE")
+            for migration in pending:
+                try:
+                    for statement in split_statements(migration.sql):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_version (version, name, applied_at) "
+                        "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                        (migration.version, migration.name),
+                    )
+                except sqlite3.Error as exc:
+                    await conn.execute("ROLLBACK")
+                    raise MigrationError(migration.version, migration.name, exc) from exc
+            await conn.execute("COMMIT")
+            return [m.version for m in pending]
+
+    async def tables(self) -> dict[str, list[str]]:
+        """Every user table and its columns (for the personal-data coverage check)."""
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        result: dict[str, list[str]] = {}
+        for row in rows:
+            columns = await self.fetchall(f"PRAGMA table_info('{row['name']}')")
+            result[row["name"]] = [c["name"] for c in columns]
+        return result
+
+    async def backup(self, destination: Path) -> None:
+        """Copy the live database with SQLite's online backup API (safe while the bot runs)."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        async with self._lock:
+            target = await aiosqlite.connect(destination)
+            try:
+                await self.conn.backup(target)
+            finally:
+                await target.close()
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration script into complete statements (triggers with inner ``;`` stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()):
+        raise StorageError(f"Migration ends with an incomplete statement: {buffer.strip()[:80]}")
+    return statements
