@@ -1,0 +1,130 @@
+"""The Discord client: a ``commands.Bot`` that wires services into cogs in ``setup_hook``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import Services, build_services
+from bot.clock import Clock
+from bot.config import Settings
+from bot.endpoints import configure_endpoints
+from bot.ui.errors import handle_interaction_error
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.about", "cogs.help")
+
+
+def bot_intents() -> discord.Intents:
+    """Only non-privileged intents: no message content, no member list, no presences."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.dm_messages = True
+    intents.guild_scheduled_events = True
+    return intents
+
+
+class PeerCirclesTree(app_commands.CommandTree["PeerCirclesBot"]):
+    async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
+        await handle_interaction_error(interaction, error)
+
+
+class PeerCirclesBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        use_timers: bool = True,
+        start_scheduler: bool = True,
+        sync_on_start: bool = True,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        configure_endpoints(settings.api_base_url, settings.gateway_url)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            tree_cls=PeerCirclesTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            chunk_guilds_at_startup=False,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self.settings = settings
+        self._clock = clock
+        self._use_timers = use_timers
+        self._start_scheduler = start_scheduler
+        self._sync_on_start = sync_on_start
+        self._services: Services | None = None
+        self.last_sync: str | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("Services are built in setup_hook; the bot has not logged in yet")
+        return self._services
+
+    async def setup_hook(self) -> None:
+        self._services = await build_services(self.settings, clock=self._clock, use_timers=self._use_timers)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self._start_scheduler:
+            await self.services.scheduler.start()
+        if self._sync_on_start:
+            await self.sync_commands()
+        log.info("setup complete extensions=%d", len(EXTENSIONS))
+
+    # -- command sync -------------------------------------------------------------------
+
+    def _scope(self) -> discord.Object | None:
+        return discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+
+    def command_tree_hash(self) -> str:
+        guild = self._scope()
+        commands_ = (
+            self.tree.get_commands()
+            if guild is None
+            else self.tree.get_commands(guild=guild) or self.tree.get_commands()
+        )
+        payload = sorted((c.to_dict(self.tree) for c in commands_), key=lambda c: str(c.get("name")))
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync the command tree to Discord if it changed since the last sync (or ``force``).
+
+        Returns whether a sync was sent. With ``DEV_GUILD_ID`` the commands go to that server only.
+        """
+        guild = self._scope()
+        key = f"command_hash:{self.application_id}:{guild.id if guild else 'global'}"
+        digest = self.command_tree_hash()
+        if not force and await self.services.bot_state.get(key) == digest:
+            log.info("command tree unchanged; not syncing")
+            return False
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        await self.services.bot_state.set(key, digest)
+        self.last_sync = key
+        log.info("synced commands count=%d scope=%s", len(synced), "guild" if guild else "global")
+        return True
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop the scheduler (letting running jobs finish), disconnect, then close the database."""
+        if self._services is not None:
+            await self._services.scheduler.shutdown()
+        await super().close()
+        if self._services is not None:
+            await self._services.db.close()
+
+    async def on_ready(self) -> None:
+        log.info("connected guilds=%d", len(self.guilds))

@@ -1,0 +1,47 @@
+"""What the bot tells people about itself: purpose, what it stores, for how long."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import __version__
+from bot.privacy import PersonalDataRegistry
+
+PURPOSE = (
+    "peer-circles helps this community run peer support circles: people who share a challenge "
+    "supporting each other as equals. It is built on mutual understanding, empathy and respect, "
+    "empowerment, equal relationships, and confidentiality."
+)
+
+PROMISES = (
+    "Private by default: replies to your commands are visible only to you.",
+    "Anonymous means anonymous: nobody, including moderators, can look up who wrote an anonymous share.",
+    "Crisis resources are always one step away with /resources.",
+    "You can see and delete what the bot keeps about you with /privacy.",
+)
+
+SERVER_DATA_LINE = (
+    "Server settings (time zone, channels, roles): kept while the bot is in this server, "
+    "and deleted 30 days after it is removed."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AboutInfo:
+    version: str
+    purpose: str
+    promises: tuple[str, ...]
+    stored: tuple[str, ...]
+
+
+class AboutService:
+    def __init__(self, registry: PersonalDataRegistry) -> None:
+        self.registry = registry
+
+    def about(self) -> AboutInfo:
+        stored = [SERVER_DATA_LINE]
+        summaries = [getattr(source, "summary", "") for source in self.registry.sources]
+        stored.extend(s for s in summaries if s)
+        if not summaries:
+            stored.append("Nothing about you personally is stored yet.")
+        return AboutInfo(__version__, PURPOSE, PROMISES, tuple(stored))

@@ -1,0 +1,127 @@
+"""One error handler for slash commands, views and modals.
+
+Domain errors (:class:`bot.errors.PeerCirclesError`) become a kind ephemeral message saying what
+to do. Anything unexpected becomes an apology with a short reference code; the traceback goes to
+the log only, with that code, the command name and the interaction id (never user ids or text).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, cast
+
+import discord
+from discord import app_commands
+
+from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, ServerOnly
+from bot.ui.replies import reply
+
+log = logging.getLogger("bot.errors")
+
+PERMISSION_NAMES = {
+    "manage_roles": "Manage Roles",
+    "manage_channels": "Manage Channels",
+    "manage_guild": "Manage Server",
+    "manage_events": "Manage Events",
+    "create_events": "Create Events",
+    "send_messages": "Send Messages",
+    "send_messages_in_threads": "Send Messages in Threads",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+    "create_public_threads": "Create Public Threads",
+    "create_private_threads": "Create Private Threads",
+    "manage_threads": "Manage Threads",
+    "read_message_history": "Read Message History",
+    "view_channel": "View Channels",
+}
+
+
+def new_reference() -> str:
+    """A short code a person can quote to an admin, matching one log line."""
+    return secrets.token_hex(3).upper()
+
+
+def _permission_names(raw: list[str]) -> list[str]:
+    return [PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in raw]
+
+
+def _where(interaction: discord.Interaction[Any]) -> str | None:
+    channel = interaction.channel
+    name = getattr(channel, "name", None)
+    return f"#{name}" if name else None
+
+
+def describe_error(interaction: discord.Interaction[Any], error: BaseException) -> str:
+    """The message for the person; logs unexpected errors with a reference code."""
+    original = error
+    while isinstance(original, (app_commands.CommandInvokeError, app_commands.TransformerError)) and original.__cause__:
+        original = original.__cause__
+    if isinstance(original, app_commands.CommandInvokeError):
+        original = original.original
+    if isinstance(original, PeerCirclesError):
+        return original.user_message
+    if isinstance(original, app_commands.BotMissingPermissions):
+        return MissingBotPermissions(_permission_names(original.missing_permissions), _where(interaction)).user_message
+    if isinstance(original, discord.Forbidden) and original.code == 50013:
+        return MissingBotPermissions(["needed"], _where(interaction)).user_message.replace(
+            "the **needed** permission", "a permission I need"
+        )
+    if isinstance(original, app_commands.MissingPermissions):
+        names = ", ".join(_permission_names(original.missing_permissions))
+        return f"That's for people with the {names} permission in this server."
+    if isinstance(original, app_commands.NoPrivateMessage):
+        return ServerOnly().user_message
+    if isinstance(original, app_commands.CommandOnCooldown):
+        return f"That was used a lot just now. Please try again in {original.retry_after:.0f} seconds."
+    if isinstance(original, app_commands.CheckFailure):
+        return NotAllowed().user_message
+    reference = new_reference()
+    command = interaction.command.qualified_name if interaction.command else None
+    custom_id = (
+        cast(dict[str, Any], interaction.data or {}).get("custom_id")
+        if interaction.type is not discord.InteractionType.application_command
+        else None
+    )
+    log.error(
+        "unexpected error ref=%s interaction=%s type=%s command=%s component=%s",
+        reference,
+        interaction.id,
+        interaction.type.name,
+        command,
+        str(custom_id).split(":", 1)[0] if custom_id else None,
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return (
+        "Sorry, something went wrong on my side and that didn't work. Nothing you entered was shared. "
+        f"If it keeps happening, please tell a server admin the reference code **{reference}**."
+    )
+
+
+async def handle_interaction_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    message = describe_error(interaction, error)
+    try:
+        await reply(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver an error message interaction=%s", interaction.id)
+
+
+class ErrorHandlingView(discord.ui.View):
+    """Base for the bot's views: errors go through the one handler."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        await handle_interaction_error(interaction, error)
+
+
+class ErrorHandlingLayoutView(discord.ui.LayoutView):
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        await handle_interaction_error(interaction, error)
+
+
+class ErrorHandlingModal(discord.ui.Modal):
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:  # type: ignore[override]
+        await handle_interaction_error(interaction, error)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services.help import Audience, CommandEntry, Viewer, group_for
+from bot.ui.replies import reply, text_card
+
+INTRO = (
+    "## How to use peer-circles\n"
+    "Everything here is private to you unless a command says otherwise. "
+    "If you are struggling right now, /resources shows crisis lines near you."
+)
+
+
+def command_entries(tree: app_commands.CommandTree[Any]) -> list[CommandEntry]:
+    """Every runnable command (subcommands, not their groups) with its audience."""
+    entries: list[CommandEntry] = []
+    for command in tree.walk_commands():
+        if isinstance(command, app_commands.Group):
+            continue
+        audience = command.extras.get("audience") or (command.parent.extras.get("audience") if command.parent else None)
+        entries.append(CommandEntry(command.qualified_name, command.description, Audience(audience or Audience.MEMBER)))
+    return entries
+
+
+def viewer_for(interaction: discord.Interaction[Any]) -> Viewer:
+    if interaction.guild is None:
+        return Viewer(in_server=False)
+    perms = interaction.permissions
+    return Viewer(is_admin=perms.manage_guild or perms.administrator)
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="The commands you can use here, and what they do.")
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    @app_commands.guild_install()
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        viewer = viewer_for(interaction)
+        sections = [INTRO]
+        for audience, entries in group_for(viewer, command_entries(self.bot.tree)):
+            lines = "\n".join(f"- `/{e.name}`: {e.description}" for e in entries)
+            sections.append(f"**{audience.heading}**\n{lines}")
+        if not viewer.in_server:
+            sections.append("-# In direct messages only some commands work; the rest are used inside the server.")
+        await reply(interaction, view=text_card(*sections))
+
+    help.extras["audience"] = Audience.MEMBER
