@@ -1,0 +1,277 @@
+"""The ``peer-circles`` command (also ``python -m bot``).
+
+peer-circles [run]        run the bot (the default)
+peer-circles init         write .env from config.example.env with a fresh SECRET_KEY
+peer-circles check        validate configuration and database, print what was found
+peer-circles sync         sync slash commands now (globally, or to DEV_GUILD_ID)
+peer-circles db backup P  copy the live database to P (safe while the bot runs)
+peer-circles demo         play a scripted scenario against a local sandbox; no token needed
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import ConfigError, Settings, generate_secret_key, load_settings, read_environment
+from bot.errors import StorageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+NO_TOKEN_MESSAGE = """\
+peer-circles needs a Discord bot token to run, and DISCORD_TOKEN is not set.
+
+To get one:
+  1. Open https://discord.com/developers/applications and choose New Application.
+  2. Under Bot, choose Reset Token and copy the token.
+  3. Put it in your .env file as DISCORD_TOKEN=... (run `peer-circles init` to create .env).
+The README explains how to invite the bot to your server with the right permissions.
+
+Just want to see what it does? `peer-circles demo` runs the bot against a local sandbox,
+no token or Discord account needed."""
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # discord.py warns about voice support, which this bot never uses.
+    logging.getLogger("discord.client").setLevel(max(logging.getLevelName(level), logging.ERROR))
+
+
+def _settings_or_exit() -> Settings | int:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"Configuration problem: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+# -- run --------------------------------------------------------------------------------
+
+
+async def run_until_stopped(settings: Settings) -> int:
+    from bot.client import PeerCirclesBot
+
+    assert settings.discord_token
+    bot = PeerCirclesBot(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers here
+            loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(settings.discord_token))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            logging.getLogger("bot").info("stopping: closing the scheduler, the connection and the database")
+        await bot.close()
+        stopper.cancel()
+        if runner in done and runner.exception() is not None:
+            raise runner.exception()  # type: ignore[misc]
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # The token is the first thing a new operator is missing: say how to get one before anything else.
+    if not (read_environment().get("DISCORD_TOKEN") or "").strip():
+        print(NO_TOKEN_MESSAGE, file=sys.stderr)
+        return EXIT_CONFIG
+    settings = _settings_or_exit()
+    if isinstance(settings, int):
+        return settings
+    assert settings.discord_token
+    configure_logging(settings.log_level)
+    import discord
+
+    try:
+        return asyncio.run(run_until_stopped(settings))
+    except discord.LoginFailure:
+        print("Discord refused the token in DISCORD_TOKEN. Copy a fresh one from the Bot page.", file=sys.stderr)
+        return EXIT_CONFIG
+    except discord.PrivilegedIntentsRequired:
+        print("Discord refused a privileged intent; peer-circles should not ask for one. Please report this.")
+        return EXIT_FAILURE
+    except StorageError as exc:
+        print(f"Database problem: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+# -- init -------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.env_file)
+    example = Path(args.example)
+    if not example.is_file():
+        print(f"Can't find {example}; run this from the peer-circles folder.", file=sys.stderr)
+        return EXIT_FAILURE
+    if target.exists():
+        text = target.read_text("utf-8")
+        match = re.search(r"^SECRET_KEY=(.*)$", text, flags=re.MULTILINE)
+        if match and match.group(1).strip():
+            print(f"{target} already exists and has a SECRET_KEY; left it as it is.")
+            return EXIT_OK
+        key_line = f"SECRET_KEY={generate_secret_key()}"
+        text = re.sub(r"^SECRET_KEY=.*$", key_line, text, flags=re.MULTILINE) if match else text + f"\n{key_line}\n"
+        target.write_text(text, "utf-8")
+        print(f"Added a fresh SECRET_KEY to {target}.")
+        return EXIT_OK
+    text = example.read_text("utf-8")
+    text = re.sub(r"^SECRET_KEY=.*$", f"SECRET_KEY={generate_secret_key()}", text, flags=re.MULTILINE)
+    target.write_text(text, "utf-8")
+    target.chmod(0o600)
+    print(f"Wrote {target} with a fresh SECRET_KEY. Add your DISCORD_TOKEN there, then run `peer-circles`.")
+    return EXIT_OK
+
+
+# -- check ------------------------------------------------------------------------------
+
+
+async def _check_database(path: Path, exists: bool) -> tuple[int, int, list[str]]:
+    from bot.storage.database import Database, load_migrations
+
+    known = len(load_migrations())
+    if not exists:
+        return 0, known, []
+    async with Database(path) as db:
+        version = await db.schema_version()
+        tables = sorted(await db.tables())
+    return version, known, tables
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    if isinstance(settings, int):
+        return settings
+    print("Configuration is valid:")
+    for name, value in settings.describe():
+        print(f"  {name:22} {value}")
+    try:
+        version, known, tables = asyncio.run(_check_database(settings.database_path, settings.database_path.exists()))
+    except StorageError as exc:
+        print(f"Database problem: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as exc:
+        print(f"Database problem: could not read {settings.database_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if version == 0 and not tables:
+        print(f"Database: {settings.database_path} will be created at first start (schema version {known}).")
+    elif version < known:
+        print(f"Database: schema version {version}; {known - version} migration(s) will run at next start.")
+    elif version > known:
+        print(f"Database problem: schema version {version} is newer than this code ({known}).", file=sys.stderr)
+        return EXIT_FAILURE
+    else:
+        print(f"Database: schema version {version} (up to date), {len(tables)} tables.")
+    if not settings.discord_token:
+        print("Note: DISCORD_TOKEN is not set; `peer-circles run` needs it (`peer-circles demo` does not).")
+    return EXIT_OK
+
+
+# -- sync -------------------------------------------------------------------------------
+
+
+async def _sync(settings: Settings) -> int:
+    from bot.client import PeerCirclesBot
+
+    assert settings.discord_token
+    bot = PeerCirclesBot(settings, start_scheduler=False, sync_on_start=False)
+    async with bot:
+        await bot.login(settings.discord_token)
+        await bot.sync_commands(force=True)
+        scope = f"server {settings.dev_guild_id}" if settings.dev_guild_id else "all servers (global)"
+        print(f"Synced {len(bot.tree.get_commands())} commands to {scope}.")
+        if not settings.dev_guild_id:
+            print("Global commands can take a few minutes to appear in Discord.")
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    if isinstance(settings, int):
+        return settings
+    if not settings.discord_token:
+        print(NO_TOKEN_MESSAGE, file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    return asyncio.run(_sync(settings))
+
+
+# -- db backup --------------------------------------------------------------------------
+
+
+async def _backup(source: Path, destination: Path) -> None:
+    from bot.storage.database import Database
+
+    async with Database(source) as db:
+        await db.backup(destination)
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    if isinstance(settings, int):
+        return settings
+    destination = Path(args.path)
+    if not settings.database_path.exists():
+        print(f"There is no database at {settings.database_path} yet; nothing to back up.", file=sys.stderr)
+        return EXIT_FAILURE
+    if destination.exists() and not args.force:
+        print(f"{destination} already exists; choose another path or pass --force.", file=sys.stderr)
+        return EXIT_FAILURE
+    if destination.exists():
+        destination.unlink()
+    asyncio.run(_backup(settings.database_path, destination))
+    print(f"Backed up {settings.database_path} to {destination}.")
+    return EXIT_OK
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    configure_logging("WARNING" if not args.verbose else "INFO")
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="peer-circles", description="A Discord bot for peer support circles.")
+    parser.add_argument("--version", action="version", version=f"peer-circles {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (the default)").set_defaults(func=cmd_run)
+    init = sub.add_parser("init", help="write .env from config.example.env with a fresh SECRET_KEY")
+    init.add_argument("--env-file", default=".env")
+    init.add_argument("--example", default="config.example.env")
+    init.set_defaults(func=cmd_init)
+    sub.add_parser("check", help="validate configuration and database").set_defaults(func=cmd_check)
+    sub.add_parser("sync", help="sync slash commands now").set_defaults(func=cmd_sync)
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    backup = db_sub.add_parser("backup", help="copy the live database to PATH (safe while the bot runs)")
+    backup.add_argument("path")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    backup.set_defaults(func=cmd_db_backup)
+    demo = sub.add_parser("demo", help="play a scripted scenario against a local sandbox (no token needed)")
+    demo.add_argument("--verbose", action="store_true", help="show the bot's log too")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "func", None):
+        args.func = cmd_run
+    return int(args.func(args))
