@@ -59,9 +59,7 @@ class BotHarness:
 
         server = self.sandbox.server
         server.ready.clear()
-        bot = PeerCirclesBot(
-            self.settings(), clock=self.clock, use_timers=self.use_timers, guild_ready_timeout=0.05
-        )
+        bot = PeerCirclesBot(self.settings(), clock=self.clock, use_timers=self.use_timers, guild_ready_timeout=0.05)
         token = server.bot_token
         self._task = asyncio.create_task(bot.start(token), name="peer-circles bot")
         ready = asyncio.create_task(bot.wait_until_ready())

@@ -208,6 +208,7 @@ class SandboxServer:
         self.faults: list[Fault] = []
         self.rate_limits: dict[str, tuple[int, float]] = {}
         self.default_rate_limit = default_rate_limit
+        self.interaction_timeout = INTERACTION_TIMEOUT_S
         self._buckets: dict[str, Bucket] = {}
         self.session: GatewaySession | None = None
         self.identify_count = 0
@@ -589,6 +590,7 @@ class SandboxServer:
             status = 204 if result is None else 200
         except DiscordHTTPError as exc:
             self._record(method, path, route, exc.status, raw, content_type)
+            await self.notify()
             return _json(exc.body(), status=exc.status, headers=headers)
         self._record(method, path, route, status, raw, content_type)
         await self.notify()
@@ -1156,7 +1158,7 @@ class SandboxServer:
         interaction = self._interaction(req.params["interaction_id"], req.params["interaction_token"])
         if interaction.response_type is not None:
             raise DiscordHTTPError(400, 40060, "Interaction has already been acknowledged.")
-        if time.monotonic() - interaction.created > INTERACTION_TIMEOUT_S:
+        if time.monotonic() - interaction.created > self.interaction_timeout:
             interaction.late = True
             raise unknown("interaction", 10062)
         body = req.json or {}
@@ -1356,6 +1358,4 @@ def _parse_body(raw: bytes, content_type: str | None, ids: Snowflakes | None) ->
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON the way Discord sends it: ``Content-Type: application/json`` with no charset
     (discord.py compares the header exactly)."""
-    return web.Response(
-        body=json.dumps(data).encode(), status=status, headers=headers, content_type="application/json"
-    )
+    return web.Response(body=json.dumps(data).encode(), status=status, headers=headers, content_type="application/json")

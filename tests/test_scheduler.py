@@ -1,0 +1,176 @@
+"""The scheduler: the database is the source of truth; nothing lost, nothing fired twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock, SystemClock, utc
+from bot.scheduler import Job, JobRepository, Scheduler
+from bot.storage.database import Database
+
+START = utc(2026, 3, 1, 9, 0)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.fired: list[tuple[str, dict[str, object]]] = []
+        self.event = asyncio.Event()
+
+    async def __call__(self, job: Job) -> None:
+        self.fired.append((job.id, job.payload))
+        self.event.set()
+
+
+async def open_db(path: Path) -> Database:
+    db = Database(path)
+    await db.open()
+    await db.migrate()
+    return db
+
+
+def make(db: Database, clock: FakeClock, recorder: Recorder, *, timers: bool = False) -> Scheduler:
+    scheduler = Scheduler(JobRepository(db), clock, use_timers=timers)
+    scheduler.register("remind", recorder)
+    return scheduler
+
+
+async def status(db: Database, job_id: str) -> str:
+    row = await db.fetchone("SELECT status FROM scheduled_jobs WHERE id = ?", (job_id,))
+    assert row is not None
+    return str(row["status"])
+
+
+async def test_job_is_rebuilt_after_a_restart_and_fires_once(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    first = Recorder()
+    scheduler = make(db, clock, first)
+    await scheduler.start()
+    job_id = await scheduler.schedule("remind", START + timedelta(hours=1), {"n": 1})
+    await scheduler.shutdown()
+    await db.close()  # the process stops
+
+    db = await open_db(tmp_path / "s.db")
+    second = Recorder()
+    scheduler = make(db, clock, second)
+    report = await scheduler.start()
+    assert report.rebuilt == [job_id]
+    assert await scheduler.run_due() == []  # not yet
+    clock.advance(timedelta(hours=1))
+    assert await scheduler.run_due() == [job_id]
+    assert await scheduler.run_due() == []  # never twice
+    assert second.fired == [(job_id, {"n": 1})]
+    assert first.fired == []
+    assert await status(db, job_id) == "done"
+    await scheduler.shutdown()
+    await db.close()
+
+
+async def test_job_due_while_down_fires_late_within_grace(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    recorder = Recorder()
+    scheduler = make(db, clock, recorder)
+    job_id = await scheduler.schedule("remind", START + timedelta(minutes=5), grace=timedelta(minutes=10))
+    clock.advance(timedelta(minutes=12))  # down from 9:00 to 9:12; due 9:05, grace until 9:15
+    report = await scheduler.start()
+    assert report.fired_late == [job_id]
+    assert [f[0] for f in recorder.fired] == [job_id]
+    assert await status(db, job_id) == "done"
+    await scheduler.shutdown()
+    await db.close()
+
+
+async def test_job_due_while_down_past_grace_is_recorded_as_missed(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    recorder = Recorder()
+    scheduler = make(db, clock, recorder)
+    job_id = await scheduler.schedule("remind", START + timedelta(minutes=5), grace=timedelta(minutes=10))
+    clock.advance(timedelta(minutes=16))
+    report = await scheduler.start()
+    assert report.missed == [job_id]
+    assert recorder.fired == []
+    assert await status(db, job_id) == "missed"
+    row = await db.fetchone("SELECT note FROM scheduled_jobs WHERE id = ?", (job_id,))
+    assert row is not None and "past its grace window" in row["note"]
+    await scheduler.shutdown()
+    await db.close()
+
+
+async def test_a_job_interrupted_mid_run_is_recorded_not_rerun(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    recorder = Recorder()
+    scheduler = make(db, clock, recorder)
+    job_id = await scheduler.schedule("remind", START)
+    assert await scheduler.jobs.claim(job_id)  # the process died after claiming it
+    report = await make(db, clock, Recorder()).start()
+    assert report.interrupted == [job_id]
+    assert await status(db, job_id) == "interrupted"
+    await db.close()
+
+
+async def test_cancel_and_reschedule(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    recorder = Recorder()
+    scheduler = make(db, clock, recorder)
+    await scheduler.start()
+    a = await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:1:a")
+    await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:1:b")
+    await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:2:a")
+    assert await scheduler.cancel(a)
+    assert not await scheduler.cancel(a)
+    assert await scheduler.cancel_prefix("reminder:1:") == ["reminder:1:b"]
+    # Rescheduling with the same id replaces the pending job instead of adding one.
+    await scheduler.schedule("remind", START + timedelta(minutes=3), {"v": 2}, job_id="reminder:2:a")
+    clock.advance(timedelta(minutes=5))
+    assert await scheduler.run_due() == ["reminder:2:a"]
+    assert recorder.fired == [("reminder:2:a", {"v": 2})]
+    await scheduler.shutdown()
+    await db.close()
+
+
+async def test_a_failing_handler_is_recorded_and_not_retried(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    scheduler = Scheduler(JobRepository(db), clock, use_timers=False)
+
+    async def broken(job: Job) -> None:
+        raise RuntimeError("handler bug")
+
+    scheduler.register("broken", broken)
+    job_id = await scheduler.schedule("broken", START)
+    assert await scheduler.run_due() == []
+    assert await status(db, job_id) == "failed"
+    await db.close()
+
+
+async def test_unknown_kind_and_naive_times_are_refused(tmp_path: Path) -> None:
+    db = await open_db(tmp_path / "s.db")
+    scheduler = make(db, FakeClock(START), Recorder())
+    with pytest.raises(ValueError, match="No handler"):
+        await scheduler.schedule("nope", START)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await scheduler.schedule("remind", START.replace(tzinfo=None))
+    await db.close()
+
+
+async def test_real_timers_fire_through_apscheduler(tmp_path: Path) -> None:
+    """With the system clock, APScheduler's timer fires the job; the test awaits the handler."""
+    db = await open_db(tmp_path / "s.db")
+    recorder = Recorder()
+    scheduler = Scheduler(JobRepository(db), SystemClock(), use_timers=True)
+    scheduler.register("remind", recorder)
+    await scheduler.start()
+    job_id = await scheduler.schedule("remind", SystemClock().now() + timedelta(milliseconds=200))
+    await asyncio.wait_for(recorder.event.wait(), timeout=5)
+    await scheduler.shutdown()
+    assert recorder.fired == [(job_id, {})]
+    assert await status(db, job_id) == "done"
+    await db.close()
