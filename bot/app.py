@@ -12,8 +12,18 @@ from bot.config import Settings
 from bot.privacy import PersonalDataRegistry
 from bot.scheduler import JobRepository, Scheduler
 from bot.services.about import AboutService
+from bot.services.access import AccessService
+from bot.services.circles import CircleService
+from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
+from bot.services.maintenance import MaintenanceService
+from bot.services.privacy_service import PrivacyService
+from bot.services.regions import CrisisRegions, RegionDirectory
+from bot.services.setup_service import SetupService
 from bot.storage.bot_state import BotStateRepository
+from bot.storage.circles import CircleRepository
 from bot.storage.database import Database
+from bot.storage.guilds import GuildSettingsRepository
+from bot.storage.guilds_lifecycle import GuildLifecycleRepository
 
 
 @dataclass
@@ -25,6 +35,13 @@ class Services:
     privacy: PersonalDataRegistry
     bot_state: BotStateRepository
     about: AboutService
+    guild_settings: GuildSettingsRepository
+    access: AccessService
+    regions: RegionDirectory
+    setup: SetupService
+    circles: CircleService
+    privacy_service: PrivacyService
+    maintenance: MaintenanceService
 
     async def close(self) -> None:
         await self.scheduler.shutdown()
@@ -42,12 +59,28 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         await db.close()
         raise
     privacy = PersonalDataRegistry()
+    scheduler = Scheduler(JobRepository(db), clock, use_timers=use_timers)
+    guild_settings = GuildSettingsRepository(db, settings.default_timezone)
+    guilds_lifecycle = GuildLifecycleRepository(db, settings.default_timezone)
+    maintenance = MaintenanceService(privacy, guilds_lifecycle, scheduler, clock)
+    scheduler.register(MAINTENANCE_JOB, maintenance.run_daily)
+    access = AccessService(guild_settings)
+    regions = CrisisRegions()
+    circle_repo = CircleRepository(db)
+    privacy.register(circle_repo)
     return Services(
         settings=settings,
         clock=clock,
         db=db,
-        scheduler=Scheduler(JobRepository(db), clock, use_timers=use_timers),
+        scheduler=scheduler,
         privacy=privacy,
         bot_state=BotStateRepository(db),
         about=AboutService(privacy),
+        guild_settings=guild_settings,
+        access=access,
+        regions=regions,
+        setup=SetupService(guild_settings, access, regions.name_of, clock),
+        circles=CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock),
+        privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
+        maintenance=maintenance,
     )

@@ -47,6 +47,9 @@ def configure_logging(level: str = "INFO") -> None:
     )
     # discord.py warns about voice support, which this bot never uses.
     logging.getLogger("discord.client").setLevel(max(logging.getLevelName(level), logging.ERROR))
+    # At DEBUG these would log SQL parameters and request bodies: user ids and personal text.
+    for noisy in ("aiosqlite", "discord.http", "discord.gateway", "discord.webhook.async_"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
 
 
 def _settings_or_exit() -> Settings | int:

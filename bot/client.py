@@ -19,7 +19,7 @@ from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.about", "cogs.help")
+EXTENSIONS = ("cogs.about", "cogs.help", "cogs.setup", "cogs.circles", "cogs.privacy")
 
 
 def bot_intents() -> discord.Intents:
@@ -78,6 +78,7 @@ class PeerCirclesBot(commands.Bot):
             await self.load_extension(extension)
         if self._start_scheduler:
             await self.services.scheduler.start()
+            await self.services.maintenance.ensure_scheduled()
         if self._sync_on_start:
             await self.sync_commands()
         log.info("setup complete extensions=%d", len(EXTENSIONS))

@@ -7,6 +7,7 @@ Each feature adds a scene to :data:`SCENES`.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import textwrap
@@ -42,7 +43,28 @@ class Stage:
         else:
             text = message
         self.out(f"  {who} sees:")
-        self.out(textwrap.indent(text.strip() or "(nothing)", "  │ "))
+        self.out(textwrap.indent(self.render(text).strip() or "(nothing)", "  │ "))
+
+    def render(self, text: str) -> str:
+        """Show mentions the way Discord would: names, not ids."""
+        server = self.sandbox.server
+        guild = self.sandbox.guild
+
+        def channel(match: re.Match[str]) -> str:
+            found = server.channels.get(int(match.group(1)))
+            return f"#{found.name}" if found else "#deleted-channel"
+
+        def user(match: re.Match[str]) -> str:
+            found = server.users.get(int(match.group(1)))
+            return f"@{found.display_name}" if found else "@unknown"
+
+        def role(match: re.Match[str]) -> str:
+            found = guild.roles.get(int(match.group(1)))
+            return f"@{found.name}" if found else "@deleted-role"
+
+        text = re.sub(r"<#(\d+)>", channel, text)
+        text = re.sub(r"<@&(\d+)>", role, text)
+        return re.sub(r"<@!?(\d+)>", user, text)
 
     def check(self, condition: bool, what: str) -> None:
         if not condition:
@@ -69,7 +91,32 @@ async def scene_welcome(stage: Stage) -> None:
     stage.out("\n  Everyone else in #general sees: nothing. Replies to commands are private.")
 
 
-SCENES: list[Scene] = [scene_welcome]
+async def scene_circles(stage: Stage) -> None:
+    sandbox = stage.sandbox
+    ana = sandbox.admin("ana")
+    stage.says(ana, "sets the server up: /setup timezone:Europe/London moderation_channel:#moderation")
+    shown = await ana.slash("setup", timezone="Europe/London", moderation_channel=sandbox.channel("moderation"))
+    stage.shows("Ana", shown)
+    stage.says(ana, "runs /circle create name:Grief, and keeps the suggested ground rules in the form")
+    opened = await ana.slash("circle create", name="Grief", description="For anyone living with loss")
+    created = await ana.submit_modal(opened)
+    await created.settled()
+    stage.shows("Ana", created)
+    stage.check(sandbox.has_channel("circle-grief"), "the circle's private channel exists")
+    stage.shows("#moderation", await sandbox.channel("moderation").wait_for_message("created the circle"))
+    alice = sandbox.member("alice")
+    stage.says(alice, "runs /circle join circle:Grief")
+    offer = await alice.slash("circle join", circle="Grief")
+    stage.shows("Alice", offer.message)
+    stage.says(alice, "presses “I agree, join”")
+    joined = await alice.click(offer, "I agree, join")
+    stage.shows("Alice", joined.message)
+    stage.check(alice.has_role("Circle: Grief"), "Alice has the circle's role")
+    stage.check(sandbox.channel("circle-grief").messages == [], "nobody was told Alice joined")
+    stage.out("\n  Everyone else sees: nothing. Joining a circle is private.")
+
+
+SCENES: list[Scene] = [scene_welcome, scene_circles]
 
 
 async def run_demo(*, verbose: bool = False, out: Callable[[str], None] = print) -> int:

@@ -170,14 +170,15 @@ class Person:
     # -- what this person does ----------------------------------------------------------
 
     async def slash(
-        self, command: str, *, channel: Channel | str | None = None, force: bool = False, **options: Any
+        self, command: str, *, where: Channel | str | None = None, force: bool = False, **options: Any
     ) -> Outcome:
         """Run a slash command, e.g. ``slash("circle create", name="Grief")``.
 
         Refuses, as Discord's client would, a command this person can't see because of its
         default member permissions, unless ``force`` (an admin override in Integrations).
+        ``where`` is the channel it is run in (a name, a channel, or ``"dm"``); default #general.
         """
-        target = self._channel(channel)
+        target = self._channel(where)
         guild_id = target.guild_id
         parts = command.split()
         definition = self.sandbox.server.find_command(parts[0], guild_id)
@@ -194,9 +195,9 @@ class Person:
         return await self._interact(2, data, target, what=f"/{command}")
 
     async def autocomplete(
-        self, command: str, option: str, value: str = "", *, channel: Channel | str | None = None, **others: Any
+        self, command: str, option: str, value: str = "", *, where: Channel | str | None = None, **others: Any
     ) -> list[dict[str, Any]]:
-        target = self._channel(channel)
+        target = self._channel(where)
         parts = command.split()
         definition = self.sandbox.server.find_command(parts[0], target.guild_id)
         if definition is None:
@@ -357,7 +358,9 @@ class Person:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _channel(self, channel: Channel | str | None) -> Channel:
+    def _channel(self, channel: Channel | ChannelView | str | None) -> Channel:
+        if isinstance(channel, ChannelView):
+            return channel.channel
         if isinstance(channel, Channel):
             return channel
         if channel == "dm":
@@ -682,8 +685,21 @@ class Sandbox:
     def has_channel(self, name: str) -> bool:
         return any(c.name == name for c in self.guild.channels.values())
 
-    def add_channel(self, name: str, type: int = GUILD_TEXT) -> ChannelView:
-        return ChannelView(self, self.server.add_channel(self.guild, name, type))
+    async def add_channel(self, name: str, type: int = GUILD_TEXT) -> ChannelView:
+        """An admin creates a channel in Discord (the bot hears CHANNEL_CREATE)."""
+        channel = self.server.add_channel(self.guild, name, type)
+        await self.server.dispatch("CHANNEL_CREATE", channel.to_dict(), intent=1 << 0)
+        await self.server.notify()
+        return ChannelView(self, channel)
+
+    async def add_role(self, name: str, permissions: int = 0) -> Role:
+        """An admin creates a role in Discord (the bot hears GUILD_ROLE_CREATE)."""
+        role = self.server.add_role(self.guild, name, permissions)
+        await self.server.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": str(self.guild.id), "role": role.to_dict()}, intent=1 << 0
+        )
+        await self.server.notify()
+        return role
 
     def role(self, name: str) -> Role:
         for role in self.guild.roles.values():

@@ -129,6 +129,7 @@ class Interaction:
     modal: dict[str, Any] | None = None
     choices: list[dict[str, Any]] | None = None
     followups: list[Message] = field(default_factory=list)
+    deferred_filled: bool = False
     responded: asyncio.Event = field(default_factory=asyncio.Event)
     late: bool = False
 
@@ -756,13 +757,21 @@ class SandboxServer:
             if interaction.response_type is None:
                 raise DiscordHTTPError(400, 40060, "Interaction has not been acknowledged")
             channel = self.channels[interaction.channel_id]
+            original = interaction.response_message
+            if interaction.response_type == 5 and original is not None and not interaction.deferred_filled:
+                # The first followup after a deferred reply replaces the "thinking" message and keeps
+                # the ephemeral setting chosen when deferring.
+                body = dict(req.json or {})
+                body["flags"] = (int(body.get("flags") or 0) & ~FLAG_EPHEMERAL) | (original.flags & FLAG_EPHEMERAL)
+                self._edit_message(original, body, req.files)
+                original.edited_at = None
+                interaction.deferred_filled = True
+                return original.to_dict()
             message = self._make_message(channel, self.bot_user, req.json or {}, req.files)
             message.interaction_id, message.interaction_user = interaction.id, interaction.user
             message.webhook_id = self.application_id
             if message.flags & FLAG_EPHEMERAL:
                 message.ephemeral_to = interaction.user.id
-            elif interaction.response_type == 5 and interaction.response_message and not interaction.followups:
-                pass
             interaction.followups.append(message)
             if not message.ephemeral_to and channel.guild_id:
                 await self.dispatch("MESSAGE_CREATE", message.to_dict(), intent=INTENT_GUILD_MESSAGES)
@@ -776,6 +785,9 @@ class SandboxServer:
         async def edit_webhook_message(req: Request) -> Any:
             message = self._webhook_message(req)
             self._edit_message(message, req.json or {}, req.files)
+            interaction = self._interaction(None, req.params["interaction_token"])
+            if message is interaction.response_message:
+                interaction.deferred_filled = True
             return message.to_dict()
 
         @route("DELETE", "/webhooks/{application_id}/{interaction_token}/messages/{message_id}")

@@ -21,8 +21,8 @@ PROMISES = (
 )
 
 SERVER_DATA_LINE = (
-    "Server settings (time zone, channels, roles): kept while the bot is in this server, "
-    "and deleted 30 days after it is removed."
+    "Server settings (time zone, channels, roles): kept while the bot is in this server, and deleted "
+    "after a grace period once it is removed (30 days unless the server's admins chose otherwise)."
 )
 
 
@@ -40,8 +40,8 @@ class AboutService:
 
     def about(self) -> AboutInfo:
         stored = [SERVER_DATA_LINE]
-        summaries = [getattr(source, "summary", "") for source in self.registry.sources]
-        stored.extend(s for s in summaries if s)
+        summaries = self.registry.summaries()
+        stored.extend(summaries)
         if not summaries:
             stored.append("Nothing about you personally is stored yet.")
         return AboutInfo(__version__, PURPOSE, PROMISES, tuple(stored))

@@ -61,6 +61,9 @@ def describe_error(interaction: discord.Interaction[Any], error: BaseException) 
         original = original.original
     if isinstance(original, PeerCirclesError):
         return original.user_message
+    if isinstance(original, app_commands.TransformerError):
+        kind = original.type.name.replace("_", " ")
+        return f"I couldn't use “{str(original.value)[:60]}” as a {kind}. Please pick one from the list Discord offers."
     if isinstance(original, app_commands.BotMissingPermissions):
         return MissingBotPermissions(_permission_names(original.missing_permissions), _where(interaction)).user_message
     if isinstance(original, discord.Forbidden) and original.code == 50013:

@@ -11,4 +11,4 @@ if TYPE_CHECKING:
 
 
 async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(HelpCog(bot))
+    await bot.add_cog(HelpCog(bot, bot.services.access))

@@ -6,7 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.services.access import AccessService
 from bot.services.help import Audience, CommandEntry, Viewer, group_for
+from bot.ui.people import actor_from
 from bot.ui.replies import reply, text_card
 
 INTRO = (
@@ -27,22 +29,23 @@ def command_entries(tree: app_commands.CommandTree[Any]) -> list[CommandEntry]:
     return entries
 
 
-def viewer_for(interaction: discord.Interaction[Any]) -> Viewer:
+async def viewer_for(interaction: discord.Interaction[Any], access: AccessService) -> Viewer:
     if interaction.guild is None:
         return Viewer(in_server=False)
-    perms = interaction.permissions
-    return Viewer(is_admin=perms.manage_guild or perms.administrator)
+    actor = actor_from(interaction)
+    return Viewer(is_admin=actor.is_admin, is_facilitator=await access.is_coordinator(interaction.guild.id, actor))
 
 
 class HelpCog(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, access: AccessService) -> None:
         self.bot = bot
+        self.access = access
 
     @app_commands.command(name="help", description="The commands you can use here, and what they do.")
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.guild_install()
     async def help(self, interaction: discord.Interaction[Any]) -> None:
-        viewer = viewer_for(interaction)
+        viewer = await viewer_for(interaction, self.access)
         sections = [INTRO]
         for audience, entries in group_for(viewer, command_entries(self.bot.tree)):
             lines = "\n".join(f"- `/{e.name}`: {e.description}" for e in entries)

@@ -1,0 +1,397 @@
+"""Circles: create, edit, archive, delete, join, leave and repair.
+
+Changes in Discord (roles, channels) go through the :class:`GuildOps` port. Creation is all or
+nothing: if any step fails, whatever was already created is removed again and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock, to_iso
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.privacy import PersonalDataRegistry
+from bot.scheduler import Scheduler
+from bot.services.access import AccessService, Actor
+from bot.services.guild_ops import ChannelAccess, GuildOps
+from bot.storage.circles import Circle, CircleRepository, Rotation
+from bot.storage.guilds import GuildSettingsRepository
+
+log = logging.getLogger(__name__)
+
+NAME_LIMITS = (2, 40)
+DESCRIPTION_LIMIT = 200
+RULES_LIMIT = 1500
+RETENTION_RANGE = (1, 3650)
+NAME_PATTERN = re.compile(r"^[\w][\w '&+\-.,()]*$")
+
+DEFAULT_GROUND_RULES = """\
+1. What is shared here stays here. Don't repeat anyone's story outside the circle, or screenshot it.
+2. Treat everyone with empathy and respect. We are all equals here; nobody is the expert on someone else's life.
+3. Speak from your own experience: “I found…” rather than “you should…”.
+4. No advice unless someone asks for it. Listening is often the help.
+5. Everyone decides for themselves what is right for them.
+6. Peers support each other but are not emergency services. If you are in crisis, /resources shows who to call."""
+
+
+def name_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
+def clean_name(raw: str) -> str:
+    name = " ".join(unicodedata.normalize("NFKC", raw).split())
+    low, high = NAME_LIMITS
+    if not low <= len(name) <= high:
+        raise InvalidInput(f"A circle name needs {low} to {high} characters; “{name[:50]}” has {len(name)}.")
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            "A circle name can use letters, numbers, spaces and - ' & + . , ( ). "
+            "Try something simple like “New parents” or “Grief”."
+        )
+    return name
+
+
+def channel_slug(name: str) -> str:
+    slug = re.sub(r"[^\w]+", "-", name_key(name)).strip("-_")
+    return f"circle-{slug}"[:90]
+
+
+def clean_text(raw: str | None, limit: int, what: str) -> str:
+    text = (raw or "").strip()
+    if len(text) > limit:
+        raise InvalidInput(f"The {what} can be at most {limit} characters; yours has {len(text)}. Please shorten it.")
+    return text
+
+
+def check_retention(days: int) -> int:
+    low, high = RETENTION_RANGE
+    if not low <= days <= high:
+        raise InvalidInput(f"Data retention must be between {low} and {high} days.")
+    return days
+
+
+@dataclass(frozen=True, slots=True)
+class CircleDraft:
+    name: str
+    description: str = ""
+    channel_id: int | None = None  # an existing channel; None to create one
+    is_private: bool = True
+    anonymous_sharing: bool = True
+    pseudonym_rotation: Rotation = Rotation.WEEKLY
+    premoderation: bool = False
+    retention_days: int | None = None
+    facilitator_role_id: int | None = None
+    ground_rules: str = DEFAULT_GROUND_RULES
+
+
+@dataclass(slots=True)
+class CircleChange:
+    circle: Circle
+    audit: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RepairReport:
+    circle: Circle
+    fixed: tuple[str, ...]
+
+
+class CircleService:
+    def __init__(
+        self,
+        circles: CircleRepository,
+        settings: GuildSettingsRepository,
+        access: AccessService,
+        registry: PersonalDataRegistry,
+        scheduler: Scheduler,
+        clock: Clock,
+    ) -> None:
+        self.circles = circles
+        self.settings = settings
+        self.access = access
+        self.registry = registry
+        self.scheduler = scheduler
+        self.clock = clock
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def in_guild(self, guild_id: int, *, include_archived: bool = False) -> list[Circle]:
+        return await self.circles.in_guild(guild_id, include_archived=include_archived)
+
+    async def find(self, guild_id: int, name: str, *, active_only: bool = False) -> Circle:
+        circle = await self.circles.by_name(guild_id, name_key(name))
+        if circle is None:
+            names = [c.name for c in await self.circles.in_guild(guild_id)]
+            hint = f" Circles here: {', '.join(names)}." if names else " There are no circles here yet."
+            raise NotFound(f"There's no circle called “{name[:50]}”.{hint}")
+        if active_only and not circle.active:
+            raise InvalidInput(
+                f"The {circle.name} circle is archived: its history stays, but it's closed to new activity."
+            )
+        return circle
+
+    async def for_channel(self, channel_id: int) -> Circle | None:
+        return await self.circles.by_channel(channel_id)
+
+    async def search(self, guild_id: int, query: str, *, include_archived: bool = False) -> list[Circle]:
+        needle = name_key(query)
+        found = await self.circles.in_guild(guild_id, include_archived=include_archived)
+        return [c for c in found if needle in c.name_key][:25]
+
+    # -- creating -----------------------------------------------------------------------
+
+    async def validate(self, guild_id: int, actor: Actor, draft: CircleDraft) -> CircleDraft:
+        """Check a draft before anything is created (so a modal can follow with confidence)."""
+        await self.access.require_coordinator(guild_id, actor)
+        name = clean_name(draft.name)
+        existing = await self.circles.by_name(guild_id, name_key(name))
+        if existing is not None:
+            raise Conflict(
+                f"There's already a circle called {existing.name} here. Circle names are unique in a server."
+            )
+        if draft.channel_id is not None and await self.circles.by_channel(draft.channel_id):
+            raise Conflict("That channel already belongs to another circle. Pick another, or let me create one.")
+        retention = draft.retention_days
+        if retention is None:
+            retention = (await self.settings.get(guild_id)).retention_days
+        return CircleDraft(
+            name=name,
+            description=clean_text(draft.description, DESCRIPTION_LIMIT, "description"),
+            channel_id=draft.channel_id,
+            is_private=draft.is_private,
+            anonymous_sharing=draft.anonymous_sharing,
+            pseudonym_rotation=draft.pseudonym_rotation,
+            premoderation=draft.premoderation,
+            retention_days=check_retention(retention),
+            facilitator_role_id=draft.facilitator_role_id,
+            ground_rules=clean_text(draft.ground_rules, RULES_LIMIT, "ground rules") or DEFAULT_GROUND_RULES,
+        )
+
+    async def create(self, actor: Actor, draft: CircleDraft, ops: GuildOps) -> CircleChange:
+        guild_id = ops.guild_id
+        draft = await self.validate(guild_id, actor, draft)
+        needed = ["Manage Roles"] + ([] if draft.channel_id else ["Manage Channels"])
+        await ops.require(needed, draft.channel_id)
+        await self.settings.ensure(guild_id, self.clock.now())
+        reason = f"peer-circles: circle {draft.name} created"
+        created_role: int | None = None
+        created_channel: int | None = None
+        try:
+            created_role = await ops.create_role(f"Circle: {draft.name}", reason)
+            access = ChannelAccess(draft.is_private, created_role, draft.facilitator_role_id)
+            if draft.channel_id is None:
+                created_channel = await ops.create_channel(channel_slug(draft.name), draft.description, access, reason)
+                channel_id = created_channel
+            else:
+                channel_id = draft.channel_id
+                if not await ops.channel_exists(channel_id):
+                    raise InvalidInput("I can't find that channel any more. Pick another, or let me create one.")
+                if draft.is_private:
+                    await ops.set_channel_access(channel_id, access, reason)
+            circle = await self.circles.insert(
+                {
+                    "guild_id": guild_id,
+                    "name": draft.name,
+                    "name_key": name_key(draft.name),
+                    "description": draft.description,
+                    "channel_id": channel_id,
+                    "channel_managed": int(created_channel is not None),
+                    "member_role_id": created_role,
+                    "facilitator_role_id": draft.facilitator_role_id,
+                    "ground_rules": draft.ground_rules,
+                    "is_private": int(draft.is_private),
+                    "anonymous_sharing": int(draft.anonymous_sharing),
+                    "pseudonym_rotation": draft.pseudonym_rotation.value,
+                    "premoderation": int(draft.premoderation),
+                    "retention_days": draft.retention_days,
+                    "created_at": to_iso(self.clock.now()),
+                }
+            )
+        except BaseException:
+            await self._undo(ops, created_role, created_channel)
+            raise
+        log.info("circle created circle=%s guild=%s", circle.id, guild_id)
+        where = "a new private channel" if created_channel and draft.is_private else "a new channel"
+        place = where if created_channel else f"<#{channel_id}>"
+        return CircleChange(circle, [f"created the circle **{circle.name}** in {place}"])
+
+    async def _undo(self, ops: GuildOps, role_id: int | None, channel_id: int | None) -> None:
+        """Remove what a failed creation made, so nothing is left half-created."""
+        reason = "peer-circles: undoing a circle creation that could not finish"
+        if channel_id is not None:
+            try:
+                await ops.delete_channel(channel_id, reason)
+            except Exception:
+                log.warning("could not remove a half-created channel channel=%s", channel_id)
+        if role_id is not None:
+            try:
+                await ops.delete_role(role_id, reason)
+            except Exception:
+                log.warning("could not remove a half-created role role=%s", role_id)
+
+    # -- changing -----------------------------------------------------------------------
+
+    async def edit(self, actor: Actor, circle: Circle, ops: GuildOps, **changes: Any) -> CircleChange:
+        await self.access.require_coordinator(circle.guild_id, actor)
+        updates: dict[str, Any] = {}
+        audit: list[str] = []
+        if changes.get("name") is not None:
+            name = clean_name(changes["name"])
+            other = await self.circles.by_name(circle.guild_id, name_key(name))
+            if other is not None and other.id != circle.id:
+                raise Conflict(f"There's already a circle called {name} here.")
+            if name != circle.name:
+                updates.update(name=name, name_key=name_key(name))
+                audit.append(f"renamed the circle **{circle.name}** to **{name}**")
+        simple: dict[str, Callable[[Any], Any]] = {
+            "description": lambda v: clean_text(v, DESCRIPTION_LIMIT, "description"),
+            "ground_rules": lambda v: clean_text(v, RULES_LIMIT, "ground rules") or DEFAULT_GROUND_RULES,
+            "anonymous_sharing": bool,
+            "premoderation": bool,
+            "is_private": bool,
+            "pseudonym_rotation": Rotation,
+            "retention_days": check_retention,
+            "facilitator_role_id": int,
+        }
+        for key, convert in simple.items():
+            if changes.get(key) is None:
+                continue
+            value = convert(changes[key])
+            if value != getattr(circle, key):
+                updates[key] = value.value if isinstance(value, Rotation) else value
+                audit.append(f"changed {key.replace('_', ' ')} of **{circle.name}**")
+        if not updates:
+            return CircleChange(circle, [])
+        if "is_private" in updates or "facilitator_role_id" in updates:
+            await ops.require(["Manage Roles"], circle.channel_id)
+            if circle.channel_id is not None:
+                access = ChannelAccess(
+                    updates.get("is_private", circle.is_private),
+                    circle.member_role_id,
+                    updates.get("facilitator_role_id", circle.facilitator_role_id),
+                    read_only=not circle.active,
+                )
+                await ops.set_channel_access(circle.channel_id, access, f"peer-circles: {circle.name} edited")
+        updated = await self.circles.update(circle.id, **updates)
+        return CircleChange(updated, audit)
+
+    async def archive(self, actor: Actor, circle: Circle, ops: GuildOps) -> CircleChange:
+        await self.access.require_coordinator(circle.guild_id, actor)
+        if not circle.active:
+            raise Conflict(f"The {circle.name} circle is already archived.")
+        if circle.channel_id is not None and await ops.channel_exists(circle.channel_id):
+            await ops.require(["Manage Roles"], circle.channel_id)
+            access = ChannelAccess(circle.is_private, circle.member_role_id, circle.facilitator_role_id, read_only=True)
+            await ops.set_channel_access(circle.channel_id, access, f"peer-circles: {circle.name} archived")
+        stopped = await self.scheduler.cancel_prefix(f"circle:{circle.id}:")
+        updated = await self.circles.update(circle.id, status="archived", archived_at=to_iso(self.clock.now()))
+        log.info("circle archived circle=%s schedules_stopped=%d", circle.id, len(stopped))
+        return CircleChange(updated, [f"archived the circle **{circle.name}** (history kept, schedules stopped)"])
+
+    async def delete(self, actor: Actor, circle: Circle, ops: GuildOps) -> CircleChange:
+        """Remove the bot's data for the circle and the role it manages. The channel stays."""
+        await self.access.require_coordinator(circle.guild_id, actor)
+        await self.scheduler.cancel_prefix(f"circle:{circle.id}:")
+        if circle.member_role_id is not None and await ops.role_exists(circle.member_role_id):
+            await ops.require(["Manage Roles"])
+            await ops.delete_role(circle.member_role_id, f"peer-circles: circle {circle.name} deleted")
+        await self.circles.delete(circle.id)
+        log.info("circle deleted circle=%s", circle.id)
+        return CircleChange(circle, [f"deleted the circle **{circle.name}** and its data (the channel was kept)"])
+
+    async def repair(self, actor: Actor, circle: Circle, ops: GuildOps) -> RepairReport:
+        """Re-create a missing role or channel and re-apply the channel's access rules."""
+        await self.access.require_coordinator(circle.guild_id, actor)
+        fixed: list[str] = []
+        reason = f"peer-circles: repairing circle {circle.name}"
+        role_id = circle.member_role_id
+        if role_id is None or not await ops.role_exists(role_id):
+            await ops.require(["Manage Roles"])
+            role_id = await ops.create_role(f"Circle: {circle.name}", reason)
+            fixed.append("re-created the member role (members need to join again to get it)")
+        elif not await ops.can_assign(role_id):
+            fixed.append("the member role is above my role: move my role higher in Server Settings → Roles")
+        channel_id = circle.channel_id
+        access = ChannelAccess(circle.is_private, role_id, circle.facilitator_role_id, read_only=not circle.active)
+        managed = circle.channel_managed
+        if channel_id is None or not await ops.channel_exists(channel_id):
+            await ops.require(["Manage Channels", "Manage Roles"])
+            channel_id = await ops.create_channel(channel_slug(circle.name), circle.description, access, reason)
+            managed = True
+            fixed.append("re-created the channel")
+        elif circle.is_private or not circle.active:
+            await ops.require(["Manage Roles"], channel_id)
+            await ops.set_channel_access(channel_id, access, reason)
+            fixed.append("re-applied the channel's access rules")
+        updated = await self.circles.update(
+            circle.id, member_role_id=role_id, channel_id=channel_id, channel_managed=int(managed)
+        )
+        return RepairReport(updated, tuple(fixed))
+
+    async def forget_channel(self, channel_id: int) -> Circle | None:
+        """A circle's channel was deleted in Discord: remember that it needs repair."""
+        circle = await self.circles.by_channel(channel_id)
+        if circle is None:
+            return None
+        return await self.circles.update(circle.id, channel_id=None)
+
+    async def forget_role(self, guild_id: int, role_id: int) -> list[Circle]:
+        changed = []
+        for circle in await self.circles.by_role(guild_id, role_id):
+            if circle.member_role_id == role_id:
+                changed.append(await self.circles.update(circle.id, member_role_id=None))
+            if circle.facilitator_role_id == role_id:
+                changed.append(await self.circles.update(circle.id, facilitator_role_id=None))
+        return changed
+
+    # -- members ------------------------------------------------------------------------
+
+    def check_joinable(self, circle: Circle) -> int:
+        if not circle.active:
+            raise InvalidInput(f"The {circle.name} circle is archived, so it isn't taking new members.")
+        if circle.member_role_id is None or circle.channel_id is None:
+            raise InvalidInput(
+                f"The {circle.name} circle needs a quick repair before anyone can join. "
+                "A server admin or coordinator can run /circle repair."
+            )
+        return circle.member_role_id
+
+    async def join(self, circle: Circle, user_id: int, ops: GuildOps) -> bool:
+        """Give the member role after consent. False if they were already in the circle."""
+        role_id = self.check_joinable(circle)
+        if not await ops.role_exists(role_id):
+            await self.circles.update(circle.id, member_role_id=None)
+            raise InvalidInput(
+                f"The {circle.name} circle's role is missing. A server admin or coordinator can run /circle repair."
+            )
+        await ops.require(["Manage Roles"])
+        if not await ops.can_assign(role_id):
+            raise InvalidInput(
+                "I can't give you the circle's role because it is above my own role. "
+                "A server admin can fix this by moving my role higher in Server Settings → Roles."
+            )
+        already = await ops.member_has_role(user_id, role_id)
+        await ops.add_member_role(user_id, role_id, "peer-circles: joined a circle")
+        recorded = await self.circles.record_consent(circle, user_id, self.clock.now())
+        return recorded or not already
+
+    async def leave(self, circle: Circle, user_id: int, ops: GuildOps) -> bool:
+        """Remove the member role. False if they were not in the circle."""
+        role_id = circle.member_role_id
+        had_role = (
+            role_id is not None and await ops.role_exists(role_id) and await ops.member_has_role(user_id, role_id)
+        )
+        if had_role and role_id is not None:
+            await ops.require(["Manage Roles"])
+            await ops.remove_member_role(user_id, role_id, "peer-circles: left a circle")
+        forgotten = await self.circles.forget_member(circle.id, user_id)
+        return had_role or forgotten > 0
+
+    async def forget_member(self, circle: Circle, user_id: int) -> dict[str, int]:
+        """Delete what is about this person in this circle (offered when they leave)."""
+        return await self.registry.delete_user_in_circle(circle.guild_id, circle.id, user_id)

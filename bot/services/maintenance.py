@@ -1,0 +1,142 @@
+"""The daily retention job, and purging servers the bot was removed from.
+
+Once a day (03:30 UTC) the job asks every personal-data source to delete what has passed its
+retention period, then deletes everything kept for each server the bot left more than
+``purge_after_days`` ago (30 by default). Re-adding the bot before then cancels the purge.
+The job schedules the next day's run itself; :meth:`MaintenanceService.ensure_scheduled` at
+start makes sure one is always pending.
+
+Logs carry counts and server ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from bot.clock import Clock
+from bot.privacy import PersonalDataRegistry
+from bot.scheduler import Job, Scheduler
+from bot.storage.guilds_lifecycle import GuildLifecycleRepository
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "maintenance.daily"
+RUN_AT = time(3, 30, tzinfo=UTC)
+# Retention is not time-critical: if the bot was down at 03:30, run when it is back the same day.
+GRACE = timedelta(hours=12)
+
+
+def job_id_for(run_at: datetime) -> str:
+    return f"maintenance:daily:{run_at.astimezone(UTC).date().isoformat()}"
+
+
+def next_run_after(moment: datetime) -> datetime:
+    """The first 03:30 UTC strictly after ``moment``."""
+    moment = moment.astimezone(UTC)
+    candidate = datetime.combine(moment.date(), RUN_AT)
+    return candidate if candidate > moment else candidate + timedelta(days=1)
+
+
+@dataclass(slots=True)
+class MaintenanceReport:
+    expired: dict[str, int] = field(default_factory=dict)
+    purged_guilds: list[int] = field(default_factory=list)
+    failed_guilds: list[int] = field(default_factory=list)
+
+    @property
+    def expired_total(self) -> int:
+        return sum(self.expired.values())
+
+
+class MaintenanceFailed(Exception):
+    """Some servers could not be purged; they are retried on the next run. Not shown to users."""
+
+
+class MaintenanceService:
+    def __init__(
+        self,
+        registry: PersonalDataRegistry,
+        guilds: GuildLifecycleRepository,
+        scheduler: Scheduler,
+        clock: Clock,
+    ) -> None:
+        self.registry = registry
+        self.guilds = guilds
+        self.scheduler = scheduler
+        self.clock = clock
+
+    # -- the daily job ------------------------------------------------------------------
+
+    async def ensure_scheduled(self) -> str:
+        """Make sure a daily run is pending (call at start; idempotent). Returns its job id.
+
+        A pending run whose grace window already passed (the bot was down) doesn't count: the
+        scheduler records it as missed, so a fresh one is scheduled.
+        """
+        now = self.clock.now()
+        for job in await self.scheduler.jobs.pending():
+            if job.kind == JOB_KIND and now - job.run_at <= job.grace:
+                return job.id
+        return await self._schedule_next(now)
+
+    async def run_daily(self, job: Job) -> None:
+        """The scheduler's handler for ``maintenance.daily``."""
+        try:
+            report = await self.run()
+        finally:
+            await self._schedule_next(max(self.clock.now(), job.run_at))
+        if report.failed_guilds:
+            raise MaintenanceFailed(f"{len(report.failed_guilds)} server purge(s) failed; retried next run")
+
+    async def run(self) -> MaintenanceReport:
+        """Delete expired personal data, then purge servers whose grace period has passed."""
+        now = self.clock.now()
+        report = MaintenanceReport()
+        report.expired = await self.registry.purge_expired(now)
+        for guild_id in await self.guilds.due_for_purge(now):
+            try:
+                counts = await self.registry.delete_guild(guild_id)
+                await self.guilds.delete(guild_id)
+            except Exception:
+                log.exception("server purge failed guild=%s; retried next run", guild_id)
+                report.failed_guilds.append(guild_id)
+                continue
+            report.purged_guilds.append(guild_id)
+            log.info("server purged guild=%s rows=%d", guild_id, sum(counts.values()))
+        log.info(
+            "daily maintenance expired_rows=%d purged_servers=%d failed_servers=%d",
+            report.expired_total,
+            len(report.purged_guilds),
+            len(report.failed_guilds),
+        )
+        return report
+
+    async def _schedule_next(self, after: datetime) -> str:
+        run_at = next_run_after(after)
+        return await self.scheduler.schedule(JOB_KIND, run_at, job_id=job_id_for(run_at), grace=GRACE)
+
+    # -- the bot joining and leaving servers --------------------------------------------
+
+    async def guild_present(self, guild_id: int) -> None:
+        """The bot is in this server (joined, or back after an outage or restart)."""
+        if await self.guilds.mark_present(guild_id, self.clock.now()):
+            log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
+
+    async def guild_removed(self, guild_id: int) -> None:
+        """The bot was removed from this server: its data is purged after the grace period."""
+        await self.guilds.mark_removed(guild_id, self.clock.now())
+        log.info("bot removed from a server; purge pending guild=%s", guild_id)
+
+    async def reconcile(self, present: Iterable[int]) -> list[int]:
+        """At connect: mark present every server the bot is in, and removed every recorded
+        server it is no longer in (it was removed while the bot was offline). Returns the latter."""
+        present_ids = set(present)
+        for guild_id in sorted(present_ids):
+            await self.guild_present(guild_id)
+        gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids]
+        for guild_id in gone:
+            await self.guild_removed(guild_id)
+        return gone

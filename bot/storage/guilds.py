@@ -1,0 +1,56 @@
+"""Per-server settings (the ``guilds`` table). Nothing here is about a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from bot.clock import to_iso
+from bot.storage.database import Database, Row
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    guild_id: int
+    timezone: str = "UTC"
+    region: str | None = None
+    mod_channel_id: int | None = None
+    coordinator_role_id: int | None = None
+    retention_days: int = 90
+    purge_after_days: int = 30
+
+    @classmethod
+    def from_row(cls, row: Row) -> GuildSettings:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+EDITABLE = ("timezone", "region", "mod_channel_id", "coordinator_role_id", "retention_days", "purge_after_days")
+
+
+class GuildSettingsRepository:
+    def __init__(self, db: Database, default_timezone: str = "UTC") -> None:
+        self.db = db
+        self.default_timezone = default_timezone
+
+    async def ensure(self, guild_id: int, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO guilds (guild_id, joined_at, timezone) VALUES (?, ?, ?) ON CONFLICT (guild_id) DO NOTHING",
+            (guild_id, to_iso(now), self.default_timezone),
+        )
+
+    async def get(self, guild_id: int) -> GuildSettings:
+        row = await self.db.fetchone("SELECT * FROM guilds WHERE guild_id = ?", (guild_id,))
+        if row is None:
+            return GuildSettings(guild_id, timezone=self.default_timezone)
+        return GuildSettings.from_row(row)
+
+    async def update(self, guild_id: int, now: datetime, **changes: Any) -> GuildSettings:
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise ValueError(f"Not editable: {sorted(unknown)}")
+        await self.ensure(guild_id, now)
+        if changes:
+            assignments = ", ".join(f"{name} = ?" for name in changes)
+            await self.db.execute(f"UPDATE guilds SET {assignments} WHERE guild_id = ?", (*changes.values(), guild_id))
+        return await self.get(guild_id)

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import ServerOnly, StorageError
+from bot.services.help import Audience
+from bot.services.maintenance import MaintenanceService
+from bot.services.privacy_service import DeletionReport, PrivacyOverview, PrivacyService
+from bot.ui.errors import ErrorHandlingLayoutView
+from bot.ui.replies import NO_PINGS, reply, text_card
+
+if TYPE_CHECKING:
+    from bot.client import PeerCirclesBot
+
+log = logging.getLogger(__name__)
+
+VIEW_TIMEOUT = 600.0
+DMS_CLOSED = 50007
+
+Handler = Callable[[discord.Interaction[Any]], Awaitable[None]]
+
+CONFIRM_DELETE = (
+    "## Delete your data?\n"
+    "This erases everything peer-circles keeps about you in this server: all that /privacy lists "
+    "under **What is kept about you**.\n\n"
+    "Anonymous posts that are already public stay, but can no longer be linked to anyone.\n\n"
+    "**This can't be undone.** If you'd like a copy first, choose **Keep my data** and export it."
+)
+NOT_YOURS = "These buttons belong to the person who opened them. Use /privacy to see your own."
+DM_TEXT = (
+    "Here is a copy of what peer-circles keeps about you in **{server}**. It's a JSON file that any "
+    "text editor can open. It may include things you shared in confidence, so please keep it somewhere safe."
+)
+SENT_BY_DM = "I've sent your data to you in a direct message."
+SENT_HERE = (
+    "I couldn't send you a direct message (your DMs from this server are closed), so here is the file. "
+    "Only you can see this message, and it goes away when you dismiss it, so please save the file now."
+)
+
+
+def overview_sections(overview: PrivacyOverview, notice: str | None = None) -> list[str]:
+    sections = [f"## Your data in this server\n{overview.intro}"]
+    if notice:
+        sections[0] += f"\n-# {notice}"
+    sections.append("**What is kept about you, and for how long**\n" + "\n".join(f"- {s}" for s in overview.stored))
+    sections.append("**Who can see what**\n" + "\n".join(f"- {s}" for s in overview.who_can_see))
+    sections.append("**Your choices**\n" + "\n".join(f"- {s}" for s in overview.choices))
+    return sections
+
+
+def result_card(report: DeletionReport) -> discord.ui.LayoutView:
+    return text_card(f"## Your data in this server\n{report.summary}", "-# You can open /privacy again any time.")
+
+
+class ActionButton(discord.ui.Button["OwnedView"]):
+    def __init__(self, label: str, custom_id: str, handler: Handler, style: discord.ButtonStyle) -> None:
+        super().__init__(label=label, custom_id=custom_id, style=style)
+        self._handler = handler
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await self._handler(interaction)
+
+
+class OwnedView(ErrorHandlingLayoutView):
+    """A short-lived private card whose buttons answer only the person it was made for."""
+
+    def __init__(self, service: PrivacyService, owner_id: int) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.service = service
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await reply(interaction, NOT_YOURS)
+        return False
+
+    def card(self, sections: list[str], *buttons: ActionButton) -> None:
+        container: discord.ui.Container[OwnedView] = discord.ui.Container()
+        for index, section in enumerate(sections):
+            if index:
+                container.add_item(discord.ui.Separator())
+            container.add_item(discord.ui.TextDisplay(section))
+        container.add_item(discord.ui.ActionRow(*buttons))
+        self.add_item(container)
+
+
+class PrivacyCard(OwnedView):
+    """The /privacy card: the overview with Export and Delete."""
+
+    def __init__(
+        self, service: PrivacyService, owner_id: int, overview: PrivacyOverview, notice: str | None = None
+    ) -> None:
+        super().__init__(service, owner_id)
+        self.card(
+            overview_sections(overview, notice),
+            ActionButton("Export my data", "privacy:export", self.export, discord.ButtonStyle.primary),
+            ActionButton("Delete my data", "privacy:delete", self.delete, discord.ButtonStyle.secondary),
+        )
+
+    async def export(self, interaction: discord.Interaction[Any]) -> None:
+        guild = interaction.guild
+        if guild is None:  # the command is guild-only; a card can't exist elsewhere
+            raise ServerOnly()
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        export = await self.service.export(guild.id, interaction.user.id)
+        try:
+            await interaction.user.send(
+                DM_TEXT.format(server=discord.utils.escape_markdown(guild.name)),
+                file=discord.File(io.BytesIO(export.data), filename=export.filename),
+                allowed_mentions=NO_PINGS,
+            )
+        except discord.Forbidden as exc:
+            if exc.code != DMS_CLOSED:
+                raise
+            await reply(interaction, SENT_HERE, file=discord.File(io.BytesIO(export.data), filename=export.filename))
+            return
+        await reply(interaction, SENT_BY_DM)
+
+    async def delete(self, interaction: discord.Interaction[Any]) -> None:
+        self.stop()
+        await interaction.response.edit_message(view=ConfirmDelete(self.service, self.owner_id))
+
+
+class ConfirmDelete(OwnedView):
+    """The one step between Delete and erasing: the same private message, edited in place."""
+
+    def __init__(self, service: PrivacyService, owner_id: int) -> None:
+        super().__init__(service, owner_id)
+        self.card(
+            [CONFIRM_DELETE],
+            ActionButton("Delete everything", "privacy:delete:confirm", self.confirm, discord.ButtonStyle.danger),
+            ActionButton("Keep my data", "privacy:delete:cancel", self.cancel, discord.ButtonStyle.secondary),
+        )
+
+    async def confirm(self, interaction: discord.Interaction[Any]) -> None:
+        guild = interaction.guild
+        if guild is None:
+            raise ServerOnly()
+        self.stop()
+        await interaction.response.defer()
+        report = await self.service.delete(guild.id, interaction.user.id)
+        await interaction.edit_original_response(view=result_card(report), allowed_mentions=NO_PINGS)
+
+    async def cancel(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.guild is None:
+            raise ServerOnly()
+        self.stop()
+        overview = await self.service.overview(interaction.guild.id)
+        card = PrivacyCard(self.service, self.owner_id, overview, notice="Nothing was deleted.")
+        await interaction.response.edit_message(view=card)
+
+
+class PrivacyCog(commands.Cog):
+    def __init__(self, bot: PeerCirclesBot, privacy: PrivacyService, maintenance: MaintenanceService) -> None:
+        self.bot = bot
+        self.service = privacy
+        self.maintenance = maintenance
+
+    @app_commands.command(
+        name="privacy", description="What the bot keeps about you here, who can see it; export or delete it."
+    )
+    @app_commands.guild_only()
+    @app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.guild_install()
+    async def privacy(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.guild_id is None:
+            raise ServerOnly()
+        overview = await self.service.overview(interaction.guild_id)
+        await reply(interaction, view=PrivacyCard(self.service, interaction.user.id, overview))
+
+    privacy.extras["audience"] = Audience.MEMBER
+
+    # -- which servers the bot is in (for purging a server's data after removal) -------
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.maintenance.guild_present(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.maintenance.guild_present(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.maintenance.guild_removed(guild.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        if self.bot.is_closed():
+            return
+        # Only reconcile a database that belongs to this Discord application: pointing another bot
+        # account at it must not mark every server as removed (and purge them 30 days later).
+        state = self.bot.services.bot_state
+        known, current = await state.get("application_id"), str(self.bot.application_id)
+        if known is None:
+            await state.set("application_id", current)
+        elif known != current:
+            log.warning("the database was made by another Discord application; not reconciling servers")
+            return
+        try:
+            gone = await self.maintenance.reconcile(g.id for g in self.bot.guilds)
+        except StorageError:  # the bot is shutting down while it was connecting
+            log.debug("reconcile skipped: the database is closed")
+            return
+        if gone:
+            log.info("found servers the bot was removed from while offline count=%d", len(gone))
