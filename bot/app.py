@@ -14,10 +14,10 @@ from bot.scheduler import JobRepository, Scheduler
 from bot.services.about import AboutService
 from bot.services.access import AccessService
 from bot.services.circles import CircleService
+from bot.services.crisis import CrisisResources
 from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
 from bot.services.maintenance import MaintenanceService
 from bot.services.privacy_service import PrivacyService
-from bot.services.regions import CrisisRegions, RegionDirectory
 from bot.services.setup_service import SetupService
 from bot.storage.bot_state import BotStateRepository
 from bot.storage.circles import CircleRepository
@@ -37,7 +37,7 @@ class Services:
     about: AboutService
     guild_settings: GuildSettingsRepository
     access: AccessService
-    regions: RegionDirectory
+    crisis: CrisisResources
     setup: SetupService
     circles: CircleService
     privacy_service: PrivacyService
@@ -65,7 +65,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     maintenance = MaintenanceService(privacy, guilds_lifecycle, scheduler, clock)
     scheduler.register(MAINTENANCE_JOB, maintenance.run_daily)
     access = AccessService(guild_settings)
-    regions = CrisisRegions()
+    crisis = CrisisResources()
     circle_repo = CircleRepository(db)
     privacy.register(circle_repo)
     return Services(
@@ -78,8 +78,8 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         about=AboutService(privacy),
         guild_settings=guild_settings,
         access=access,
-        regions=regions,
-        setup=SetupService(guild_settings, access, regions.name_of, clock),
+        crisis=crisis,
+        setup=SetupService(guild_settings, access, crisis.name_of, clock),
         circles=CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock),
         privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
         maintenance=maintenance,

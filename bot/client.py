@@ -19,7 +19,7 @@ from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.about", "cogs.help", "cogs.setup", "cogs.circles", "cogs.privacy")
+EXTENSIONS = ("cogs.about", "cogs.help", "cogs.setup", "cogs.circles", "cogs.privacy", "cogs.resources")
 
 
 def bot_intents() -> discord.Intents:

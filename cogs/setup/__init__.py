@@ -11,4 +11,4 @@ if TYPE_CHECKING:
 
 
 async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(SetupCog(bot.services.setup, bot.services.regions))
+    await bot.add_cog(SetupCog(bot.services.setup, bot.services.crisis))

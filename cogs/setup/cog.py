@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import MissingBotPermissions
+from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
-from bot.services.regions import RegionDirectory
 from bot.services.setup_service import RETENTION_RANGE, SetupService
 from bot.services.timezones import search_timezones
 from bot.storage.guilds import GuildSettings
@@ -43,7 +43,7 @@ def describe(settings: GuildSettings, region_name: str | None) -> str:
 
 
 class SetupCog(commands.Cog):
-    def __init__(self, service: SetupService, regions: RegionDirectory) -> None:
+    def __init__(self, service: SetupService, regions: CrisisResources) -> None:
         self.service = service
         self.regions = regions
 

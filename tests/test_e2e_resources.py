@@ -1,0 +1,38 @@
+"""/resources end to end: the server's country first, any other on request, also in DMs."""
+
+from __future__ import annotations
+
+from bot.client import PeerCirclesBot
+from bot.sandbox.actors import Sandbox
+
+
+async def test_resources_show_the_servers_country_privately(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    ana = sandbox.admin("ana")
+    choices = await ana.autocomplete("setup", "region", "united k")
+    assert "GB" in [c["value"] for c in choices]
+    await ana.slash("setup", region="GB")
+    alice = sandbox.member("alice")
+    shown = await alice.slash("resources")
+    assert shown.ephemeral
+    assert "United Kingdom" in shown.text and "116 123" in shown.text and "999" in shown.text
+    assert shown.text.index("United Kingdom") < shown.text.index("Anywhere in the world")
+    assert "because this server is set to it" in shown.text
+    assert sandbox.channel("general").messages == []
+
+
+async def test_resources_for_another_country_and_in_dms(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    alice = sandbox.member("alice")
+    choices = await alice.autocomplete("resources", "country", "germ")
+    assert choices and choices[0]["value"] == "DE"
+    germany = await alice.slash("resources", country="DE")
+    assert "Germany" in germany.text and "United Kingdom" not in germany.text
+    in_dm = await sandbox.member("sam", in_server=False).slash("resources")
+    assert "Anywhere in the world" in in_dm.text and "findahelpline.com" in in_dm.text
+    assert "Pick your country" in in_dm.text
+
+
+async def test_an_unknown_country_gets_a_kind_answer(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    reply = await sandbox.member("alice").slash("resources", country="Atlantis")
+    assert "I don't have a list for “Atlantis” yet" in reply.text
+    unset = await sandbox.member("alice").slash("resources")
+    assert "Anywhere in the world" in unset.text
