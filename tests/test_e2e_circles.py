@@ -222,3 +222,21 @@ async def test_coordinator_role_may_manage_circles(sandbox: Sandbox, bot: PeerCi
     assert "For facilitators and coordinators" in help_text and "/circle create" in help_text
     member_help = (await sandbox.member("alice").slash("help")).text
     assert "/circle join" in member_help and "/circle create" not in member_help
+
+
+async def test_privacy_export_and_delete_include_circle_membership(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    import json
+
+    ana = sandbox.admin("ana")
+    await create_circle(ana, "Grief")
+    alice = sandbox.member("alice")
+    await alice.click(await alice.slash("circle join", circle="Grief"), "I agree, join")
+    card = await alice.slash("privacy")
+    assert "Which circles you joined" in card.text
+    await (await alice.click(card, "Export my data")).settled()
+    document = json.loads((await alice.wait_for_dm("JSON file")).attachments[0].data)
+    assert [row["circle"] for row in document["data"]["circle_members"]] == ["Grief"]
+    await alice.click(card, "Delete my data")
+    await alice.click(card, "Delete everything")
+    await sandbox.wait_for(lambda: "erased" in card.message.text, "the deletion summary")
+    assert await bot.services.db.fetchall("SELECT * FROM circle_members WHERE user_id = ?", (alice.id,)) == []
