@@ -17,6 +17,7 @@ from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
 from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
 from bot.services.maintenance import MaintenanceService
+from bot.services.member_time import MemberTimeService
 from bot.services.privacy_service import PrivacyService
 from bot.services.setup_service import SetupService
 from bot.storage.bot_state import BotStateRepository
@@ -24,6 +25,7 @@ from bot.storage.circles import CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
+from bot.storage.member_settings import MemberSettingsRepository
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Services:
     circles: CircleService
     privacy_service: PrivacyService
     maintenance: MaintenanceService
+    member_time: MemberTimeService
 
     async def close(self) -> None:
         await self.scheduler.shutdown()
@@ -68,6 +71,8 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     crisis = CrisisResources()
     circle_repo = CircleRepository(db)
     privacy.register(circle_repo)
+    member_settings = MemberSettingsRepository(db)
+    privacy.register(member_settings)
     return Services(
         settings=settings,
         clock=clock,
@@ -83,4 +88,5 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         circles=CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock),
         privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
         maintenance=maintenance,
+        member_time=MemberTimeService(member_settings, guild_settings, clock),
     )

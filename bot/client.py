@@ -19,7 +19,15 @@ from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.about", "cogs.help", "cogs.setup", "cogs.circles", "cogs.privacy", "cogs.resources")
+EXTENSIONS = (
+    "cogs.about",
+    "cogs.help",
+    "cogs.setup",
+    "cogs.circles",
+    "cogs.privacy",
+    "cogs.resources",
+    "cogs.timezone",
+)
 
 
 def bot_intents() -> discord.Intents:

@@ -35,8 +35,13 @@ async def seed_circle_members(services: Services, user_id: int) -> None:
     await services.circles.join(circle, user_id, ops)
 
 
+async def seed_member_settings(services: Services, user_id: int) -> None:
+    await services.member_time.set(GUILD, user_id, "Europe/London")
+
+
 SEEDERS: dict[str, Seeder] = {
     "circle_members": seed_circle_members,
+    "member_settings": seed_member_settings,
 }
 
 

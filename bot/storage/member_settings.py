@@ -1,0 +1,54 @@
+"""A member's own preferences in a server. Personal data: registered with the registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.clock import to_iso
+from bot.privacy import ExportRows
+from bot.storage.database import Database
+
+
+class MemberSettingsRepository:
+    name = "member_settings"
+    tables: tuple[str, ...] = ("member_settings",)
+    summary = "Your time zone, if you set one with /timezone: kept until you clear it or delete your data."
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def timezone(self, guild_id: int, user_id: int) -> str | None:
+        row = await self.db.fetchone(
+            "SELECT timezone FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return str(row["timezone"]) if row and row["timezone"] else None
+
+    async def set_timezone(self, guild_id: int, user_id: int, timezone: str | None, now: datetime) -> None:
+        if timezone is None:
+            await self.db.execute("DELETE FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+            return
+        await self.db.execute(
+            "INSERT INTO member_settings (guild_id, user_id, timezone, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO UPDATE SET timezone = excluded.timezone, updated_at = excluded.updated_at",
+            (guild_id, user_id, timezone, to_iso(now)),
+        )
+
+    async def export_user(self, guild_id: int, user_id: int) -> ExportRows:
+        rows = await self.db.fetchall(
+            "SELECT timezone, updated_at FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return {"member_settings": [dict(r) for r in rows]}
+
+    async def delete_user(self, guild_id: int, user_id: int) -> int:
+        return await self.db.execute(
+            "DELETE FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+
+    async def delete_user_in_circle(self, guild_id: int, circle_id: int, user_id: int) -> int:
+        return 0  # server-wide preferences, not circle data
+
+    async def purge_expired(self, now: datetime) -> int:
+        return 0  # kept until the member clears it
+
+    async def delete_guild(self, guild_id: int) -> int:
+        return await self.db.execute("DELETE FROM member_settings WHERE guild_id = ?", (guild_id,))

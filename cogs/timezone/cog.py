@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services.help import Audience
+from bot.services.member_time import MemberTimeService
+from bot.services.timezones import search_timezones
+from bot.ui.people import guild_of
+from bot.ui.replies import reply
+
+MEMBER = {"audience": Audience.MEMBER}
+
+
+class TimezoneCog(commands.Cog):
+    timezone = app_commands.Group(
+        name="timezone", description="Your own time zone for reminders and sessions.", guild_only=True
+    )
+
+    def __init__(self, service: MemberTimeService) -> None:
+        self.service = service
+
+    def _local(self, zone: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        now = datetime.now(ZoneInfo(zone))
+        return now.strftime("%H:%M on %A")
+
+    @timezone.command(name="set", description="Set your time zone.", extras=MEMBER)
+    @app_commands.describe(zone="Start typing a city, like London or New York")
+    async def set_zone(self, interaction: discord.Interaction[Any], zone: str) -> None:
+        guild = guild_of(interaction)
+        chosen = await self.service.set(guild.id, interaction.user.id, zone)
+        await reply(
+            interaction,
+            f"Your time zone is now **{chosen}** (it's {self._local(chosen)} there). "
+            "Reminders and session times will use it. /timezone clear goes back to the server's.",
+        )
+
+    @set_zone.autocomplete("zone")
+    async def zone_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in search_timezones(current)]
+
+    @timezone.command(name="show", description="See which time zone the bot uses for you.", extras=MEMBER)
+    async def show(self, interaction: discord.Interaction[Any]) -> None:
+        guild = guild_of(interaction)
+        zone, own = await self.service.zone_name(guild.id, interaction.user.id)
+        source = "your choice" if own else "the server's; set your own with /timezone set"
+        await reply(interaction, f"I use **{zone}** for you ({source}). It's {self._local(zone)} there.")
+
+    @timezone.command(name="clear", description="Forget your time zone and use the server's.", extras=MEMBER)
+    async def clear(self, interaction: discord.Interaction[Any]) -> None:
+        guild = guild_of(interaction)
+        await self.service.clear(guild.id, interaction.user.id)
+        zone, _ = await self.service.zone_name(guild.id, interaction.user.id)
+        await reply(interaction, f"Done: I forgot your time zone and use the server's (**{zone}**).")
