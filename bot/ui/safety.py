@@ -1,0 +1,39 @@
+"""Showing crisis resources privately, the same way everywhere.
+
+Features that screen personal text with :func:`bot.safety.assess` call :func:`crisis_sections` to
+put the resources in front of the writer (ephemerally) before anything else happens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bot.services.crisis import CrisisResources
+from bot.storage.guilds import GuildSettingsRepository
+from bot.ui.replies import reply, text_card
+
+CALM = discord.Colour.from_rgb(88, 140, 126)
+GENTLE_OPENING = (
+    "Thank you for writing that down. It sounds like things may be really hard right now. "
+    "You don't have to carry this alone, and you deserve support."
+)
+
+
+async def crisis_sections(
+    crisis: CrisisResources, settings: GuildSettingsRepository, guild_id: int | None, *, gentle: bool = True
+) -> list[str]:
+    region = (await settings.get(guild_id)).region if guild_id is not None else None
+    sections = crisis.sections(region)
+    return [GENTLE_OPENING, *sections] if gentle else sections
+
+
+async def show_crisis_resources(
+    interaction: discord.Interaction[Any],
+    crisis: CrisisResources,
+    settings: GuildSettingsRepository,
+) -> None:
+    """Reply (ephemerally) with the crisis resources for this server's country."""
+    sections = await crisis_sections(crisis, settings, interaction.guild_id)
+    await reply(interaction, view=text_card(*sections, accent=CALM))
