@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.crypto import Keyring
 from bot.privacy import PersonalDataRegistry
 from bot.scheduler import JobRepository, Scheduler
 from bot.services.about import AboutService
@@ -19,13 +20,16 @@ from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
 from bot.services.maintenance import MaintenanceService
 from bot.services.member_time import MemberTimeService
 from bot.services.privacy_service import PrivacyService
+from bot.services.pseudonyms import PseudonymService
 from bot.services.setup_service import SetupService
+from bot.services.shares import ShareService
 from bot.storage.bot_state import BotStateRepository
 from bot.storage.circles import CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
 from bot.storage.member_settings import MemberSettingsRepository
+from bot.storage.shares import ShareRepository
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Services:
     privacy_service: PrivacyService
     maintenance: MaintenanceService
     member_time: MemberTimeService
+    keyring: Keyring
+    shares: ShareService
 
     async def close(self) -> None:
         await self.scheduler.shutdown()
@@ -73,6 +79,9 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     privacy.register(circle_repo)
     member_settings = MemberSettingsRepository(db)
     privacy.register(member_settings)
+    keyring = Keyring(settings.secret_key)
+    share_repo = ShareRepository(db, keyring.member_hash)
+    privacy.register(share_repo)
     return Services(
         settings=settings,
         clock=clock,
@@ -89,4 +98,15 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
         maintenance=maintenance,
         member_time=MemberTimeService(member_settings, guild_settings, clock),
+        keyring=keyring,
+        shares=ShareService(
+            share_repo,
+            circle_repo,
+            guild_settings,
+            access,
+            PseudonymService(keyring, share_repo, clock),
+            keyring,
+            scheduler,
+            clock,
+        ),
     )

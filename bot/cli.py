@@ -23,6 +23,7 @@ from pathlib import Path
 from bot import __version__
 from bot.config import ConfigError, Settings, generate_secret_key, load_settings, read_environment
 from bot.errors import StorageError
+from bot.logsetup import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -37,19 +38,6 @@ The README explains how to invite the bot to your server with the right permissi
 
 Just want to see what it does? `peer-circles demo` runs the bot against a local sandbox,
 no token or Discord account needed."""
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # discord.py warns about voice support, which this bot never uses.
-    logging.getLogger("discord.client").setLevel(max(logging.getLevelName(level), logging.ERROR))
-    # At DEBUG these would log SQL parameters and request bodies: user ids and personal text.
-    for noisy in ("aiosqlite", "discord.http", "discord.gateway", "discord.webhook.async_"):
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
 
 
 def _settings_or_exit() -> Settings | int:

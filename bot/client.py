@@ -27,6 +27,7 @@ EXTENSIONS = (
     "cogs.privacy",
     "cogs.resources",
     "cogs.timezone",
+    "cogs.shares",
 )
 
 

@@ -91,6 +91,9 @@ class Outcome:
 
         def done() -> bool:
             msg = self.interaction.response_message
+            if self.interaction.response_type == 6:  # deferred update: wait for the edit (or a followup)
+                edited = msg is not None and len(msg.history) > self.interaction.versions_at_response
+                return edited or bool(self.interaction.followups)
             filled = msg is not None and bool(msg.content or msg.embeds or msg.components or msg.attachments)
             return filled or bool(self.interaction.followups)
 
@@ -215,8 +218,10 @@ class Person:
         message = where.message if isinstance(where, Outcome) else where
         self._check_can_see(message)
         comps = [c for c in message.all_components if c.get("type") == 2]
-        comp = next((c for c in comps if c.get("label") == button), None) or next(
-            (c for c in comps if c.get("custom_id") == button), None
+        comp = (
+            next((c for c in comps if c.get("label") == button), None)
+            or next((c for c in comps if c.get("custom_id") == button), None)
+            or next((c for c in comps if str(c.get("label", "")).startswith(f"{button} · ")), None)
         )
         if comp is None:
             raise SandboxError(

@@ -56,7 +56,9 @@ class BotHarness:
 
     async def start(self, timeout: float = 15.0) -> object:
         from bot.client import PeerCirclesBot
+        from bot.logsetup import apply_log_policy
 
+        apply_log_policy(logging.getLogger().level)
         server = self.sandbox.server
         server.ready.clear()
         bot = PeerCirclesBot(self.settings(), clock=self.clock, use_timers=self.use_timers, guild_ready_timeout=0.05)

@@ -130,6 +130,7 @@ class Interaction:
     choices: list[dict[str, Any]] | None = None
     followups: list[Message] = field(default_factory=list)
     deferred_filled: bool = False
+    versions_at_response: int = 0
     responded: asyncio.Event = field(default_factory=asyncio.Event)
     late: bool = False
 
@@ -921,11 +922,12 @@ class SandboxServer:
             if message.thread_id:
                 raise DiscordHTTPError(400, 160004, "A thread has already been created for this message")
             thread = self._new_thread(channel, PUBLIC_THREAD, (req.json or {}).get("name", "thread"))
-            thread.id = message.id  # Discord reuses the message id for a thread started from it
-            self.channels.pop(thread.id, None)
-            self.channels[thread.id] = thread
             guild = self.guild_of(channel)
             assert guild is not None
+            self.channels.pop(thread.id, None)
+            guild.channels.pop(thread.id, None)
+            thread.id = message.id  # Discord reuses the message id for a thread started from it
+            self.channels[thread.id] = thread
             guild.channels[thread.id] = thread
             message.thread_id = thread.id
             await self.dispatch("THREAD_CREATE", thread.to_dict() | {"newly_created": True}, intent=INTENT_GUILDS)
@@ -1128,6 +1130,7 @@ class SandboxServer:
             old = previous.get(key)
             full = dict(cmd)
             full.setdefault("type", 1)
+            full.setdefault("description", "")  # Discord answers "" for context menu commands
             full.update(
                 {
                     "id": old["id"] if old else str(self.ids.next()),
@@ -1196,6 +1199,7 @@ class SandboxServer:
                 raise DiscordHTTPError(400, 40043, "This interaction type cannot update a message")
             if kind == 7:
                 self._edit_message(source, data, req.files)
+            interaction.versions_at_response = len(source.history)
             message = source
             interaction.response_message = source
         elif kind == 8:

@@ -68,6 +68,12 @@ def clean_text(raw: str | None, limit: int, what: str) -> str:
     return text
 
 
+def _bounded(value: int, low: int, high: int, what: str) -> int:
+    if not low <= value <= high:
+        raise InvalidInput(f"{what} must be between {low} and {high}.")
+    return value
+
+
 def check_retention(days: int) -> int:
     low, high = RETENTION_RANGE
     if not low <= days <= high:
@@ -257,6 +263,9 @@ class CircleService:
             "pseudonym_rotation": Rotation,
             "retention_days": check_retention,
             "facilitator_role_id": int,
+            "share_rate_per_hour": lambda v: _bounded(int(v), 1, 60, "The share limit per hour"),
+            "share_delay_seconds": lambda v: _bounded(int(v), 0, 900, "The posting delay (seconds)"),
+            "allow_invites": bool,
         }
         for key, convert in simple.items():
             if changes.get(key) is None:

@@ -48,6 +48,9 @@ class Circle:
     status: str
     created_at: str
     archived_at: str | None
+    share_rate_per_hour: int = 5
+    share_delay_seconds: int = 0
+    allow_invites: bool = False
 
     @property
     def active(self) -> bool:
@@ -60,7 +63,7 @@ class Circle:
     @classmethod
     def from_row(cls, row: Row) -> Circle:
         data: dict[str, Any] = {f.name: row[f.name] for f in fields(cls)}
-        for flag in ("channel_managed", "is_private", "anonymous_sharing", "premoderation"):
+        for flag in ("channel_managed", "is_private", "anonymous_sharing", "premoderation", "allow_invites"):
             data[flag] = bool(data[flag])
         data["pseudonym_rotation"] = Rotation(data["pseudonym_rotation"])
         return cls(**data)
@@ -82,6 +85,9 @@ EDITABLE = (
     "retention_days",
     "status",
     "archived_at",
+    "share_rate_per_hour",
+    "share_delay_seconds",
+    "allow_invites",
 )
 
 

@@ -42,6 +42,12 @@ def summary(circle: Circle) -> str:
         f"- {'Private: only members see the channel' if circle.is_private else 'Open: everyone can see the channel'}",
         f"- Anonymous sharing: {'on, ' + circle.pseudonym_rotation.label if circle.anonymous_sharing else 'off'}",
         f"- Pre-moderation of shares: {'on' if circle.premoderation else 'off'}",
+        f"- Shares per member per hour: {circle.share_rate_per_hour}"
+        + (
+            f"; posted after a random delay of up to {circle.share_delay_seconds} s"
+            if circle.share_delay_seconds
+            else ""
+        ),
         f"- Data kept for {circle.retention_days} days",
     ]
     return "\n".join(line for line in lines if line)
@@ -153,6 +159,9 @@ class CirclesCog(commands.Cog):
         retention_days="Days to keep the circle's data",
         facilitator_role="The role of the circle's facilitators",
         rules="Open a form to edit the ground rules",
+        share_limit="Anonymous shares one member may post per hour (1 to 60)",
+        posting_delay="Post shares after a random delay of up to this many seconds (0 to 900; 0 = at once)",
+        allow_invites="Keep Discord invite links in anonymous shares (removed by default)",
     )
     @app_commands.choices(rotation=ROTATIONS)
     @app_commands.autocomplete(circle=any_circles)
@@ -169,6 +178,9 @@ class CirclesCog(commands.Cog):
         retention_days: app_commands.Range[int, 1, 3650] | None = None,
         facilitator_role: discord.Role | None = None,
         rules: bool = False,
+        share_limit: app_commands.Range[int, 1, 60] | None = None,
+        posting_delay: app_commands.Range[int, 0, 900] | None = None,
+        allow_invites: bool | None = None,
     ) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
@@ -182,6 +194,9 @@ class CirclesCog(commands.Cog):
             "premoderation": premoderation,
             "retention_days": retention_days,
             "facilitator_role_id": facilitator_role.id if facilitator_role else None,
+            "share_rate_per_hour": share_limit,
+            "share_delay_seconds": posting_delay,
+            "allow_invites": allow_invites,
         }
         await self.service.access.require_coordinator(guild.id, actor)
 

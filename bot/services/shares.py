@@ -1,0 +1,379 @@
+"""Anonymous sharing: the rules, with no Discord in sight.
+
+The cog calls :meth:`ShareService.prepare` on the text from the modal (sanitise, check, screen
+for crisis language), shows a private preview, and on Post calls :meth:`submit`. Actual sending
+goes through the one anonymous send path (``bot/ui/anonymous.py``), which only ever receives a
+pseudonym and sanitised text.
+
+What links a post to its author: a keyed member hash (moderation, rate limits, "my posts"; stable
+across pseudonym rotation) and, only when the author asked for notifications or the circle
+pre-moderates, the author's id encrypted with AES-GCM. Both are dropped at the circle's retention.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock, from_iso, to_iso
+from bot.crypto import DecryptionError, Keyring
+from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from bot.safety import Assessment, Level, assess
+from bot.scheduler import Scheduler
+from bot.services.access import AccessService, Actor
+from bot.services.pseudonyms import PseudonymService, epoch_for, name_from_digest
+from bot.services.sanitize import sanitize
+from bot.storage.circles import Circle, CircleRepository
+from bot.storage.guilds import GuildSettingsRepository
+from bot.storage.shares import Report, Share, ShareRepository
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 1800
+REPLY_LIMIT = 1500
+WARNING_LIMIT = 100
+REASON_LIMIT = 500
+MIN_DELAY_SECONDS = 10
+POST_JOB = "share.post"
+
+
+class Outcome(StrEnum):
+    POSTED = "posted"  # post it now
+    SCHEDULED = "scheduled"  # a random delay; the scheduler posts it
+    REVIEW = "review"  # pre-moderation: to the moderation channel first
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    text: str
+    content_warning: str | None
+    assessment: Assessment
+
+    @property
+    def needs_care(self) -> bool:
+        return self.assessment.level is not Level.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    share: Share
+    outcome: Outcome
+    post_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPlan:
+    share: Share
+    pseudonym: str
+    is_author: bool
+    text: str
+    member_hash: bytes
+    assessment: Assessment
+
+
+MUTES = {"1d": timedelta(days=1), "7d": timedelta(days=7), "permanent": None}
+
+
+class ShareService:
+    def __init__(
+        self,
+        shares: ShareRepository,
+        circles: CircleRepository,
+        settings: GuildSettingsRepository,
+        access: AccessService,
+        pseudonyms: PseudonymService,
+        keyring: Keyring,
+        scheduler: Scheduler,
+        clock: Clock,
+    ) -> None:
+        self.shares = shares
+        self.circles = circles
+        self.settings = settings
+        self.access = access
+        self.pseudonyms = pseudonyms
+        self.keyring = keyring
+        self.scheduler = scheduler
+        self.clock = clock
+
+    # -- finding the circle -------------------------------------------------------------
+
+    async def circle_for(
+        self, guild_id: int, *, name: str | None, channel_id: int | None, role_ids: set[int]
+    ) -> Circle:
+        """The circle a share goes to: named, or the one whose channel this is, or the member's only one."""
+        circle: Circle | None = None
+        if name:
+            from bot.services.circles import name_key
+
+            circle = await self.circles.by_name(guild_id, name_key(name))
+            if circle is None:
+                raise NotFound(f"There's no circle called “{name[:50]}”. /circle list shows them.")
+        elif channel_id is not None:
+            circle = await self.circles.by_channel(channel_id)
+        if circle is None:
+            mine = [c for c in await self.circles.in_guild(guild_id) if c.member_role_id in role_ids]
+            if len(mine) == 1:
+                circle = mine[0]
+            elif not mine:
+                raise InvalidInput("Shares go to a circle you're in. Join one with /circle join first.")
+            else:
+                raise InvalidInput(
+                    "Which circle is this for? Add the circle option, or run /share post in its channel."
+                )
+        if not circle.active:
+            raise InvalidInput(f"The {circle.name} circle is archived, so it isn't taking new shares.")
+        if circle.member_role_id not in role_ids:
+            raise NotAllowed(f"Only members of {circle.name} can share there. You can join with /circle join.")
+        if not circle.anonymous_sharing:
+            raise InvalidInput(f"Anonymous sharing is switched off in {circle.name}.")
+        if circle.channel_id is None:
+            raise InvalidInput(f"{circle.name} needs a quick repair first (a coordinator can run /circle repair).")
+        return circle
+
+    def member_hash(self, guild_id: int, user_id: int) -> bytes:
+        return self.keyring.member_hash(guild_id, user_id)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def prepare(
+        self, text: str, content_warning: str | None, *, allow_invites: bool, limit: int = TEXT_LIMIT
+    ) -> Prepared:
+        cleaned = sanitize(text or "", limit=limit + 1, allow_invites=allow_invites)
+        if not cleaned:
+            raise InvalidInput("There's nothing to share yet. Write a few words and try again.")
+        if len(cleaned) > limit:
+            raise InvalidInput(f"That's a little long: please keep it under {limit} characters (it has {len(text)}).")
+        warning = sanitize(content_warning or "", limit=WARNING_LIMIT, allow_invites=False) or None
+        return Prepared(cleaned, warning, assess(f"{warning or ''}\n{cleaned}"))
+
+    async def check_can_post(self, circle: Circle, user_id: int) -> None:
+        """Refuse kindly if the member is muted here or has reached the hourly limit."""
+        h = self.member_hash(circle.guild_id, user_id)
+        now = self.clock.now()
+        muted, until = await self.shares.muted_until(circle.id, h, now)
+        if muted:
+            when = f" until <t:{int(from_iso(until).timestamp())}:f>" if until else ""
+            raise NotAllowed(
+                f"You can't post anonymously in {circle.name}{when}. If you think this is a mistake, "
+                "please talk to the circle's facilitators."
+            )
+        limit = circle.share_rate_per_hour
+        count, oldest = await self.shares.count_since(circle.id, h, now - timedelta(hours=1))
+        if count >= limit and oldest is not None:
+            again = from_iso(oldest) + timedelta(hours=1)
+            raise RateLimited(
+                f"You've shared {count} times in {circle.name} in the last hour, which is this circle's limit. "
+                f"You can post again <t:{int(again.timestamp())}:R>. Your words weren't lost: copy them somewhere if you like."
+            )
+
+    async def sharing_options(self, circle: Circle) -> tuple[int, bool]:
+        """(max posting delay in seconds, whether invite links are allowed)."""
+        return circle.share_delay_seconds, circle.allow_invites
+
+    async def _zone(self, guild_id: int) -> ZoneInfo:
+        return ZoneInfo((await self.settings.get(guild_id)).timezone)
+
+    async def preview_name(self, circle: Circle, user_id: int) -> str:
+        """The pseudonym the preview shows, without storing anything (nothing is kept before Post)."""
+        h = self.member_hash(circle.guild_id, user_id)
+        epoch = epoch_for(
+            circle.pseudonym_rotation, self.clock.now(), await self._zone(circle.guild_id), secrets.token_hex(8)
+        )
+        known = await self.shares.pseudonym_for(circle.id, epoch, h)
+        return known or name_from_digest(self.keyring.pseudonym_digest(circle.guild_id, circle.id, h, epoch))
+
+    async def submit(self, circle: Circle, user_id: int, prepared: Prepared, *, notify: bool) -> Submitted:
+        await self.check_can_post(circle, user_id)
+        now = self.clock.now()
+        h = self.member_hash(circle.guild_id, user_id)
+        token = secrets.token_hex(8)
+        epoch = epoch_for(circle.pseudonym_rotation, now, await self._zone(circle.guild_id), token)
+        pseudonym = await self.pseudonyms.pseudonym(circle.guild_id, circle.id, h, epoch)
+        delay, _ = await self.sharing_options(circle)
+        outcome = Outcome.REVIEW if circle.premoderation else (Outcome.SCHEDULED if delay else Outcome.POSTED)
+        post_at = None
+        if outcome is Outcome.SCHEDULED:
+            post_at = now + timedelta(
+                seconds=secrets.randbelow(max(1, delay - MIN_DELAY_SECONDS) + 1) + MIN_DELAY_SECONDS
+            )
+        keep_id = notify or outcome is Outcome.REVIEW
+        share = await self.shares.insert(
+            {
+                "public_id": token,
+                "guild_id": circle.guild_id,
+                "circle_id": circle.id,
+                "author_user_hash": h,
+                "author_user_enc": self.keyring.encrypt_id(user_id, f"share:{token}") if keep_id else None,
+                "notify": int(notify),
+                "epoch": epoch,
+                "pseudonym": pseudonym,
+                "content": prepared.text,
+                "content_warning": prepared.content_warning,
+                "risk": prepared.assessment.level.value,
+                "status": "pending_review" if outcome is Outcome.REVIEW else "scheduled",
+                "created_at": to_iso(now),
+                "post_at": to_iso(post_at) if post_at else None,
+            }
+        )
+        if post_at is not None:
+            await self.scheduler.schedule(
+                POST_JOB,
+                post_at,
+                {"share": share.public_id},
+                job_id=f"circle:{circle.id}:share:{token}:post",
+                grace=timedelta(hours=6),
+            )
+        log.info("share submitted share=%s circle=%s outcome=%s", share.public_id, circle.id, outcome.value)
+        return Submitted(share, outcome, post_at)
+
+    async def mark_posted(self, share: Share, channel_id: int, message_id: int, thread_id: int | None) -> Share:
+        keep = share.author_user_enc if share.notify else None
+        return await self.shares.update(
+            share.id,
+            status="posted",
+            channel_id=channel_id,
+            message_id=message_id,
+            thread_id=thread_id,
+            posted_at=to_iso(self.clock.now()),
+            author_user_enc=keep,
+        )
+
+    async def author_id(self, share: Share) -> int | None:
+        """The author's id, for a private DM only (notifications, review outcome). Never shown."""
+        if share.author_user_enc is None:
+            return None
+        try:
+            return self.keyring.decrypt_id(share.author_user_enc, f"share:{share.public_id}")
+        except DecryptionError:
+            log.warning("could not decrypt an author id share=%s", share.public_id)
+            return None
+
+    async def get(self, public_id: str) -> Share:
+        share = await self.shares.by_public_id(public_id)
+        if share is None or share.status in ("deleted", "removed", "rejected"):
+            raise NotFound("That share is no longer here.")
+        return share
+
+    async def circle_of(self, share: Share) -> Circle:
+        circle = await self.circles.get(share.circle_id)
+        if circle is None:
+            raise NotFound("That circle no longer exists.")
+        return circle
+
+    # -- replies and support ------------------------------------------------------------
+
+    async def plan_reply(self, share: Share, user_id: int, text: str) -> ReplyPlan:
+        circle = await self.circle_of(share)
+        if share.status != "posted" or share.thread_id is None:
+            raise InvalidInput("That share isn't open for replies.")
+        h = self.member_hash(share.guild_id, user_id)
+        muted, _ = await self.shares.muted_until(circle.id, h, self.clock.now())
+        if muted:
+            raise NotAllowed(f"You can't post anonymously in {circle.name} right now.")
+        _, allow_invites = await self.sharing_options(circle)
+        prepared = self.prepare(text, None, allow_invites=allow_invites, limit=REPLY_LIMIT)
+        is_author = share.author_user_hash is not None and share.author_user_hash == h
+        if is_author or circle.pseudonym_rotation.value == "per_post":
+            epoch = share.epoch
+        else:
+            epoch = epoch_for(circle.pseudonym_rotation, self.clock.now(), await self._zone(share.guild_id), "")
+        pseudonym = await self.pseudonyms.pseudonym(share.guild_id, share.circle_id, h, epoch)
+        return ReplyPlan(share, pseudonym, is_author, prepared.text, h, prepared.assessment)
+
+    async def record_reply(self, plan: ReplyPlan, message_id: int) -> None:
+        await self.shares.add_reply(
+            plan.share, plan.member_hash, plan.pseudonym, plan.is_author, message_id, self.clock.now()
+        )
+
+    async def support(self, share: Share, user_id: int) -> tuple[bool, Share]:
+        added = await self.shares.add_support(share, self.member_hash(share.guild_id, user_id), self.clock.now())
+        updated = await self.shares.get(share.id)
+        assert updated is not None
+        return added, updated
+
+    # -- reports and moderation ---------------------------------------------------------
+
+    async def report(self, share: Share, user_id: int, reason: str) -> Report:
+        cleaned = sanitize(reason or "", limit=REASON_LIMIT)
+        if not cleaned:
+            raise InvalidInput("Please say briefly what's wrong, so the moderators can act on it.")
+        report = await self.shares.add_report(
+            share, self.member_hash(share.guild_id, user_id), cleaned, self.clock.now()
+        )
+        if report is None:
+            raise Conflict("You've already reported this share. The moderators have it.")
+        log.info("share reported share=%s report=%s", share.public_id, report.id)
+        return report
+
+    async def require_moderator(self, share: Share, actor: Actor) -> Circle:
+        circle = await self.circle_of(share)
+        if circle.facilitator_role_id is not None and circle.facilitator_role_id in actor.role_ids:
+            return circle
+        await self.access.require_coordinator(share.guild_id, actor, "moderate anonymous shares")
+        return circle
+
+    async def open_report(self, report_id: int) -> tuple[Report, Share]:
+        report = await self.shares.report(report_id)
+        if report is None:
+            raise NotFound("That report no longer exists.")
+        share = await self.shares.get(report.share_id)
+        if share is None:
+            raise NotFound("That share no longer exists.")
+        return report, share
+
+    async def close_report(self, report: Report, status: str) -> None:
+        await self.shares.set_report(report.id, status=status)
+
+    async def mute_author(self, share: Share, duration: str) -> datetime | None:
+        if duration not in MUTES:
+            raise InvalidInput("Unknown mute length.")
+        if share.author_user_hash is None:
+            raise InvalidInput("This post can no longer be linked to anyone, so there is nobody to mute.")
+        length = MUTES[duration]
+        until = self.clock.now() + length if length else None
+        await self.shares.mute(share.guild_id, share.circle_id, share.author_user_hash, until, self.clock.now())
+        log.info("share author muted share=%s duration=%s", share.public_id, duration)
+        return until
+
+    async def remove(self, share: Share) -> None:
+        await self.scheduler.cancel(f"circle:{share.circle_id}:share:{share.public_id}:post")
+        await self.shares.update(share.id, status="removed", author_user_enc=None, content=None, content_warning=None)
+
+    async def decide_review(self, share: Share, approve: bool) -> Share:
+        if share.status != "pending_review":
+            raise Conflict("Someone already decided on this share.")
+        if approve:
+            return await self.shares.update(share.id, status="scheduled")
+        return await self.shares.update(share.id, status="rejected", content=None, content_warning=None)
+
+    async def forget_author_id_unless_notify(self, share: Share) -> None:
+        if not share.notify:
+            await self.shares.update(share.id, author_user_enc=None)
+
+    # -- the author's own posts ---------------------------------------------------------
+
+    async def mine(self, guild_id: int, user_id: int) -> list[Share]:
+        return await self.shares.by_author(guild_id, self.member_hash(guild_id, user_id))
+
+    async def own(self, public_id: str, user_id: int) -> Share:
+        share = await self.shares.by_public_id(public_id)
+        if share is None or share.author_user_hash != self.member_hash(share.guild_id, user_id):
+            raise NotFound("I can't find that share among yours. It may already be deleted.")
+        return share
+
+    async def delete_own(self, share: Share) -> None:
+        await self.scheduler.cancel(f"circle:{share.circle_id}:share:{share.public_id}:post")
+        await self.shares.update(
+            share.id, status="deleted", author_user_hash=None, author_user_enc=None, content=None, content_warning=None
+        )
+
+    async def reply_share(self, message_id: int) -> tuple[int, Share] | None:
+        found = await self.shares.reply_by_message(message_id)
+        if found is None:
+            return None
+        share = await self.shares.get(found[1])
+        return (found[0], share) if share else None

@@ -1,0 +1,232 @@
+"""Views for anonymous sharing. Public buttons are DynamicItems (they survive restarts) whose
+custom_ids carry only the share's random public id or a report number: never a person."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import discord
+
+from bot.services.shares import REPLY_LIMIT, TEXT_LIMIT, WARNING_LIMIT
+from bot.storage.shares import Share
+from bot.ui.anonymous import layout, share_container, support_label
+from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, handle_interaction_error
+
+if TYPE_CHECKING:
+    from cogs.shares.cog import SharesCog
+
+Handler = Callable[[discord.Interaction[Any]], Coroutine[Any, Any, None]]
+
+
+def _cog(interaction: discord.Interaction[Any]) -> SharesCog:
+    cog = interaction.client.get_cog("SharesCog")
+    if cog is None:  # pragma: no cover - the cog is always loaded with its items
+        raise RuntimeError("shares cog not loaded")
+    return cog
+
+
+class _ShareButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"share:(?P<action>reply|support|report):(?P<id>[0-9a-f]{16})",
+):
+    def __init__(self, action: str, public_id: str, *, label: str | None = None) -> None:
+        labels = {"reply": "Reply anonymously", "support": "Sending support", "report": "Report"}
+        styles = {
+            "reply": discord.ButtonStyle.primary,
+            "support": discord.ButtonStyle.secondary,
+            "report": discord.ButtonStyle.secondary,
+        }
+        super().__init__(
+            discord.ui.Button(
+                label=label or labels[action], style=styles[action], custom_id=f"share:{action}:{public_id}"
+            )
+        )
+        self.action = action
+        self.public_id = public_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> _ShareButton:
+        return cls(match["action"], match["id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await _cog(interaction).on_share_button(interaction, self.action, self.public_id)
+        except Exception as exc:
+            await handle_interaction_error(interaction, exc)
+
+
+ShareButton = _ShareButton
+
+
+class ModButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"share:mod:(?P<action>remove|mute1d|mute7d|mutepermanent|dismiss):(?P<report>\d+)",
+):
+    LABELS: ClassVar[dict[str, tuple[str, discord.ButtonStyle]]] = {
+        "remove": ("Remove post", discord.ButtonStyle.danger),
+        "mute1d": ("Mute poster 1 day", discord.ButtonStyle.secondary),
+        "mute7d": ("Mute poster 7 days", discord.ButtonStyle.secondary),
+        "mutepermanent": ("Mute poster", discord.ButtonStyle.secondary),
+        "dismiss": ("Dismiss", discord.ButtonStyle.success),
+    }
+
+    def __init__(self, action: str, report_id: int) -> None:
+        label, style = self.LABELS[action]
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"share:mod:{action}:{report_id}"))
+        self.action = action
+        self.report_id = report_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ModButton:
+        return cls(match["action"], int(match["report"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await _cog(interaction).on_mod_button(interaction, self.action, self.report_id)
+        except Exception as exc:
+            await handle_interaction_error(interaction, exc)
+
+
+class ReviewButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"share:review:(?P<action>approve|reject):(?P<id>[0-9a-f]{16})",
+):
+    def __init__(self, action: str, public_id: str) -> None:
+        label, style = (
+            ("Approve", discord.ButtonStyle.success) if action == "approve" else ("Reject", discord.ButtonStyle.danger)
+        )
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"share:review:{action}:{public_id}"))
+        self.action = action
+        self.public_id = public_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ReviewButton:
+        return cls(match["action"], match["id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await _cog(interaction).on_review_button(interaction, self.action, self.public_id)
+        except Exception as exc:
+            await handle_interaction_error(interaction, exc)
+
+
+def public_share_view(share: Share, *, allow_invites: bool) -> discord.ui.LayoutView:
+    buttons: list[discord.ui.Item[Any]] = [
+        ShareButton("reply", share.public_id),
+        ShareButton("support", share.public_id, label=support_label(share.support_count)),
+        ShareButton("report", share.public_id),
+    ]
+    return layout(
+        share_container(
+            share.pseudonym, share.content or "", share.content_warning, buttons, allow_invites=allow_invites
+        )
+    )
+
+
+class ShareModal(ErrorHandlingModal):
+    def __init__(
+        self,
+        circle_name: str,
+        on_done: Callable[[discord.Interaction[Any], str, str], Awaitable[None]],
+        *,
+        text: str = "",
+        warning: str = "",
+    ) -> None:
+        super().__init__(title=f"Share with {circle_name}"[:45], timeout=1800)
+        self._on_done = on_done
+        self.text: discord.ui.TextInput[ShareModal] = discord.ui.TextInput(
+            custom_id="share:text", style=discord.TextStyle.paragraph, max_length=TEXT_LIMIT, default=text or None
+        )
+        self.warning: discord.ui.TextInput[ShareModal] = discord.ui.TextInput(
+            custom_id="share:warning",
+            required=False,
+            max_length=WARNING_LIMIT,
+            default=warning or None,
+            placeholder="e.g. loss, self-harm, addiction",
+        )
+        self.add_item(
+            discord.ui.Label(
+                text="What would you like to share?",
+                description="Nobody will see your name. You'll get a preview first.",
+                component=self.text,
+            )
+        )
+        self.add_item(
+            discord.ui.Label(
+                text="Content warning (optional)",
+                description="If set, your words are hidden behind a spoiler.",
+                component=self.warning,
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self._on_done(interaction, self.text.value, self.warning.value)
+
+
+class TextModal(ErrorHandlingModal):
+    """One paragraph field: replies, report reasons, review notes."""
+
+    def __init__(
+        self,
+        title: str,
+        label: str,
+        on_done: Callable[[discord.Interaction[Any], str], Awaitable[None]],
+        *,
+        required: bool = True,
+        max_length: int = REPLY_LIMIT,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(title=title[:45], timeout=1800)
+        self._on_done = on_done
+        self.field: discord.ui.TextInput[TextModal] = discord.ui.TextInput(
+            custom_id="share:field", style=discord.TextStyle.paragraph, max_length=max_length, required=required
+        )
+        self.add_item(discord.ui.Label(text=label, description=description, component=self.field))
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self._on_done(interaction, self.field.value)
+
+
+class Controls(ErrorHandlingLayoutView):
+    """A private card with buttons whose callbacks are closures (previews, confirmations)."""
+
+    def __init__(self, owner_id: int, *sections: discord.ui.Item[Any], timeout: float = 1800) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        for section in sections:
+            self.add_item(section)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return interaction.user.id == self.owner_id
+
+
+def button(
+    label: str, handler: Handler, style: discord.ButtonStyle = discord.ButtonStyle.secondary
+) -> discord.ui.Button[Any]:
+    item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style)
+    item.callback = handler  # type: ignore[method-assign,assignment]
+    return item
+
+
+def row(*items: discord.ui.Item[Any]) -> discord.ui.ActionRow[Any]:
+    action_row: discord.ui.ActionRow[Any] = discord.ui.ActionRow()
+    for item in items:
+        action_row.add_item(item)
+    return action_row
+
+
+def disabled_public_buttons(support_count: int = 0) -> list[discord.ui.Item[Any]]:
+    """How the public buttons will look, inert, for the private preview."""
+    return [
+        discord.ui.Button(label="Reply anonymously", style=discord.ButtonStyle.primary, disabled=True),
+        discord.ui.Button(label=support_label(support_count), disabled=True),
+        discord.ui.Button(label="Report", disabled=True),
+    ]
