@@ -116,7 +116,42 @@ async def scene_circles(stage: Stage) -> None:
     stage.out("\n  Everyone else sees: nothing. Joining a circle is private.")
 
 
-SCENES: list[Scene] = [scene_welcome, scene_circles]
+async def scene_sharing(stage: Stage) -> None:
+    sandbox = stage.sandbox
+    alice = sandbox.member("alice")
+    bob = sandbox.member("bob", global_name="Bob")
+    stage.says(bob, "joins Grief too")
+    await bob.click(await bob.slash("circle join", circle="Grief"), "I agree, join")
+    stage.says(alice, "runs /share post and writes in the form")
+    opened = await alice.slash("share post", where="circle-grief")
+    preview = await alice.submit_modal(
+        opened,
+        **{"share:text": "It's a year today. I keep picking up the phone to call her.", "share:warning": ""},
+    )
+    stage.shows("Alice", preview.message)
+    stage.says(alice, "presses Post")
+    await (await alice.click(preview, "Post")).settled()
+    posted = await sandbox.channel("circle-grief").wait_for_message("shared anonymously")
+    stage.shows("#circle-grief (everyone in the circle)", posted)
+    stage.says(bob, "presses “Reply anonymously” and writes")
+    form = await bob.click(posted, "Reply anonymously")
+    await (await bob.submit_modal(form, **{"share:field": "I still do that too. You're not alone."})).settled()
+    thread = sandbox.channel("circle-grief").threads[0]
+    stage.shows(f"#{thread.name} (the reply thread)", await thread.wait_for_message("not alone"))
+    stage.says(bob, "presses “Sending support”")
+    await (await bob.click(posted, "Sending support")).settled()
+    stage.says(bob, "presses Report (to show the path) and gives a reason")
+    await bob.submit_modal(await bob.click(posted, "Report"), **{"share:field": "Just checking how reports look"})
+    stage.shows("#moderation (moderators)", await sandbox.channel("moderation").wait_for_message("A report"))
+    public = sandbox.public_text()
+    stage.check(
+        all(secret not in public for secret in (str(alice.id), alice.user.username, alice.user.display_name)),
+        "nothing public names Alice",
+    )
+    stage.out("\n  Nobody, including moderators, can see that Alice wrote the share or that Bob reported it.")
+
+
+SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing]
 
 
 async def run_demo(*, verbose: bool = False, out: Callable[[str], None] = print) -> int:

@@ -338,3 +338,90 @@ async def test_nobody_can_learn_the_author_anywhere(
             assert secret not in record.getMessage(), (
                 f"{secret!r} appears in the log ({record.name}): {record.getMessage()[:200]}"
             )
+
+
+async def test_facilitators_remove_posts_and_replies_from_the_message_menu(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    facilitators = await sandbox.add_role("Grief facilitators")
+    await make_circle(sandbox, facilitator_role=facilitators)
+    fran = sandbox.member("fran", roles=["Grief facilitators"])  # a facilitator, not a server admin
+    alice = await join(sandbox, "alice")
+    bob = await join(sandbox, "bob")
+    await post(alice, "a post to remove later")
+    posted = shares_in(sandbox)[0]
+    await (
+        await bob.submit_modal(await bob.click(posted, "Reply anonymously"), **{"share:field": "a reply to remove"})
+    ).settled()
+    thread = sandbox.channel("circle-grief").threads[0]
+    reply = await thread.wait_for_message("a reply to remove")
+    refused = await bob.context_menu("Remove anonymous post", reply)
+    assert "moderate anonymous shares" in refused.text and not reply.deleted
+    removed = await fran.context_menu("Remove anonymous post", reply)
+    assert "Removed the anonymous reply" in removed.text and reply.deleted
+    removed = await fran.context_menu("Remove anonymous post", posted)
+    assert "Removed the anonymous post" in removed.text and posted.deleted
+    row = await bot.services.db.fetchone("SELECT status, content FROM shares")
+    assert row is not None and row["status"] == "removed" and row["content"] is None
+
+
+async def test_a_posting_delay_hides_the_moment_of_posting(sandbox: Sandbox, harness: object) -> None:
+    from datetime import UTC, datetime
+
+    from bot.clock import FakeClock
+    from bot.sandbox.harness import BotHarness
+
+    assert isinstance(harness, BotHarness)
+    clock = FakeClock(datetime.now(UTC))
+    harness.clock, harness.use_timers = clock, False
+    bot = await harness.start()
+    assert isinstance(bot, PeerCirclesBot)
+    ana = await make_circle(sandbox)
+    await ana.slash("circle edit", circle="Grief", posting_delay=90)
+    alice = await join(sandbox, "alice")
+    preview = await write(alice, "delayed words")
+    assert "up to 90 seconds after you press Post" in preview.text
+    await (await alice.click(preview, "Post")).settled()
+    assert "It will appear" in preview.message.text
+    assert shares_in(sandbox) == []
+    clock.advance(timedelta(seconds=5))
+    assert await bot.services.scheduler.run_due() == []
+    clock.advance(timedelta(seconds=90))
+    assert len(await bot.services.scheduler.run_due()) == 1
+    assert "delayed words" in shares_in(sandbox)[0].text
+
+
+async def test_retention_drops_the_links_to_the_author(sandbox: Sandbox, harness: object) -> None:
+    from datetime import UTC, datetime
+
+    from bot.clock import FakeClock
+    from bot.sandbox.harness import BotHarness
+
+    assert isinstance(harness, BotHarness)
+    clock = FakeClock(datetime.now(UTC))
+    harness.clock, harness.use_timers = clock, False
+    bot = await harness.start()
+    assert isinstance(bot, PeerCirclesBot)
+    await make_circle(sandbox, retention_days=30)
+    alice = await join(sandbox, "alice")
+    preview = await write(alice, "kept for a while")
+    await alice.click(preview, "Tell me about replies: off")
+    await (await alice.click(preview, "Post")).settled()
+    row = await bot.services.db.fetchone("SELECT author_user_hash, author_user_enc FROM shares")
+    assert row is not None and row["author_user_hash"] and row["author_user_enc"], (
+        "linked while notifications are wanted"
+    )
+    clock.advance(timedelta(days=29))
+    await bot.services.maintenance.run()
+    row = await bot.services.db.fetchone("SELECT author_user_enc FROM shares")
+    assert row is not None and row["author_user_enc"] is not None
+    clock.advance(timedelta(days=2))
+    await bot.services.maintenance.run()
+    row = await bot.services.db.fetchone("SELECT author_user_hash, author_user_enc, content FROM shares")
+    assert (
+        row is not None
+        and row["author_user_hash"] is None
+        and row["author_user_enc"] is None
+        and row["content"] is None
+    )
+    assert shares_in(sandbox), "the public post itself stays in the channel"

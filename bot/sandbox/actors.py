@@ -197,6 +197,31 @@ class Person:
             data["guild_id"] = str(guild_id)
         return await self._interact(2, data, target, what=f"/{command}")
 
+    async def context_menu(self, name: str, message: Message, *, force: bool = False) -> Outcome:
+        """Right-click a message → Apps → ``name`` (a message context menu command)."""
+        channel = self.sandbox.server.channels[message.channel_id]
+        definition = next(
+            (
+                c
+                for scope in ([channel.guild_id] if channel.guild_id else []) + [None]
+                for c in self.sandbox.server.commands.get(scope, {}).values()
+                if c["name"] == name and c.get("type") == 3
+            ),
+            None,
+        )
+        if definition is None:
+            raise SandboxError(f"No message command {name!r} is synced")
+        self._check_visible(definition, channel, force)
+        self._check_can_see(message)
+        data = {
+            "id": definition["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message.id),
+            "resolved": {"messages": {str(message.id): message.to_dict()}},
+        }
+        return await self._interact(2, data, channel, what=f"the {name!r} message command")
+
     async def autocomplete(
         self, command: str, option: str, value: str = "", *, where: Channel | str | None = None, **others: Any
     ) -> list[dict[str, Any]]:
