@@ -14,6 +14,9 @@ from bot.privacy import PersonalDataRegistry
 from bot.scheduler import JobRepository, Scheduler
 from bot.services.about import AboutService
 from bot.services.access import AccessService
+from bot.services.checkins import PROMPT_JOB as CHECKIN_PROMPT_JOB
+from bot.services.checkins import REMINDER_JOB as CHECKIN_REMINDER_JOB
+from bot.services.checkins import CheckinService
 from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
 from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
@@ -24,6 +27,7 @@ from bot.services.pseudonyms import PseudonymService
 from bot.services.setup_service import SetupService
 from bot.services.shares import ShareService
 from bot.storage.bot_state import BotStateRepository
+from bot.storage.checkins import CheckinRepository, NoteCipher
 from bot.storage.circles import CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
@@ -51,6 +55,7 @@ class Services:
     member_time: MemberTimeService
     keyring: Keyring
     shares: ShareService
+    checkins: CheckinService
 
     async def close(self) -> None:
         await self.scheduler.shutdown()
@@ -82,6 +87,12 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     keyring = Keyring(settings.secret_key)
     share_repo = ShareRepository(db, keyring.member_hash)
     privacy.register(share_repo)
+    member_time = MemberTimeService(member_settings, guild_settings, clock)
+    checkin_repo = CheckinRepository(db, NoteCipher(settings.secret_key))
+    privacy.register(checkin_repo)
+    checkins = CheckinService(checkin_repo, circle_repo, access, member_time, guild_settings, scheduler, clock)
+    scheduler.register(CHECKIN_REMINDER_JOB, checkins.run_reminder)
+    scheduler.register(CHECKIN_PROMPT_JOB, checkins.run_prompt)
     return Services(
         settings=settings,
         clock=clock,
@@ -97,7 +108,8 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         circles=CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock),
         privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
         maintenance=maintenance,
-        member_time=MemberTimeService(member_settings, guild_settings, clock),
+        member_time=member_time,
+        checkins=checkins,
         keyring=keyring,
         shares=ShareService(
             share_repo,

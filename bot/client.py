@@ -28,6 +28,7 @@ EXTENSIONS = (
     "cogs.resources",
     "cogs.timezone",
     "cogs.shares",
+    "cogs.checkins",
 )
 
 
@@ -88,6 +89,7 @@ class PeerCirclesBot(commands.Bot):
         if self._start_scheduler:
             await self.services.scheduler.start()
             await self.services.maintenance.ensure_scheduled()
+            await self.services.checkins.ensure_scheduled()
         if self._sync_on_start:
             await self.sync_commands()
         log.info("setup complete extensions=%d", len(EXTENSIONS))

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.harness import BotHarness
@@ -124,10 +125,11 @@ async def scene_sharing(stage: Stage) -> None:
     await bob.click(await bob.slash("circle join", circle="Grief"), "I agree, join")
     stage.says(alice, "runs /share post and writes in the form")
     opened = await alice.slash("share post", where="circle-grief")
-    preview = await alice.submit_modal(
-        opened,
-        **{"share:text": "It's a year today. I keep picking up the phone to call her.", "share:warning": ""},
-    )
+    text: dict[str, Any] = {
+        "share:text": "It's a year today. I keep picking up the phone to call her.",
+        "share:warning": "",
+    }
+    preview = await alice.submit_modal(opened, **text)
     stage.shows("Alice", preview.message)
     stage.says(alice, "presses Post")
     await (await alice.click(preview, "Post")).settled()
@@ -135,13 +137,15 @@ async def scene_sharing(stage: Stage) -> None:
     stage.shows("#circle-grief (everyone in the circle)", posted)
     stage.says(bob, "presses “Reply anonymously” and writes")
     form = await bob.click(posted, "Reply anonymously")
-    await (await bob.submit_modal(form, **{"share:field": "I still do that too. You're not alone."})).settled()
+    reply: dict[str, Any] = {"share:field": "I still do that too. You're not alone."}
+    await (await bob.submit_modal(form, **reply)).settled()
     thread = sandbox.channel("circle-grief").threads[0]
     stage.shows(f"#{thread.name} (the reply thread)", await thread.wait_for_message("not alone"))
     stage.says(bob, "presses “Sending support”")
     await (await bob.click(posted, "Sending support")).settled()
     stage.says(bob, "presses Report (to show the path) and gives a reason")
-    await bob.submit_modal(await bob.click(posted, "Report"), **{"share:field": "Just checking how reports look"})
+    reason: dict[str, Any] = {"share:field": "Just checking how reports look"}
+    await bob.submit_modal(await bob.click(posted, "Report"), **reason)
     stage.shows("#moderation (moderators)", await sandbox.channel("moderation").wait_for_message("A report"))
     public = sandbox.public_text()
     stage.check(
@@ -151,7 +155,37 @@ async def scene_sharing(stage: Stage) -> None:
     stage.out("\n  Nobody, including moderators, can see that Alice wrote the share or that Bob reported it.")
 
 
-SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing]
+async def scene_checkins(stage: Stage) -> None:
+    sandbox = stage.sandbox
+    alice = sandbox.member("alice")
+    if not alice.has_role("Circle: Grief"):
+        await alice.click(await alice.slash("circle join", circle="Grief"), "I agree, join")
+    posted_before = len(sandbox.channel("circle-grief").messages)
+    stage.says(alice, "runs /checkin now in #circle-grief")
+    card = await alice.slash("checkin now", where="circle-grief")
+    stage.shows("Alice", card.message)
+    stage.says(alice, "taps “4 · Good”: that's the whole check-in")
+    await alice.click(card, "4 · Good")
+    stage.shows("Alice", card.message)
+    stage.says(alice, "presses “Add a note or tags”, writes a private note and picks the tag “family”")
+    form = await alice.click(card.message, "Add a note or tags")
+    fields: dict[str, Any] = {"checkin:note": "A long walk with my sister.", "checkin:tags": ["family"]}
+    await alice.submit_modal(form, **fields)
+    stage.shows("Alice", card.message)
+    stage.says(alice, "runs /checkin history")
+    history = await (await alice.slash("checkin history")).settled()
+    stage.shows("Alice", history)
+    chart = history.messages[0].attachments[0]
+    stage.check(chart.data[:8] == b"\x89PNG\r\n\x1a\n", "the history chart is a PNG")
+    stage.out(
+        f"  │ [a chart: {chart.filename}, {len(chart.data) // 1024} KB, with the description above as its alt text]"
+    )
+    stage.check(len(sandbox.channel("circle-grief").messages) == posted_before, "nothing was posted in the circle")
+    stage.check("A long walk" not in sandbox.public_text(), "the note stays private")
+    stage.out("\n  Everyone else sees: nothing. Check-ins are private unless Alice shares her mood with the pulse.")
+
+
+SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing, scene_checkins]
 
 
 async def run_demo(*, verbose: bool = False, out: Callable[[str], None] = print) -> int:

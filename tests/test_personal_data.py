@@ -77,7 +77,38 @@ async def seed_member_settings(services: Services, user_id: int) -> None:
     await services.member_time.set(GUILD, user_id, "Europe/London")
 
 
+async def checked_in(services: Services, user_id: int) -> int:
+    """A check-in by this person in the Grief circle (they hold its member role); its id."""
+    circle = await grief(services)
+    actor = Actor.of(user_id, False, [circle.member_role_id or 0])
+    return (await services.checkins.record(circle, actor, 2, source_key=None)).checkin.id
+
+
+async def seed_checkins(services: Services, user_id: int) -> None:
+    checkin_id = await checked_in(services, user_id)
+    await services.checkins.add_details(checkin_id, user_id, f"a private note from {user_id}", ["sleep"])
+    await services.checkins.set_share(checkin_id, user_id, True)
+
+
+async def seed_checkin_support_requests(services: Services, user_id: int) -> None:
+    await services.checkins.request_listener(await checked_in(services, user_id), user_id)
+
+
+async def seed_checkin_reminders(services: Services, user_id: int) -> None:
+    circle = await grief(services)
+    actor = Actor.of(user_id, False, [circle.member_role_id or 0])
+    await services.checkins.set_reminder(GUILD, actor, circle, "08:30", "weekdays")
+
+
+async def seed_checkin_settings(services: Services, user_id: int) -> None:
+    await services.checkins.set_listener_after(GUILD, user_id, 3)
+
+
 SEEDERS: dict[str, Seeder] = {
+    "checkins": seed_checkins,
+    "checkin_support_requests": seed_checkin_support_requests,
+    "checkin_reminders": seed_checkin_reminders,
+    "checkin_settings": seed_checkin_settings,
     "circle_members": seed_circle_members,
     "member_settings": seed_member_settings,
     "shares": seed_shares,

@@ -1,0 +1,676 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import InvalidInput, NotAllowed, NotFound, StorageError
+from bot.services.access import Actor
+from bot.services.checkins import (
+    LISTENER_AFTER_RANGE,
+    MOODS,
+    PULSE_MIN_PEOPLE,
+    WEEKDAYS,
+    CheckinService,
+    DeliveryResult,
+    History,
+    Period,
+    Pulse,
+    describe_days,
+    parse_local_time,
+    parse_weekdays,
+)
+from bot.services.circles import name_key
+from bot.services.crisis import CrisisResources
+from bot.services.help import Audience
+from bot.services.mood_chart import describe_history, render_mood_chart
+from bot.storage.checkins import Prompt, Reminder
+from bot.storage.circles import Circle
+from bot.storage.guilds import GuildSettingsRepository
+from bot.ui.confirm import ConfirmView
+from bot.ui.people import actor_from, guild_of
+from bot.ui.replies import NO_PINGS, reply
+from bot.ui.safety import crisis_sections
+from cogs.checkins.views import (
+    CALM,
+    COG_NAME,
+    DYNAMIC_ITEMS,
+    DetailsModal,
+    EditModal,
+    ReminderAction,
+    card,
+    checkin_card,
+    checkin_summary,
+    local_time,
+    mood_card,
+    note_flagged_top,
+    prompt_post,
+    reminder_dm,
+    when_text,
+)
+
+if TYPE_CHECKING:
+    from bot.client import PeerCirclesBot
+
+log = logging.getLogger(__name__)
+
+DMS_CLOSED = 50007
+MEMBER = {"audience": Audience.MEMBER}
+FACILITATE = {"audience": Audience.FACILITATOR}
+OPEN_DMS = (
+    "To open them: click the server's name at the top of the channel list → **Privacy Settings** → turn on "
+    "**Direct Messages**."
+)
+
+
+class DiscordCheckinDelivery:
+    """The service's way out to Discord: DMs, prompt posts and a member's roles (REST only, so it
+    also works while the bot is still connecting)."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    async def _guild(self, guild_id: int) -> discord.Guild:
+        return self.bot.get_guild(guild_id) or await self.bot.fetch_guild(guild_id)
+
+    async def member_role_ids(self, guild_id: int, user_id: int) -> frozenset[int] | None:
+        try:
+            guild = await self._guild(guild_id)
+            member = await guild.fetch_member(user_id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        return frozenset(role.id for role in member.roles)
+
+    async def send_reminder(self, reminder: Reminder, circle: Circle) -> DeliveryResult:
+        guild = self.bot.get_guild(circle.guild_id)
+        server = discord.utils.escape_markdown(guild.name) if guild else "your server"
+        user = self.bot.get_user(reminder.user_id) or await self.bot.fetch_user(reminder.user_id)
+        try:
+            await user.send(view=reminder_dm(circle, server, reminder.id), allowed_mentions=NO_PINGS)
+        except discord.Forbidden as exc:
+            if exc.code == DMS_CLOSED:
+                return DeliveryResult.DMS_CLOSED
+            raise
+        return DeliveryResult.SENT
+
+    async def post_prompt(self, circle: Circle, previous_message_id: int | None) -> int | None:
+        if circle.channel_id is None:
+            return None
+        channel = self.bot.get_partial_messageable(circle.channel_id, guild_id=circle.guild_id)
+        try:
+            message = await channel.send(view=prompt_post(circle), allowed_mentions=NO_PINGS)
+        except (discord.Forbidden, discord.NotFound):
+            log.warning("could not post a check-in prompt circle=%s", circle.id)
+            return None
+        if previous_message_id is not None:  # keep the channel calm: only the latest prompt stays
+            with contextlib.suppress(discord.HTTPException):
+                await channel.get_partial_message(previous_message_id).delete()
+        return message.id
+
+
+def _channel_id(interaction: discord.Interaction[Any]) -> int | None:
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return interaction.channel_id
+
+
+def _avg(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def history_text(history: History) -> str:
+    where = f" in {history.circle_name}" if history.circle_name else ""
+    lines = [
+        f"## Your check-ins{where}, last {history.days} days",
+        f"- Checked in on **{history.days_checked_in} of {history.days} days** "
+        f"({history.checkins} check-in{'s' if history.checkins != 1 else ''})",
+        f"- Average mood **{_avg(history.average)}** out of 5; last 7 days **{_avg(history.last_week)}**",
+    ]
+    if history.streak >= 2:
+        lines.append(f"- **{history.streak} days in a row** up to today")
+    elif history.streak == 1:
+        lines.append("- Days in a row: 1")
+    else:
+        lines.append("- Days in a row: 0. That's okay: check in whenever it helps, there's no score to keep.")
+    lines.append(f"-# Days are in your time zone ({history.zone}). Only you can see this.")
+    return "\n".join(lines)
+
+
+def history_view(history: History, alt: str, filename: str) -> discord.ui.LayoutView:
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=CALM)
+    container.add_item(discord.ui.TextDisplay(history_text(history)))
+    container.add_item(discord.ui.MediaGallery(discord.MediaGalleryItem(f"attachment://{filename}", description=alt)))
+    container.add_item(discord.ui.TextDisplay(f"-# The chart in words: {alt}"))
+    view.add_item(container)
+    return view
+
+
+def pulse_sections(pulse: Pulse) -> list[str]:
+    title = f"## {pulse.circle.name}: check-in pulse for {pulse.period.label}"
+    about = (
+        "-# Built only from check-ins members chose to share, each member counting once a day. Individual "
+        "check-ins, names, notes and rarely used tags are never shown."
+    )
+    if not pulse.enough:
+        return [
+            title,
+            "There isn't enough shared data to show the pulse without risking that someone could be "
+            f"identified. It needs at least {PULSE_MIN_PEOPLE} different members who chose to share their "
+            f"check-ins in {pulse.period.label}, and fewer did. Try a longer period, or again later.",
+            about,
+        ]
+    rows = []
+    for m in reversed(MOODS):
+        share = pulse.percentages.get(m.value, 0)
+        rows.append(f"{m.emoji} {m.label}: **{share}%** {'█' * round(share / 10)}")
+    average = f"Average **{_avg(pulse.average)}** out of 5"
+    if pulse.previous_average is not None and pulse.average is not None:
+        delta = pulse.average - pulse.previous_average
+        trend = "up from" if delta >= 0.05 else "down from" if delta <= -0.05 else "about the same as"
+        average += f", {trend} {_avg(pulse.previous_average)} in the {pulse.period.days} days before."
+    else:
+        average += "."
+    sections = [title, f"**How people felt** ({pulse.people} members shared)\n" + "\n".join(rows) + "\n" + average]
+    if pulse.weeks:
+        weeks = [
+            f"- 7 days to {w.end.day} {w.end.strftime('%b')}: "
+            + (f"**{_avg(w.average)}**" if w.average is not None else "not enough people shared to show")
+            for w in pulse.weeks
+        ]
+        sections.append("**Week by week**\n" + "\n".join(weeks))
+    if pulse.tags:
+        sections.append(
+            f"**Tags chosen by at least {PULSE_MIN_PEOPLE} members**: "
+            + ", ".join(f"{tag} ({count})" for tag, count in pulse.tags)
+        )
+    sections.append(about)
+    return sections
+
+
+def reminder_sections(
+    reminder: Reminder | None, zone: str, circle: Circle | None, listener_after: int | None
+) -> list[str]:
+    if reminder is None:
+        status = (
+            "**Off.** Turn them on with `/checkin reminders time:08:30` (your time), optionally with `days:weekdays`."
+        )
+    else:
+        rule = f"{describe_days(reminder.weekdays)} at {reminder.local_time}, your time ({zone})"
+        where = f", for the {circle.name} circle" if circle else ""
+        if reminder.active:
+            upcoming = f" Next: {when_text(reminder.next_at, zone)}." if reminder.next_at else ""
+            status = f"**On:** {rule}{where}, by direct message.{upcoming}"
+        else:
+            why = {
+                "dms_closed": "I couldn't send you a direct message (your DMs from this server are closed). "
+                f"{OPEN_DMS} Then set a time again to switch them back on.",
+                "not_in_circle": "you're no longer in that circle. Set them for another circle.",
+                "circle_closed": "that circle was archived. Set them for another circle.",
+            }.get(reminder.paused_reason or "", "")
+            status = f"**Paused** ({rule}{where}): {why}"
+    offer = (
+        f"**Offer me a listener:** when I check in at 1 or 2 on {listener_after} days in a row."
+        if listener_after
+        else "**Offer me a listener:** off. Add `offer_listener` to be offered one after low days in a row."
+    )
+    return [
+        "## Your check-in reminders\n" + status,
+        offer,
+        "-# Change them: `/checkin reminders time:19:00 days:weekdays` · turn off: `/checkin reminders stop:True` · "
+        "your time zone: /timezone set. Only you can see this.",
+    ]
+
+
+def prompt_text(circle: Circle, prompt: Prompt | None, zone: str) -> str:
+    if prompt is None:
+        return (
+            f"The **{circle.name}** circle has no check-in prompt. Schedule one with "
+            "`/checkin prompt schedule:Daily time:19:00`."
+        )
+    day = f"every {WEEKDAYS[prompt.weekday]}" if prompt.weekday is not None else "every day"
+    upcoming = f" Next: {when_text(prompt.next_at, zone)}." if prompt.next_at else ""
+    where = f"<#{circle.channel_id}>" if circle.channel_id else "the circle's channel (missing: run /circle repair)"
+    return (
+        f"The **{circle.name}** circle gets a check-in prompt in {where} {day} at {prompt.local_time} "
+        f"({zone}, the server's time zone).{upcoming} Only the latest prompt stays in the channel."
+    )
+
+
+class CheckinsCog(commands.Cog, name=COG_NAME):
+    checkin = app_commands.Group(
+        name="checkin", description="Private mood check-ins: one tap, yours alone.", guild_only=True
+    )
+
+    def __init__(
+        self, bot: PeerCirclesBot, service: CheckinService, crisis: CrisisResources, settings: GuildSettingsRepository
+    ) -> None:
+        self.bot = bot
+        self.service = service
+        self.crisis = crisis
+        self.settings = settings
+        self.delivery = DiscordCheckinDelivery(bot)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.service.attach(self.delivery)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Give every reminder and prompt a pending job (one may have been missed while the bot was
+        down). Idempotent, so reconnects are harmless."""
+        if self.bot.is_closed() or not self.service.scheduler.started:
+            return
+        try:
+            await self.service.ensure_scheduled()
+        except StorageError:  # shutting down while connecting
+            log.debug("check-in schedules not checked: the database is closed")
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    async def _actor(self, interaction: discord.Interaction[Any], guild_id: int) -> Actor:
+        """Who is pressing, with their roles in the circle's server (looked up when pressed in a DM)."""
+        if isinstance(interaction.user, discord.Member) and interaction.guild_id == guild_id:
+            return actor_from(interaction)
+        roles = await self.delivery.member_role_ids(guild_id, interaction.user.id)
+        return Actor.of(interaction.user.id, False, roles or ())
+
+    async def _crisis_top(self, guild_id: int) -> list[str]:
+        return note_flagged_top(await crisis_sections(self.crisis, self.settings, guild_id))
+
+    # -- persistent buttons (see views.CheckinHandlers) -------------------------------------
+
+    async def open_checkin(
+        self, interaction: discord.Interaction[Any], circle_id: int, *, in_place: bool = False
+    ) -> None:
+        circle = await self.service.get_circle(circle_id)
+        actor = await self._actor(interaction, circle.guild_id)
+        self.service.check_can_check_in(circle, actor)
+        notice = await self.service.pop_notice(circle.guild_id, actor.user_id)
+        view = mood_card(circle, notice=notice)
+        if in_place:
+            await interaction.response.edit_message(view=view)
+        else:
+            await reply(interaction, view=view)
+
+    async def mood_tapped(self, interaction: discord.Interaction[Any], circle_id: int, value: int) -> None:
+        circle = await self.service.get_circle(circle_id)
+        actor = await self._actor(interaction, circle.guild_id)
+        # The message tapped is the idempotency key: a double click stores one check-in.
+        key = f"message:{interaction.message.id}" if interaction.message else f"interaction:{interaction.id}"
+        state = await self.service.record(circle, actor, value, source_key=key)
+        await interaction.response.edit_message(view=checkin_card(state))
+
+    async def checkin_action(self, interaction: discord.Interaction[Any], action: str, checkin_id: int) -> None:
+        user_id = interaction.user.id
+        if action in ("details", "redetails"):
+            state = await self.service.state(checkin_id, user_id)
+            tags = await self.service.tags_for(state.circle)
+
+            async def submitted(done: discord.Interaction[Any], note: str, chosen: list[str]) -> None:
+                result = await self.service.add_details(checkin_id, user_id, note, chosen)
+                top = await self._crisis_top(result.state.circle.guild_id) if result.assessment.flagged else None
+                await done.response.edit_message(view=checkin_card(result.state, top=top))
+
+            await interaction.response.send_modal(DetailsModal(state.checkin, tags, submitted))
+        elif action in ("share", "unshare"):
+            state = await self.service.set_share(checkin_id, user_id, action == "share")
+            await interaction.response.edit_message(view=checkin_card(state))
+        elif action == "listener":
+            result = await self.service.request_listener(checkin_id, user_id)
+            await interaction.response.edit_message(view=checkin_card(result.state))
+
+    async def cancel_request(self, interaction: discord.Interaction[Any], request_id: int) -> None:
+        request = await self.service.cancel_listener(request_id, interaction.user.id)
+        done = "Okay, I cancelled your request for a listener. You can ask again any time."
+        state = None
+        if request.checkin_id is not None:
+            with contextlib.suppress(NotFound):  # the check-in itself may have been deleted since
+                state = await self.service.state(request.checkin_id, interaction.user.id)
+        await interaction.response.edit_message(view=checkin_card(state, notice=done) if state else card(done))
+
+    async def reminder_action(self, interaction: discord.Interaction[Any], action: str, reminder_id: int) -> None:
+        user_id = interaction.user.id
+        if action == "open":
+            reminder = await self.service.reminder_by_id(reminder_id)
+            if reminder is None or reminder.user_id != user_id:
+                raise InvalidInput(
+                    "Those reminders were switched off. You can still check in with /checkin now in the server."
+                )
+            await self.open_checkin(interaction, reminder.circle_id, in_place=True)
+        elif action == "snooze":
+            when, zone = await self.service.snooze(reminder_id, user_id)
+            await interaction.response.edit_message(
+                view=card(
+                    f"😴 Okay, I'll remind you again at **{when_text(when, zone)}** ({zone}).",
+                    buttons=[ReminderAction("open", reminder_id), ReminderAction("stop", reminder_id)],
+                )
+            )
+        elif action == "stop":
+            await self.service.stop_reminder_by_id(reminder_id, user_id)
+            await interaction.response.edit_message(
+                view=card(
+                    "Check-in reminders are off, and I deleted their settings. Turn them on again any time with "
+                    "/checkin reminders in the server."
+                )
+            )
+
+    # -- autocomplete -----------------------------------------------------------------------
+
+    async def my_circles(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        needle = name_key(current)
+        mine = await self.service.member_circles(interaction.guild.id, actor_from(interaction))
+        return [app_commands.Choice(name=c.name, value=c.name) for c in mine if needle in c.name_key][:25]
+
+    async def led_circles(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        needle = name_key(current)
+        led = await self.service.facilitated_circles(interaction.guild.id, actor_from(interaction))
+        return [app_commands.Choice(name=c.name, value=c.name) for c in led if needle in c.name_key][:25]
+
+    # -- members ----------------------------------------------------------------------------
+
+    @checkin.command(name="now", description="How are you right now? One tap, private unless you share.", extras=MEMBER)
+    @app_commands.describe(circle="Which circle (default: this channel's circle, or your only one)")
+    @app_commands.autocomplete(circle=my_circles)
+    async def now(self, interaction: discord.Interaction[Any], circle: str | None = None) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        found = await self.service.resolve_circle(guild.id, actor, name=circle, channel_id=_channel_id(interaction))
+        notice = await self.service.pop_notice(guild.id, actor.user_id)
+        await reply(interaction, view=mood_card(found, notice=notice))
+
+    @checkin.command(name="history", description="Your own check-ins as a chart, with averages.", extras=MEMBER)
+    @app_commands.describe(days="How far back", circle="Only one circle (default: all of yours here)")
+    @app_commands.choices(
+        days=[app_commands.Choice(name="Last 30 days", value=30), app_commands.Choice(name="Last 90 days", value=90)]
+    )
+    @app_commands.autocomplete(circle=my_circles)
+    async def history(self, interaction: discord.Interaction[Any], days: int = 30, circle: str | None = None) -> None:
+        guild = guild_of(interaction)
+        user_id = interaction.user.id
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        only = await self.service.find_circle(guild.id, circle) if circle else None
+        history = await self.service.history(guild.id, user_id, days, only)
+        notice = await self.service.pop_notice(guild.id, user_id)
+        if history.checkins == 0:
+            await reply(
+                interaction,
+                view=card(
+                    *([notice] if notice else []),
+                    f"You have no check-ins in the last {days} days yet, so there's no chart to draw. "
+                    "/checkin now takes five seconds, and only you see it.",
+                ),
+            )
+            return
+        title = f"Your mood, last {days} days" + (f" ({only.name})" if only else "")
+        png = await asyncio.to_thread(render_mood_chart, history.daily, history.start, history.end, title=title)
+        alt = describe_history(history)
+        filename = f"mood-history-{days}-days.png"
+        view = history_view(history, alt, filename)
+        if notice:
+            view.add_item(discord.ui.Container(discord.ui.TextDisplay(notice)))
+        await reply(interaction, view=view, file=discord.File(io.BytesIO(png), filename=filename, description=alt))
+
+    @checkin.command(name="edit", description="Change your latest check-in.", extras=MEMBER)
+    async def edit(self, interaction: discord.Interaction[Any]) -> None:
+        guild = guild_of(interaction)
+        user_id = interaction.user.id
+        latest = await self.service.latest(guild.id, user_id)
+        circle = await self.service.get_circle(latest.circle_id)
+        tags = await self.service.tags_for(circle)
+
+        async def submitted(
+            done: discord.Interaction[Any], value: int, note: str, chosen: list[str], share: bool
+        ) -> None:
+            result = await self.service.edit(latest.id, user_id, value=value, note=note, tags=chosen, share=share)
+            top = await self._crisis_top(guild.id) if result.assessment.flagged else None
+            heading = f"✏️ **Saved your changes:** {checkin_summary(result.state.checkin)}, from {local_time(result.state.checkin)} (your time) in {circle.name}."
+            await reply(done, view=checkin_card(result.state, heading=heading, top=top))
+
+        await interaction.response.send_modal(EditModal(latest, tags, submitted))
+
+    @checkin.command(name="delete", description="Delete your latest check-in.", extras=MEMBER)
+    async def delete(self, interaction: discord.Interaction[Any]) -> None:
+        guild = guild_of(interaction)
+        user_id = interaction.user.id
+        latest = await self.service.latest(guild.id, user_id)
+        notice = await self.service.pop_notice(guild.id, user_id)
+        day = f"{latest.local_date.day} {latest.local_date.strftime('%b')}"
+
+        async def confirmed(pressed: discord.Interaction[Any]) -> None:
+            await self.service.delete(latest.id, user_id)
+            await pressed.response.edit_message(
+                content="Deleted. That check-in, its note and its tags are gone for good.", view=None
+            )
+
+        text = (
+            f"Delete your latest check-in ({checkin_summary(latest)} on {day} at {local_time(latest)})? "
+            "Its note and tags go with it. This can't be undone."
+        )
+        await reply(
+            interaction,
+            f"{notice}\n\n{text}" if notice else text,
+            view=ConfirmView(
+                user_id,
+                confirmed,
+                confirm_label="Delete check-in",
+                cancel_label="Keep it",
+                cancelled_text="Okay, I kept it.",
+            ),
+        )
+
+    @checkin.command(name="reminders", description="See or change your check-in reminders (by DM).", extras=MEMBER)
+    @app_commands.describe(
+        time="Your local time, HH:MM on a 24-hour clock, like 08:30 or 19:00",
+        days="Which days: every day, weekdays, weekends, or like mon, wed, fri",
+        circle="Which circle the reminder is for (default: your only one)",
+        offer_listener="Offer me a listener when I check in at 1 or 2 this many days in a row",
+        stop="Turn reminders off",
+    )
+    @app_commands.choices(
+        offer_listener=[app_commands.Choice(name="Off", value=0)]
+        + [app_commands.Choice(name=f"After {n} days in a row", value=n) for n in range(LISTENER_AFTER_RANGE[0], 8)]
+    )
+    @app_commands.autocomplete(circle=my_circles)
+    async def reminders(
+        self,
+        interaction: discord.Interaction[Any],
+        time: app_commands.Range[str, 1, 10] | None = None,
+        days: app_commands.Range[str, 1, 60] | None = None,
+        circle: str | None = None,
+        offer_listener: int | None = None,
+        stop: bool = False,
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        user_id = actor.user_id
+        # Check everything before changing anything.
+        if time is not None:
+            parse_local_time(time)
+        if days is not None:
+            parse_weekdays(days)
+        setting_reminder = not stop and (time is not None or days is not None or circle is not None)
+        target: Circle | None = None
+        if setting_reminder:
+            existing = await self.service.reminder(guild.id, user_id)
+            if circle is None and existing is not None:
+                # Keep the reminder's circle while the member can still check in there.
+                with contextlib.suppress(InvalidInput, NotAllowed, NotFound):
+                    target = self.service.check_can_check_in(await self.service.get_circle(existing.circle_id), actor)
+            if target is None:
+                target = await self.service.resolve_circle(
+                    guild.id, actor, name=circle, channel_id=_channel_id(interaction)
+                )
+        done: list[str] = []
+        if offer_listener is not None:
+            value = await self.service.set_listener_after(guild.id, user_id, offer_listener)
+            done.append(
+                f"I'll offer you a listener after {value} days in a row at 1 or 2."
+                if value
+                else "Listener offers are off."
+            )
+        if stop:
+            stopped = await self.service.stop_reminder(guild.id, user_id)
+            done.append(
+                "Reminders are off, and I deleted their settings." if stopped else "Your reminders were already off."
+            )
+        elif setting_reminder and target is not None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            reminder = await self.service.set_reminder(guild.id, actor, target, time, days)
+            zone = (await self.service.member_time.zone_name(guild.id, user_id))[0]
+            rule = f"{describe_days(reminder.weekdays)} at {reminder.local_time} ({zone})"
+            try:
+                await interaction.user.send(
+                    view=card(
+                        f"**Check-in reminders are on** for the {target.name} circle in "
+                        f"{discord.utils.escape_markdown(guild.name)}: {rule}. They'll arrive here, with a button "
+                        "to check in.",
+                        buttons=[ReminderAction("stop", reminder.id)],
+                    ),
+                    allowed_mentions=NO_PINGS,
+                )
+            except discord.Forbidden as exc:
+                if exc.code != DMS_CLOSED:
+                    raise
+                await self.service.stop_reminder(guild.id, user_id)
+                await reply(
+                    interaction,
+                    view=card(
+                        "I couldn't send you a direct message: your DMs from this server are closed, and reminders "
+                        f"come by DM. So I haven't switched them on. {OPEN_DMS} Then run this again.",
+                        *done,
+                    ),
+                )
+                return
+            done.append(f"Reminders are on: {rule}. I sent you a DM so you know where they'll arrive.")
+        notice = await self.service.pop_notice(guild.id, user_id)
+        current = await self.service.reminder(guild.id, user_id)
+        zone = (await self.service.member_time.zone_name(guild.id, user_id))[0]
+        circle_of = await self.service.circles.get(current.circle_id) if current else None
+        settings = await self.service.settings(guild.id, user_id)
+        sections = reminder_sections(current, zone, circle_of, settings.listener_after_days)
+        if done:
+            sections.insert(0, "✅ " + " ".join(done))
+        if notice:
+            sections.insert(0, notice)
+        await reply(interaction, view=card(*sections))
+
+    # -- facilitators -----------------------------------------------------------------------
+
+    @checkin.command(
+        name="pulse", description="A circle's shared moods, as totals only (facilitators).", extras=FACILITATE
+    )
+    @app_commands.describe(circle="Which circle (default: this channel's)", period="How far back")
+    @app_commands.choices(
+        period=[
+            app_commands.Choice(name="Past week", value="week"),
+            app_commands.Choice(name="Past month", value="month"),
+        ]
+    )
+    @app_commands.autocomplete(circle=led_circles)
+    async def pulse(
+        self, interaction: discord.Interaction[Any], circle: str | None = None, period: str = "week"
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        found = await self.service.resolve_facilitated(
+            guild.id, actor, name=circle, channel_id=_channel_id(interaction), what="see the circle's pulse"
+        )
+        result = await self.service.pulse(found, actor, Period(period))
+        await reply(interaction, view=card(*pulse_sections(result)))
+
+    @checkin.command(
+        name="prompt", description="Schedule a check-in prompt in a circle's channel (facilitators).", extras=FACILITATE
+    )
+    @app_commands.describe(
+        circle="Which circle (default: this channel's)",
+        schedule="Daily, weekly, or off (leave out to see the current prompt)",
+        time="Local time in the server's time zone, HH:MM, like 19:00",
+        day="For a weekly prompt: which day",
+    )
+    @app_commands.choices(
+        schedule=[
+            app_commands.Choice(name="Daily", value="daily"),
+            app_commands.Choice(name="Weekly", value="weekly"),
+            app_commands.Choice(name="Off", value="off"),
+        ]
+    )
+    @app_commands.choices(
+        day=[app_commands.Choice(name=name, value=index) for index, name in enumerate(WEEKDAYS)],
+    )
+    @app_commands.autocomplete(circle=led_circles)
+    async def prompt(
+        self,
+        interaction: discord.Interaction[Any],
+        circle: str | None = None,
+        schedule: str | None = None,
+        time: app_commands.Range[str, 1, 10] | None = None,
+        day: int | None = None,
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        found = await self.service.resolve_facilitated(
+            guild.id, actor, name=circle, channel_id=_channel_id(interaction), what="schedule check-in prompts"
+        )
+        zone = await self.service.server_zone(guild.id)
+        if schedule == "off":
+            stopped = await self.service.stop_prompt(found, actor)
+            text = (
+                f"Stopped the check-in prompt for **{found.name}**."
+                if stopped
+                else f"**{found.name}** had no check-in prompt, so nothing changed."
+            )
+            await reply(interaction, view=card(text))
+            return
+        if schedule is not None:
+            prompt = await self.service.set_prompt(found, actor, schedule, time, day)
+            await reply(interaction, view=card("✅ Saved. " + prompt_text(found, prompt, zone)))
+            return
+        if time is not None or day is not None:
+            raise InvalidInput("Add schedule:Daily or schedule:Weekly to set the prompt's time or day.")
+        await reply(interaction, view=card(prompt_text(found, await self.service.prompt(found), zone)))
+
+    @checkin.command(name="tags", description="See or change the tags members can add to check-ins.", extras=FACILITATE)
+    @app_commands.describe(
+        circle="Which circle (default: this channel's)",
+        tags="The tags, separated by commas, like: sleep, stress, family",
+        reset="Go back to the default tags",
+    )
+    @app_commands.autocomplete(circle=led_circles)
+    async def tags(
+        self,
+        interaction: discord.Interaction[Any],
+        circle: str | None = None,
+        tags: app_commands.Range[str, 1, 600] | None = None,
+        reset: bool = False,
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        found = await self.service.resolve_facilitated(
+            guild.id, actor, name=circle, channel_id=_channel_id(interaction), what="change the circle's check-in tags"
+        )
+        if tags is not None or reset:
+            current = await self.service.set_circle_tags(found, actor, None if reset else tags)
+            text = f"✅ Saved. Members of **{found.name}** can pick up to 3 of: {', '.join(current)}."
+        else:
+            current = await self.service.tags_for(found)
+            text = (
+                f"Members of **{found.name}** can pick up to 3 of these tags on a check-in: {', '.join(current)}.\n"
+                "-# Change them with `/checkin tags tags:sleep, stress, family`, or `reset:True` for the defaults. "
+                f"The pulse shows a tag only when at least {PULSE_MIN_PEOPLE} members chose it."
+            )
+        await reply(interaction, view=card(text))
