@@ -119,7 +119,7 @@ def test_names_are_readable(digest: bytes) -> None:
     assert len(words_part.split()) == 2 and len(tag) == 5 and tag.isalnum()
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=3000))
 def test_sanitised_text_has_no_live_mentions_and_respects_limits(text: str) -> None:
     clean = sanitize(text, limit=1800)
