@@ -24,6 +24,7 @@ from bot.services.maintenance import MaintenanceService
 from bot.services.member_time import MemberTimeService
 from bot.services.privacy_service import PrivacyService
 from bot.services.pseudonyms import PseudonymService
+from bot.services.sessions import SessionService
 from bot.services.setup_service import SetupService
 from bot.services.shares import ShareService
 from bot.storage.bot_state import BotStateRepository
@@ -33,6 +34,7 @@ from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
 from bot.storage.member_settings import MemberSettingsRepository
+from bot.storage.sessions import SessionRepository
 from bot.storage.shares import ShareRepository
 
 
@@ -56,6 +58,7 @@ class Services:
     keyring: Keyring
     shares: ShareService
     checkins: CheckinService
+    sessions: SessionService
 
     async def close(self) -> None:
         await self.scheduler.shutdown()
@@ -93,6 +96,13 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     checkins = CheckinService(checkin_repo, circle_repo, access, member_time, guild_settings, scheduler, clock)
     scheduler.register(CHECKIN_REMINDER_JOB, checkins.run_reminder)
     scheduler.register(CHECKIN_PROMPT_JOB, checkins.run_prompt)
+    session_repo = SessionRepository(db, settings.secret_key)
+    privacy.register(session_repo)
+    sessions = SessionService(session_repo, circle_repo, guild_settings, access, member_time, scheduler, clock)
+    for kind, handler in sessions.job_handlers().items():
+        scheduler.register(kind, handler)
+    circle_service = CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock)
+    circle_service.closing_hooks.append(sessions.stop_circle)
     return Services(
         settings=settings,
         clock=clock,
@@ -105,11 +115,12 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         access=access,
         crisis=crisis,
         setup=SetupService(guild_settings, access, crisis.name_of, clock),
-        circles=CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock),
+        circles=circle_service,
         privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
         maintenance=maintenance,
         member_time=member_time,
         checkins=checkins,
+        sessions=sessions,
         keyring=keyring,
         shares=ShareService(
             share_repo,

@@ -24,6 +24,7 @@ EXTENSIONS = (
     "cogs.help",
     "cogs.setup",
     "cogs.circles",
+    "cogs.sessions",
     "cogs.privacy",
     "cogs.resources",
     "cogs.timezone",

@@ -9,6 +9,8 @@ never works for another:
 - :meth:`Keyring.pseudonym_digest` — the input to pseudonym derivation.
 - :meth:`Keyring.encrypt_id` / :meth:`decrypt_id` — AES-GCM with a random 96-bit nonce per value,
   bound to a context string (associated data) so a value can't be moved to another row or use.
+- :meth:`Keyring.encrypt_text` / :meth:`decrypt_text` — the same for short text (support topics and
+  relayed messages waiting in the outbox), under its own key.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Keyring:
         self._member = derive_key(secret, "member-hash")
         self._pseudonym = derive_key(secret, "pseudonym")
         self._ids = AESGCM(derive_key(secret, "encrypted-ids"))
+        self._text = AESGCM(derive_key(secret, "encrypted-text"))
 
     def member_hash(self, guild_id: int, user_id: int) -> bytes:
         return hmac.new(self._member, struct.pack(">QQ", guild_id, user_id), hashlib.sha256).digest()
@@ -65,3 +68,17 @@ class Keyring:
         except InvalidTag:
             raise DecryptionError("wrong key or context") from None
         return int(struct.unpack(">Q", plain)[0])
+
+    def encrypt_text(self, text: str, context: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return VERSION + nonce + self._text.encrypt(nonce, text.encode("utf-8"), context.encode())
+
+    def decrypt_text(self, blob: bytes, context: str) -> str:
+        if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != VERSION:
+            raise DecryptionError("not encrypted text")
+        nonce, sealed = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+        try:
+            plain = self._text.decrypt(nonce, sealed, context.encode())
+        except InvalidTag:
+            raise DecryptionError("wrong key or context") from None
+        return plain.decode("utf-8")

@@ -185,7 +185,67 @@ async def scene_checkins(stage: Stage) -> None:
     stage.out("\n  Everyone else sees: nothing. Check-ins are private unless Alice shares her mood with the pulse.")
 
 
-SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing, scene_checkins]
+async def scene_sessions(stage: Stage) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.client import PeerCirclesBot
+
+    sandbox = stage.sandbox
+    bot = stage.harness.bot
+    assert isinstance(bot, PeerCirclesBot)
+    services = bot.services
+    ana = sandbox.admin("ana")
+    alice = sandbox.member("alice")
+    day = (datetime.now(ZoneInfo("Europe/London")) + timedelta(days=2)).date()
+    stage.says(
+        ana,
+        f"runs /session schedule circle:Grief title:Weekly check-in first_date:{day} start_time:19:00 recurrence:weekly",
+    )
+    outcome = await ana.slash(
+        "session schedule",
+        circle="Grief",
+        title="Weekly check-in",
+        first_date=day.isoformat(),
+        start_time="19:00",
+        recurrence="weekly",
+        description="A gentle hour to check in with each other.",
+    )
+    await outcome.settled()
+    stage.shows("Ana", outcome)
+    event = next(iter(sandbox.guild.events.values()), None)
+    stage.check(event is not None, "the session is in Discord's Events list")
+    assert event is not None
+    stage.out(
+        f"\n  Discord's Events list shows: “{event.name}” at {event.scheduled_start_time} (UTC), at {event.location}"
+    )
+    circle = sandbox.channel("circle-grief")
+    announcement = await circle.wait_for_message("Weekly check-in")
+    stage.shows("#circle-grief", announcement)
+    stage.says(alice, "presses “Going”")
+    stage.shows("Alice", await (await alice.click(announcement, "Going")).settled())
+
+    async def fast_forward(suffix: str) -> None:
+        """Run a scheduled job now instead of waiting for its time (what the scheduler does then)."""
+        for job in await services.scheduler.jobs.pending():
+            if job.id.startswith("circle:") and job.id.endswith(suffix) and await services.scheduler.jobs.claim(job.id):
+                await services.sessions.job_handlers()[job.kind](job)
+                await services.scheduler.jobs.finish(job.id, "done", datetime.now(UTC))
+                return
+        stage.check(False, f"a pending {suffix} job")
+
+    stage.out("\n  (The demo fast-forwards to 24 hours before the session.)")
+    await fast_forward(":remind:1440")
+    stage.shows("Alice, by DM", await alice.wait_for_dm("starts in 24 hours"))
+    stage.out("\n  (And to the start time.)")
+    await fast_forward(":start")
+    opening = await circle.wait_for_message("is starting")
+    stage.shows("#circle-grief", opening)
+    stage.check("What is shared here stays in the circle" in opening.text, "the opening reminds of confidentiality")
+    stage.check(sandbox.channel("general").messages == [], "nothing was posted in #general")
+
+
+SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing, scene_checkins, scene_sessions]
 
 
 async def run_demo(*, verbose: bool = False, out: Callable[[str], None] = print) -> int:

@@ -104,7 +104,65 @@ async def seed_checkin_settings(services: Services, user_id: int) -> None:
     await services.checkins.set_listener_after(GUILD, user_id, 3)
 
 
+async def _session(services: Services, title: str) -> int:
+    """An occurrence of a session series called ``title`` in the first circle (made once)."""
+    from datetime import timedelta
+
+    from bot.services.sessions import SessionDraft
+    from tests.test_sessions_service import FakeDiscord
+
+    sessions = services.sessions
+    if sessions.discord is None:
+        sessions.attach(FakeDiscord())
+    for series in await sessions.repo.active_series(GUILD):
+        if series.title == title:
+            return (await sessions.repo.occurrences_of(series.id))[0].id
+    admin = Actor.of(1, True, [])
+    circle = await grief(services)
+    first = (services.clock.now() + timedelta(days=2)).date().isoformat()
+    draft = SessionDraft(circle.id, title, first, "19:00", 60, circle.channel_id or 1, "text", "circle-grief")
+    return (await sessions.schedule(admin, GUILD, draft)).made[0].occurrence_id
+
+
+async def _open_session(services: Services, title: str) -> int:
+    from datetime import timedelta
+
+    from bot.scheduler import Job
+    from bot.services.sessions import JOB_START
+
+    occurrence_id = await _session(services, title)
+    start = Job("seed", JOB_START, services.clock.now(), timedelta(0), {"occurrence_id": occurrence_id})
+    await services.sessions.run_start(start)  # no-op once it is open
+    return occurrence_id
+
+
+async def seed_session_rsvps(services: Services, user_id: int) -> None:
+    await services.sessions.rsvp(await _session(services, "Check-in"), user_id)
+
+
+async def seed_session_reminder_optins(services: Services, user_id: int) -> None:
+    await seed_circle_members(services, user_id)
+    circle = await grief(services)
+    await services.sessions.set_reminders(GUILD, circle.id, user_id, True)
+
+
+async def seed_session_presence(services: Services, user_id: int) -> None:
+    await services.sessions.arrive(await _open_session(services, "Open session"), user_id)
+
+
+async def seed_session_feedback_voters(services: Services, user_id: int) -> None:
+    occurrence_id = await _open_session(services, "Closed session")
+    stored = await services.sessions.repo.occurrence(occurrence_id)
+    if stored is not None and stored.status == "open":
+        await services.sessions.close(Actor.of(1, True, []), occurrence_id)
+    await services.sessions.give_feedback(occurrence_id, user_id, 4)
+
+
 SEEDERS: dict[str, Seeder] = {
+    "session_rsvps": seed_session_rsvps,
+    "session_reminder_optins": seed_session_reminder_optins,
+    "session_presence": seed_session_presence,
+    "session_feedback_voters": seed_session_feedback_voters,
     "checkins": seed_checkins,
     "checkin_support_requests": seed_checkin_support_requests,
     "checkin_reminders": seed_checkin_reminders,

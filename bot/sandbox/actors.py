@@ -360,14 +360,22 @@ class Person:
         channel = self.sandbox.server.channels[opened.interaction.channel_id]
         return await self._interact(5, data, channel, source=source, what=f"the {modal.get('title')!r} form")
 
-    async def send_dm(self, text: str) -> Message:
-        """Write to the bot in a direct message."""
+    async def send_dm(
+        self, text: str, *, files: list[tuple[str, bytes]] | None = None, reply_to: Message | None = None
+    ) -> Message:
+        """Write to the bot in a direct message, optionally with files, or as a reply to one of its messages."""
         server = self.sandbox.server
         channel = server.dm_channel(self.user)
-        message = Message(server.ids.next(), channel.id, None, self.user, content=text)
+        attachments = [Attachment(server.ids.next(), name, content) for name, content in files or []]
+        message = Message(server.ids.next(), channel.id, None, self.user, content=text, attachments=attachments)
         server.messages[message.id] = message
         channel.last_message_id = message.id
-        await server.dispatch("MESSAGE_CREATE", message.to_dict(), intent=INTENT_DIRECT_MESSAGES)
+        payload = message.to_dict()
+        if reply_to is not None:
+            payload["message_reference"] = {"message_id": str(reply_to.id), "channel_id": str(reply_to.channel_id)}
+            payload["referenced_message"] = reply_to.to_dict()
+            payload["type"] = 19
+        await server.dispatch("MESSAGE_CREATE", payload, intent=INTENT_DIRECT_MESSAGES)
         await server.notify()
         return message
 

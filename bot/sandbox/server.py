@@ -103,6 +103,7 @@ class Fault:
     retry_after: float = 0.05
     probability: float = 1.0
     hits: int = 0
+    after_success: bool = False  # 5xx only: the request takes effect, then the response is an error
 
 
 @dataclass
@@ -208,6 +209,7 @@ class SandboxServer:
         self.requests: list[RecordedRequest] = []
         self.invalid_requests: list[str] = []
         self.faults: list[Fault] = []
+        self.nonces: dict[tuple[int, str], int] = {}  # (channel, nonce) -> message, for enforce_nonce
         self.rate_limits: dict[str, tuple[int, float]] = {}
         self.default_rate_limit = default_rate_limit
         self.interaction_timeout = INTERACTION_TIMEOUT_S
@@ -497,11 +499,25 @@ class SandboxServer:
         status: int = 500,
         retry_after: float = 0.05,
         probability: float = 1.0,
+        after_success: bool = False,
     ) -> Fault:
-        """Make the next ``times`` matching requests fail with a 429 (``kind="429"``) or 5xx."""
+        """Make the next ``times`` matching requests fail with a 429 (``kind="429"``) or 5xx.
+
+        With ``after_success`` (5xx only) the request is carried out first and only the answer is an
+        error, as when Discord creates a message but the response is lost on the way back."""
         if kind not in ("429", "5xx"):
             raise SandboxError("fault kind must be '429' or '5xx'")
-        fault = Fault(kind, route, times, status=status, retry_after=retry_after, probability=probability)
+        if after_success and kind != "5xx":
+            raise SandboxError("after_success applies to 5xx faults only")
+        fault = Fault(
+            kind,
+            route,
+            times,
+            status=status,
+            retry_after=retry_after,
+            probability=probability,
+            after_success=after_success,
+        )
         self.faults.append(fault)
         return fault
 
@@ -575,7 +591,7 @@ class SandboxServer:
                 return _json({"code": 0, "message": "401: Unauthorized"}, status=401)
         _, bucket = self._bucket(route, params)
         fault = self._take_fault(route)
-        if fault is not None:
+        if fault is not None and not fault.after_success:
             self._record(method, path, route, 429 if fault.kind == "429" else fault.status, raw, content_type)
             if fault.kind == "429":
                 return self._too_many(fault.retry_after, self._rate_headers(route, bucket))
@@ -594,6 +610,10 @@ class SandboxServer:
             self._record(method, path, route, exc.status, raw, content_type)
             await self.notify()
             return _json(exc.body(), status=exc.status, headers=headers)
+        if fault is not None:  # after_success: it happened, but the caller only hears an error
+            self._record(method, path, route, fault.status, raw, content_type)
+            await self.notify()
+            return _json({"code": 0, "message": "sandbox: injected server error"}, status=fault.status)
         self._record(method, path, route, status, raw, content_type)
         await self.notify()
         if result is None:
@@ -874,7 +894,13 @@ class SandboxServer:
             body = req.json or {}
             if (body.get("attachments") or req.files) and channel.guild_id:
                 self._require(channel, "ATTACH_FILES")
+            nonce = str(body["nonce"]) if body.get("enforce_nonce") and body.get("nonce") is not None else None
+            if nonce is not None and (channel.id, nonce) in self.nonces:
+                # Discord's enforce_nonce: the same nonce again returns the message already created.
+                return self.messages[self.nonces[(channel.id, nonce)]].to_dict()
             message = self._make_message(channel, self.bot_user, body, req.files)
+            if nonce is not None:
+                self.nonces[(channel.id, nonce)] = message.id
             await self.dispatch(
                 "MESSAGE_CREATE",
                 message.to_dict(),
@@ -1080,6 +1106,7 @@ class SandboxServer:
             )
             if event.entity_type == 3 and not (event.location and event.scheduled_end_time):
                 raise DiscordHTTPError(400, 50035, "External events need a location and an end time")
+            _check_event_times(event.scheduled_start_time, event.scheduled_end_time)
             guild.events[event.id] = event
             await self.dispatch("GUILD_SCHEDULED_EVENT_CREATE", event.to_dict(), intent=INTENT_GUILD_SCHEDULED_EVENTS)
             return event.to_dict()
@@ -1092,13 +1119,21 @@ class SandboxServer:
         async def edit_event(req: Request) -> Any:
             event = self._event(req)
             body = req.json or {}
+            if "scheduled_start_time" in body and event.status == 1:
+                _check_event_times(body["scheduled_start_time"], body.get("scheduled_end_time"))
             for key in ("name", "description", "scheduled_start_time", "scheduled_end_time"):
                 if key in body:
                     setattr(event, key, body[key])
             if "status" in body:
                 event.status = int(body["status"])
+            if body.get("entity_type") is not None:
+                event.entity_type = int(body["entity_type"])
+            if "channel_id" in body:
+                event.channel_id = int(body["channel_id"]) if body["channel_id"] else None
             if body.get("entity_metadata"):
                 event.location = body["entity_metadata"].get("location")
+            elif "entity_metadata" in body:
+                event.location = None
             await self.dispatch("GUILD_SCHEDULED_EVENT_UPDATE", event.to_dict(), intent=INTENT_GUILD_SCHEDULED_EVENTS)
             return event.to_dict()
 
@@ -1311,6 +1346,29 @@ class SandboxServer:
         guild.members.pop(self.bot_user.id, None)
         await self.dispatch("GUILD_DELETE", {"id": str(guild.id)}, intent=INTENT_GUILDS)
         await self.notify()
+
+
+def _check_event_times(start: str, end: str | None) -> None:
+    """Discord refuses an event that starts in the past, or ends before it starts (real time: the
+    sandbox can't see a test's fake clock, so tests schedule from a clock started near now)."""
+    from datetime import datetime
+
+    begins = datetime.fromisoformat(start)
+    if begins < _now():
+        raise DiscordHTTPError(
+            400,
+            50035,
+            "Invalid Form Body",
+            {
+                "scheduled_start_time": {
+                    "_errors": [
+                        {"code": "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST", "message": "Cannot schedule event in the past."}
+                    ]
+                }
+            },
+        )
+    if end is not None and datetime.fromisoformat(end) <= begins:
+        raise DiscordHTTPError(400, 50035, "Invalid Form Body: the end time must be after the start time")
 
 
 def _now() -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,9 @@ class CircleService:
         self.registry = registry
         self.scheduler = scheduler
         self.clock = clock
+        # Features with things to wind down when a circle is archived or deleted (e.g. sessions'
+        # Discord events) add a hook here; each gets the circle id before the circle changes.
+        self.closing_hooks: list[Callable[[int], Awaitable[object]]] = []
 
     # -- reading ------------------------------------------------------------------------
 
@@ -297,6 +300,8 @@ class CircleService:
             await ops.require(["Manage Roles"], circle.channel_id)
             access = ChannelAccess(circle.is_private, circle.member_role_id, circle.facilitator_role_id, read_only=True)
             await ops.set_channel_access(circle.channel_id, access, f"peer-circles: {circle.name} archived")
+        for hook in self.closing_hooks:
+            await hook(circle.id)
         stopped = await self.scheduler.cancel_prefix(f"circle:{circle.id}:")
         updated = await self.circles.update(circle.id, status="archived", archived_at=to_iso(self.clock.now()))
         log.info("circle archived circle=%s schedules_stopped=%d", circle.id, len(stopped))
@@ -305,6 +310,8 @@ class CircleService:
     async def delete(self, actor: Actor, circle: Circle, ops: GuildOps) -> CircleChange:
         """Remove the bot's data for the circle and the role it manages. The channel stays."""
         await self.access.require_coordinator(circle.guild_id, actor)
+        for hook in self.closing_hooks:
+            await hook(circle.id)
         await self.scheduler.cancel_prefix(f"circle:{circle.id}:")
         if circle.member_role_id is not None and await ops.role_exists(circle.member_role_id):
             await ops.require(["Manage Roles"])

@@ -1,0 +1,573 @@
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import InvalidInput, StorageError
+from bot.services.circles import CircleService
+from bot.services.help import Audience
+from bot.services.recurrence import LAST, Occurrence, describe, local_phrase, offsets_text
+from bot.services.sessions import EventState, SessionDraft, SessionService, SessionView, UpcomingView
+from bot.services.timezones import search_timezones, validate_timezone
+from bot.storage.circles import Circle
+from bot.ui.confirm import ConfirmView
+from bot.ui.people import actor_from, guild_of
+from bot.ui.replies import reply, text_card
+from cogs.sessions.discord_port import DiscordSessionPort
+from cogs.sessions.views import FeedbackButton, SessionButton, ts, when_line, where_line
+
+if TYPE_CHECKING:
+    from bot.client import PeerCirclesBot
+
+log = logging.getLogger(__name__)
+
+FACILITATE = {"audience": Audience.FACILITATOR}
+MEMBER = {"audience": Audience.MEMBER}
+RECURRENCE = [
+    app_commands.Choice(name="Once", value="once"),
+    app_commands.Choice(name="Weekly (pick days with weekdays; every_weeks for every 2nd week...)", value="weekly"),
+    app_commands.Choice(name="Monthly on the same weekday (e.g. the 2nd Tuesday)", value="monthly"),
+]
+MONTH_WEEKS = [
+    app_commands.Choice(name="1st", value=1),
+    app_commands.Choice(name="2nd", value=2),
+    app_commands.Choice(name="3rd", value=3),
+    app_commands.Choice(name="4th", value=4),
+    app_commands.Choice(name="5th (skipped in months without one)", value=5),
+    app_commands.Choice(name="Last", value=LAST),
+]
+SCOPES = [
+    app_commands.Choice(name="Just this session", value="this"),
+    app_commands.Choice(name="Every session in the series", value="series"),
+]
+ON_OFF = [app_commands.Choice(name="On", value="on"), app_commands.Choice(name="Off", value="off")]
+WhereChannel = discord.VoiceChannel | discord.StageChannel | discord.TextChannel
+EVENT_STATUS = {1: "scheduled", 2: "active", 3: "completed", 4: "canceled"}
+
+
+def channel_kind(channel: Any) -> str:
+    if isinstance(channel, discord.StageChannel) or getattr(channel, "type", None) == discord.ChannelType.stage_voice:
+        return "stage"
+    if isinstance(channel, discord.VoiceChannel) or getattr(channel, "type", None) == discord.ChannelType.voice:
+        return "voice"
+    return "text"
+
+
+def upcoming_line(item: UpcomingView) -> str:
+    where = f"<#{item.channel_id}>"
+    mine = {"going": " · **you're going**", "waitlist": " · you're on the waitlist"}.get(item.rsvp or "", "")
+    status = " · **happening now**" if item.session and item.session.status == "open" else ""
+    return (
+        f"**{item.title}** · {item.circle_name}{status}\n"
+        f"{ts(item.starts_at)} ({ts(item.starts_at, 'R')}) · {where}{mine}\n"
+        f"-# Your time: {item.local_text}"
+    )
+
+
+def occurrence_text(found: SessionView | Occurrence, title: str) -> str:
+    if isinstance(found, SessionView):
+        return f"**{title}** on {ts(found.starts_at)}"
+    return f"**{title}** on {ts(found.starts_at)}"
+
+
+class SessionsCog(commands.Cog):
+    session = app_commands.Group(
+        name="session", description="Circle meetings: schedule, join, remind.", guild_only=True
+    )
+
+    def __init__(self, bot: PeerCirclesBot, service: SessionService, circles: CircleService) -> None:
+        self.bot = bot
+        self.service = service
+        self.circles = circles
+        self.port = DiscordSessionPort(bot)
+        self._wrapped: dict[str, Any] = {}
+
+    async def cog_load(self) -> None:
+        self.service.attach(self.port)
+        self.bot.add_dynamic_items(SessionButton, FeedbackButton)
+        self._hook_interest_events()
+        if self.bot.is_ready():
+            await self.catch_up()
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SessionButton, FeedbackButton)
+        self._unhook_interest_events()
+        if self.service.discord is self.port:
+            self.service.attach(None)
+
+    # -- Discord's "Interested" ------------------------------------------------------------
+    #
+    # discord.py only dispatches on_scheduled_event_user_add/remove when the user is in its cache,
+    # which (with no members intent, as here) it never is. So the raw gateway events are read
+    # here as well, and a full re-read of each event's "Interested" list runs before reminders.
+
+    def _hook_interest_events(self) -> None:
+        parsers: dict[str, Any] | None = getattr(getattr(self.bot, "_connection", None), "parsers", None)
+        if parsers is None:
+            return
+        for name, added in (("GUILD_SCHEDULED_EVENT_USER_ADD", True), ("GUILD_SCHEDULED_EVENT_USER_REMOVE", False)):
+            original = parsers.get(name)
+            if original is None or name in self._wrapped:
+                continue
+            self._wrapped[name] = original
+
+            def wrapper(data: Any, _original: Any = original, _added: bool = added) -> None:
+                _original(data)
+                try:
+                    payload = (int(data["guild_id"]), int(data["guild_scheduled_event_id"]), int(data["user_id"]))
+                except (KeyError, TypeError, ValueError):
+                    return
+                self.bot.dispatch("session_interest", *payload, _added)
+
+            parsers[name] = wrapper
+
+    def _unhook_interest_events(self) -> None:
+        parsers: dict[str, Any] | None = getattr(getattr(self.bot, "_connection", None), "parsers", None)
+        if parsers is None:
+            return
+        for name, original in self._wrapped.items():
+            parsers[name] = original
+        self._wrapped.clear()
+
+    @commands.Cog.listener()
+    async def on_session_interest(self, guild_id: int, event_id: int, user_id: int, added: bool) -> None:
+        await self.service.interest_changed(guild_id, event_id, user_id, added)
+
+    # -- hand edits in Discord -----------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_scheduled_event_delete(self, event: discord.ScheduledEvent) -> None:
+        await self.service.event_removed(event.guild_id, event.id)
+
+    @commands.Cog.listener()
+    async def on_scheduled_event_update(self, before: discord.ScheduledEvent, after: discord.ScheduledEvent) -> None:
+        status = EVENT_STATUS.get(after.status.value, "scheduled")
+        await self.service.event_changed(after.guild_id, after.id, status, after.start_time, after.end_time)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Rebuild after a (re)connect: follow events changed while away, and roll every series forward."""
+        if self.bot.is_closed():
+            return
+        events: dict[int, EventState] = {}
+        guild_ids: set[int] = set()
+        for guild in self.bot.guilds:
+            guild_ids.add(guild.id)
+            for event in guild.scheduled_events:
+                events[event.id] = EventState(
+                    guild.id, EVENT_STATUS.get(event.status.value, "scheduled"), event.start_time, event.end_time
+                )
+        try:
+            await self.service.rebuild(events, guild_ids)
+        except StorageError:
+            log.debug("sessions rebuild skipped: the database is closed")
+
+    # -- autocomplete -------------------------------------------------------------------
+
+    async def circle_names(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        found = await self.circles.search(interaction.guild.id, current)
+        return [app_commands.Choice(name=c.name, value=c.name) for c in found]
+
+    async def occurrence_refs(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        found = await self.service.choices(interaction.guild.id, actor_from(interaction), current)
+        return [app_commands.Choice(name=label, value=ref) for label, ref in found]
+
+    async def series_refs(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        found = await self.service.choices(interaction.guild.id, actor_from(interaction), current, series_only=True)
+        return [app_commands.Choice(name=label, value=ref) for label, ref in found]
+
+    async def zones(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in search_timezones(current)]
+
+    async def _zone_for(self, interaction: discord.Interaction[Any]) -> str:
+        typed = getattr(interaction.namespace, "timezone", None)
+        if typed:
+            try:
+                return validate_timezone(str(typed))
+            except InvalidInput:
+                pass
+        guild_id = interaction.guild_id or 0
+        return (await self.service.settings.get(guild_id)).timezone
+
+    async def dates(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        zone = await self._zone_for(interaction)
+        today = datetime.now(ZoneInfo(zone)).date()
+        needle = current.strip().casefold()
+        out: list[app_commands.Choice[str]] = []
+        try:
+            typed = date.fromisoformat(current.strip())
+            out.append(app_commands.Choice(name=f"{typed.strftime('%a %d %b %Y')}", value=typed.isoformat()))
+        except ValueError:
+            pass
+        for offset in range(0, 60):
+            day = today + timedelta(days=offset)
+            label = day.strftime("%a %d %b %Y") + (" (today)" if offset == 0 else " (tomorrow)" if offset == 1 else "")
+            if not needle or needle in label.casefold() or day.isoformat().startswith(needle):
+                out.append(app_commands.Choice(name=label, value=day.isoformat()))
+            if len(out) >= 25:
+                break
+        return out
+
+    async def times(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        from bot.services.recurrence import parse_time
+
+        out: list[app_commands.Choice[str]] = []
+        if current.strip():
+            try:
+                typed = parse_time(current).strftime("%H:%M")
+                out.append(app_commands.Choice(name=typed, value=typed))
+            except InvalidInput:
+                pass
+        needle = current.strip()
+        for minutes in range(6 * 60, 24 * 60, 30):
+            label = f"{minutes // 60:02d}:{minutes % 60:02d}"
+            if (not needle or label.startswith(needle) or label.lstrip("0").startswith(needle)) and all(
+                c.value != label for c in out
+            ):
+                out.append(app_commands.Choice(name=label, value=label))
+            if len(out) >= 25:
+                break
+        return out
+
+    async def _find_circle(self, interaction: discord.Interaction[Any], name: str) -> Circle:
+        return await self.circles.find(guild_of(interaction).id, name)
+
+    # -- facilitators -------------------------------------------------------------------
+
+    @session.command(name="schedule", description="Schedule a circle meeting (once or recurring).", extras=FACILITATE)
+    @app_commands.describe(
+        circle="The circle that meets",
+        title="A short title, like Weekly check-in",
+        first_date="The first date (local)",
+        start_time="Local start time, like 19:00 or 7pm",
+        duration="Length in minutes (default 60)",
+        place="Where: a voice channel, a stage, or a text channel (default: the circle's channel)",
+        recurrence="How often it repeats",
+        weekdays="Weekly: which days, like “Mon, Thu” (default: the first date's day)",
+        every_weeks="Weekly: every how many weeks (default 1)",
+        month_week="Monthly: which weekday of the month (default: as on the first date)",
+        reminders="DM reminders before it starts, like “24h, 15m” (the default) or “none”",
+        capacity="How many places (leave empty for no limit)",
+        timezone="The time zone of the date and time (default: the server's)",
+        description="One or two lines about the session",
+        speaker_minutes="Minutes per speaker in the go-round timer (default 3)",
+    )
+    @app_commands.choices(recurrence=RECURRENCE)
+    @app_commands.choices(month_week=MONTH_WEEKS)
+    @app_commands.autocomplete(circle=circle_names, first_date=dates, start_time=times, timezone=zones)
+    async def schedule(
+        self,
+        interaction: discord.Interaction[Any],
+        circle: str,
+        title: app_commands.Range[str, 1, 100],
+        first_date: str,
+        start_time: str,
+        duration: app_commands.Range[int, 15, 480] = 60,
+        place: WhereChannel | None = None,
+        recurrence: str = "once",
+        weekdays: str | None = None,
+        every_weeks: app_commands.Range[int, 1, 12] = 1,
+        month_week: int | None = None,
+        reminders: str | None = None,
+        capacity: app_commands.Range[int, 1, 1000] | None = None,
+        timezone: str | None = None,
+        description: app_commands.Range[str, 0, 800] = "",
+        speaker_minutes: app_commands.Range[int, 1, 30] = 3,
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        found = await self._find_circle(interaction, circle)
+        channel_id = place.id if place is not None else found.channel_id
+        channel_name = place.name if place is not None else ""
+        if place is None and found.channel_id is not None:
+            cached = guild.get_channel(found.channel_id)
+            channel_name = cached.name if cached is not None else found.name
+        draft = SessionDraft(
+            circle_id=found.id,
+            title=title,
+            first_date=first_date,
+            start_time=start_time,
+            duration_minutes=duration,
+            channel_id=channel_id or 0,
+            channel_kind=channel_kind(place) if place is not None else "text",
+            channel_name=channel_name,
+            recurrence=recurrence,
+            weekdays=weekdays,
+            every_weeks=every_weeks,
+            month_week=month_week,
+            reminders=reminders,
+            capacity=capacity,
+            timezone=timezone,
+            description=description,
+            speaker_minutes=speaker_minutes,
+        )
+        await self.service.validate(guild.id, actor, draft)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.service.schedule(actor, guild.id, draft)
+        series = result.series
+        first = result.made[0] if result.made else None
+        lines = [
+            f"## Scheduled: {series.title}",
+            f"**{found.name}** · {describe(series.rule)}",
+            f"**First session:** {ts(result.first.starts_at)} ({ts(result.first.starts_at, 'R')}), "
+            f"{local_phrase(result.first.starts_at, series.timezone)}",
+            f"**Where:** <#{series.channel_id}> · **Reminders:** {offsets_text(series.offsets)}"
+            + (f" · **Places:** {series.capacity}" if series.capacity else ""),
+        ]
+        if result.first.shifted:
+            lines.append(
+                "-# That local time doesn't exist on that day (the clocks go forward), so it's an hour later "
+                "on the clock that one time."
+            )
+        made = (
+            f"I added {'it' if len(result.made) == 1 else f'the next {len(result.made)}'} to Discord's Events list "
+            f"and posted the announcement in <#{found.channel_id}>. Later sessions are added as each one ends."
+            if first and first.event_id
+            else f"I posted the announcement in <#{found.channel_id}>."
+        )
+        await reply(interaction, view=text_card("\n".join(lines), made))
+
+    @session.command(name="edit", description="Change one session, or every session in a series.", extras=FACILITATE)
+    @app_commands.describe(
+        session="The session (for the series, any of its dates)",
+        scope="Just this session, or the whole series",
+        new_date="This session only: move it to another date",
+        new_time="A new local start time, like 19:30",
+        duration="A new length in minutes",
+        title="Series: a new title",
+        description="Series: a new description",
+        place="Series: a new voice, stage or text channel",
+        reminders="Series: new reminders, like “24h, 1h” or “none”",
+        capacity="Series: places (0 for no limit)",
+        speaker_minutes="Series: minutes per speaker in the go-round",
+    )
+    @app_commands.choices(scope=SCOPES)
+    @app_commands.autocomplete(session=occurrence_refs, new_date=dates, new_time=times)
+    async def edit(
+        self,
+        interaction: discord.Interaction[Any],
+        session: str,
+        scope: str = "this",
+        new_date: str | None = None,
+        new_time: str | None = None,
+        duration: app_commands.Range[int, 15, 480] | None = None,
+        title: app_commands.Range[str, 1, 100] | None = None,
+        description: app_commands.Range[str, 0, 800] | None = None,
+        place: WhereChannel | None = None,
+        reminders: str | None = None,
+        capacity: app_commands.Range[int, 0, 1000] | None = None,
+        speaker_minutes: app_commands.Range[int, 1, 30] | None = None,
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        series, _ = await self.service.resolve(guild.id, session)
+        circle = await self.service._circle(series.circle_id)
+        await self.service.require_facilitator(circle, actor, "change its sessions")
+        series_only = [
+            n
+            for n, v in (
+                ("title", title),
+                ("description", description),
+                ("place", place),
+                ("reminders", reminders),
+                ("capacity", capacity),
+                ("speaker_minutes", speaker_minutes),
+            )
+            if v is not None
+        ]
+        if scope == "this" and series_only:
+            raise InvalidInput(
+                f"{', '.join(series_only)} apply to every session: choose scope “Every session in the series”."
+            )
+        if scope == "series" and new_date is not None:
+            raise InvalidInput(
+                "Moving to another date works for one session at a time: choose scope “Just this session”."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if scope == "this":
+            moved = await self.service.edit_occurrence(
+                actor, guild.id, session, new_date=new_date, new_time=new_time, duration_minutes=duration
+            )
+            await reply(
+                interaction,
+                f"Changed: {occurrence_text(moved, series.title)} ({ts(moved.starts_at, 'R')}). The Discord event, "
+                "the announcement and the reminders follow, and anyone going was told privately.",
+            )
+            return
+        updated, said = await self.service.edit_series(
+            actor,
+            guild.id,
+            session,
+            title=title,
+            description=description,
+            start_time=new_time,
+            duration_minutes=duration,
+            channel=(place.id, channel_kind(place), place.name) if place is not None else None,
+            reminders=reminders,
+            capacity=capacity,
+            speaker_minutes=speaker_minutes,
+        )
+        if not said:
+            await reply(interaction, "Nothing changed: add an option to /session edit to change something.")
+            return
+        await reply(
+            interaction,
+            f"Saved for every session of **{updated.title}**: " + "; ".join(said) + ". "
+            "Upcoming Discord events and announcements were updated.",
+        )
+
+    @session.command(name="skip", description="Skip one session (the series goes on).", extras=FACILITATE)
+    @app_commands.describe(session="The session to skip", note="An optional note for the people who were going")
+    @app_commands.autocomplete(session=occurrence_refs)
+    async def skip(
+        self, interaction: discord.Interaction[Any], session: str, note: app_commands.Range[str, 0, 300] | None = None
+    ) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        series, _ = await self.service.resolve(guild.id, session)
+        await self.service.require_facilitator(await self.service._circle(series.circle_id), actor, "skip its sessions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        skipped = await self.service.skip(actor, guild.id, session, note)
+        await reply(
+            interaction,
+            f"Skipped {occurrence_text(skipped, series.title)}. Its Discord event and reminders are gone, anyone going "
+            "was told privately, and the rest of the series goes on.",
+        )
+
+    @session.command(name="cancel", description="Cancel a whole series of sessions.", extras=FACILITATE)
+    @app_commands.describe(session="The series to cancel")
+    @app_commands.autocomplete(session=series_refs)
+    async def cancel(self, interaction: discord.Interaction[Any], session: str) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        series, _ = await self.service.resolve(guild.id, session)
+        await self.service.require_facilitator(
+            await self.service._circle(series.circle_id), actor, "cancel its sessions"
+        )
+
+        async def confirmed(pressed: discord.Interaction[Any]) -> None:
+            await pressed.response.defer()
+            cancelled, removed = await self.service.cancel(actor, guild.id, session)
+            await pressed.edit_original_response(
+                content=f"Cancelled **{cancelled.title}**. I removed {removed} upcoming "
+                f"event{'s' if removed != 1 else ''} from Discord's Events list and told anyone going, privately.",
+                view=None,
+            )
+
+        await reply(
+            interaction,
+            f"Cancel every upcoming session of **{series.title}**? The Discord events are removed and people who "
+            "said they're going are told privately. A session that's happening now isn't interrupted.",
+            view=ConfirmView(actor.user_id, confirmed, confirm_label="Cancel the series", cancel_label="Keep it"),
+        )
+
+    @session.command(name="report", description="Attendance and feedback for a circle's sessions.", extras=FACILITATE)
+    @app_commands.describe(circle="The circle")
+    @app_commands.autocomplete(circle=circle_names)
+    async def report(self, interaction: discord.Interaction[Any], circle: str) -> None:
+        guild = guild_of(interaction)
+        found = await self._find_circle(interaction, circle)
+        rows = await self.service.report(actor_from(interaction), guild.id, found.id)
+        if not rows:
+            await reply(interaction, f"No **{found.name}** sessions have closed yet.")
+            return
+        lines = [f"## Sessions of {found.name}"]
+        comments: list[str] = []
+        for row in rows:
+            people = "not recorded" if row.attendance is None else f"{row.attendance} here"
+            if row.average is None:
+                feedback = f"feedback: {row.responses} answered (shown from 5, to keep answers anonymous)"
+            else:
+                feedback = f"feedback: **{row.average:.1f}** of 5 from {row.responses}"
+            lines.append(f"- {ts(row.starts_at, 'D')} · {row.title} · {people} · {feedback}")
+            comments.extend(f"- “{c}”" for c in row.comments)
+        sections = ["\n".join(lines)[:3800]]
+        if comments:
+            sections.append(("**Comments** (anonymous, in no particular order)\n" + "\n".join(comments))[:3800])
+        sections.append("-# Only counts are kept: nobody's attendance or answers are linked to them.")
+        await reply(interaction, view=text_card(*sections))
+
+    # -- everyone -----------------------------------------------------------------------
+
+    @session.command(name="list", description="Upcoming circle meetings, in your own time zone.", extras=MEMBER)
+    @app_commands.describe(circle="Only this circle's sessions")
+    @app_commands.autocomplete(circle=circle_names)
+    async def list_sessions(self, interaction: discord.Interaction[Any], circle: str | None = None) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        circle_id = (await self._find_circle(interaction, circle)).id if circle else None
+        items = await self.service.upcoming(guild.id, actor, circle_id=circle_id)
+        zone, own = await self.service.member_time.zone_name(guild.id, actor.user_id)
+        zone_line = (
+            f"-# “Your time” is in {zone}, your own time zone."
+            if own
+            else f"-# “Your time” is in {zone}, the server's time zone. Set your own with /timezone set."
+        )
+        if not items:
+            await reply(interaction, "No sessions are coming up yet. Facilitators can add one with /session schedule.")
+            return
+        await reply(
+            interaction,
+            view=text_card("## Upcoming sessions\n" + "\n\n".join(upcoming_line(i) for i in items), zone_line),
+        )
+
+    @session.command(name="info", description="About one session: when, where, how to join.", extras=MEMBER)
+    @app_commands.describe(session="The session")
+    @app_commands.autocomplete(session=occurrence_refs)
+    async def info(self, interaction: discord.Interaction[Any], session: str) -> None:
+        guild = guild_of(interaction)
+        actor = actor_from(interaction)
+        series, upcoming, circle = await self.service.info(guild.id, actor, session)
+        head = [
+            f"## {series.title}",
+            f"**{circle.name}** · {describe(series.rule)}",
+            f"**Where:** <#{series.channel_id}> · {series.duration_minutes} minutes",
+            f"**Reminders:** {offsets_text(series.offsets)}"
+            + (f" · **Places:** {series.capacity}" if series.capacity else ""),
+        ]
+        if series.description:
+            head.append(series.description)
+        if not series.active:
+            head.append(f"This series has {'been cancelled' if series.status == 'cancelled' else 'ended'}.")
+        sections = ["\n".join(head)]
+        if upcoming:
+            sections.append("**Coming up**\n" + "\n\n".join(upcoming_line(i) for i in upcoming))
+            first = upcoming[0].session
+            if first is not None:
+                sections.append(f"{when_line(first)}\n{where_line(first)}\n-# Press Going on its announcement to RSVP.")
+        await reply(interaction, view=text_card(*sections))
+
+    @session.command(name="remind", description="Reminders by DM for every session of a circle.", extras=MEMBER)
+    @app_commands.describe(circle="The circle", setting="On or off")
+    @app_commands.choices(setting=ON_OFF)
+    @app_commands.autocomplete(circle=circle_names)
+    async def remind(self, interaction: discord.Interaction[Any], circle: str, setting: str) -> None:
+        guild = guild_of(interaction)
+        found = await self._find_circle(interaction, circle)
+        on = setting == "on"
+        await self.service.set_reminders(guild.id, found.id, interaction.user.id, on)
+        text = (
+            f"Done: I'll remind you by DM before every **{found.name}** session, with the time in your own time "
+            "zone. Turn it off any time with /session remind."
+            if on
+            else f"Done: no more reminders for every **{found.name}** session. Sessions you press Going on still "
+            "remind you."
+        )
+        await reply(interaction, text)

@@ -1,0 +1,232 @@
+"""discord.py implementation of the :class:`bot.services.sessions.SessionDiscord` port.
+
+Everything here works before the gateway is ready (REST only, through partial messageables and
+the HTTP client), because scheduled jobs whose time passed while the bot was down run during
+start-up, before the guild cache is filled.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+from typing import Any
+
+import discord
+
+from bot.errors import MissingBotPermissions
+from bot.services.sessions import DmResult, GoRoundView, ReminderView, SessionView
+from bot.ui.replies import NO_PINGS
+from cogs.sessions.views import (
+    Notice,
+    announcement_card,
+    closing_card,
+    goround_card,
+    opening_card,
+    reminder_card,
+)
+
+log = logging.getLogger(__name__)
+
+DMS_CLOSED = 50007
+UNKNOWN_EVENT = 10070
+ENTITY_TYPES = {"stage": 1, "voice": 2, "text": 3}
+STATUSES = {"scheduled": 1, "active": 2, "completed": 3, "canceled": 4}
+GUILD_ONLY = 2
+PAGE = 100
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.astimezone(UTC).isoformat())
+
+
+class DiscordSessionPort:
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    # -- permissions --------------------------------------------------------------------
+
+    def _me(self, guild_id: int) -> tuple[discord.Guild, discord.Member] | None:
+        guild = self.client.get_guild(guild_id)
+        if guild is None or guild.me is None:
+            return None
+        return guild, guild.me
+
+    async def require_event_permissions(self, guild_id: int, channel_id: int, channel_kind: str) -> None:
+        found = self._me(guild_id)
+        if found is None:
+            return
+        guild, me = found
+        channel = guild.get_channel(channel_id)
+        perms = channel.permissions_for(me) if channel is not None else me.guild_permissions
+        if not (perms.create_events or perms.manage_events):
+            where = f"#{channel.name}" if channel is not None and channel_kind != "text" else None
+            raise MissingBotPermissions(["Create Events"], where)
+        if channel is not None and channel_kind != "text" and not perms.view_channel:
+            raise MissingBotPermissions(["View Channels"], f"#{channel.name}")
+
+    async def require_post(self, guild_id: int, channel_id: int) -> None:
+        found = self._me(guild_id)
+        if found is None:
+            return
+        guild, me = found
+        channel = guild.get_channel(channel_id)
+        if channel is None:
+            return
+        perms = channel.permissions_for(me)
+        missing = [
+            name
+            for name, ok in (("View Channels", perms.view_channel), ("Send Messages", perms.send_messages))
+            if not ok
+        ]
+        if missing:
+            raise MissingBotPermissions(missing, f"#{channel.name}")
+
+    # -- events -------------------------------------------------------------------------
+
+    def _event_payload(self, view: SessionView) -> dict[str, Any]:
+        description = view.description
+        description = (description + "\n\n" if description else "") + (
+            f"A {view.circle_name} circle session. RSVP with Going on its announcement, or press Interested here."
+        )
+        payload: dict[str, Any] = {
+            "name": view.title[:100],
+            "description": description[:1000],
+            "privacy_level": GUILD_ONLY,
+            "scheduled_start_time": _iso(view.starts_at),
+            "scheduled_end_time": _iso(view.ends_at),
+            "entity_type": ENTITY_TYPES[view.channel_kind],
+        }
+        if view.channel_kind == "text":
+            name = view.channel_name or "circle channel"
+            payload["channel_id"] = None
+            payload["entity_metadata"] = {"location": f"#{name}"[:100]}
+        else:
+            payload["channel_id"] = str(view.channel_id)
+            payload["entity_metadata"] = None
+        return payload
+
+    async def create_event(self, view: SessionView) -> int:
+        payload = self._event_payload(view)
+        if payload.get("channel_id") is None:
+            payload.pop("channel_id")
+        if payload.get("entity_metadata") is None:
+            payload.pop("entity_metadata")
+        try:
+            data = await self.client.http.create_guild_scheduled_event(
+                view.guild_id, reason="peer-circles: a circle session", **payload
+            )
+        except discord.Forbidden:
+            raise MissingBotPermissions(["Create Events"]) from None
+        return int(data["id"])
+
+    async def update_event(self, view: SessionView) -> bool:
+        if view.event_id is None:
+            return False
+        try:
+            await self.client.http.edit_scheduled_event(
+                view.guild_id, view.event_id, reason="peer-circles: session changed", **self._event_payload(view)
+            )
+        except discord.NotFound:
+            return False
+        except discord.Forbidden:
+            raise MissingBotPermissions(["Manage Events"]) from None
+        return True
+
+    async def set_event_status(self, guild_id: int, event_id: int, status: str) -> bool:
+        try:
+            await self.client.http.edit_scheduled_event(guild_id, event_id, status=STATUSES[status])
+        except discord.NotFound:
+            return False
+        return True
+
+    async def delete_event(self, guild_id: int, event_id: int) -> None:
+        try:
+            await self.client.http.delete_scheduled_event(guild_id, event_id, reason="peer-circles: session called off")
+        except discord.NotFound:
+            return
+
+    async def interested(self, guild_id: int, event_id: int) -> list[int] | None:
+        found: list[int] = []
+        after: int | None = None
+        try:
+            while True:
+                page = await self.client.http.get_scheduled_event_users(
+                    guild_id, event_id, limit=PAGE, with_member=False, after=after
+                )
+                ids = [int(entry["user"]["id"]) for entry in page]
+                found.extend(ids)
+                if len(ids) < PAGE:
+                    return found
+                after = max(ids)
+        except discord.NotFound:
+            return None
+        except discord.HTTPException:
+            log.warning("could not read interested users event=%s", event_id)
+            return None
+
+    # -- posts ----------------------------------------------------------------------------
+
+    def _channel(self, channel_id: int) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(channel_id)
+
+    async def _send(self, channel_id: int, view: discord.ui.LayoutView) -> int | None:
+        try:
+            message = await self._channel(channel_id).send(view=view, allowed_mentions=NO_PINGS)
+        except discord.NotFound:
+            return None
+        except discord.Forbidden as exc:
+            raise MissingBotPermissions(["View Channels", "Send Messages"]) from exc
+        return message.id
+
+    async def _edit(self, channel_id: int, message_id: int, view: discord.ui.LayoutView) -> None:
+        try:
+            await self._channel(channel_id).get_partial_message(message_id).edit(view=view, allowed_mentions=NO_PINGS)
+        except discord.NotFound:
+            log.info("a session post was deleted by hand message_channel=%s", channel_id)
+
+    async def post_announcement(self, channel_id: int, view: SessionView) -> int | None:
+        return await self._send(channel_id, announcement_card(view))
+
+    async def update_announcement(self, channel_id: int, message_id: int, view: SessionView) -> None:
+        await self._edit(channel_id, message_id, announcement_card(view))
+
+    async def post_opening(self, channel_id: int, view: SessionView, ground_rules: str) -> int | None:
+        return await self._send(channel_id, opening_card(view, ground_rules))
+
+    async def close_opening(self, channel_id: int, message_id: int, view: SessionView, ground_rules: str) -> None:
+        await self._edit(channel_id, message_id, opening_card(view, ground_rules, closed=True))
+
+    async def post_goround(self, channel_id: int, view: SessionView, goround: GoRoundView) -> int | None:
+        return await self._send(channel_id, goround_card(view, goround))
+
+    async def update_goround(self, channel_id: int, message_id: int, view: SessionView, goround: GoRoundView) -> None:
+        await self._edit(channel_id, message_id, goround_card(view, goround))
+
+    async def post_closing(self, channel_id: int, view: SessionView) -> int | None:
+        return await self._send(channel_id, closing_card(view))
+
+    async def post_text(self, channel_id: int, text: str) -> None:
+        try:
+            await self._channel(channel_id).send(text[:2000], allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not post a session notice channel=%s", channel_id)
+
+    # -- direct messages ------------------------------------------------------------------
+
+    async def _dm(self, user_id: int, view: discord.ui.LayoutView) -> DmResult:
+        try:
+            channel = await self.client.create_dm(discord.Object(user_id))
+            await channel.send(view=view, allowed_mentions=NO_PINGS)
+        except discord.Forbidden as exc:
+            if exc.code == DMS_CLOSED:
+                return DmResult.CLOSED
+            return DmResult.FAILED
+        except discord.HTTPException:
+            return DmResult.FAILED
+        return DmResult.SENT
+
+    async def send_reminder(self, user_id: int, reminder: ReminderView) -> DmResult:
+        return await self._dm(user_id, reminder_card(reminder))
+
+    async def send_notice(self, user_id: int, text: str) -> DmResult:
+        return await self._dm(user_id, Notice(text))

@@ -1,0 +1,536 @@
+"""What sessions look like in Discord: announcements, reminders, the opening, the go-round, the
+closing feedback, and the persistent buttons on them.
+
+Persistent buttons are :class:`discord.ui.DynamicItem` subclasses whose custom_ids carry only an
+occurrence id and an action (never a person), so they keep working after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from bot.safety import assess
+from bot.services.recurrence import offset_label
+from bot.services.sessions import GoRoundView, ReminderView, SessionService, SessionView
+from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView, handle_interaction_error
+from bot.ui.people import actor_from
+from bot.ui.replies import NO_PINGS, reply, text_card
+from bot.ui.safety import CALM, crisis_sections
+
+if TYPE_CHECKING:
+    from bot.client import PeerCirclesBot
+
+SESSION_COLOUR = discord.Colour.from_rgb(96, 125, 160)
+WHERE = {"voice": "voice channel", "stage": "stage", "text": "text channel"}
+
+OPENING_WORDS = (
+    "Welcome, everyone. Take a breath and settle in; there's no rush. Share as much or as little as you like, "
+    "and listening is always enough."
+)
+CONFIDENTIAL = (
+    "**What is shared here stays in the circle.** Please don't repeat anyone's story outside it, or screenshot it."
+)
+RESOURCES_LINE = "If you're struggling right now, /resources shows crisis lines, privately, any time."
+CLOSING_WORDS = (
+    "Thank you all for being here and for listening to each other. What was shared stays in the circle. "
+    "Be gentle with yourselves until we meet again, and if things get heavy before then, /resources shows "
+    "who you can reach at any hour."
+)
+FEEDBACK_ASK = (
+    "**How helpful was this session for you?** Tap a number (1 = not really, 5 = very). It's anonymous: "
+    "nobody, not even the facilitators, can see who answered what."
+)
+
+
+def ts(moment: Any, style: str = "F") -> str:
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def when_line(view: SessionView) -> str:
+    minutes = int((view.ends_at - view.starts_at).total_seconds() // 60)
+    return f"**When:** {ts(view.starts_at)} ({ts(view.starts_at, 'R')}) · {minutes} minutes"
+
+
+def where_line(view: SessionView) -> str:
+    return f"**Where:** <#{view.channel_id}> ({WHERE.get(view.channel_kind, 'channel')})"
+
+
+def places_line(view: SessionView) -> str:
+    if view.capacity is None:
+        return f"**Going:** {view.going}"
+    text = f"**Going:** {view.going} of {view.capacity} places"
+    if view.waiting:
+        text += f" · {view.waiting} on the waitlist"
+    elif view.full:
+        text += " · full: Going puts you on the waitlist"
+    return text
+
+
+def event_url(view: SessionView) -> str | None:
+    return f"https://discord.com/events/{view.guild_id}/{view.event_id}" if view.event_id else None
+
+
+def channel_url(guild_id: int, channel_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}"
+
+
+class SessionButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"session:(?P<action>rsvp|unrsvp|here|goround|close|pass|tstart|tpause|tnext):(?P<occurrence>\d+)",
+):
+    """Going / Not going, I'm here, and the facilitator and go-round controls."""
+
+    def __init__(
+        self,
+        action: str,
+        occurrence_id: int,
+        label: str,
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(label=label, style=style, custom_id=f"session:{action}:{occurrence_id}"),
+        )
+        self.action = action
+        self.occurrence_id = occurrence_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> SessionButton:
+        return cls(match["action"], int(match["occurrence"]), getattr(item, "label", None) or "")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # Dynamic items are dispatched outside the bot's views, so errors are handled here.
+        try:
+            await ACTIONS[self.action](interaction, _service(interaction), self.occurrence_id)
+        except Exception as error:
+            await handle_interaction_error(interaction, error)
+
+
+class FeedbackButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"session:fb:(?P<occurrence>\d+):(?P<score>[1-5])",
+):
+    def __init__(self, occurrence_id: int, score: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=str(score), style=discord.ButtonStyle.secondary, custom_id=f"session:fb:{occurrence_id}:{score}"
+            )
+        )
+        self.occurrence_id = occurrence_id
+        self.score = score
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> FeedbackButton:
+        return cls(int(match["occurrence"]), int(match["score"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await self._answer(interaction)
+        except Exception as error:
+            await handle_interaction_error(interaction, error)
+
+    async def _answer(self, interaction: discord.Interaction[Any]) -> None:
+        service = _service(interaction)
+        feedback_id = await service.give_feedback(self.occurrence_id, interaction.user.id, self.score)
+        if feedback_id is None:
+            await reply(interaction, "You've already answered for this session. Thank you.")
+            return
+        await reply(
+            interaction,
+            f"Thank you: your answer ({self.score} of 5) is saved anonymously. If you like, add a private comment "
+            "for the facilitators (they can't see who wrote it).",
+            view=CommentOffer(feedback_id),
+        )
+
+
+COG_NAME = "SessionsCog"
+
+
+def _service(interaction: discord.Interaction[Any]) -> SessionService:
+    cog = cast("PeerCirclesBot", interaction.client).get_cog(COG_NAME)
+    service = getattr(cog, "service", None)
+    if not isinstance(service, SessionService):
+        raise RuntimeError("the sessions cog is not loaded")
+    return service
+
+
+# -- cards --------------------------------------------------------------------------------
+
+
+Part = str | list[discord.ui.Item[Any]]
+
+
+def _card(parts: list[Part], accent: discord.Colour | None = SESSION_COLOUR) -> discord.ui.LayoutView:
+    """One Components V2 container: text blocks (separated) and rows of buttons, in order."""
+    view = discord.ui.LayoutView(timeout=None)
+    container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=accent)
+    previous_text = False
+    for part in parts:
+        if isinstance(part, str):
+            if previous_text:
+                container.add_item(discord.ui.Separator())
+            container.add_item(discord.ui.TextDisplay(part))
+            previous_text = True
+        elif part:
+            container.add_item(discord.ui.ActionRow(*part))
+            previous_text = False
+    view.add_item(container)
+    return view
+
+
+def announcement_card(view: SessionView) -> discord.ui.LayoutView:
+    head = f"## 🗓️ {view.title}\n**{view.circle_name}** · {view.recurrence}"
+    details = [when_line(view), where_line(view)]
+    if view.description:
+        details.append(view.description)
+    row: list[discord.ui.Item[Any]] = []
+    if view.status == "scheduled":
+        details.append(places_line(view))
+        footer = (
+            "-# Press **Going** and I'll remind you by DM before it starts; the event also appears in "
+            "Discord's Events list, where **Interested** counts too. Nobody is shown who's going."
+        )
+        row = [
+            SessionButton("rsvp", view.occurrence_id, "Going", discord.ButtonStyle.success),
+            SessionButton("unrsvp", view.occurrence_id, "Not going"),
+        ]
+        url = event_url(view)
+        if url:
+            row.append(discord.ui.Button(label="Open in Events", style=discord.ButtonStyle.link, url=url))
+    elif view.status == "open":
+        channel = view.post_channel_id or view.channel_id
+        footer = f"**Happening now.** You're welcome to join in <#{channel}>."
+    elif view.status in ("skipped", "cancelled"):
+        word = "skipped" if view.status == "skipped" else "cancelled"
+        note = f"\n{view.note}" if view.note and view.status == "skipped" else ""
+        footer = f"**This session won't take place: it was {word}.**{note}"
+    else:
+        footer = "**This session has ended.** Thank you to everyone who came."
+    return _card([head, "\n".join(details), footer, row])
+
+
+def reminder_card(reminder: ReminderView) -> discord.ui.LayoutView:
+    view = reminder.session
+    soon = offset_label(reminder.offset_minutes) if reminder.offset_minutes else "soon"
+    zone_hint = "" if reminder.zone_is_own else " (the server's time zone; set your own with /timezone set)"
+    head = (
+        f"## Reminder: {view.title} starts in {soon}\n"
+        f"**{view.circle_name}** · {ts(view.starts_at)} ({ts(view.starts_at, 'R')})\n"
+        f"**Your time:** {reminder.local_text}{zone_hint}\n"
+        f"{where_line(view)}"
+    )
+    why = (
+        "-# You're getting this because you pressed Going. Can't make it? Press Not going on the announcement."
+        if reminder.going
+        else f"-# You asked for reminders for every {view.circle_name} session. Turn them off with /session remind."
+    )
+    if not reminder.going and view.full:
+        why = "-# It's full right now: press Going on the announcement to join the waitlist.\n" + why
+    link = discord.ui.Button[Any](
+        label="Open the channel",
+        style=discord.ButtonStyle.link,
+        url=channel_url(view.guild_id, view.post_channel_id or view.channel_id),
+    )
+    return _card([head, f"**Ground rules**\n{reminder.ground_rules}", why, [link]])
+
+
+def opening_card(view: SessionView, ground_rules: str, *, closed: bool = False) -> discord.ui.LayoutView:
+    head = f"## {view.title} is starting\n{OPENING_WORDS}"
+    if view.channel_kind != "text":
+        head += f"\nWe meet in <#{view.channel_id}>."
+    parts: list[Part] = [head, f"**Ground rules**\n{ground_rules}", f"{CONFIDENTIAL}\n{RESOURCES_LINE}"]
+    if closed:
+        parts.append("**This session has closed.** Thank you for being here.")
+        return _card(parts)
+    parts += [
+        "-# Press **I'm here** to be part of the go-round. Only people who press it are ever named, and you can "
+        "pass at any time.",
+        [SessionButton("here", view.occurrence_id, "I'm here", discord.ButtonStyle.success)],
+        "-# For facilitators",
+        [
+            SessionButton("goround", view.occurrence_id, "Go-round", discord.ButtonStyle.primary),
+            SessionButton("close", view.occurrence_id, "Close session", discord.ButtonStyle.secondary),
+        ],
+    ]
+    return _card(parts)
+
+
+def _remaining(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def goround_text(goround: GoRoundView) -> str:
+    if not goround.speakers:
+        return "## Go-round\nEveryone passed this time, and that's okay."
+    lines = ["## Go-round", "A random speaking order from those who pressed **I'm here**:"]
+    for index, user_id in enumerate(goround.speakers):
+        line = f"{index + 1}. <@{user_id}>"
+        if goround.current == index and not goround.closed:
+            if goround.timer_state == "running" and goround.timer_ends_at is not None:
+                line += f" · **speaking now** · time gently up {ts(goround.timer_ends_at, 'R')}"
+            elif goround.timer_state == "paused":
+                line += f" · **speaking now** · timer paused with {_remaining(goround.remaining)} left"
+            elif goround.timer_state == "done":
+                line += " · **speaking now** · time's gently up: finish your thought, no rush"
+            else:
+                line += f" · **up now** · {goround.speaker_minutes} minutes when you're ready"
+        elif goround.current is not None and index < goround.current:
+            line += " · thank you"
+        lines.append(line)
+    if goround.closed:
+        lines.append("\nThe session has closed.")
+    elif goround.current is None:
+        lines.append("\nEveryone has had their turn. Thank you.")
+    else:
+        lines.append("\n-# Anyone can press **Pass**, now or when their turn comes; you won't be named after that.")
+    return "\n".join(lines)
+
+
+def goround_card(view: SessionView, goround: GoRoundView) -> discord.ui.LayoutView:
+    parts: list[Part] = [goround_text(goround)]
+    if not goround.closed and goround.current is not None:
+        occurrence = view.occurrence_id
+        running = goround.timer_state == "running"
+        timer = ("tpause", "Pause timer") if running else ("tstart", "Start timer")
+        parts += [
+            [SessionButton("pass", occurrence, "Pass")],
+            "-# For facilitators",
+            [SessionButton(timer[0], occurrence, timer[1]), SessionButton("tnext", occurrence, "Next speaker")],
+        ]
+    return _card(parts)
+
+
+def closing_card(view: SessionView) -> discord.ui.LayoutView:
+    buttons: list[discord.ui.Item[Any]] = [FeedbackButton(view.occurrence_id, score) for score in range(1, 6)]
+    return _card([f"## Thank you for being here\n{CLOSING_WORDS}", FEEDBACK_ASK, buttons])
+
+
+# -- button actions ------------------------------------------------------------------------
+
+Action = Callable[[discord.Interaction[Any], SessionService, int], Awaitable[None]]
+
+
+async def _rsvp(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)  # the announcement is updated too
+    result = await service.rsvp(occurrence_id, interaction.user.id)
+    view = result.view
+    when = f"{ts(view.starts_at)} ({ts(view.starts_at, 'R')})"
+    if result.status == "waitlist":
+        text = (
+            f"**{view.title}** is full, so you're number {result.position} on the waitlist for {when}. "
+            "I'll message you privately if a place opens up."
+        )
+    elif result.already:
+        text = f"You're already going to **{view.title}** on {when}. See you there."
+    else:
+        text = f"You're going to **{view.title}** on {when}. I'll remind you by DM before it starts."
+    await reply(interaction, text + "\n-# Changed your mind? Press Not going. Only you can see this.")
+
+
+async def _unrsvp(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    changed = await service.unrsvp(occurrence_id, interaction.user.id)
+    text = (
+        "Okay, you're not going. Thank you for letting us know; you won't get reminders for this one."
+        if changed
+        else "You weren't on the list for this session, so there's nothing to change."
+    )
+    await reply(interaction, text)
+
+
+async def _here(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+    new = await service.arrive(occurrence_id, interaction.user.id)
+    text = (
+        "Welcome, it's good to have you here. When the facilitator starts a go-round you'll be in the order, "
+        "and you can pass at any time."
+        if new
+        else "You're already here. If you'd rather not be in the go-round, you can step out."
+    )
+    await reply(interaction, text, view=StepOutView(occurrence_id, interaction.user.id))
+
+
+async def _goround(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+    actor = actor_from(interaction)
+    await service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    goround = await service.start_goround(actor, occurrence_id)
+    await reply(interaction, f"Started a go-round with {len(goround.speakers)} people, in a random order.")
+
+
+async def _close(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+    actor = actor_from(interaction)
+    await service.require_facilitator_for(occurrence_id, actor, "close its sessions")
+
+    async def confirmed(pressed: discord.Interaction[Any]) -> None:
+        await pressed.response.defer()
+        count = await service.close(actor, occurrence_id)
+        await pressed.edit_original_response(
+            content=f"Closed. {count} {'person was' if count == 1 else 'people were'} here (only the number is kept).",
+            view=None,
+        )
+
+    await reply(
+        interaction,
+        "Close the session for everyone? I'll post the closing words and the anonymous feedback, and keep only "
+        "the number of people who were here.",
+        view=CloseConfirm(actor.user_id, confirmed),
+    )
+
+
+async def _pass(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    passed = await service.pass_turn(occurrence_id, interaction.user.id)
+    text = (
+        "Okay, you've passed this round. That's always fine."
+        if passed
+        else "You're not in this go-round's order (only people who pressed I'm here before it started are)."
+    )
+    await reply(interaction, text)
+
+
+def _timer(action: str) -> Action:
+    async def run(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
+        actor = actor_from(interaction)
+        await service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if action == "tnext":
+            await service.next_speaker(actor, occurrence_id)
+            await reply(interaction, "Moved on to the next speaker.")
+            return
+        await service.timer(actor, occurrence_id, "start" if action == "tstart" else "pause")
+        await reply(interaction, "Timer started." if action == "tstart" else "Timer paused.")
+
+    return run
+
+
+ACTIONS: dict[str, Action] = {
+    "rsvp": _rsvp,
+    "unrsvp": _unrsvp,
+    "here": _here,
+    "goround": _goround,
+    "close": _close,
+    "pass": _pass,
+    "tstart": _timer("tstart"),
+    "tpause": _timer("tpause"),
+    "tnext": _timer("tnext"),
+}
+
+
+# -- short-lived private views ---------------------------------------------------------------
+
+
+class StepOutView(ErrorHandlingView):
+    def __init__(self, occurrence_id: int, owner_id: int) -> None:
+        super().__init__(timeout=3600)
+        self.occurrence_id = occurrence_id
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return interaction.user.id == self.owner_id
+
+    @discord.ui.button(label="Step out of the go-round", style=discord.ButtonStyle.secondary, custom_id="session:out")
+    async def step_out(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await _service(interaction).step_out(self.occurrence_id, interaction.user.id)
+        await interaction.response.edit_message(
+            content="Done: you're not in the go-round. You're still very welcome to listen.", view=None
+        )
+
+
+class CloseConfirm(ErrorHandlingView):
+    def __init__(self, owner_id: int, on_confirm: Callable[[discord.Interaction[Any]], Awaitable[None]]) -> None:
+        super().__init__(timeout=600)
+        self.owner_id = owner_id
+        self.on_confirm = on_confirm
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return interaction.user.id == self.owner_id
+
+    @discord.ui.button(label="Close session", style=discord.ButtonStyle.primary, custom_id="session:close:yes")
+    async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await self.on_confirm(interaction)
+
+    @discord.ui.button(label="Not yet", style=discord.ButtonStyle.secondary, custom_id="session:close:no")
+    async def later(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Okay, the session stays open.", view=None)
+
+
+class CommentOffer(ErrorHandlingView):
+    def __init__(self, feedback_id: int) -> None:
+        super().__init__(timeout=1800)
+        self.feedback_id = feedback_id
+
+    @discord.ui.button(label="Add a private comment", style=discord.ButtonStyle.secondary, custom_id="session:comment")
+    async def comment(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await interaction.response.send_modal(CommentModal(self.feedback_id))
+
+
+class CommentModal(ErrorHandlingModal):
+    def __init__(self, feedback_id: int) -> None:
+        super().__init__(title="A private comment", timeout=1800)
+        self.feedback_id = feedback_id
+        self.text: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
+            custom_id="session:comment:text", style=discord.TextStyle.paragraph, max_length=1000, required=True
+        )
+        self.add_item(
+            discord.ui.Label(
+                text="Anything the facilitators should know?",
+                description="Saved without your name. Facilitators see comments only once five or more people answered.",
+                component=self.text,
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        client = cast("PeerCirclesBot", interaction.client)
+        service = _service(interaction)
+        saved = await service.add_comment(self.feedback_id, self.text.value)
+        thanks = (
+            "Thank you: your comment is saved without your name."
+            if saved
+            else "You've already added a comment for this answer. Thank you."
+        )
+        if assess(self.text.value).flagged:
+            sections = await crisis_sections(
+                client.services.crisis, client.services.guild_settings, interaction.guild_id
+            )
+            sections.append(
+                f"{thanks} Because it's anonymous, nobody can reach out to you about it, so if you need support "
+                "now, please use one of the lines above or talk to someone you trust."
+            )
+            await reply(interaction, view=text_card(*sections, accent=CALM))
+            return
+        await reply(interaction, thanks)
+
+
+class Notice(ErrorHandlingLayoutView):
+    """A plain private notice card (used for DMs)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(timeout=None)
+        container: discord.ui.Container[Notice] = discord.ui.Container(accent_colour=SESSION_COLOUR)
+        container.add_item(discord.ui.TextDisplay(text))
+        self.add_item(container)
+
+
+__all__ = [
+    "NO_PINGS",
+    "FeedbackButton",
+    "SessionButton",
+    "announcement_card",
+    "closing_card",
+    "goround_card",
+    "opening_card",
+    "reminder_card",
+]
