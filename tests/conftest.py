@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# Timing deadlines make property tests flaky on a loaded 2-core CI machine; speed is measured in
-# benchmarks, never in tests.
-settings.register_profile("peer-circles", deadline=None)
-settings.load_profile("peer-circles")
-
 from bot.client import PeerCirclesBot
 from bot.sandbox.actors import Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.storage.database import Database
+
+# Timing deadlines make property tests flaky on a loaded 2-core CI machine; speed is measured in
+# benchmarks, never in tests.
+settings.register_profile("peer-circles", deadline=None)
+settings.load_profile("peer-circles")
 
 SPEC_PATH = Path(__file__).parent / "discord_api_spec" / "openapi.json"
 
