@@ -4,7 +4,7 @@ custom_ids carry only the share's random public id or a report number: never a p
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
@@ -12,12 +12,23 @@ import discord
 from bot.services.shares import REPLY_LIMIT, TEXT_LIMIT, WARNING_LIMIT
 from bot.storage.shares import Share
 from bot.ui.anonymous import layout, share_container, support_label
-from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, handle_interaction_error
+from bot.ui.controls import Controls, Handler, button, row
+from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
 
 if TYPE_CHECKING:
     from cogs.shares.cog import SharesCog
 
-Handler = Callable[[discord.Interaction[Any]], Coroutine[Any, Any, None]]
+__all__ = [
+    "Controls",
+    "Handler",
+    "ModButton",
+    "ReviewButton",
+    "ShareButton",
+    "ShareModal",
+    "TextModal",
+    "button",
+    "row",
+]
 
 
 def _cog(interaction: discord.Interaction[Any]) -> SharesCog:
@@ -193,34 +204,6 @@ class TextModal(ErrorHandlingModal):
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await self._on_done(interaction, self.field.value)
-
-
-class Controls(ErrorHandlingLayoutView):
-    """A private card with buttons whose callbacks are closures (previews, confirmations)."""
-
-    def __init__(self, owner_id: int, *sections: discord.ui.Item[Any], timeout: float = 1800) -> None:
-        super().__init__(timeout=timeout)
-        self.owner_id = owner_id
-        for section in sections:
-            self.add_item(section)
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        return interaction.user.id == self.owner_id
-
-
-def button(
-    label: str, handler: Handler, style: discord.ButtonStyle = discord.ButtonStyle.secondary
-) -> discord.ui.Button[Any]:
-    item: discord.ui.Button[Any] = discord.ui.Button(label=label, style=style)
-    item.callback = handler  # type: ignore[method-assign,assignment]
-    return item
-
-
-def row(*items: discord.ui.Item[Any]) -> discord.ui.ActionRow[Any]:
-    action_row: discord.ui.ActionRow[Any] = discord.ui.ActionRow()
-    for item in items:
-        action_row.add_item(item)
-    return action_row
 
 
 def disabled_public_buttons(support_count: int = 0) -> list[discord.ui.Item[Any]]:
