@@ -22,20 +22,25 @@ from bot.services.crisis import CrisisResources
 from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
 from bot.services.maintenance import MaintenanceService
 from bot.services.member_time import MemberTimeService
+from bot.services.outbox import OutboxService
 from bot.services.privacy_service import PrivacyService
 from bot.services.pseudonyms import PseudonymService
+from bot.services.rota import RotaService
 from bot.services.sessions import SessionService
 from bot.services.setup_service import SetupService
 from bot.services.shares import ShareService
+from bot.services.support import SupportService
 from bot.storage.bot_state import BotStateRepository
 from bot.storage.checkins import CheckinRepository, NoteCipher
 from bot.storage.circles import CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
+from bot.storage.listeners import ListenerRepository
 from bot.storage.member_settings import MemberSettingsRepository
 from bot.storage.sessions import SessionRepository
 from bot.storage.shares import ShareRepository
+from bot.storage.support import SupportRepository
 
 
 @dataclass
@@ -57,6 +62,9 @@ class Services:
     member_time: MemberTimeService
     keyring: Keyring
     shares: ShareService
+    rota: RotaService
+    outbox: OutboxService
+    support: SupportService
     checkins: CheckinService
     sessions: SessionService
 
@@ -91,6 +99,26 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     share_repo = ShareRepository(db, keyring.member_hash)
     privacy.register(share_repo)
     member_time = MemberTimeService(member_settings, guild_settings, clock)
+    listener_repo = ListenerRepository(db)
+    privacy.register(listener_repo)
+    support_repo = SupportRepository(db, keyring.member_hash, clock)
+    privacy.register(support_repo)
+    rota = RotaService(listener_repo, guild_settings, access, scheduler, clock)
+    outbox = OutboxService(support_repo, keyring, clock)
+    support = SupportService(
+        support_repo,
+        listener_repo,
+        rota,
+        outbox,
+        keyring,
+        guild_settings,
+        member_time,
+        access,
+        scheduler,
+        clock,
+    )
+    for kind, handler in {**rota.handlers(), **support.handlers()}.items():
+        scheduler.register(kind, handler)
     checkin_repo = CheckinRepository(db, NoteCipher(settings.secret_key))
     privacy.register(checkin_repo)
     checkins = CheckinService(checkin_repo, circle_repo, access, member_time, guild_settings, scheduler, clock)
@@ -132,4 +160,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
             scheduler,
             clock,
         ),
+        rota=rota,
+        outbox=outbox,
+        support=support,
     )

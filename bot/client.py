@@ -30,6 +30,8 @@ EXTENSIONS = (
     "cogs.timezone",
     "cogs.shares",
     "cogs.checkins",
+    "cogs.listeners",
+    "cogs.support",
 )
 
 

@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,11 @@ class Stage:
             found = guild.roles.get(int(match.group(1)))
             return f"@{found.name}" if found else "@deleted-role"
 
+        def stamp(match: re.Match[str]) -> str:
+            moment = datetime.fromtimestamp(int(match.group(1)), UTC)
+            return moment.strftime("%a %d %b %H:%M UTC")
+
+        text = re.sub(r"<t:(\d+)(?::\w)?>", stamp, text)
         text = re.sub(r"<#(\d+)>", channel, text)
         text = re.sub(r"<@&(\d+)>", role, text)
         return re.sub(r"<@!?(\d+)>", user, text)
@@ -245,7 +251,74 @@ async def scene_sessions(stage: Stage) -> None:
     stage.check(sandbox.channel("general").messages == [], "nothing was posted in #general")
 
 
-SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing, scene_checkins, scene_sessions]
+async def scene_support(stage: Stage) -> None:
+    sandbox = stage.sandbox
+    ana = sandbox.admin("ana")
+    listeners = await sandbox.add_channel("listeners")
+    role = await sandbox.add_role("Listeners")
+    stage.says(
+        ana, "sets up listening: /rota settings listener_role:@Listeners listeners_channel:#listeners auto_approve:True"
+    )
+    shown = await ana.slash("rota settings", listener_role=role, listeners_channel=listeners, auto_approve=True)
+    stage.shows("Ana", shown)
+    stage.says(ana, "adds a weekly shift (/rota add day:Tuesday start:19:00 hours:2 needed:2) and posts the board")
+    stage.shows(
+        "Ana", await (await ana.slash("rota add", day=1, start="19:00", hours=2, needed=2, label="Evening")).settled()
+    )
+    await (await ana.slash("rota board")).settled()
+    lena = sandbox.member("lena", global_name="Lena")
+    stage.says(lena, "runs /listener join, reads the guidelines and presses “I agree”")
+    card = await lena.slash("listener join")
+    stage.shows("Lena", card.message)
+    await (await lena.click(card, "I agree")).settled()
+    stage.check(lena.has_role("Listeners"), "Lena has the listener role")
+    stage.says(lena, "presses “Take a shift” on the rota board and picks the first Tuesday evening")
+    board = next(m for m in listeners.messages if "Listener rota" in m.text)
+    picker = await lena.click(board, "Take a shift")
+    options = [o for c in picker.message.all_components if c.get("type") == 3 for o in c["options"]]
+    await (await lena.select(picker, "Choose a shift", [options[0]["value"]])).settled()
+    await sandbox.wait_for(lambda: "1/2" in board.text, "the board to update in place")
+    stage.shows("#listeners (the rota board, edited in place)", board)
+    stage.says(lena, "goes on call right now as well: /listener available hours:2")
+    await (await lena.slash("listener available", hours=2)).settled()
+
+    maya = sandbox.member("maya", global_name="Maya")
+    stage.says(maya, "runs /support ask, writes “a rough week” and stays anonymous")
+    opened = await maya.slash("support ask")
+    fields: dict[str, Any] = {"support:topic": "a rough week", "support:appear": ["anonymous"]}
+    stage.shows("Maya", await (await maya.submit_modal(opened, **fields)).settled())
+    offer = await lena.wait_for_dm("Someone would like to talk")
+    stage.shows("Lena (a DM from the bot)", offer)
+    stage.says(lena, "presses Accept")
+    await (await lena.click(offer, "Accept")).settled()
+    stage.shows("Lena", offer)
+    stage.shows("Maya (a DM from the bot)", await maya.wait_for_dm("has joined"))
+    stage.says(maya, "writes to the bot: “I can't switch off after work.”")
+    await maya.send_dm("I can't switch off after work.")
+    stage.shows("Lena (a DM from the bot)", await lena.wait_for_dm("switch off"))
+    stage.says(lena, "writes back to the bot")
+    await lena.send_dm("That sounds exhausting. What do your evenings look like?")
+    stage.shows("Maya (a DM from the bot)", await maya.wait_for_dm("evenings look like"))
+    stage.says(maya, "runs /support end, then taps 5 on the feedback card")
+    await (await maya.slash("support end", where="dm")).settled()
+    feedback = await maya.wait_for_dm("Was this helpful?")
+    await maya.click(feedback, "5")
+    stage.shows("Maya", feedback)
+    stage.shows("Lena (a DM from the bot)", await lena.wait_for_dm("ended the conversation"))
+    for who, other in ((lena, maya), (maya, lena)):
+        seen = " ".join(m.text for m in who.dms)
+        stage.check(
+            all(s not in seen for s in (str(other.id), other.user.username, other.user.display_name)),
+            f"{who.user.display_name} never saw {other.user.display_name}'s account",
+        )
+    stage.check(sandbox.channel("general").messages == [], "nothing was posted publicly")
+    stage.out(
+        "\n  Lena only ever saw “Member · …”, Maya only “Listener · …”. The words were relayed, not kept: each waited"
+        " encrypted in the outbox until Discord accepted it."
+    )
+
+
+SCENES: list[Scene] = [scene_welcome, scene_circles, scene_sharing, scene_checkins, scene_sessions, scene_support]
 
 
 async def run_demo(*, verbose: bool = False, out: Callable[[str], None] = print) -> int:

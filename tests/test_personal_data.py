@@ -158,6 +158,89 @@ async def seed_session_feedback_voters(services: Services, user_id: int) -> None
     await services.sessions.give_feedback(occurrence_id, user_id, 4)
 
 
+# -- listeners and one-on-one support ------------------------------------------------------------
+
+COLLEAGUE = 8888  # a listener who is neither PERSON nor OTHER
+
+
+class _NullSupportPort:
+    """Discord, for seeding: every DM and post 'works'."""
+
+    async def tell(self, user_id: int, notice: object) -> bool:
+        return True
+
+    async def send_offer(self, listener_user_id: int, card: object) -> tuple[int, int]:
+        return 1, 1
+
+    async def close_offer(self, channel_id: int, message_id: int, outcome: str) -> None:
+        return None
+
+    async def alert_coordinators(self, alert: object) -> tuple[int, int]:
+        return 1, 1
+
+    async def update_alert(self, channel_id: int, message_id: int, outcome: str) -> None:
+        return None
+
+    async def open_thread(self, conversation: object, channel_id: int, listener_user_id: int) -> int | None:
+        return None
+
+    async def add_to_thread(self, thread_id: int, user_id: int) -> None:
+        return None
+
+
+async def on_call_listener(services: Services, user_id: int) -> None:
+    """An approved listener on call (idempotent: several seeders use it)."""
+    admin = Actor.of(1, True, [])
+    await services.rota.update_settings(GUILD, admin, auto_approve=True)
+    if await services.rota.listener(GUILD, user_id) is None:
+        await services.rota.join(GUILD, user_id)
+        await services.rota.set_limits(GUILD, user_id, max_conversations=5)
+    await services.rota.set_available(GUILD, user_id, 1)
+
+
+async def seed_listeners(services: Services, user_id: int) -> None:
+    await on_call_listener(services, user_id)  # listeners, listener_oncall
+
+
+async def seed_rota_assignments(services: Services, user_id: int) -> None:
+    await on_call_listener(services, user_id)
+    await services.rota.add_slot(GUILD, Actor.of(1, True, []), start="19:00", hours=2, weekday=1)
+    shift = (await services.rota.open_for(GUILD, user_id))[0]
+    await services.rota.take(GUILD, user_id, shift.occurrence.key)
+
+
+async def seed_rota_swaps(services: Services, user_id: int) -> None:
+    await seed_rota_assignments(services, user_id)
+    await on_call_listener(services, COLLEAGUE)
+    (assignment, slot), *_ = await services.rota.mine_upcoming(GUILD, user_id)
+    assert slot is not None
+    await services.rota.request_swap(GUILD, user_id, f"{slot.id}:{assignment.occurrence}", COLLEAGUE)
+
+
+async def seed_support(services: Services, user_id: int) -> None:
+    """As a member: a conversation a listener ended with a block. As a listener: an offer accepted."""
+    services.support.attach(_NullSupportPort())
+    await on_call_listener(services, COLLEAGUE)
+    member_hash = services.keyring.member_hash(GUILD, user_id)
+    if await services.support.repo.latest_for_member(GUILD, member_hash) is None:
+        asked = await services.support.open_request(GUILD, user_id, "a topic", "command")
+        assert asked.conversation is not None
+        offer = next(
+            o for o in await services.support.repo.offers_for(asked.conversation.id) if o.listener_user_id == COLLEAGUE
+        )
+        await services.support.accept_offer(offer.public_id, COLLEAGUE)
+        await services.support.block(asked.conversation.public_id, COLLEAGUE)  # support_blocks
+    if not await services.support.repo.active_for_listener(user_id, GUILD):
+        await on_call_listener(services, user_id)
+        requester = 70_000 + user_id
+        asked = await services.support.open_request(GUILD, requester, None, "command")
+        assert asked.conversation is not None
+        offer = next(
+            o for o in await services.support.repo.offers_for(asked.conversation.id) if o.listener_user_id == user_id
+        )
+        await services.support.accept_offer(offer.public_id, user_id)
+
+
 SEEDERS: dict[str, Seeder] = {
     "session_rsvps": seed_session_rsvps,
     "session_reminder_optins": seed_session_reminder_optins,
@@ -175,11 +258,19 @@ SEEDERS: dict[str, Seeder] = {
     "share_supports": seed_share_supports,
     "share_reports": seed_share_reports,
     "share_mutes": seed_share_mutes,
+    "listeners": seed_listeners,
+    "listener_oncall": seed_listeners,
+    "rota_assignments": seed_rota_assignments,
+    "rota_swaps": seed_rota_swaps,
+    "support_conversations": seed_support,
+    "support_offers": seed_support,
+    "support_blocks": seed_support,
 }
 
 # Rows deliberately kept after a person deletes their data, and why.
 KEPT_AFTER_DELETE = {
     "share_mutes.member_user_hash": "a moderator's mute lasts until it ends; deleting data must not lift it",
+    "support_blocks.member_user_hash": "a listener's block lasts until it ends or a coordinator lifts it",
 }
 
 

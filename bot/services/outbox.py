@@ -1,0 +1,297 @@
+"""The persistent relay outbox: every message of a support conversation is stored (encrypted)
+before it is sent, and marked delivered, with Discord's message id, once Discord accepted it.
+
+Guarantees
+    * **In order.** Each conversation has two streams (to the member; to the listener, in their
+      DM or the private thread), numbered by ``seq``. A stream's next message is never sent before
+      the previous one was delivered (or failed for good), so a retry can't reorder anything.
+    * **Never lost.** A row is written before any send is tried. At start, and whenever woken,
+      :meth:`OutboxService.drain` sends every due row, oldest first in each stream: a restart
+      resumes exactly where the last process stopped, before anything newer.
+    * **Never twice.** A row is marked delivered in the same step the bot learns Discord accepted
+      it. The one window left (the process dies after Discord accepted but before the mark) is
+      closed by Discord's ``enforce_nonce``: every row has its own nonce, and a resend with the
+      same nonce within a few minutes returns the message already created instead of a new one.
+    * **Retried with backoff** on 429 (when discord.py gives up), 5xx and network errors:
+      exponential, with jitter, capped (:class:`Backoff`). Permanent failures (the member closed
+      their DMs, the thread is gone) mark the row failed and tell the other side once.
+    * **Confidential.** The text is AES-GCM ciphertext bound to the conversation and row, and is
+      dropped (set to NULL) as soon as the row is delivered, failed or dropped. Logs carry row ids,
+      stream names and error kinds only.
+
+Time comes from the injected clock, so tests drive retries with a FakeClock and ``drain()``
+instead of sleeping. The worker task (:meth:`run`) only waits for :meth:`wake` or the next due time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.clock import Clock
+from bot.crypto import DecryptionError, Keyring
+from bot.storage.support import Conversation, OutboxRow, SupportRepository
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class TransientDeliveryError(DeliveryError):
+    """Try again later (429 that discord.py gave up on, 5xx, a network error)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """It will never work (DMs closed, unknown channel): give up on this row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: str  # "user" (a DM) or "channel" (the private thread)
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to render and send. ``payload`` is the decrypted JSON of the row."""
+
+    conversation: Conversation
+    stream: str
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    channel_id: int
+    message_id: int
+
+
+class Transport(Protocol):
+    async def deliver(self, target: Target, message: Outgoing, nonce: str) -> Delivered: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base: float = 1.0
+    cap: float = 300.0
+    factor: float = 2.0
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Full-jitter exponential backoff: between half and all of min(cap, base·factor^attempts)."""
+        ceiling = min(self.cap, self.base * self.factor ** max(0, attempts))
+        roll = (rng or random).uniform(0.5, 1.0)
+        return timedelta(seconds=ceiling * roll)
+
+
+FailureHook = Callable[[Conversation, OutboxRow, str], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class DrainReport:
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0
+    held: int = 0
+    next_due: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def row_context(conversation: Conversation, nonce: str) -> str:
+    return f"outbox:{conversation.public_id}:{nonce}"
+
+
+class OutboxService:
+    def __init__(
+        self,
+        repo: SupportRepository,
+        keyring: Keyring,
+        clock: Clock,
+        *,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.repo = repo
+        self.keyring = keyring
+        self.clock = clock
+        self.backoff = backoff or Backoff()
+        self.rng = rng or random.Random()
+        self.transport: Transport | None = None
+        self.on_failed: FailureHook | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, transport: Transport) -> None:
+        self.transport = transport
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def enqueue(self, conversation: Conversation, stream: str, kind: str, payload: dict[str, Any]) -> OutboxRow:
+        """Store one message for a stream, encrypted, next in order. Call :meth:`wake` after."""
+        if stream not in ("member", "listener") or kind not in ("relay", "notice"):
+            raise ValueError(f"unknown stream or kind: {stream}/{kind}")
+        nonce = secrets.token_hex(10)
+        blob = self.keyring.encrypt_text(json.dumps(payload, default=str), row_context(conversation, nonce))
+        row = await self.repo.enqueue(conversation.id, stream, kind, blob, self.clock.now(), nonce=nonce)
+        log.info(
+            "outbox queued conversation=%s stream=%s seq=%s kind=%s", conversation.public_id, stream, row.seq, kind
+        )
+        return row
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- sending ------------------------------------------------------------------------
+
+    def _target(self, conversation: Conversation, stream: str) -> Target | None:
+        """Who a stream reaches right now (None: not yet, e.g. no listener has accepted)."""
+        if stream == "member":
+            if conversation.member_user_enc is None:
+                return None
+            try:
+                member = self.keyring.decrypt_id(
+                    conversation.member_user_enc, f"support:{conversation.public_id}:member"
+                )
+            except DecryptionError:
+                log.warning("outbox could not decrypt a recipient conversation=%s", conversation.public_id)
+                return None
+            return Target("user", member)
+        if conversation.relay_mode == "thread" and conversation.thread_id is not None:
+            return Target("channel", conversation.thread_id)
+        if conversation.listener_user_id is None or conversation.status in ("waiting", "queued"):
+            return None
+        return Target("user", conversation.listener_user_id)
+
+    async def drain(self) -> DrainReport:
+        """Send every due row, in order per stream. Returns when nothing more is due now."""
+        async with self._lock:
+            report = DrainReport()
+            if self.transport is None:
+                return report  # nothing can be sent yet; the rows wait
+            rows = await self.repo.pending_rows()
+            streams: dict[tuple[int, str], list[OutboxRow]] = {}
+            for row in rows:
+                streams.setdefault((row.conversation_id, row.stream), []).append(row)
+            results = await asyncio.gather(*(self._drain_stream(key, rows) for key, rows in streams.items()))
+            for stream_report in results:
+                report.delivered += stream_report.delivered
+                report.failed += stream_report.failed
+                report.retrying += stream_report.retrying
+                report.held += stream_report.held
+                report.errors.extend(stream_report.errors)
+                if stream_report.next_due is not None and (
+                    report.next_due is None or stream_report.next_due < report.next_due
+                ):
+                    report.next_due = stream_report.next_due
+            for conversation_id, _ in streams:
+                await self.repo.forget_member_if_done(conversation_id)
+            return report
+
+    async def _drain_stream(self, key: tuple[int, str], rows: list[OutboxRow]) -> DrainReport:
+        report = DrainReport()
+        conversation_id, stream = key
+        for row in rows:
+            now = self.clock.now()
+            if row.next_attempt_at > now:
+                report.next_due = row.next_attempt_at
+                return report
+            conversation = await self.repo.get(conversation_id)
+            if conversation is None:
+                return report
+            target = self._target(conversation, stream)
+            if target is None:
+                report.held += 1
+                return report
+            outcome = await self._send(conversation, row, target)
+            if outcome == "delivered":
+                report.delivered += 1
+            elif outcome == "failed":
+                report.failed += 1
+            else:
+                report.retrying += 1
+                report.errors.append(outcome)
+                fresh = await self.repo.get_outbox_row(row.id)
+                report.next_due = fresh.next_attempt_at if fresh else None
+                return report  # keep the order: nothing after this row goes first
+        return report
+
+    async def _send(self, conversation: Conversation, row: OutboxRow, target: Target) -> str:
+        if self.transport is None or row.ciphertext is None:
+            await self.repo.mark_failed(row.id, "no-ciphertext")
+            return "failed"
+        try:
+            payload = json.loads(self.keyring.decrypt_text(row.ciphertext, row_context(conversation, row.nonce)))
+        except (DecryptionError, ValueError):
+            log.error("outbox row unreadable row=%s", row.id)
+            await self.repo.mark_failed(row.id, "unreadable")
+            return "failed"
+        message = Outgoing(conversation, row.stream, row.kind, payload)
+        try:
+            delivered = await self.transport.deliver(target, message, row.nonce)
+        except PermanentDeliveryError as exc:
+            await self.repo.mark_failed(row.id, exc.kind)
+            log.warning("outbox delivery failed row=%s stream=%s error=%s", row.id, row.stream, exc.kind)
+            if self.on_failed is not None:
+                await self.on_failed(conversation, row, exc.kind)
+            return "failed"
+        except TransientDeliveryError as exc:
+            return await self._later(row, exc.kind)
+        except Exception as exc:  # anything unexpected: keep the row, try again later
+            log.exception("outbox delivery raised row=%s", row.id)
+            return await self._later(row, type(exc).__name__)
+        await self.repo.mark_delivered(row.id, delivered.channel_id, delivered.message_id, self.clock.now())
+        log.info("outbox delivered row=%s stream=%s seq=%s", row.id, row.stream, row.seq)
+        return "delivered"
+
+    async def _later(self, row: OutboxRow, kind: str) -> str:
+        when = self.clock.now() + self.backoff.delay(row.attempts, self.rng)
+        await self.repo.retry_later(row.id, when, kind)
+        log.info("outbox will retry row=%s attempts=%s error=%s", row.id, row.attempts + 1, kind)
+        return kind
+
+    # -- the worker ---------------------------------------------------------------------
+
+    async def run(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Deliver forever: drain, then wait for :meth:`wake` or the next retry time."""
+        if ready is not None:
+            await ready()
+        while True:
+            try:
+                report = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database closing at shutdown, or a bug: don't spin
+                log.exception("outbox drain failed")
+                report = DrainReport(next_due=self.clock.now() + timedelta(seconds=5))
+            timeout: float | None = None
+            if report.next_due is not None:
+                timeout = max(0.05, (report.next_due - self.clock.now()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+
+    def start(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._lock = asyncio.Lock()
+            self._task = asyncio.create_task(self.run(ready), name="support outbox")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,490 @@
+"""The support feature's way out to Discord: the outbox transport, the port the service uses,
+and how every notice looks.
+
+Nothing rendered here for a member ever contains a listener's id or name, and nothing for a
+listener contains the member's (unless the member chose to share it): only labels. Every send
+uses ``allowed_mentions=none``; relayed text is sanitised (mentions neutralised, invites removed).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from bot.services.crisis import CrisisResources
+from bot.services.outbox import Delivered, Outgoing, PermanentDeliveryError, Target, TransientDeliveryError
+from bot.services.rota import stamp
+from bot.services.sanitize import sanitize
+from bot.services.support import Alert, Notice, OfferCard
+from bot.storage.guilds import GuildSettingsRepository
+from bot.storage.support import Conversation
+from bot.ui.controls import row
+from bot.ui.safety import crisis_sections
+from cogs.support.views import ActionButton, FeedbackButton, OfferButton, UnblockButton
+
+if TYPE_CHECKING:
+    from bot.client import PeerCirclesBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+TD = discord.ui.TextDisplay
+MEMBER_COLOUR = discord.Colour.from_rgb(88, 140, 126)
+LISTENER_COLOUR = discord.Colour.from_rgb(120, 134, 199)
+URGENT_COLOUR = discord.Colour.from_rgb(200, 80, 60)
+TEXT_BUDGET = 3900
+
+URGENT_STEPS = (
+    "🚨 **This message may mean {label} is in immediate danger.** You don't have to handle this alone.\n"
+    "1. Stay with them and keep replying. Ask them directly and calmly whether they are safe right now.\n"
+    "2. Share the crisis lines below: copy the ones for their country into your reply.\n"
+    "3. If they are in immediate danger, encourage them to call the emergency number now.\n"
+    "4. The coordinators have been alerted (without the member's identity); they can help you.\n"
+    "5. Don't promise to keep secrets you can't keep, and tell them before you step away.\n"
+    "-# They have been shown the crisis resources too."
+)
+
+
+def layout(*items: discord.ui.Item[Any]) -> discord.ui.LayoutView:
+    view = discord.ui.LayoutView(timeout=None)
+    for item in items:
+        view.add_item(item)
+    return view
+
+
+def card(
+    *sections: str, accent: discord.Colour | None = None, buttons: list[discord.ui.Item[Any]] | None = None
+) -> discord.ui.LayoutView:
+    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=accent)
+    used = 0
+    for index, section in enumerate(s for s in sections if s):
+        text = section[: max(0, TEXT_BUDGET - used)]
+        if not text:
+            break
+        used += len(text)
+        if index:
+            container.add_item(discord.ui.Separator())
+        container.add_item(TD(text))
+    if buttons:
+        container.add_item(row(*buttons))
+    return layout(container)
+
+
+def relay_card(
+    label: str, text: str, *, accent: discord.Colour, buttons: list[discord.ui.Item[Any]] | None = None
+) -> discord.ui.LayoutView:
+    body = f"**{sanitize(label, limit=60)}**\n{sanitize(text, limit=3800)}"
+    return card(body, accent=accent, buttons=buttons)
+
+
+class SupportRenderer:
+    """How each notice, offer and alert looks. Crisis resources follow the server's country."""
+
+    def __init__(self, bot: PeerCirclesBot, crisis: CrisisResources, settings: GuildSettingsRepository) -> None:
+        self.bot = bot
+        self.crisis = crisis
+        self.settings = settings
+
+    def _server(self, guild_id: int) -> str:
+        guild = self.bot.get_guild(guild_id)
+        return guild.name if guild is not None else "the server"
+
+    async def resources(self, guild_id: int | None, *, gentle: bool = False) -> list[str]:
+        return await crisis_sections(self.crisis, self.settings, guild_id, gentle=gentle)
+
+    async def short_resources(self, guild_id: int | None) -> str:
+        sections = await self.resources(guild_id)
+        lines = [s for s in sections[1:-1]]
+        return "-# If you need help right now, these are there any time:\n" + "\n".join(lines)[:1500]
+
+    # -- to the member and the listener -------------------------------------------------
+
+    async def notice(
+        self, conversation: Conversation | None, code: str, params: dict[str, Any]
+    ) -> discord.ui.LayoutView:
+        pid = str(params.get("conversation") or (conversation.public_id if conversation else ""))
+        guild_id = conversation.guild_id if conversation is not None else params.get("guild_id")
+        member = conversation.member_label if conversation is not None else "the member"
+        if code == "request_received":
+            busy = params.get("busy")
+            first = (
+                "**Your request for a listener is in.** The listeners on shift are all with someone right now, so "
+                "I've asked every listener who's around."
+                if busy
+                else "**Your request for a listener is in.** I've asked the listeners on shift."
+            )
+            return card(
+                f"{first} I'll tell you here as soon as one of them joins. You can write here meanwhile: I'll pass "
+                "it on when they do.\n-# Nobody will see your account, only your label. You can withdraw the request "
+                "at any time.",
+                await self.short_resources(guild_id),
+                accent=MEMBER_COLOUR,
+                buttons=[ActionButton("cancel", pid)],
+            )
+        if code == "queued":
+            when = params.get("next_shift")
+            if when is not None:
+                text = (
+                    f"**Your request is queued for the next listener shift**, which starts {stamp(when, 'F')} "
+                    f"(that's {params.get('local')}). I'll pass it on then and tell you here when a listener joins."
+                )
+            else:
+                text = (
+                    "**Your request is waiting.** No listener shift is planned right now, so I've told the "
+                    "coordinators; whoever can will pick it up, and I'll tell you here."
+                )
+            if params.get("message"):
+                text += " Your message will be the first thing they read."
+            return card(
+                text, await self.short_resources(guild_id), accent=MEMBER_COLOUR, buttons=[ActionButton("cancel", pid)]
+            )
+        if code == "escalated_all":
+            return card(
+                "Nobody on shift has been able to answer yet, so I've asked every listener who's around. "
+                "Thank you for waiting.",
+                accent=MEMBER_COLOUR,
+                buttons=[ActionButton("cancel", pid)],
+            )
+        if code == "escalated_coordinators":
+            return card(
+                "Still nobody free, I'm sorry. I've asked the server's coordinators too. I'll tell you here the moment "
+                "someone joins.",
+                await self.short_resources(guild_id),
+                accent=MEMBER_COLOUR,
+                buttons=[ActionButton("cancel", pid)],
+            )
+        if code == "long_wait":
+            return card(
+                "It's taking longer than usual to find someone, I'm sorry. You can keep waiting (I'll tell you the "
+                "moment someone joins) or withdraw the request. If things feel urgent, please reach out to one of these now:",
+                *(await self.resources(guild_id))[1:],
+                accent=MEMBER_COLOUR,
+                buttons=[ActionButton("cancel", pid)],
+            )
+        if code == "queue_started":
+            return card(
+                "A listener shift has started: I've passed your request on. I'll tell you when someone joins.",
+                accent=MEMBER_COLOUR,
+            )
+        if code == "accepted":
+            return card(
+                f"**{params.get('listener')} has joined.** Write here and I'll pass your messages on; their replies "
+                f"appear here. They see you as **{member}** and can't see your account, and you can't see theirs.\n"
+                "-# To finish, use /support end or the button. If you'd like them to know who you are, you can share it.",
+                accent=MEMBER_COLOUR,
+                buttons=[ActionButton("reveal", pid), ActionButton("end", pid)],
+            )
+        if code == "handed_off":
+            return card(
+                f"Your conversation has been passed to another listener, **{params.get('listener')}**, so you can keep "
+                "talking. They can't see your earlier messages, so you may want to say a little again.",
+                accent=MEMBER_COLOUR,
+            )
+        if code == "ended_by_listener":
+            return card(f"{params.get('label')} ended the conversation. Thank you for talking.", accent=MEMBER_COLOUR)
+        if code == "ended_by_member":
+            return card("You ended the conversation. Thank you for talking.", accent=MEMBER_COLOUR)
+        if code == "idle_closed":
+            return card(
+                f"This conversation was closed after {params.get('minutes')} minutes without messages. You can ask for "
+                "a listener again any time with /support ask.",
+                accent=MEMBER_COLOUR,
+            )
+        if code == "feedback":
+            return card(
+                "**Was this helpful?** One tap, from 1 (not really) to 5 (very). It's optional, and the listener "
+                "won't see who gave it.",
+                accent=MEMBER_COLOUR,
+                buttons=[FeedbackButton(pid, score) for score in range(1, 6)],
+            )
+        if code == "withdrawn":
+            return card(
+                "Your request was withdrawn. Nobody learned who you are. You can ask again any time.",
+                accent=MEMBER_COLOUR,
+            )
+        if code == "blocked":
+            return card(
+                "The listener has ended this conversation. You can't request one-to-one support in this server for "
+                "a while. If you need help, these services are there any time:",
+                *(await self.resources(guild_id))[1:],
+                accent=MEMBER_COLOUR,
+            )
+        if code == "resources":
+            return card(*(await self.resources(guild_id, gentle=True)), accent=MEMBER_COLOUR)
+        if code == "undeliverable":
+            who = params.get("who", "the other person")
+            return card(
+                f"Your last message couldn't be delivered to {who} (they may have closed their direct messages). "
+                "It wasn't stored."
+            )
+        if code == "urgent_banner":
+            return card(URGENT_STEPS.format(label=member), *(await self.resources(guild_id))[1:], accent=URGENT_COLOUR)
+        if code == "after_end":
+            how = params.get("how")
+            first = {
+                "ended_by_member": f"{params.get('label')} ended the conversation.",
+                "idle_closed": f"The conversation with {params.get('label')} was closed after {params.get('minutes')} minutes without messages.",
+                "blocked": f"You ended the conversation with {params.get('label')} and blocked them from new requests for 30 days. The coordinators were told (without knowing who it is).",
+            }.get(str(how), f"You ended the conversation with {params.get('label')}.")
+            return card(
+                f"{first} Thank you for listening.\n-# If it was a heavy one, say so: you'll get a short break from new "
+                "requests, and can ask a coordinator for a debrief. Nothing about the member is kept.",
+                accent=LISTENER_COLOUR,
+                buttons=[ActionButton("heavy", pid)],
+            )
+        if code == "revealed":
+            return card(
+                f"**{params.get('label')} chose to share who they are:** <@{params.get('user_id')}> "
+                f"({params.get('name')}). Please keep it confidential.",
+                accent=LISTENER_COLOUR,
+            )
+        if code == "handoff_done":
+            return card(
+                f"{params.get('listener')} took over the conversation. Thank you for handing it over with care.",
+                accent=LISTENER_COLOUR,
+            )
+        if code == "handoff_none":
+            return card(
+                f"Nobody was free to take over the conversation with {params.get('label')}, so it stays with you. "
+                "You can end it kindly, or ask a coordinator for help.",
+                accent=LISTENER_COLOUR,
+            )
+        log.warning("unknown support notice code=%s", code)
+        return card("(an update about your support conversation)")
+
+    async def relay(self, message: Outgoing) -> discord.ui.LayoutView:
+        payload = message.payload
+        conversation = message.conversation
+        if message.kind == "notice":
+            return await self.notice(conversation, str(payload.get("code")), dict(payload.get("params") or {}))
+        to_listener = message.stream == "listener"
+        buttons: list[discord.ui.Item[Any]] | None = None
+        if to_listener and conversation.relay_mode == "thread":
+            buttons = [ActionButton("say", conversation.public_id)]
+        return relay_card(
+            str(payload.get("label", "")),
+            str(payload.get("text", "")),
+            accent=MEMBER_COLOUR if to_listener else LISTENER_COLOUR,
+            buttons=buttons,
+        )
+
+    def offer(self, offer: OfferCard) -> discord.ui.LayoutView:
+        topic = f"They wrote: “{sanitize(offer.topic, limit=200)}”" if offer.topic else "They didn't give a topic."
+        if offer.kind == "handoff":
+            head = f"🤝 **A colleague asks you to take over a conversation with {offer.member_label}.**"
+            note = f"\nTheir note: “{sanitize(offer.note, limit=500)}”" if offer.note else ""
+            body = f"{head}\n{topic}{note}"
+        else:
+            head = (
+                "💬 **Someone would like to talk.**"
+                if offer.stage == 0
+                else "💬 **Someone has been waiting to talk, and nobody on shift is free.** Could you take it?"
+            )
+            body = f"{head}\nThey'll appear as **{offer.member_label}**. {topic}"
+        if offer.urgent:
+            body += "\n⚠️ Their words suggest they may be in crisis. The coordinators know."
+        body += (
+            f"\n-# In {self._server(offer.guild_id)}. Accept only if you have the time and energy now; passing is fine."
+        )
+        return card(
+            body,
+            accent=LISTENER_COLOUR,
+            buttons=[OfferButton("accept", offer.offer_public_id), OfferButton("pass", offer.offer_public_id)],
+        )
+
+    @staticmethod
+    def closed_offer(outcome: str) -> discord.ui.LayoutView:
+        text = {
+            "taken": "This request was taken by another listener. Thank you for being there.",
+            "cancelled": "The member withdrew this request. Thank you for being there.",
+            "expired": "This handover is no longer needed. Thank you.",
+        }.get(outcome, "This request is no longer open.")
+        return card(text)
+
+    def alert(self, alert: Alert) -> discord.ui.LayoutView:
+        p = alert.params
+        named = f"\nThey chose to be named: **{sanitize(str(p['named']), limit=40)}**." if p.get("named") else ""
+        pid = str(p.get("conversation", ""))
+        if alert.kind in ("request", "message_left"):
+            first = (
+                "📨 **A member left a message for a listener, and no shift is planned.**"
+                if alert.kind == "message_left"
+                else f"🔔 **A member has been waiting for a listener** since {stamp(p['waiting_since'], 'R')}, and nobody on shift could take it."
+            )
+            return card(
+                f"{first} Anyone who can talk with them now can take it.{named}\n"
+                "-# Nobody, including me, shows who they are unless they chose to be named.",
+                accent=discord.Colour.gold(),
+                buttons=[ActionButton("claim", pid)],
+            )
+        if alert.kind == "urgent":
+            who = (
+                f"Their listener, <@{p['listener_user_id']}> ({p.get('listener')}), has been shown the escalation steps."
+                if p.get("listener_user_id")
+                else "They are still waiting for a listener."
+            )
+            return card(
+                f"🚨 **A member asking for support may be in immediate danger.** {who} The member has been shown "
+                f"crisis resources.{named}\n-# Nobody, including me, shows who the member is unless they chose to be named.",
+                accent=URGENT_COLOUR,
+                buttons=[ActionButton("claim", pid)] if not p.get("listener_user_id") else None,
+            )
+        if alert.kind == "blocked":
+            return card(
+                f"⛔ <@{p['listener_user_id']}> ended a support conversation and blocked the member ({p.get('label')}) "
+                f"from new requests until {stamp(p['until'], 'f')}. Nobody knows who the member is; the block is keyed "
+                "so it holds across anonymous requests.",
+                accent=discord.Colour.dark_grey(),
+                buttons=[UnblockButton(int(p["block"]))],
+            )
+        if alert.kind == "comment":
+            score = f"{p['score']}/5" if p.get("score") else "no score"
+            who = f"<@{p['listener_user_id']}> ({p.get('listener')})" if p.get("listener_user_id") else "a listener"
+            return card(
+                f"💬 **Feedback after a support conversation with {who}**: {score}.\n> {sanitize(str(p.get('text')), limit=1000)}\n"
+                "-# From the member, anonymously."
+            )
+        if alert.kind == "debrief":
+            return card(
+                f"🤝 <@{p['listener_user_id']}> had a heavy support conversation and would welcome a debrief. "
+                "Please reach out to them when you can.",
+                accent=LISTENER_COLOUR,
+            )
+        return card("(a support update)")
+
+    @staticmethod
+    def closed_alert(outcome: str) -> discord.ui.LayoutView:
+        text = {
+            "taken": "✅ Someone took this support request.",
+            "cancelled": "The member withdrew this support request.",
+        }.get(outcome, "This support request is settled.")
+        return card(text)
+
+
+def _delivery_error(exc: BaseException) -> Exception:
+    if isinstance(exc, discord.Forbidden | discord.NotFound):
+        return PermanentDeliveryError(f"http-{exc.status}-{exc.code}")
+    if isinstance(exc, discord.HTTPException):
+        if exc.status == 429 or exc.status >= 500:
+            return TransientDeliveryError(f"http-{exc.status}")
+        return PermanentDeliveryError(f"http-{exc.status}-{exc.code}")
+    return TransientDeliveryError(type(exc).__name__)
+
+
+class DiscordSupport:
+    """The outbox transport and the support service's port, over the bot's connection."""
+
+    def __init__(self, bot: PeerCirclesBot, renderer: SupportRenderer, settings: GuildSettingsRepository) -> None:
+        self.bot = bot
+        self.renderer = renderer
+        self.settings = settings
+
+    async def _dm(self, user_id: int) -> discord.DMChannel:
+        user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+        return user.dm_channel or await user.create_dm()
+
+    async def _channel(self, channel_id: int) -> Any:
+        return self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+
+    # -- transport ----------------------------------------------------------------------
+
+    async def deliver(self, target: Target, message: Outgoing, nonce: str) -> Delivered:
+        try:
+            channel = await self._dm(target.id) if target.kind == "user" else await self._channel(target.id)
+            view = await self.renderer.relay(message)
+            sent = await channel.send(view=view, nonce=nonce, allowed_mentions=NO_MENTIONS)
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise _delivery_error(exc) from None
+        return Delivered(sent.channel.id, sent.id)
+
+    # -- port ---------------------------------------------------------------------------
+
+    async def tell(self, user_id: int, notice: Notice) -> bool:
+        """A direct DM. False when the person can't be reached (DMs closed, gone); a Discord server
+        error is raised, so the caller doesn't mistake a hiccup for closed DMs."""
+        try:
+            channel = await self._dm(user_id)
+            await channel.send(
+                view=await self.renderer.notice(None, notice.code, notice.params), allowed_mentions=NO_MENTIONS
+            )
+        except (discord.Forbidden, discord.NotFound):
+            log.info("support notice not delivered code=%s", notice.code)
+            return False
+        return True
+
+    async def send_offer(self, listener_user_id: int, offer: OfferCard) -> tuple[int, int] | None:
+        try:
+            channel = await self._dm(listener_user_id)
+            sent = await channel.send(view=self.renderer.offer(offer), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.info("support offer not delivered offer=%s", offer.offer_public_id)
+            return None
+        return sent.channel.id, sent.id
+
+    async def _edit(self, channel_id: int, message_id: int, view: discord.ui.LayoutView) -> None:
+        try:
+            channel = await self._channel(channel_id)
+            await channel.get_partial_message(message_id).edit(view=view, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.info("support message not edited message=%s", message_id)
+
+    async def close_offer(self, channel_id: int, message_id: int, outcome: str) -> None:
+        await self._edit(channel_id, message_id, self.renderer.closed_offer(outcome))
+
+    async def alert_coordinators(self, alert: Alert) -> tuple[int, int] | None:
+        channel_id = (await self.settings.get(alert.guild_id)).mod_channel_id
+        if channel_id is None:
+            return None
+        try:
+            channel = await self._channel(channel_id)
+            sent = await channel.send(view=self.renderer.alert(alert), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning("support alert not posted guild=%s kind=%s", alert.guild_id, alert.kind)
+            return None
+        return sent.channel.id, sent.id
+
+    async def update_alert(self, channel_id: int, message_id: int, outcome: str) -> None:
+        await self._edit(channel_id, message_id, self.renderer.closed_alert(outcome))
+
+    async def open_thread(self, conversation: Conversation, channel_id: int, listener_user_id: int) -> int | None:
+        try:
+            parent = await self._channel(channel_id)
+            if not isinstance(parent, discord.TextChannel):
+                return None
+            thread = await parent.create_thread(
+                name=f"Support · {conversation.member_label}"[:100],
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=1440,
+            )
+            await thread.add_user(discord.Object(listener_user_id))
+            await thread.send(
+                view=card(
+                    f"**A private space for supporting {conversation.member_label}.** Their messages appear here; "
+                    "reply to them with the button (what colleagues write here is not passed on, so you can ask for "
+                    "help: mention a colleague to add them). They can't see your account, and you can't see theirs.",
+                    accent=LISTENER_COLOUR,
+                    buttons=[
+                        ActionButton("say", conversation.public_id),
+                        ActionButton("handoff", conversation.public_id),
+                        ActionButton("end", conversation.public_id),
+                        ActionButton("block", conversation.public_id),
+                    ],
+                ),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException:
+            log.warning("support thread could not be opened conversation=%s", conversation.public_id)
+            return None
+        return thread.id
+
+    async def add_to_thread(self, thread_id: int, user_id: int) -> None:
+        try:
+            thread = await self._channel(thread_id)
+            if isinstance(thread, discord.Thread):
+                await thread.add_user(discord.Object(user_id))
+        except discord.HTTPException:
+            log.warning("could not add a listener to a support thread thread=%s", thread_id)
