@@ -16,7 +16,7 @@ REQUESTED: dict[str, tuple[int, str]] = {
     "Embed Links": (1 << 14, "show shares, reports and rota boards as tidy cards"),
     "Attach Files": (1 << 15, "send mood charts and data exports"),
     "Read Message History": (1 << 16, "find and update its own posts (rota board, pulse prompts)"),
-    "Manage Roles": (1 << 28, "give and remove a circle's member role when someone joins or leaves"),
+    "Manage Roles": (1 << 28, "give and remove a circle's member role and the listener role"),
     "Manage Channels": (1 << 4, "create a circle's channel, private to its members"),
     "Create Events": (1 << 44, "put circle meetings in Discord's Events list and keep them up to date"),
 }

@@ -577,3 +577,24 @@ async def test_privacy_export_and_delete_include_check_ins_and_reminders(
     cbot.services.clock.set(datetime(2026, 3, 28, 8, 30, tzinfo=UTC))  # type: ignore[attr-defined]
     await cbot.services.scheduler.run_due()
     assert [m for m in alice.dms if "Time for your check-in" in m.text] == []
+
+
+async def test_ask_a_listener_goes_to_the_listener_on_call_when_the_server_has_them(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    from tests.support_harness import become_listener, on_call, setup_server
+
+    await setup_server(sandbox)
+    lena = await become_listener(sandbox, "lena")
+    await on_call(lena)
+    await grief(sandbox)
+    alice = member(sandbox, "alice")
+    card = await alice.slash("checkin now", where="circle-grief")
+    await alice.click(card, "2 · Low")
+    form = await alice.click(card.message, "Ask a listener to reach out")
+    assert form.kind == "modal"
+    values: dict[str, Any] = {"support:topic": "", "support:appear": ["anonymous"]}
+    await (await alice.submit_modal(form, **values)).settled()
+    offer = await lena.wait_for_dm("Someone")
+    assert str(alice.id) not in offer.text and alice.user.username not in offer.text
+    assert_nothing_public(sandbox, alice)

@@ -425,3 +425,25 @@ async def test_retention_drops_the_links_to_the_author(sandbox: Sandbox, harness
         and row["content"] is None
     )
     assert shares_in(sandbox), "the public post itself stays in the channel"
+
+
+async def test_the_crisis_card_offers_a_listener_when_the_server_has_them(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    from tests.support_harness import become_listener, on_call, setup_server
+
+    await setup_server(sandbox)
+    lena = await become_listener(sandbox, "lena")
+    await on_call(lena)
+    await make_circle(sandbox)
+    alice = await join(sandbox, "alice")
+    care = await write(alice, "I have the pills ready and I'm going to end it tonight.")
+    assert care.message.buttons == ["Continue to preview", "Talk to a listener", "Don't post"]
+    form = await alice.click(care, "Talk to a listener")
+    assert form.kind == "modal"
+    values: dict[str, object] = {"support:topic": "", "support:appear": ["anonymous"]}
+    await (await alice.submit_modal(form, **values)).settled()
+    offer = await lena.wait_for_dm("Someone")
+    for secret in (str(alice.id), alice.user.username, alice.user.display_name):
+        assert secret not in offer.text
+    assert shares_in(sandbox) == [], "asking for a listener posts nothing"

@@ -33,6 +33,7 @@ NOTHING_YET = "Nothing about you personally is stored in this server yet."
 WHO_CAN_SEE = (
     "Only you can see the bot's replies to your commands, and your own check-ins and notes.",
     "Anonymous shares can't be traced to you by members, listeners, moderators or admins.",
+    "In a one-to-one support conversation the listener sees only your label, never your account unless you share it.",
     "Server admins see the server's settings and audit lines, never who wrote anonymous content.",
     "The server operator who runs the bot holds the database. Linking anonymous content to a person "
     "would need both the database and the bot's secret key.",

@@ -327,6 +327,13 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
             state = await self.service.set_share(checkin_id, user_id, action == "share")
             await interaction.response.edit_message(view=checkin_card(state))
         elif action == "listener":
+            state = await self.service.state(checkin_id, user_id)
+            guild_id = state.circle.guild_id
+            support = self.bot.get_cog("SupportCog")
+            if support is not None and await self.bot.services.support.has_listeners(guild_id):
+                # Listeners are set up here: ask one now, through the confidential relay.
+                await support.open_ask(interaction, guild_id, source="checkin")  # type: ignore[attr-defined]
+                return
             result = await self.service.request_listener(checkin_id, user_id)
             await interaction.response.edit_message(view=checkin_card(result.state))
 

@@ -11,4 +11,5 @@ if TYPE_CHECKING:
 
 
 async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(HelpCog(bot, bot.services.access))
+    services = bot.services
+    await bot.add_cog(HelpCog(bot, services.access, services.rota, services.circles))

@@ -7,7 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.access import AccessService
+from bot.services.circles import CircleService
 from bot.services.help import Audience, CommandEntry, Viewer, group_for
+from bot.services.rota import RotaService
 from bot.ui.people import actor_from
 from bot.ui.replies import reply, text_card
 
@@ -29,23 +31,34 @@ def command_entries(tree: app_commands.CommandTree[Any]) -> list[CommandEntry]:
     return entries
 
 
-async def viewer_for(interaction: discord.Interaction[Any], access: AccessService) -> Viewer:
+async def viewer_for(
+    interaction: discord.Interaction[Any], access: AccessService, rota: RotaService, circles: CircleService
+) -> Viewer:
     if interaction.guild is None:
         return Viewer(in_server=False)
+    guild_id = interaction.guild.id
     actor = actor_from(interaction)
-    return Viewer(is_admin=actor.is_admin, is_facilitator=await access.is_coordinator(interaction.guild.id, actor))
+    facilitates = any(c.facilitator_role_id in actor.role_ids for c in await circles.in_guild(guild_id))
+    listener = await rota.listener(guild_id, actor.user_id)
+    return Viewer(
+        is_admin=actor.is_admin,
+        is_facilitator=facilitates or await access.is_coordinator(guild_id, actor),
+        is_listener=listener is not None and listener.status == "active",
+    )
 
 
 class HelpCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, access: AccessService) -> None:
+    def __init__(self, bot: commands.Bot, access: AccessService, rota: RotaService, circles: CircleService) -> None:
         self.bot = bot
         self.access = access
+        self.rota = rota
+        self.circles = circles
 
     @app_commands.command(name="help", description="The commands you can use here, and what they do.")
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.guild_install()
     async def help(self, interaction: discord.Interaction[Any]) -> None:
-        viewer = await viewer_for(interaction, self.access)
+        viewer = await viewer_for(interaction, self.access, self.rota, self.circles)
         sections = [INTRO]
         for audience, entries in group_for(viewer, command_entries(self.bot.tree)):
             lines = "\n".join(f"- `/{e.name}`: {e.description}" for e in entries)

@@ -46,10 +46,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MEMBER = {"audience": Audience.MEMBER}
 TD = discord.ui.TextDisplay
-LISTENER_NOTE = (
-    "Talking one-to-one with a volunteer listener will be possible from here once your server sets up "
-    "listener rotas. Until then, the services above are there for you, any time."
+NO_LISTENERS_NOTE = (
+    "This server has no volunteer listeners yet, so one-to-one support isn't available here. "
+    "The services above are there for you, any time."
 )
+LISTENER_OFFER = "You can also talk one-to-one with a volunteer listener, privately: they won't see who you are."
 
 
 def jump(guild_id: int, channel_id: int | None, message_id: int | None) -> str:
@@ -98,6 +99,19 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
     async def _mod_channel(self, guild_id: int) -> int | None:
         return (await self.settings.get(guild_id)).mod_channel_id
+
+    async def _listener_choice(self, guild_id: int) -> tuple[str, list[discord.ui.Button[Any]]]:
+        """A line and (when this server has listeners) a button that opens a one-to-one request."""
+        if not await self.bot.services.support.has_listeners(guild_id):
+            return NO_LISTENERS_NOTE, []
+
+        async def talk(i: discord.Interaction[Any]) -> None:
+            support = self.bot.get_cog("SupportCog")
+            if support is None:  # pragma: no cover - loaded with the bot
+                raise InvalidInput("One-to-one support isn't available right now; /resources is.")
+            await support.open_ask(i, guild_id, source="share")  # type: ignore[attr-defined]
+
+        return LISTENER_OFFER, [button("Talk to a listener", talk)]
 
     def _roles(self, interaction: discord.Interaction[Any]) -> set[int]:
         return {r.id for r in getattr(interaction.user, "roles", [])}
@@ -158,12 +172,17 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 i, Controls(owner, TD("Okay, nothing was posted. Take care of yourself; /resources is always here."))
             )
 
+        note, talk = await self._listener_choice(circle.guild_id)
         view = Controls(
             owner,
             *[TD(s) for s in sections],
-            TD(f"-# {LISTENER_NOTE}"),
+            TD(f"-# {note}"),
             TD("Would you still like to share this with your circle? You'll see a preview first."),
-            row(button("Continue to preview", post_anyway, discord.ButtonStyle.primary), button("Don't post", cancel)),
+            row(
+                button("Continue to preview", post_anyway, discord.ButtonStyle.primary),
+                *talk,
+                button("Don't post", cancel),
+            ),
         )
         await self._show(interaction, view)
 
@@ -389,13 +408,18 @@ class SharesCog(commands.Cog, name="SharesCog"):
             async def cancel(i: discord.Interaction[Any]) -> None:
                 await self._show(i, Controls(owner, TD("Okay, your reply wasn't posted. Take care of yourself.")))
 
+            note, talk = await self._listener_choice(share.guild_id)
             await self._show(
                 interaction,
                 Controls(
                     owner,
                     *[TD(s) for s in sections],
-                    TD(f"-# {LISTENER_NOTE}"),
-                    row(button("Post my reply", anyway, discord.ButtonStyle.primary), button("Don't post", cancel)),
+                    TD(f"-# {note}"),
+                    row(
+                        button("Post my reply", anyway, discord.ButtonStyle.primary),
+                        *talk,
+                        button("Don't post", cancel),
+                    ),
                 ),
             )
             return
