@@ -131,6 +131,11 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         scheduler.register(kind, handler)
     circle_service = CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock)
     circle_service.closing_hooks.append(sessions.stop_circle)
+
+    async def circle_ids(guild_id: int) -> list[int]:
+        return [c.id for c in await circle_repo.in_guild(guild_id, include_archived=True)]
+
+    maintenance.circle_ids = circle_ids
     return Services(
         settings=settings,
         clock=clock,

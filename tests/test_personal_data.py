@@ -323,3 +323,30 @@ async def test_export_has_every_table_and_delete_leaves_nothing(tmp_path: Path) 
         assert await rows_about(services, OTHER), "someone else's data is untouched"
     finally:
         await services.db.close()
+
+
+async def test_purging_a_server_cancels_its_circles_scheduled_jobs(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+
+    settings = load_settings({"SECRET_KEY": TEST_SECRET_KEY, "DATABASE_PATH": str(tmp_path / "p.db")})
+    clock = FakeClock()
+    services = await build_services(settings, clock=clock, use_timers=False)
+    try:
+        circle = await grief(services)
+        job_id = await services.scheduler.schedule(
+            next(iter(services.sessions.job_handlers())),
+            clock.now() + timedelta(days=60),
+            {},
+            job_id=f"circle:{circle.id}:later",
+        )
+        await services.maintenance.guild_removed(GUILD)
+        clock.advance(timedelta(days=31))
+        report = await services.maintenance.run()
+        assert GUILD in report.purged_guilds
+        job = await services.scheduler.jobs.get(job_id)
+        assert job is not None and job.status == "cancelled"
+        assert await services.circles.in_guild(GUILD, include_archived=True) == []
+    finally:
+        await services.db.close()

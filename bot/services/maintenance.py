@@ -12,7 +12,7 @@ Logs carry counts and server ids only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -67,6 +67,8 @@ class MaintenanceService:
         self.guilds = guilds
         self.scheduler = scheduler
         self.clock = clock
+        # Given a server, the circle ids whose scheduled jobs (``circle:{id}:...``) a purge cancels.
+        self.circle_ids: Callable[[int], Awaitable[list[int]]] | None = None
 
     # -- the daily job ------------------------------------------------------------------
 
@@ -98,6 +100,9 @@ class MaintenanceService:
         report.expired = await self.registry.purge_expired(now)
         for guild_id in await self.guilds.due_for_purge(now):
             try:
+                if self.circle_ids is not None:
+                    for circle_id in await self.circle_ids(guild_id):
+                        await self.scheduler.cancel_prefix(f"circle:{circle_id}:")
                 counts = await self.registry.delete_guild(guild_id)
                 await self.guilds.delete(guild_id)
             except Exception:
