@@ -31,6 +31,11 @@ from bot.storage.database import Database, Row
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(minutes=10)
+# Timers are armed only for jobs due within this horizon, and the horizon is refilled regularly:
+# arming one APScheduler job per pending row (tens of thousands on a large server) costs seconds of
+# start-up and a lot of memory, for timers that won't fire for days.
+ARM_HORIZON = timedelta(hours=6)
+REFILL_EVERY = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class StartReport:
     fired_late: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     interrupted: list[str] = field(default_factory=list)
+    waiting: int = 0  # pending further ahead than the timer horizon; armed as their time nears
 
 
 JobHandler = Callable[[Job], Awaitable[None]]
@@ -93,6 +99,31 @@ class JobRepository:
     async def pending(self) -> list[Job]:
         rows = await self.db.fetchall("SELECT * FROM scheduled_jobs WHERE status = 'pending' ORDER BY run_at")
         return [Job.from_row(r) for r in rows]
+
+    async def pending_ids(self) -> list[str]:
+        """Ids of every pending job (cheap: no payloads parsed)."""
+        rows = await self.db.fetchall("SELECT id FROM scheduled_jobs WHERE status = 'pending'")
+        return [str(r["id"]) for r in rows]
+
+    async def pending_of_kind(self, kind: str) -> list[Job]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM scheduled_jobs WHERE status = 'pending' AND kind = ? ORDER BY run_at", (kind,)
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def between(self, after: datetime, until: datetime) -> list[Job]:
+        """Pending jobs with ``after < run_at <= until``."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM scheduled_jobs WHERE status = 'pending' AND run_at > ? AND run_at <= ? ORDER BY run_at",
+            (to_iso(after), to_iso(until)),
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def count_after(self, after: datetime) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM scheduled_jobs WHERE status = 'pending' AND run_at > ?", (to_iso(after),)
+        )
+        return int(row["n"]) if row else 0
 
     async def due(self, now: datetime) -> list[Job]:
         rows = await self.db.fetchall(
@@ -182,8 +213,10 @@ class Scheduler:
             raise ValueError(f"No handler is registered for job kind {kind!r}")
         job = Job(job_id or uuid.uuid4().hex, kind, run_at, grace, payload or {})
         await self.jobs.upsert(job, self.clock.now())
-        if self._started:
+        if self._started and run_at <= self.clock.now() + ARM_HORIZON:
             self._arm(job)
+        elif self._started:
+            self._disarm(job.id)  # rescheduled further ahead: the refill arms it later
         return job.id
 
     async def cancel(self, job_id: str) -> bool:
@@ -204,12 +237,10 @@ class Scheduler:
         if self.use_timers:
             self._aps = AsyncIOScheduler(timezone="UTC")
             self._aps.start()
+            self._aps.add_job(self._refill, "interval", seconds=REFILL_EVERY.total_seconds(), id="scheduler:refill")
         self._started = True
-        for job in await self.jobs.pending():
-            if job.run_at > now:
-                self._arm(job)
-                report.rebuilt.append(job.id)
-            elif now - job.run_at <= job.grace:
+        for job in await self.jobs.due(now):
+            if now - job.run_at <= job.grace:
                 report.fired_late.append(job.id)
                 await self._fire(job.id)
             else:
@@ -217,14 +248,26 @@ class Scheduler:
                 await self.jobs.mark_missed(job.id, now, f"the bot was down; {late_by} late, past its grace window")
                 report.missed.append(job.id)
                 log.warning("job missed kind=%s id=%s late_by=%s", job.kind, job.id, late_by)
+        for job in await self.jobs.between(now, now + ARM_HORIZON):
+            self._arm(job)
+            report.rebuilt.append(job.id)
+        report.waiting = await self.jobs.count_after(now + ARM_HORIZON)
         log.info(
-            "scheduler started rebuilt=%d fired_late=%d missed=%d interrupted=%d",
+            "scheduler started rebuilt=%d waiting=%d fired_late=%d missed=%d interrupted=%d",
             len(report.rebuilt),
+            report.waiting,
             len(report.fired_late),
             len(report.missed),
             len(report.interrupted),
         )
         return report
+
+    async def _refill(self) -> None:
+        """Arm timers for jobs that have come within the horizon since the last refill."""
+        now = self.clock.now()
+        for job in await self.jobs.between(now, now + ARM_HORIZON):
+            if self._aps is not None and self._aps.get_job(job.id) is None:
+                self._arm(job)
 
     async def run_due(self) -> list[str]:
         """Fire every pending job whose time has come (the path a FakeClock drives)."""

@@ -174,3 +174,25 @@ async def test_real_timers_fire_through_apscheduler(tmp_path: Path) -> None:
     assert recorder.fired == [(job_id, {})]
     assert await status(db, job_id) == "done"
     await db.close()
+
+
+async def test_timers_are_armed_only_within_the_horizon_and_refilled(tmp_path: Path) -> None:
+    from bot.scheduler import ARM_HORIZON
+
+    now = SystemClock().now()  # APScheduler's timers run on real time
+    clock = FakeClock(now)
+    db = await open_db(tmp_path / "s.db")
+    recorder = Recorder()
+    scheduler = Scheduler(JobRepository(db), clock, use_timers=True)
+    scheduler.register("remind", recorder)
+    near = await scheduler.schedule("remind", now + timedelta(hours=1), job_id="near")
+    far = await scheduler.schedule("remind", now + ARM_HORIZON + timedelta(hours=1), job_id="far")
+    report = await scheduler.start()
+    assert report.rebuilt == [near] and report.waiting == 1
+    assert scheduler._aps is not None
+    assert scheduler._aps.get_job(near) is not None and scheduler._aps.get_job(far) is None
+    clock.advance(timedelta(hours=2))
+    await scheduler._refill()
+    assert scheduler._aps.get_job(far) is not None, "armed once its time came within the horizon"
+    await scheduler.shutdown()
+    await db.close()

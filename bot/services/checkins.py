@@ -981,7 +981,7 @@ class CheckinService:
         A job can be missing when the bot was down past its grace window (the scheduler records it
         as missed). Returns how many were scheduled.
         """
-        pending = {job.id for job in await self.scheduler.jobs.pending()}
+        pending = set(await self.scheduler.jobs.pending_ids())
         now = self.clock.now()
         scheduled = 0
         for reminder in await self.repo.active_reminders():

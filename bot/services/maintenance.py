@@ -79,8 +79,8 @@ class MaintenanceService:
         scheduler records it as missed, so a fresh one is scheduled.
         """
         now = self.clock.now()
-        for job in await self.scheduler.jobs.pending():
-            if job.kind == JOB_KIND and now - job.run_at <= job.grace:
+        for job in await self.scheduler.jobs.pending_of_kind(JOB_KIND):
+            if now - job.run_at <= job.grace:
                 return job.id
         return await self._schedule_next(now)
 

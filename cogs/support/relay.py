@@ -381,10 +381,17 @@ class DiscordSupport:
         self.bot = bot
         self.renderer = renderer
         self.settings = settings
+        # DM channel ids by person, in memory only: opening a DM (and looking the user up) for every
+        # relayed message would spend Discord's global request budget instead of the DM limit.
+        self._dm_channels: dict[int, int] = {}
 
-    async def _dm(self, user_id: int) -> discord.DMChannel:
-        user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-        return user.dm_channel or await user.create_dm()
+    async def _dm(self, user_id: int) -> discord.PartialMessageable:
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None:
+            data = await self.bot.http.start_private_message(user_id)
+            channel_id = int(data["id"])
+            self._dm_channels[user_id] = channel_id
+        return self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
     async def _channel(self, channel_id: int) -> Any:
         return self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
