@@ -1,0 +1,900 @@
+"""Speed, memory and storage benchmarks: the real bot against a bare discord.py bot, in one run.
+
+Usage::
+
+    python -m bench.run [--quick] [--out bench/results/latest.md] [--only NAME ...]
+
+Everything goes through the sandbox Discord (no OpenAPI validation while timing) with the real
+discord.py client. The baseline is a bare ``discord.Client`` + ``CommandTree`` with one slash
+command that answers a fixed ephemeral reply: the cost of Discord's protocol and discord.py.
+
+Interaction latency is measured by the sandbox's own clock: from the moment it creates the
+interaction it sends as INTERACTION_CREATE (``Interaction.created``) to the moment it has handled
+the bot's callback request (the ``RecordedRequest.at`` of ``POST /interactions/{id}/{token}/callback``).
+No change to the sandbox is needed for that.
+
+Correctness checks (every interaction answered, none after Discord's 3-second limit, rows stored
+exactly once) raise :class:`BenchError`; targets are reported as met or missed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import discord  # noqa: E402
+
+from bench.baseline import BaselineBot  # noqa: E402
+from bot.endpoints import configure_endpoints  # noqa: E402
+from bot.sandbox.actors import Outcome, Person, Sandbox  # noqa: E402
+from bot.sandbox.harness import TEST_SECRET_KEY, BotHarness  # noqa: E402
+from bot.sandbox.server import INTERACTION_TIMEOUT_S, Interaction  # noqa: E402
+
+DEFAULT_OUT = ROOT / "bench" / "results" / "latest.md"
+LOAD_RATE_LIMIT = (100_000, 1.0)  # latency scenarios: no artificial REST limits in the way
+CALLBACK_PATH = re.compile(r"^/interactions/(\d+)/[^/]+/callback$")
+SCENARIOS = ("latency", "storage", "startup", "relay")
+
+
+class BenchError(AssertionError):
+    """A benchmark's correctness check failed (not a missed target: a wrong result)."""
+
+
+# -- statistics and the table -------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
+    if not values:
+        raise BenchError("no samples")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    k = (len(ordered) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass
+class Stat:
+    samples: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.samples, 99)
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+
+@dataclass
+class Row:
+    scenario: str
+    measure: str
+    unit: str
+    bot: Stat | float
+    baseline: Stat | float | None = None
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        def fmt(value: float) -> str:
+            if self.unit == "ms":
+                return f"{value * 1000:.2f}"
+            if abs(value) >= 100:
+                return f"{value:,.0f}"
+            return f"{value:.3g}"
+
+        def pair(stat: Stat | float | None) -> tuple[str, str]:
+            if stat is None:
+                return "", ""
+            if isinstance(stat, Stat):
+                return fmt(stat.median), fmt(stat.p99)
+            return fmt(stat), ""
+
+        bot_med, bot_p99 = pair(self.bot)
+        base_med, base_p99 = pair(self.baseline)
+        ratio_med = ratio_p99 = ""
+        if isinstance(self.bot, Stat) and isinstance(self.baseline, Stat):
+            ratio_med = f"{self.bot.median / self.baseline.median:.2f}x"
+            ratio_p99 = f"{self.bot.p99 / self.baseline.p99:.2f}x"
+        elif isinstance(self.bot, float) and isinstance(self.baseline, float) and self.baseline:
+            ratio_med = f"{self.bot / self.baseline:.2f}x"
+        n = str(self.bot.n) if isinstance(self.bot, Stat) else ""
+        met = "" if self.met is None else ("met" if self.met else "**missed**")
+        return [
+            self.scenario,
+            self.measure,
+            self.unit,
+            n,
+            bot_med,
+            bot_p99,
+            base_med,
+            base_p99,
+            ratio_med,
+            ratio_p99,
+            self.target,
+            met,
+            self.note,
+        ]
+
+
+HEADER = [
+    "Scenario",
+    "Measure",
+    "Unit",
+    "n",
+    "peer-circles median",
+    "p99",
+    "baseline median",
+    "baseline p99",
+    "ratio median",
+    "ratio p99",
+    "Target",
+    "Result",
+    "Note",
+]
+
+
+def machine() -> str:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f", {int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+    return (
+        f"{os.cpu_count()} CPU ({model or platform.processor() or 'unknown CPU'}){mem}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, discord.py {discord.__version__}"
+    )
+
+
+def render(rows: list[Row], *, quick: bool, started: datetime, elapsed: float) -> str:
+    lines = [
+        f"Benchmarks ({'quick' if quick else 'full'} run, {started:%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s)",
+        "",
+        f"Machine: {machine()}",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join("---" for _ in HEADER) + "|",
+    ]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+# -- the baseline bot ---------------------------------------------------------------------------
+
+
+class BaselineHarness:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.bot: BaselineBot | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 15.0) -> BaselineBot:
+        server = self.sandbox.server
+        configure_endpoints(server.api_url, server.gateway_url)
+        server.ready.clear()
+        bot = BaselineBot()
+        self._task = asyncio.create_task(bot.start(server.bot_token), name="baseline bot")
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({self._task, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            raise BenchError(f"the baseline bot was not ready within {timeout:g}s")
+        self.bot = bot
+        return bot
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 5)
+        self.bot, self._task = None, None
+
+
+# -- measuring interactions ---------------------------------------------------------------------
+
+
+def callback_times(sandbox: Sandbox) -> dict[int, float]:
+    """interaction id -> when the sandbox had handled the bot's (first successful) callback."""
+    found: dict[int, float] = {}
+    for request in sandbox.server.requests:
+        if request.method != "POST" or request.status >= 400:
+            continue
+        match = CALLBACK_PATH.match(request.path)
+        if match:
+            found.setdefault(int(match.group(1)), request.at)
+    return found
+
+
+def latencies(sandbox: Sandbox, outcomes: Sequence[Outcome]) -> list[float]:
+    """Latency of each interaction; raises unless every one was answered within Discord's limit."""
+    times = callback_times(sandbox)
+    result: list[float] = []
+    for outcome in outcomes:
+        interaction: Interaction = outcome.interaction
+        if interaction.late:
+            raise BenchError(f"{interaction.name!r} was answered after Discord's 3-second limit")
+        at = times.get(interaction.id)
+        if at is None or not interaction.responded.is_set():
+            raise BenchError(f"{interaction.name!r} (interaction {interaction.id}) was never answered")
+        latency = at - interaction.created
+        if latency > INTERACTION_TIMEOUT_S:
+            raise BenchError(f"{interaction.name!r} took {latency:.3f}s, over Discord's 3-second limit")
+        result.append(latency)
+    return result
+
+
+Action = Callable[[Person, Any], Awaitable[tuple[Outcome, Any]]]
+
+
+async def measure(
+    sandbox: Sandbox,
+    people: list[Person],
+    action: Callable[[Person], Awaitable[Outcome]],
+    *,
+    concurrency: int,
+    samples: int,
+    offset: int = 0,
+) -> list[float]:
+    """Run ``action`` ``samples`` times, ``concurrency`` at once, people in turn from ``offset``."""
+    collected: list[float] = []
+    turn = offset
+    while len(collected) < samples:
+        wave = min(concurrency, samples - len(collected))
+        who = [people[(turn + i) % len(people)] for i in range(wave)]
+        turn += wave
+        outcomes = await asyncio.gather(*(action(p) for p in who))
+        collected += latencies(sandbox, outcomes)
+    return collected
+
+
+# -- scenario 1: interaction latency ------------------------------------------------------------
+
+
+@dataclass
+class LatencyConfig:
+    solo_samples: int
+    crowd: int
+    crowd_waves: int
+
+
+CIRCLE = "Grief"
+CIRCLE_CHANNEL = "circle-grief"
+MEMBER_ROLE = f"Circle: {CIRCLE}"
+
+
+async def baseline_latency(cfg: LatencyConfig) -> dict[int, Stat]:
+    sandbox = await Sandbox.create(spec_path=None, default_rate_limit=LOAD_RATE_LIMIT)
+    harness = BaselineHarness(sandbox)
+    try:
+        await harness.start()
+        people = [sandbox.member(f"base{i}") for i in range(cfg.crowd)]
+
+        async def ping(person: Person) -> Outcome:
+            return await person.slash("ping")
+
+        await measure(sandbox, people, ping, concurrency=1, samples=5)  # warm-up
+        solo = await measure(sandbox, people, ping, concurrency=1, samples=cfg.solo_samples)
+        crowd = await measure(sandbox, people, ping, concurrency=cfg.crowd, samples=cfg.crowd * cfg.crowd_waves)
+        for person in people[:3]:
+            if not any("pong" in m.text for m in person.ephemeral_replies):
+                raise BenchError("the baseline bot's reply was not stored by the sandbox")
+        return {1: Stat(solo), cfg.crowd: Stat(crowd)}
+    finally:
+        await harness.stop()
+        await sandbox.stop()
+
+
+async def _prepare_circle(sandbox: Sandbox) -> None:
+    ana = sandbox.admin("ana")
+    await ana.slash("setup", moderation_channel=sandbox.channel("moderation"))
+    opened = await ana.slash("circle create", name=CIRCLE, description="For anyone grieving")
+    await (await ana.submit_modal(opened)).settled()
+    if not sandbox.has_channel(CIRCLE_CHANNEL):
+        raise BenchError("the benchmark circle was not created")
+    edited = await ana.slash("circle edit", circle=CIRCLE, share_limit=60)
+    await edited.settled()
+
+
+async def bot_latency(cfg: LatencyConfig, workdir: Path) -> dict[str, dict[int, Stat]]:
+    sandbox = await Sandbox.create(spec_path=None, default_rate_limit=LOAD_RATE_LIMIT)
+    harness = BotHarness(sandbox, workdir / "latency.db")
+    try:
+        await harness.start()
+        await _prepare_circle(sandbox)
+        people = [sandbox.member(f"m{i}", roles=[MEMBER_ROLE]) for i in range(cfg.crowd)]
+        state: dict[int, Outcome] = {}  # person -> the last /checkin now answer (for the mood click)
+        previews: dict[int, Outcome] = {}
+
+        async def checkin(person: Person) -> Outcome:
+            outcome = await person.slash("checkin now", where=CIRCLE_CHANNEL)
+            state[person.id] = outcome
+            return outcome
+
+        async def mood(person: Person) -> Outcome:
+            return await person.click(state[person.id], "4 · Good")
+
+        async def share_open(person: Person) -> Outcome:
+            outcome = await person.slash("share post", where=CIRCLE_CHANNEL)
+            if outcome.kind != "modal":
+                raise BenchError(f"/share post did not open the form: {outcome.text[:200]!r}")
+            values: dict[str, Any] = {"share:text": f"Benchmark share from {person.user.username}", "share:warning": ""}
+            preview = await person.submit_modal(outcome, **values)
+            previews[person.id] = preview
+            return outcome
+
+        async def share_post(person: Person) -> Outcome:
+            outcome = await person.click(previews.pop(person.id), "Post")
+            await outcome.settled("the share to be posted", timeout=10)
+            return outcome
+
+        async def support(person: Person) -> Outcome:
+            return await person.slash("support ask", where=CIRCLE_CHANNEL)
+
+        actions: list[tuple[str, Callable[[Person], Awaitable[Outcome]]]] = [
+            ("/checkin one-tap", checkin),
+            ("mood button", mood),
+            ("/share modal open", share_open),
+            ("share Post", share_post),
+            ("/support", support),
+        ]
+        for _, action in actions:  # warm-up: every code path once
+            await measure(sandbox, people, action, concurrency=1, samples=1)
+        turn = 1
+        results: dict[str, dict[int, Stat]] = {name: {} for name, _ in actions}
+        # Alternate the actions so a noisy moment hits them all alike; mood follows its check-in.
+        for concurrency, total in ((1, cfg.solo_samples), (cfg.crowd, cfg.crowd * cfg.crowd_waves)):
+            samples: dict[str, list[float]] = {name: [] for name, _ in actions}
+            done = 0
+            while done < total:
+                wave = min(concurrency, total - done)
+                for name, action in actions:
+                    samples[name] += await measure(sandbox, people, action, concurrency=wave, samples=wave, offset=turn)
+                done += wave
+                turn += wave
+            for name in samples:
+                results[name][concurrency] = Stat(samples[name])
+        # Exactly-once: one posted share per Post click, one check-in row per mood tap.
+        posted = [m for m in sandbox.channel(CIRCLE_CHANNEL).messages if "shared anonymously" in m.text]
+        stored = await _count(harness, "SELECT COUNT(*) AS n FROM shares WHERE status = 'posted'")
+        expected_posts = cfg.solo_samples + cfg.crowd * cfg.crowd_waves + 1
+        if len(posted) != expected_posts or stored != expected_posts:
+            raise BenchError(
+                f"expected {expected_posts} posted shares, saw {len(posted)} in the channel, {stored} stored"
+            )
+        checkins = await _count(harness, "SELECT COUNT(*) AS n FROM checkins")
+        if checkins != expected_posts:
+            raise BenchError(f"expected {expected_posts} stored check-ins, found {checkins}")
+        return results
+    finally:
+        await harness.stop()
+        await sandbox.stop()
+
+
+async def _count(harness: BotHarness, sql: str) -> int:
+    from bot.client import PeerCirclesBot
+
+    bot = harness.bot
+    assert isinstance(bot, PeerCirclesBot)
+    row = await bot.services.db.fetchone(sql)
+    return int(row["n"]) if row is not None else 0
+
+
+async def scenario_latency(quick: bool, workdir: Path) -> list[Row]:
+    cfg = LatencyConfig(solo_samples=20, crowd=100, crowd_waves=1) if quick else LatencyConfig(100, 100, 3)
+    base = await baseline_latency(cfg)
+    mine = await bot_latency(cfg, workdir)
+    rows: list[Row] = []
+    for concurrency in (1, cfg.crowd):
+        for name, by_level in mine.items():
+            stat = by_level[concurrency]
+            floor = base[concurrency]
+            met = stat.median <= 1.3 * floor.median and stat.p99 <= 2.0 * floor.p99
+            rows.append(
+                Row(
+                    "1 latency",
+                    f"{name} @ {concurrency} concurrent",
+                    "ms",
+                    stat,
+                    floor,
+                    "median ≤1.3x, p99 ≤2x; none >3 s",
+                    met,
+                    f"max {max(stat.samples) * 1000:.0f} ms" if concurrency > 1 else "",
+                )
+            )
+    return rows
+
+
+# -- scenario 5: storage ------------------------------------------------------------------------
+
+
+async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
+    import aiosqlite
+
+    from bot.storage.checkins import CheckinRepository, NoteCipher
+    from bot.storage.database import Database
+
+    writes = 300 if quick else 2000
+    bulk = 20_000 if quick else 200_000
+    when = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
+    secret = __import__("base64").b64decode(TEST_SECRET_KEY)
+
+    async def fresh(name: str) -> Database:
+        db = Database(workdir / name)
+        await db.open()
+        await db.migrate()
+        await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, ?)", (when.isoformat(),))
+        await db.execute(
+            "INSERT INTO circles (guild_id, name, name_key, ground_rules, created_at) VALUES (1, 'G', 'g', '', ?)",
+            (when.isoformat(),),
+        )
+        return db
+
+    # The bot's write path: CheckinRepository.insert_checkin (idempotent on source_key, reads the row back).
+    db = await fresh("storage-bot.db")
+    repo = CheckinRepository(db, NoteCipher(secret))
+    bot_times: list[float] = []
+    for i in range(writes):
+        t0 = time.perf_counter()
+        _, created = await repo.insert_checkin(
+            guild_id=1,
+            circle_id=1,
+            user_id=10_000 + i % 500,
+            mood=1 + i % 5,
+            timezone="Europe/London",
+            local_date=date(2026, 3, 27),
+            created_at=when + timedelta(seconds=i),
+            source_key=f"msg:{i}",
+        )
+        bot_times.append(time.perf_counter() - t0)
+        if not created:
+            raise BenchError(f"check-in {i} was not stored")
+    _, again = await repo.insert_checkin(
+        guild_id=1,
+        circle_id=1,
+        user_id=10_000,
+        mood=1,
+        timezone="Europe/London",
+        local_date=date(2026, 3, 27),
+        created_at=when,
+        source_key="msg:0",
+    )
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM checkins")
+    if again or row is None or row["n"] != writes:
+        raise BenchError("the check-in write path stored a duplicate or lost a row")
+    await db.close()
+
+    # Bare aiosqlite: the same row, same schema and the same pragmas, one autocommit INSERT.
+    base_db = await fresh("storage-bare.db")
+    await base_db.close()
+    bare_times: list[float] = []
+    async with aiosqlite.connect(workdir / "storage-bare.db", isolation_level=None) as conn:
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        sql = (
+            "INSERT INTO checkins (guild_id, circle_id, user_id, mood, timezone, local_date, created_at, source_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        for i in range(writes):
+            params = (
+                1,
+                1,
+                10_000 + i % 500,
+                1 + i % 5,
+                "Europe/London",
+                "2026-03-27",
+                (when + timedelta(seconds=i)).isoformat(),
+                f"msg:{i}",
+            )
+            t0 = time.perf_counter()
+            await conn.execute(sql, params)
+            bare_times.append(time.perf_counter() - t0)
+        async with conn.execute("SELECT COUNT(*) FROM checkins") as cursor:
+            found = await cursor.fetchone()
+        if found is None or found[0] != writes:
+            raise BenchError("the bare insert lost rows")
+
+    # Size: bulk-load check-ins shaped like real ones (1000 members, 50 circles-worth of dates).
+    size_db = await fresh("storage-size.db")
+    await size_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    empty = _db_bytes(workdir / "storage-size.db")
+    await _bulk_checkins(size_db, bulk, circle_id=1, guild_id=1)
+    await size_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    full = _db_bytes(workdir / "storage-size.db")
+    await size_db.close()
+    per_million = (full - empty) / bulk * 1_000_000 / 1024 / 1024
+
+    bot_stat, bare_stat = Stat(bot_times), Stat(bare_times)
+    return [
+        Row(
+            "5 storage",
+            "check-in write (insert_checkin vs bare aiosqlite INSERT)",
+            "ms",
+            bot_stat,
+            bare_stat,
+            "median ≤2x",
+            bot_stat.median <= 2.0 * bare_stat.median,
+        ),
+        Row(
+            "5 storage",
+            f"database size per 1,000,000 check-ins (from {bulk:,})",
+            "MiB",
+            per_million,
+            note="tags '[]', no note; indexes included",
+        ),
+    ]
+
+
+def _db_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+async def _bulk_checkins(db: Any, count: int, *, circle_id: int, guild_id: int, members: int = 1000) -> None:
+    """Insert ``count`` check-ins in one transaction (executemany)."""
+    start = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
+
+    def rows() -> Any:
+        for i in range(count):
+            at = start + timedelta(minutes=7 * i)
+            yield (
+                guild_id,
+                circle_id,
+                100_000_000_000_000_000 + i % members,
+                1 + (i * 7) % 5,
+                "[]",
+                i % 3 == 0,
+                "Europe/London",
+                at.date().isoformat(),
+                at.isoformat(),
+                f"bench:{i}",
+            )
+
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO checkins (guild_id, circle_id, user_id, mood, tags, share_pulse, timezone, local_date, "
+            "created_at, source_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows(),
+        )
+
+
+# -- scenario 4: start-up at scale -------------------------------------------------------------
+
+
+@dataclass
+class StartupConfig:
+    guilds: int
+    checkins: int
+    runs: int
+
+
+async def _spawn_child(kind: str, sandbox: Sandbox, db_path: Path, guilds: int) -> tuple[float, int, dict[str, Any]]:
+    import json
+
+    server = sandbox.server
+    server.ready.clear()
+    server.session = None
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    spawned = time.time()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.startup",
+        kind,
+        server.api_url,
+        server.gateway_url,
+        server.bot_token,
+        str(db_path),
+        str(guilds),
+        cwd=str(ROOT),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 300)
+    if proc.returncode != 0:
+        raise BenchError(f"the {kind} start-up child failed: {err.decode(errors='replace')[-2000:]}")
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    if result["guilds"] != guilds:
+        raise BenchError(f"the {kind} bot was ready with {result['guilds']} of {guilds} servers")
+    return result["ready_at"] - spawned, int(result["rss_kib"]), result
+
+
+async def scenario_startup(quick: bool, workdir: Path) -> list[Row]:
+    from bench.startup import generate
+
+    cfg = StartupConfig(guilds=50, checkins=50_000, runs=2) if quick else StartupConfig(1000, 1_000_000, 3)
+    sandbox = await Sandbox.create(spec_path=None, default_rate_limit=LOAD_RATE_LIMIT)
+    try:
+        server = sandbox.server
+        guild_ids = [sandbox.guild.id]
+        for i in range(cfg.guilds - 1):
+            guild = server.add_guild(f"Server {i}")
+            server.add_channel(guild, "general")
+            guild_ids.append(guild.id)
+        t0 = time.perf_counter()
+        template = workdir / "startup-template.db"
+        counts = await generate(
+            template,
+            guild_ids,
+            circles_per_guild=5,
+            occurrences_per_circle=4,
+            slots_per_guild=50,
+            checkins=cfg.checkins,
+        )
+        built = time.perf_counter() - t0
+        expected_jobs = counts["session_occurrences"] * 4
+        if counts["checkins"] != cfg.checkins or counts["scheduled_jobs"] != expected_jobs:
+            raise BenchError(f"the start-up database is not what was asked for: {counts}")
+        import shutil
+
+        bot_times: list[float] = []
+        bot_rss: list[float] = []
+        base_times: list[float] = []
+        base_rss: list[float] = []
+        for run in range(cfg.runs):
+            elapsed, rss, _ = await _spawn_child("baseline", sandbox, template, cfg.guilds)
+            base_times.append(elapsed)
+            base_rss.append(rss / 1024)
+            copy = workdir / f"startup-{run}.db"
+            shutil.copyfile(template, copy)
+            elapsed, rss, info = await _spawn_child("bot", sandbox, copy, cfg.guilds)
+            if info["timers"] < expected_jobs:
+                raise BenchError(f"the scheduler kept {info['timers']} pending jobs, expected at least {expected_jobs}")
+            bot_times.append(elapsed)
+            bot_rss.append(rss / 1024)
+            copy.unlink()
+    finally:
+        await sandbox.stop()
+    scale = (
+        f"{counts['guilds']:,} servers, {counts['circles']:,} circles, {counts['session_occurrences']:,} occurrences "
+        f"+ {counts['scheduled_jobs']:,} jobs, {counts['rota_slots']:,} rota slots, {counts['checkins']:,} check-ins"
+    )
+    ready, base_ready = Stat(bot_times), Stat(base_times)
+    memory, memory_base = Stat(bot_rss), Stat(base_rss)
+    return [
+        Row(
+            "4 start-up",
+            "process start → ready (scheduler rebuilt)",
+            "s",
+            ready,
+            base_ready,
+            "< 5 s",
+            ready.p99 < 5.0,
+            f"{scale} (db built in {built:.0f} s)",
+        ),
+        Row(
+            "4 start-up",
+            "resident memory after ready",
+            "MiB",
+            memory,
+            memory_base,
+            "≤1.5x baseline",
+            memory.median <= 1.5 * memory_base.median,
+            "VmRSS of the bot process (the sandbox runs in another process)",
+        ),
+    ]
+
+
+# -- scenario 3: the support relay under Discord's DM rate limits -----------------------------
+
+DM_ROUTE = "POST /channels/{channel_id}/messages"
+DM_LIMIT = (5, 5.0)  # Discord: 5 messages per 5 s per channel
+LABEL = re.compile(r"^\*\*(Member|Listener) · [A-Z0-9]{4}\*\*\n", re.S)
+
+
+@dataclass
+class RelayConfig:
+    conversations: int
+    messages: int  # each way
+
+
+async def _relay_setup(sandbox: Sandbox, harness: BotHarness, cfg: RelayConfig) -> list[tuple[Person, Person]]:
+    ana = sandbox.admin("ana")
+    await ana.slash("setup", moderation_channel=sandbox.channel("moderation"), timezone="Europe/London")
+    channel = await sandbox.add_channel("listeners")
+    role = await sandbox.add_role("Listeners")
+    shown = await ana.slash("rota settings", listener_role=role, listeners_channel=channel, auto_approve=True)
+    if "Listener and support settings" not in shown.text:
+        raise BenchError(f"rota settings failed: {shown.text[:200]!r}")
+    pairs: list[tuple[Person, Person]] = []
+    for i in range(cfg.conversations):
+        # One listener comes on call, then one member asks: each request is offered to exactly
+        # one free listener (everyone earlier is at their one-conversation limit).
+        listener = sandbox.member(f"listener{i}")
+        card = await listener.slash("listener join")
+        await (await listener.click(card, "I agree")).settled()
+        await (await listener.slash("listener available", hours=4)).settled()
+        member = sandbox.member(f"member{i}")
+        opened = await member.slash("support ask")
+        if opened.kind != "modal":
+            raise BenchError(f"/support ask did not open the form: {opened.text[:200]!r}")
+        values: dict[str, Any] = {"support:topic": "", "support:appear": ["anonymous"]}
+        await (await member.submit_modal(opened, **values)).settled()
+        offer = await listener.wait_for_dm("Someone")
+        await (await listener.click(offer, "Accept")).settled()
+        pairs.append((member, listener))
+    active = await _count(harness, "SELECT COUNT(*) AS n FROM support_conversations WHERE status = 'active'")
+    if active != cfg.conversations:
+        raise BenchError(f"expected {cfg.conversations} active conversations, found {active}")
+    return pairs
+
+
+def _relayed_bodies(sandbox: Sandbox, person: Person, by_channel: dict[int, list[Any]]) -> list[str]:
+    channel = sandbox.server.dm_channel(person.user)
+    bot_id = sandbox.server.bot_user.id
+    bodies = []
+    for message in by_channel.get(channel.id, []):
+        if message.author.id != bot_id:
+            continue
+        text = message.text
+        found = LABEL.match(text)
+        if found:
+            bodies.append(text[found.end() :])
+    return bodies
+
+
+async def scenario_relay(quick: bool, workdir: Path) -> list[Row]:
+    from bot.client import PeerCirclesBot
+
+    cfg = RelayConfig(conversations=10, messages=8) if quick else RelayConfig(200, 20)
+    sandbox = await Sandbox.create(spec_path=None)  # the default REST limits, not raised
+    harness = BotHarness(sandbox, workdir / "relay.db")
+    try:
+        bot = await harness.start()
+        assert isinstance(bot, PeerCirclesBot)
+        pairs = await _relay_setup(sandbox, harness, cfg)
+        server = sandbox.server
+        server.set_rate_limit(DM_ROUTE, *DM_LIMIT)
+        first_request = len(server.requests)
+        sent: dict[int, list[str]] = {}
+
+        async def say(person: Person, text: str) -> None:
+            waiter = asyncio.ensure_future(
+                bot.wait_for("support_dm_handled", check=lambda _mid, uid: uid == person.id, timeout=30)
+            )
+            await person.send_dm(text)
+            await waiter
+            sent.setdefault(person.id, []).append(text)
+
+        async def talk(member: Person, listener: Person, index: int) -> None:
+            for k in range(cfg.messages):
+                await say(member, f"member {index} message {k}")
+                await say(listener, f"listener {index} message {k}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(talk(m, lst, i) for i, (m, lst) in enumerate(pairs)))
+        typed = time.perf_counter() - started
+        expected = {p.id: sent[q.id] for m, lst in pairs for p, q in ((lst, m), (m, lst))}
+        deadline = started + 300
+        while True:
+            by_channel: dict[int, list[Any]] = {}
+            for message in server.messages.values():
+                if not message.deleted and not message.ephemeral_to:
+                    by_channel.setdefault(message.channel_id, []).append(message)
+            for messages in by_channel.values():
+                messages.sort(key=lambda m: m.id)
+            got = {p.id: _relayed_bodies(sandbox, p, by_channel) for pair in pairs for p in pair}
+            if all(len(got[pid]) >= len(want) for pid, want in expected.items()):
+                break
+            if time.perf_counter() > deadline:
+                short = sum(1 for pid, want in expected.items() if len(got[pid]) < len(want))
+                raise BenchError(f"relay: {short} people still missing messages after 300 s")
+            await asyncio.sleep(0.05)  # polling the sandbox's state, not waiting for behaviour
+        elapsed = time.perf_counter() - started
+        for pid, want in expected.items():
+            if got[pid] != want:
+                raise BenchError(
+                    f"relay: person {pid} received {len(got[pid])} messages, not exactly the {len(want)} sent, in order"
+                )
+        # What the limits allow: per DM channel, n messages need (ceil(n / 5) - 1) full 5 s windows.
+        per_channel: dict[str, int] = {}
+        for request in server.requests[first_request:]:
+            if request.route == DM_ROUTE and request.status < 300:
+                per_channel[request.path] = per_channel.get(request.path, 0) + 1
+        limit, window = DM_LIMIT
+        ideal = max(((n + limit - 1) // limit - 1) * window for n in per_channel.values())
+        fraction = ideal / elapsed if ideal else 1.0
+        throttled = sum(1 for r in server.requests[first_request:] if r.route == DM_ROUTE and r.status == 429)
+        others: dict[str, int] = {}
+        for request in server.requests[first_request:]:
+            if request.status == 429 and request.route != DM_ROUTE:
+                others[request.route] = others.get(request.route, 0) + 1
+        other_429 = ", ".join(f"{route}: {n}" for route, n in sorted(others.items(), key=lambda kv: -kv[1])[:3])
+        delivered = sum(len(v) for v in expected.values())
+        return [
+            Row(
+                "3 relay",
+                f"{cfg.conversations} conversations × {cfg.messages} messages each way: delivered / allowed",
+                "fraction",
+                fraction,
+                target="≥ 0.9",
+                met=fraction >= 0.9,
+                note=(
+                    f"{delivered:,} relayed exactly once in order in {elapsed:.1f} s (typing took {typed:.1f} s); "
+                    f"limits allow {ideal:.0f} s; 429s: DM sends {throttled}" + (f", {other_429}" if other_429 else "")
+                ),
+            ),
+            Row("3 relay", "relayed messages per second", "msg/s", delivered / elapsed),
+        ]
+    finally:
+        await harness.stop()
+        await sandbox.stop()
+
+
+# -- running ------------------------------------------------------------------------------------
+
+RUNNERS: dict[str, Callable[[bool, Path], Awaitable[list[Row]]]] = {
+    "latency": scenario_latency,
+    "storage": scenario_storage,
+    "startup": scenario_startup,
+    "relay": scenario_relay,
+}
+
+
+async def run(quick: bool, only: Sequence[str] | None = None) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="peer-circles-bench-") as tmp:
+        for name in only or SCENARIOS:
+            gc.collect()
+            t0 = time.perf_counter()
+            found = await RUNNERS[name](quick, Path(tmp))
+            print(f"[bench] {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+            rows += found
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sample sizes, for CI smoke runs (< 1 minute)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"write the table here (default {DEFAULT_OUT})")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("discord").setLevel(logging.ERROR)  # 429 retries are counted in the table instead
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    rows = asyncio.run(run(args.quick, args.only))
+    table = render(rows, quick=args.quick, started=started, elapsed=time.perf_counter() - t0)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
