@@ -47,8 +47,12 @@ def from_iso(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def from_iso_or_none(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "from_iso", "timedelta", "to_iso", "utc"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "from_iso", "from_iso_or_none", "timedelta", "to_iso", "utc"]

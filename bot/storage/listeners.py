@@ -12,12 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import from_iso, to_iso
+from bot.clock import from_iso_or_none as _when
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
-
-
-def _when(value: str | None) -> datetime | None:
-    return from_iso(value) if value else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, SystemClock, from_iso, to_iso
+from bot.clock import from_iso_or_none as _when
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
 
@@ -22,10 +23,6 @@ MemberHasher = Callable[[int, int], bytes]
 
 OPEN = ("waiting", "queued", "active")
 WAITING = ("waiting", "queued")
-
-
-def _when(value: str | None) -> datetime | None:
-    return from_iso(value) if value else None
 
 
 @dataclass(frozen=True, slots=True)
