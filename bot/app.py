@@ -23,6 +23,7 @@ from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
 from bot.services.maintenance import MaintenanceService
 from bot.services.member_time import MemberTimeService
 from bot.services.outbox import OutboxService
+from bot.services.pending_requests import PendingRequestSweep
 from bot.services.privacy_service import PrivacyService
 from bot.services.pseudonyms import PseudonymService
 from bot.services.rota import RotaService
@@ -65,6 +66,7 @@ class Services:
     rota: RotaService
     outbox: OutboxService
     support: SupportService
+    pending_requests: PendingRequestSweep
     checkins: CheckinService
     sessions: SessionService
 
@@ -168,4 +170,5 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         rota=rota,
         outbox=outbox,
         support=support,
+        pending_requests=PendingRequestSweep(checkins, support),
     )

@@ -598,3 +598,24 @@ async def test_ask_a_listener_goes_to_the_listener_on_call_when_the_server_has_t
     offer = await lena.wait_for_dm("Someone")
     assert str(alice.id) not in offer.text and alice.user.username not in offer.text
     assert_nothing_public(sandbox, alice)
+
+
+async def test_a_request_made_before_there_were_listeners_reaches_the_first_one(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    from tests.support_harness import become_listener, setup_server
+
+    await grief(sandbox)
+    alice = member(sandbox, "alice")
+    card = await alice.slash("checkin now", where="circle-grief")
+    await alice.click(card, "2 · Low")
+    await alice.click(card.message, "Ask a listener to reach out")
+    pending = await rows(bot, "SELECT status FROM checkin_support_requests")
+    assert [r["status"] for r in pending] == ["pending"]
+    await setup_server(sandbox)
+    lena = await become_listener(sandbox, "lena")
+    # No shift is covered and nobody is on call yet: the request is queued for the next shift.
+    assert [r["status"] for r in await rows(bot, "SELECT status FROM checkin_support_requests")] == ["routed"]
+    conversations = await rows(bot, "SELECT status FROM support_conversations")
+    assert len(conversations) == 1
+    assert str(alice.id) not in " ".join(m.text for m in lena.dms)

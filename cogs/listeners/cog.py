@@ -399,6 +399,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             await i.response.defer()
             outcome = await self.service.join(guild.id, owner)
             if outcome.approved:
+                await self.bot.services.pending_requests.sweep(guild.id)
                 text = (
                     "🎉 **Thank you: you're a listener now.** Take shifts on the rota board or with /rota take, or go "
                     "on call with /listener available. /listener limits sets how much you take on."
@@ -877,6 +878,8 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         await self.service.require_reviewer(public_id, actor_from(interaction))
         await interaction.response.defer()
         listener = await self.service.review(public_id, actor_from(interaction), action == "approve")
+        if action == "approve":
+            await self.bot.services.pending_requests.sweep(listener.guild_id)
         verb = "approved" if action == "approve" else "didn't approve"
         await interaction.edit_original_response(
             view=card(f"📝 <@{interaction.user.id}> {verb} <@{listener.user_id}> as a listener.")

@@ -95,6 +95,12 @@ class SupportCog(commands.Cog, name="SupportCog"):
         await self.service.ensure_scheduled()
         self.outbox.start(ready=self.bot.wait_until_ready)
 
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Requests members made from check-ins before this server had listeners: route them now."""
+        for guild_id in await self.service.guilds_offering_support():
+            await self.bot.services.pending_requests.sweep(guild_id)
+
     async def cog_unload(self) -> None:
         await self.outbox.stop()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
