@@ -232,19 +232,17 @@ class CheckinRepository:
 
         Returns (check-in, created).
         """
-        async with self.db.transaction() as tx:
-            if source_key is not None:
-                row = await tx.fetchone("SELECT * FROM checkins WHERE source_key = ?", (source_key,))
-                if row is not None:
-                    return self._checkin(row), False
-            checkin_id = await tx.insert(
-                "INSERT INTO checkins (guild_id, circle_id, user_id, mood, timezone, local_date, created_at, source_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (guild_id, circle_id, user_id, mood, timezone, local_date.isoformat(), to_iso(created_at), source_key),
-            )
-            row = await tx.fetchone("SELECT * FROM checkins WHERE id = ?", (checkin_id,))
-        assert row is not None
-        return self._checkin(row), True
+        # One statement: a repeated source_key (a double click) inserts nothing and returns no row.
+        row = await self.db.fetchone(
+            "INSERT INTO checkins (guild_id, circle_id, user_id, mood, timezone, local_date, created_at, source_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_key) DO NOTHING RETURNING *",
+            (guild_id, circle_id, user_id, mood, timezone, local_date.isoformat(), to_iso(created_at), source_key),
+        )
+        if row is not None:
+            return self._checkin(row), True
+        existing = await self.db.fetchone("SELECT * FROM checkins WHERE source_key = ?", (source_key,))
+        assert existing is not None
+        return self._checkin(existing), False
 
     async def get_checkin(self, checkin_id: int) -> Checkin | None:
         row = await self.db.fetchone("SELECT * FROM checkins WHERE id = ?", (checkin_id,))
