@@ -315,3 +315,22 @@ async def test_settings_are_for_coordinators_and_audited(sandbox: Sandbox, rbot:
     assert "approved automatically" in changed.text and "3 min" in changed.text and "30 min" in changed.text
     audit = await sandbox.channel("moderation").wait_for_message("auto-approval of listeners")
     assert "the offer timeout to 3 min" in audit.text
+
+
+async def test_removing_a_shift_tells_its_listeners_and_is_audited(sandbox: Sandbox, rbot: PeerCirclesBot) -> None:
+    ana = await setup_server(sandbox)
+    await add_tuesday_evening(ana)
+    lena = await become_listener(sandbox, "lena")
+    first = (await lena.autocomplete("rota take", "shift", ""))[0]["value"]
+    await (await lena.slash("rota take", shift=first)).settled()
+    before = len(lena.dms)
+    refused = await (await lena.slash("rota remove", shift="1", force=True)).settled()
+    assert "Only" in refused.text, "listeners can't remove shifts"
+    choices = await ana.autocomplete("rota remove", "shift", "")
+    assert choices, "the coordinator picks the shift from a list"
+    removed = await (await ana.slash("rota remove", shift=choices[0]["value"])).settled()
+    assert "Removed:" in removed.text and removed.ephemeral
+    await lena.wait_for_dm("", after=before)
+    await sandbox.channel("moderation").wait_for_message("removed a listener shift")
+    assert await rbot.services.db.fetchall("SELECT * FROM rota_assignments") == []
+    assert (await lena.autocomplete("rota take", "shift", "")) == []
