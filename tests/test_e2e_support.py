@@ -7,6 +7,7 @@ on a FakeClock driven by run_due(); the outbox is driven by drain(): no test sle
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -620,3 +621,30 @@ async def test_privacy_export_and_delete_cover_listeners_and_support(sandbox: Sa
     await maya.wait_for_dm("You're not in a conversation")
     await registry.delete_user(guild, lena.id)
     assert await services(sbot).rota.listener(guild, lena.id) is None
+
+
+async def test_a_burst_of_messages_sent_without_waiting_arrives_in_order(
+    sandbox: Sandbox, sbot: PeerCirclesBot
+) -> None:
+    """People type fast: each message is its own gateway event and discord.py handles each in its own
+    task, so the bot must keep a person's messages in the order they were sent."""
+    _, lena, maya = await talking(sandbox, sbot)
+    burst = [f"line {k}: " + "so much to say " * (k % 4) for k in range(15)]
+    burst[3] = CRISIS  # takes the longer path (resources first, an alert): later lines must not overtake it
+    handled: list[int] = []
+    done = asyncio.Event()
+
+    def count(message_id: int, user_id: int) -> bool:
+        if user_id == maya.id:
+            handled.append(message_id)
+        if len(handled) == len(burst):
+            done.set()
+        return False
+
+    waiter = asyncio.ensure_future(sbot.wait_for("support_dm_handled", check=count, timeout=10))
+    sent = [await maya.send_dm(text) for text in burst]  # no waiting for the bot in between
+    await asyncio.wait_for(done.wait(), 10)
+    waiter.cancel()
+    await deliver_all(sbot)
+    assert relayed(lena, "Member · ") == [text.strip() for text in burst]
+    assert handled == [m.id for m in sent]

@@ -18,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.concurrency import KeyedLock
 from bot.errors import Conflict, InvalidInput, NotFound, PeerCirclesError
 from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
@@ -87,6 +88,9 @@ class SupportCog(commands.Cog, name="SupportCog"):
         self.renderer = SupportRenderer(bot, crisis, settings)
         self.discord = DiscordSupport(bot, self.renderer, settings)
         self._last_helpful: dict[int, float] = {}
+        # A person's direct messages are handled one at a time, in the order they arrived:
+        # discord.py runs each on_message as its own task, and a burst must not be reordered.
+        self._dm_order: KeyedLock[int] = KeyedLock()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -309,6 +313,10 @@ class SupportCog(commands.Cog, name="SupportCog"):
     async def on_message(self, message: discord.Message) -> None:
         if message.guild is not None or message.author.bot or not isinstance(message.channel, discord.DMChannel):
             return
+        async with self._dm_order.hold(message.author.id):
+            await self._handle_dm(message)
+
+    async def _handle_dm(self, message: discord.Message) -> None:
         try:
             reference = message.reference.message_id if message.reference is not None else None
             routes = await self.service.route_dm(message.author.id, reference)
