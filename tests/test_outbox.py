@@ -8,6 +8,7 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -328,3 +329,76 @@ def test_any_pattern_of_faults_and_a_restart_delivers_exactly_once_in_order(
             await db.close()
 
     asyncio.run(scenario())
+
+
+class GatedTransport(FakeTransport):
+    """Deliveries to one stream wait at a gate (as discord.py waits out a channel's rate limit)."""
+
+    def __init__(self, gated_stream: str) -> None:
+        super().__init__()
+        self.gated_stream = gated_stream
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.other = asyncio.Event()
+
+    async def deliver(self, target: Target, message: Outgoing, nonce: str) -> Delivered:
+        if message.stream == self.gated_stream:
+            self.waiting.set()
+            await self.gate.wait()
+        else:
+            self.other.set()
+        return await super().deliver(target, message, nonce)
+
+
+async def test_a_stream_waiting_out_a_limit_does_not_hold_up_another(
+    repo: SupportRepository, keyring: Keyring, clock: FakeClock
+) -> None:
+    transport = GatedTransport("listener")
+    outbox = make_outbox(repo, keyring, clock, transport)
+    outbox.start()
+    try:
+        conv = await conversation(repo, keyring, clock)
+        await relay(outbox, conv, "listener", "first, held at the gate")
+        outbox.wake(rescan=False)
+        await asyncio.wait_for(transport.waiting.wait(), 5)
+        await relay(outbox, conv, "listener", "second, behind the first")
+        await relay(outbox, conv, "member", "the other way")
+        outbox.wake(rescan=False)
+        await asyncio.wait_for(transport.other.wait(), 5)  # delivered while the listener stream waits
+        assert transport.texts("member") == ["the other way"] and transport.texts("listener") == []
+        transport.gate.set()
+        await asyncio.wait_for(_until(transport, lambda: len(transport.texts("listener")) == 2), 5)
+        assert transport.texts("listener") == ["first, held at the gate", "second, behind the first"]
+        pending = await repo.pending_rows()
+        assert pending == []
+    finally:
+        await outbox.stop()
+
+
+async def test_a_full_drain_and_the_worker_never_send_a_row_twice(
+    repo: SupportRepository, keyring: Keyring, clock: FakeClock
+) -> None:
+    transport = FakeTransport()
+    outbox = make_outbox(repo, keyring, clock, transport)
+    conv = await conversation(repo, keyring, clock)
+    for k in range(20):
+        await relay(outbox, conv, "listener" if k % 2 else "member", f"m{k}")
+    outbox.start()
+    try:
+        outbox.wake()
+        await asyncio.gather(outbox.drain(), outbox.drain())
+        await asyncio.wait_for(_until(transport, lambda: len(transport.sent) == 20), 5)
+        assert transport.calls == 20
+        assert transport.texts("member") == [f"m{k}" for k in range(0, 20, 2)]
+        assert transport.texts("listener") == [f"m{k}" for k in range(1, 20, 2)]
+    finally:
+        await outbox.stop()
+
+
+async def _until(transport: FakeTransport, predicate: Any) -> None:
+    """Wait, delivery by delivery, until predicate() holds."""
+    while True:
+        transport.delivered.clear()
+        if predicate():
+            return
+        await transport.delivered.wait()

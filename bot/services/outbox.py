@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.concurrency import KeyedLock
 from bot.crypto import DecryptionError, Keyring
 from bot.storage.support import Conversation, OutboxRow, SupportRepository
 
@@ -108,6 +109,15 @@ class DrainReport:
     next_due: datetime | None = None
     errors: list[str] = field(default_factory=list)
 
+    def merge(self, other: DrainReport) -> None:
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.retrying += other.retrying
+        self.held += other.held
+        self.errors.extend(other.errors)
+        if other.next_due is not None and (self.next_due is None or other.next_due < self.next_due):
+            self.next_due = other.next_due
+
 
 def row_context(conversation: Conversation, nonce: str) -> str:
     return f"outbox:{conversation.public_id}:{nonce}"
@@ -133,6 +143,12 @@ class OutboxService:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._rescan = True
+        self._dirty: set[tuple[int, str]] = set()
+        self._again: set[tuple[int, str]] = set()
+        self._workers: dict[tuple[int, str], asyncio.Task[None]] = {}
+        self._next_due: datetime | None = None
+        self._streams: KeyedLock[tuple[int, str]] = KeyedLock()
 
     def attach(self, transport: Transport) -> None:
         self.transport = transport
@@ -146,12 +162,18 @@ class OutboxService:
         nonce = secrets.token_hex(10)
         blob = self.keyring.encrypt_text(json.dumps(payload, default=str), row_context(conversation, nonce))
         row = await self.repo.enqueue(conversation.id, stream, kind, blob, self.clock.now(), nonce=nonce)
+        self._dirty.add((conversation.id, stream))
         log.info(
             "outbox queued conversation=%s stream=%s seq=%s kind=%s", conversation.public_id, stream, row.seq, kind
         )
         return row
 
-    def wake(self) -> None:
+    def wake(self, *, rescan: bool = True) -> None:
+        """Have the worker send what is due. ``rescan=False``: only the streams just enqueued to
+        (the relay's hot path); the default also looks at every stream with pending rows (after
+        something else changed, e.g. a listener accepted and held rows can now go)."""
+        if rescan:
+            self._rescan = True
         self._wake.set()
 
     # -- sending ------------------------------------------------------------------------
@@ -181,24 +203,22 @@ class OutboxService:
             report = DrainReport()
             if self.transport is None:
                 return report  # nothing can be sent yet; the rows wait
-            rows = await self.repo.pending_rows()
-            streams: dict[tuple[int, str], list[OutboxRow]] = {}
-            for row in rows:
-                streams.setdefault((row.conversation_id, row.stream), []).append(row)
-            results = await asyncio.gather(*(self._drain_stream(key, rows) for key, rows in streams.items()))
+            keys = await self.repo.pending_streams()
+            results = await asyncio.gather(*(self._drain_key(key) for key in keys))
             for stream_report in results:
-                report.delivered += stream_report.delivered
-                report.failed += stream_report.failed
-                report.retrying += stream_report.retrying
-                report.held += stream_report.held
-                report.errors.extend(stream_report.errors)
-                if stream_report.next_due is not None and (
-                    report.next_due is None or stream_report.next_due < report.next_due
-                ):
-                    report.next_due = stream_report.next_due
-            for conversation_id, _ in streams:
-                await self.repo.forget_member_if_done(conversation_id)
+                report.merge(stream_report)
             return report
+
+    async def _drain_key(self, key: tuple[int, str]) -> DrainReport:
+        """Send one stream's due rows in order. One sender per stream at a time (a lock per stream),
+        so the worker's per-stream tasks and a full :meth:`drain` never send a row twice."""
+        if self.transport is None:
+            return DrainReport()
+        async with self._streams.hold(key):
+            rows = await self.repo.pending_rows_for(*key)
+            report = await self._drain_stream(key, rows) if rows else DrainReport()
+        await self.repo.forget_member_if_done(key[0])
+        return report
 
     async def _drain_stream(self, key: tuple[int, str], rows: list[OutboxRow]) -> DrainReport:
         report = DrainReport()
@@ -265,23 +285,64 @@ class OutboxService:
     # -- the worker ---------------------------------------------------------------------
 
     async def run(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
-        """Deliver forever: drain, then wait for :meth:`wake` or the next retry time."""
+        """Deliver forever. Each stream with work gets its own task, so one conversation waiting
+        out Discord's per-channel limit (or a retry) never holds up another; the loop itself only
+        waits for :meth:`wake` or the next retry time, then hands streams to their tasks."""
         if ready is not None:
             await ready()
+        self._rescan = True
         while True:
-            try:
-                report = await self.drain()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database closing at shutdown, or a bug: don't spin
-                log.exception("outbox drain failed")
-                report = DrainReport(next_due=self.clock.now() + timedelta(seconds=5))
+            if self._rescan:
+                self._rescan = False
+                try:
+                    self._dirty.update(await self.repo.pending_streams())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database closing at shutdown, or a bug: don't spin
+                    log.exception("outbox scan failed")
+                    self._due(self.clock.now() + timedelta(seconds=5))
+            dirty, self._dirty = self._dirty, set()
+            for key in dirty:
+                self._spawn(key)
             timeout: float | None = None
-            if report.next_due is not None:
-                timeout = max(0.05, (report.next_due - self.clock.now()).total_seconds())
-            with contextlib.suppress(TimeoutError):
+            if self._next_due is not None:
+                timeout = max(0.05, (self._next_due - self.clock.now()).total_seconds())
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                self._next_due = None
+                self._rescan = True  # a retry is due: look at every stream again
             self._wake.clear()
+
+    def _spawn(self, key: tuple[int, str]) -> None:
+        if key in self._workers:
+            self._again.add(key)  # its task is running: it looks once more before it ends
+            return
+        self._workers[key] = asyncio.create_task(self._stream_worker(key), name="support outbox stream")
+
+    async def _stream_worker(self, key: tuple[int, str]) -> None:
+        try:
+            while True:
+                self._again.discard(key)
+                report = await self._drain_key(key)
+                if report.next_due is not None:
+                    self._due(report.next_due)
+                if key not in self._again:
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox stream failed")
+            self._due(self.clock.now() + timedelta(seconds=5))
+        finally:
+            # No await between the last check of _again and this: a wake that came in while the
+            # task ran either set _again (seen above) or finds no task and starts a new one.
+            self._workers.pop(key, None)
+
+    def _due(self, when: datetime) -> None:
+        if self._next_due is None or when < self._next_due:
+            self._next_due = when
+            self._wake.set()
 
     def start(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
         if self._task is None or self._task.done():
@@ -291,7 +352,10 @@ class OutboxService:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        tasks = [t for t in (task, *self._workers.values()) if t is not None]
+        self._workers.clear()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await t

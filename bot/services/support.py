@@ -751,7 +751,7 @@ class SupportService:
             await self._alert_urgent(fresh)
         if fresh.status == "active":
             await self._touch(fresh)
-        self.outbox.wake()
+        self.outbox.wake(rescan=False)  # enqueue noted the stream
         return RelayResult(fresh.waiting, first_held, urgent, pieces, attachments)
 
     async def _enqueue_relay(self, conversation: Conversation, side: str, text: str, *, urgent: bool) -> int:

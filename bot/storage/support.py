@@ -492,6 +492,21 @@ class SupportRepository:
         )
         return [OutboxRow.from_row(r) for r in rows]
 
+    async def pending_streams(self) -> list[tuple[int, str]]:
+        """(conversation id, stream) of every stream with a row still to send."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT conversation_id, stream FROM support_outbox WHERE status = 'pending' "
+            "ORDER BY conversation_id, stream"
+        )
+        return [(int(r["conversation_id"]), str(r["stream"])) for r in rows]
+
+    async def pending_rows_for(self, conversation_id: int, stream: str) -> list[OutboxRow]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM support_outbox WHERE conversation_id = ? AND stream = ? AND status = 'pending' ORDER BY seq",
+            (conversation_id, stream),
+        )
+        return [OutboxRow.from_row(r) for r in rows]
+
     async def get_outbox_row(self, row_id: int) -> OutboxRow | None:
         row = await self.db.fetchone("SELECT * FROM support_outbox WHERE id = ?", (row_id,))
         return OutboxRow.from_row(row) if row else None
