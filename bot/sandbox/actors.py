@@ -12,6 +12,7 @@ Every step waits on the bot's answer (an event), with a timeout that names what 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -610,11 +611,15 @@ class Person:
             payload["message"] = source.to_dict()
         await server.dispatch("INTERACTION_CREATE", payload)
 
-        await server.wait_for(
-            lambda: interaction.responded.is_set() or interaction.late,
-            f"the bot to answer {self.user.username}'s {what}",
-            timeout,
-        )
+        # Wait on this interaction's own event, not the server-wide state condition: with a hundred
+        # people waiting at once, re-checking every waiter on every change costs the harness more
+        # than the bot it measures.
+        try:
+            await asyncio.wait_for(interaction.answered.wait(), timeout)
+        except TimeoutError:
+            raise SandboxError(
+                f"Timed out after {timeout:g}s waiting for the bot to answer {self.user.username}'s {what}"
+            ) from None
         if interaction.late and not interaction.responded.is_set():
             raise SandboxError(f"The bot answered {self.user.username}'s {what} after Discord's 3-second limit")
         return Outcome(self.sandbox, interaction)

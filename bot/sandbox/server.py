@@ -134,6 +134,7 @@ class Interaction:
     versions_at_response: int = 0
     responded: asyncio.Event = field(default_factory=asyncio.Event)
     late: bool = False
+    answered: asyncio.Event = field(default_factory=asyncio.Event)  # responded, or tried too late
 
     @property
     def name(self) -> str:
@@ -1210,6 +1211,7 @@ class SandboxServer:
             raise DiscordHTTPError(400, 40060, "Interaction has already been acknowledged.")
         if time.monotonic() - interaction.created > self.interaction_timeout:
             interaction.late = True
+            interaction.answered.set()
             raise unknown("interaction", 10062)
         body = req.json or {}
         kind = int(body.get("type", 0))
@@ -1249,6 +1251,7 @@ class SandboxServer:
             raise DiscordHTTPError(400, 50035, f"Unsupported interaction callback type {kind}")
         interaction.response_type = kind
         interaction.responded.set()
+        interaction.answered.set()
         if message is not None and not message.ephemeral_to and kind in (4,) and channel.guild_id:
             await self.dispatch("MESSAGE_CREATE", message.to_dict(), intent=INTENT_GUILD_MESSAGES)
         if req.query.get("with_response") in ("1", "true", "True"):
