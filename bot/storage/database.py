@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -22,6 +22,7 @@ from bot.errors import MigrationError, StorageError
 BUSY_TIMEOUT_MS = 5000
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,62 @@ def load_migrations() -> list[Migration]:
     return found
 
 
+# -- one hop per statement -------------------------------------------------------------------
+#
+# aiosqlite runs every call on the connection's own thread and wakes the event loop for each
+# result. ``await conn.execute(...)`` then ``await cursor.fetchone()`` then closing the cursor is
+# three round trips to that thread for one statement; the functions below do the whole statement
+# (execute, read, close) in one, as aiosqlite's own ``execute_fetchall``/``execute_insert`` do.
+
+
+def _sql_execute(conn: sqlite3.Connection, sql: str, params: Params) -> int:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _sql_insert(conn: sqlite3.Connection, sql: str, params: Params) -> int:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.lastrowid or 0
+    finally:
+        cursor.close()
+
+
+def _sql_executemany(conn: sqlite3.Connection, sql: str, rows: Iterable[Params]) -> None:
+    conn.executemany(sql, rows).close()
+
+
+def _sql_fetchone(conn: sqlite3.Connection, sql: str, params: Params) -> Row | None:
+    cursor = conn.execute(sql, params)
+    try:
+        row: Row | None = cursor.fetchone()
+        return row
+    finally:
+        # Closing resets the statement, which is what commits an autocommit INSERT ... RETURNING.
+        cursor.close()
+
+
+def _sql_fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[Row]:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+async def _run(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(sqlite3_connection, *args)`` on the connection's thread, in one round trip.
+
+    ``Connection._execute`` is aiosqlite's queue onto that thread (what its public helpers use);
+    the sqlite3 connection is only touched there.
+    """
+    result: T = await conn._execute(fn, conn._conn, *args)
+    return result
+
+
 class Transaction:
     """Statements inside ``async with db.transaction() as tx``."""
 
@@ -56,23 +113,19 @@ class Transaction:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
-        return cursor.rowcount
+        return await _run(self._conn, _sql_execute, sql, params)
 
     async def insert(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
-        return cursor.lastrowid or 0
+        return await _run(self._conn, _sql_insert, sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._conn.executemany(sql, rows)
+        await _run(self._conn, _sql_executemany, sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return await _run(self._conn, _sql_fetchone, sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await _run(self._conn, _sql_fetchall, sql, params)
 
 
 class Database:
@@ -130,21 +183,19 @@ class Database:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         async with self._lock:
-            cursor = await self.conn.execute(sql, params)
-            return cursor.rowcount
+            return await _run(self.conn, _sql_execute, sql, params)
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         async with self._lock:
-            cursor = await self.conn.execute(sql, params)
-            return cursor.lastrowid or 0
+            return await _run(self.conn, _sql_insert, sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._lock, self.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        async with self._lock:
+            return await _run(self.conn, _sql_fetchone, sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._lock, self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        async with self._lock:
+            return await _run(self.conn, _sql_fetchall, sql, params)
 
     # -- schema -------------------------------------------------------------------------
 
