@@ -63,6 +63,7 @@ SOURCES = ("command", "dm", "checkin", "share", "other")
 
 ESCALATE_JOB = "support.escalate"
 IDLE_JOB = "support.idle"
+TOUCH_EVERY = timedelta(minutes=1)  # how often relaying refreshes last_activity_at
 HANDOFF_JOB = "support.handoff"
 QUEUED_JOB = "support.queued"
 JOB_KINDS = (ESCALATE_JOB, IDLE_JOB, HANDOFF_JOB, QUEUED_JOB)
@@ -749,7 +750,9 @@ class SupportService:
             first_held = True
         if urgent:
             await self._alert_urgent(fresh)
-        if fresh.status == "active":
+        if fresh.status == "active" and self.clock.now() - fresh.last_activity_at >= TOUCH_EVERY:
+            # The idle job is armed (at accept) and re-arms itself from last_activity_at, so a burst
+            # of messages needs no write per line: a minute's precision is plenty for closing idle.
             await self._touch(fresh)
         self.outbox.wake(rescan=False)  # enqueue noted the stream
         return RelayResult(fresh.waiting, first_held, urgent, pieces, attachments)

@@ -470,19 +470,13 @@ class SupportRepository:
     async def enqueue(
         self, conversation_id: int, stream: str, kind: str, ciphertext: bytes, now: datetime, *, nonce: str
     ) -> OutboxRow:
-        """Store a message to send, next in its stream's order."""
-        async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT COALESCE(MAX(seq), 0) AS last FROM support_outbox WHERE conversation_id = ? AND stream = ?",
-                (conversation_id, stream),
-            )
-            seq = int(row["last"]) + 1 if row else 1
-            row_id = await tx.insert(
-                "INSERT INTO support_outbox (conversation_id, stream, seq, kind, ciphertext, nonce, next_attempt_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, stream, seq, kind, ciphertext, nonce, to_iso(now), to_iso(now)),
-            )
-            found = await tx.fetchone("SELECT * FROM support_outbox WHERE id = ?", (row_id,))
+        """Store a message to send, next in its stream's order (one statement: atomic on its own)."""
+        found = await self.db.fetchone(
+            "INSERT INTO support_outbox (conversation_id, stream, seq, kind, ciphertext, nonce, next_attempt_at, "
+            "created_at) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM support_outbox "
+            "WHERE conversation_id = ? AND stream = ? RETURNING *",
+            (conversation_id, stream, kind, ciphertext, nonce, to_iso(now), to_iso(now), conversation_id, stream),
+        )
         assert found is not None
         return OutboxRow.from_row(found)
 
