@@ -215,6 +215,7 @@ class SandboxServer:
         self.default_rate_limit = default_rate_limit
         self.interaction_timeout = INTERACTION_TIMEOUT_S
         self._buckets: dict[str, Bucket] = {}
+        self._dm_channels: dict[int, Channel] = {}  # user id -> their DM channel (an index)
         self.session: GatewaySession | None = None
         self.identify_count = 0
         self.resume_count = 0
@@ -336,11 +337,16 @@ class SandboxServer:
         return self.guilds.get(channel.guild_id) if channel.guild_id else None
 
     def dm_channel(self, user: User) -> Channel:
+        known = self._dm_channels.get(user.id)
+        if known is not None and self.channels.get(known.id) is known:
+            return known
         for channel in self.channels.values():
             if channel.type == DM and channel.recipients and channel.recipients[0].id == user.id:
+                self._dm_channels[user.id] = channel
                 return channel
         channel = Channel(self.ids.next(), DM, recipients=[user])
         self.channels[channel.id] = channel
+        self._dm_channels[user.id] = channel
         return channel
 
     def channel_messages(self, channel_id: int, *, include_deleted: bool = False) -> list[Message]:
