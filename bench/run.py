@@ -880,6 +880,14 @@ RUNNERS: dict[str, Callable[[bool, Path], Awaitable[list[Row]]]] = {
 }
 
 
+def print_logs(workdir: Path) -> None:
+    """The bot processes' own logs, when a scenario failed."""
+    for log_file in sorted(workdir.glob("*.log")):
+        tail = log_file.read_text(errors="replace")[-3000:]
+        if tail.strip():
+            print(f"[bench] {log_file.name} (last lines):\n{tail}", file=sys.stderr)
+
+
 async def run(quick: bool, only: Sequence[str] | None = None) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="peer-circles-bench-") as tmp:
@@ -889,10 +897,7 @@ async def run(quick: bool, only: Sequence[str] | None = None) -> list[Row]:
             try:
                 found = await RUNNERS[name](quick, Path(tmp))
             except BaseException:
-                for log_file in sorted(Path(tmp).glob("*.log")):  # the bot processes' own logs
-                    tail = log_file.read_text(errors="replace")[-3000:]
-                    if tail.strip():
-                        print(f"[bench] {log_file.name} (last lines):\n{tail}", file=sys.stderr)
+                print_logs(Path(tmp))
                 raise
             print(f"[bench] {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
             rows += found
