@@ -100,9 +100,26 @@ class JobRepository:
         rows = await self.db.fetchall("SELECT * FROM scheduled_jobs WHERE status = 'pending' ORDER BY run_at")
         return [Job.from_row(r) for r in rows]
 
-    async def pending_ids(self) -> list[str]:
-        """Ids of every pending job (cheap: no payloads parsed)."""
-        rows = await self.db.fetchall("SELECT id FROM scheduled_jobs WHERE status = 'pending'")
+    async def pending_ids(self, *, prefix: str = "", kind: str | None = None) -> list[str]:
+        """Ids of pending jobs (no payloads parsed): every one, or only those whose id starts
+        with ``prefix`` and/or of one ``kind``.
+
+        Ask only for the ids you check: on a large deployment every pending job is tens of
+        thousands of rows, and loading them all at start costs megabytes of memory.
+        """
+        sql = "SELECT id FROM scheduled_jobs WHERE status = 'pending'"
+        params: list[str | int] = []
+        if prefix and ord(prefix[-1]) < 0xD7FF:
+            # A range on the primary key (BINARY collation: UTF-8 byte order is code point order).
+            sql += " AND id >= ? AND id < ?"
+            params += [prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)]
+        elif prefix:
+            sql += " AND substr(id, 1, ?) = ?"
+            params += [len(prefix), prefix]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        rows = await self.db.fetchall(sql, params)
         return [str(r["id"]) for r in rows]
 
     async def pending_of_kind(self, kind: str) -> list[Job]:
