@@ -69,6 +69,9 @@ class PeerCirclesBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             chunk_guilds_at_startup=False,
             member_cache_flags=discord.MemberCacheFlags.none(),
+            # No message cache: nothing reads it, and with the DM intent it would hold the last
+            # 1,000 direct messages (support conversations) in memory for no purpose.
+            max_messages=None,
             guild_ready_timeout=guild_ready_timeout,
         )
         self.settings = settings
