@@ -51,7 +51,7 @@ from bot.sandbox.server import INTERACTION_TIMEOUT_S, Interaction  # noqa: E402
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.md"
 LOAD_RATE_LIMIT = (100_000, 1.0)  # latency scenarios: no artificial REST limits in the way
 CALLBACK_PATH = re.compile(r"^/interactions/(\d+)/[^/]+/callback$")
-SCENARIOS = ("latency", "storage", "startup", "relay")
+SCENARIOS = ("latency", "load", "storage", "startup", "relay")
 
 
 class BenchError(AssertionError):
@@ -824,8 +824,10 @@ async def scenario_relay(quick: bool, workdir: Path) -> list[Row]:
         typed = time.monotonic() - started
         total = sum(len(v) for v in expected.values())
 
+        people = {pid: sandbox.person(pid) for pid in expected}
+
         def delivered() -> bool:
-            return sum(len(relayed_bodies(sandbox, sandbox.person(pid))) for pid in expected) >= total  # type: ignore[arg-type]
+            return sum(len(relayed_bodies(sandbox, p)) for p in people.values() if p is not None) >= total
 
         try:
             await sandbox.wait_for(delivered, "every relayed message", timeout=300)
@@ -834,7 +836,9 @@ async def scenario_relay(quick: bool, workdir: Path) -> list[Row]:
         last_sent = max(r.at for r in server.requests[first_request:] if r.route == DM_ROUTE and r.status < 300)
         elapsed = last_sent - started
         for pid, want in expected.items():
-            got = [text for text, _ in relayed_bodies(sandbox, sandbox.person(pid))]  # type: ignore[arg-type]
+            person = people[pid]
+            assert person is not None
+            got = [text for text, _ in relayed_bodies(sandbox, person)]
             if got != want:
                 raise BenchError(
                     f"relay: person {pid} received {len(got)} messages, not exactly the {len(want)} sent, in order"
@@ -870,10 +874,55 @@ async def scenario_relay(quick: bool, workdir: Path) -> list[Row]:
         await sandbox.stop()
 
 
+# -- scenario 2: sustained load (bench/load.py) ---------------------------------------------------
+
+
+async def scenario_load(quick: bool, workdir: Path) -> list[Row]:
+    from bench.load import FULL, QUICK, LoadError, run_load
+
+    cfg = QUICK if quick else FULL
+    try:
+        base, mine, world = await run_load(quick, workdir, lambda line: print(f"[bench] load: {line}", file=sys.stderr))
+    except LoadError as exc:
+        raise BenchError(str(exc)) from exc
+    if mine.best is None or base.best is None:
+        raise BenchError(
+            f"no rate was sustained (peer-circles: {mine.stopped_by}; baseline: {base.stopped_by}); "
+            f"lower the starting rate ({cfg.start_rate}/s)"
+        )
+    ratio = mine.best.achieved / base.best.achieved
+    steps = len(mine.steps)
+
+    def worst(result: Any) -> str:
+        return f"{max(result.latencies, default=0.0) * 1000:.0f} ms"
+
+    return [
+        Row(
+            "2 load",
+            f"highest rate sustained for {mine.best.duration:.0f} s, {cfg.members:,} members in {cfg.circles} circles",
+            "events/s",
+            mine.best.achieved,
+            base.best.achieved,
+            "≥0.5x baseline; no answer >3 s",
+            ratio >= 0.5,
+            (
+                f"mix: check-in 30%, share 10%, reply 15%, support DM 30%, RSVP 15% (events = interactions + DMs); "
+                f"slowest answer {worst(mine.best)} (baseline {worst(base.best)}); ramp ×{cfg.factor:g} from "
+                f"{cfg.start_rate:g}/s in {cfg.probe_s:g} s steps, {steps} steps; peer-circles stopped by: "
+                f"{mine.stopped_by[:140]}; baseline stopped by: {base.stopped_by[:140]}. Exactly once, checked after "
+                f"every passing step: {len(world.shares):,} shares, {len(world.replies):,} replies, "
+                f"{sum(len(v) for v in world.dms.values()):,} support messages (in order), {world.taps:,} check-ins, "
+                f"{len(world.going):,} RSVPs; no errors logged"
+            ),
+        ),
+    ]
+
+
 # -- running ------------------------------------------------------------------------------------
 
 RUNNERS: dict[str, Callable[[bool, Path], Awaitable[list[Row]]]] = {
     "latency": scenario_latency,
+    "load": scenario_load,
     "storage": scenario_storage,
     "startup": scenario_startup,
     "relay": scenario_relay,

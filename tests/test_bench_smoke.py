@@ -38,3 +38,47 @@ async def test_quick_run_prints_the_expected_rows(tmp_path: Path) -> None:
     table = render(rows, quick=True, started=datetime.now(UTC), elapsed=1.0)
     assert table.count("\n| ") == len(rows) + 1  # header + one line per row
     assert "peer-circles median" in table and "Machine:" in table
+
+
+def test_the_relay_allowance_follows_the_sandboxs_fixed_windows() -> None:
+    from bench.run import allowed_finish
+
+    # Eight messages ready at once, 5 per 5 s: five now, three when the window closes.
+    assert allowed_finish([0.0] * 8, 5, 5.0, None) == 5.0
+    # A window left open by earlier messages (2 left until t=3): two now, five at 3, the last at 8.
+    assert allowed_finish([0.0] * 8, 5, 5.0, (2, 3.0)) == 8.0
+    # Messages that trickle in slower than the limit go when they are ready.
+    assert allowed_finish([0.0, 2.0, 9.0], 5, 5.0, None) == 9.0
+
+
+async def test_the_load_ramp_checks_every_step_and_stops_at_the_first_miss() -> None:
+    from bench.load import LoadConfig, Runner, StepResult, ramp
+
+    checked: list[float] = []
+    offered: list[float] = []
+
+    async def fake_step(runner: Runner, rate: float, duration: float, rng: object) -> StepResult:
+        offered.append(rate)
+        result = StepResult(rate, duration, events=int(rate * duration))
+        if rate > 30:
+            result.misses.append("ping: answered after Discord's 3-second limit")
+        return result
+
+    async def check() -> None:
+        checked.append(offered[-1])
+
+    import bench.load as load
+
+    real = load.run_step
+    load.run_step = fake_step  # type: ignore[assignment]
+    try:
+        cfg = LoadConfig(
+            members=1, circles=1, conversations=0, probe_s=1, confirm_s=0, start_rate=10, factor=2, max_steps=5
+        )
+        result = await ramp(Runner(None, []), None, cfg, check, seed=0, log=lambda _: None)  # type: ignore[arg-type]
+    finally:
+        load.run_step = real  # type: ignore[assignment]
+    assert offered == [10, 20, 40]
+    assert checked == [10, 20], "exactly-once checks run after every passing step, not after the failing one"
+    assert result.best is not None and result.best.rate == 20
+    assert "3-second" in result.stopped_by

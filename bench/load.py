@@ -1,0 +1,511 @@
+"""Scenario 2: sustained load. Many members in many circles doing a realistic mix, at a rate that
+is ramped until the first answer misses Discord's 3-second deadline; the same ramp for the bare
+baseline bot; the highest rate each sustained is compared.
+
+The rate counts **user events per second**: each interaction (a command, a click, a form) and each
+direct message a person sends is one event reaching the bot through the gateway. The baseline's
+events are all ``/ping``. Arrivals are open-loop (started on a fixed schedule, whether or not the
+bot has caught up), as real people don't wait for each other.
+
+The mix (per action; an action is one person's short flow, with a reading pause between steps):
+check-in (``/checkin now`` + a mood tap), share (``/share post``, the form, Post), reply (Reply
+anonymously on a share, the form), support message (a DM in an open support conversation),
+RSVP (Going on a session announcement).
+
+Each step passes only if every interaction was answered within 3 seconds and nothing failed;
+after it, and before the next one, the harness waits for the bot to finish what it owes (posts,
+relayed messages) and checks, against the sandbox's own state and the bot's database, that every
+share, reply and support message arrived exactly once (in order, for support messages), that
+every mood tap stored one check-in and every Going click an RSVP. A failed check raises
+``BenchError``; a missed deadline ends the ramp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.serve import BotProcess
+from bot.sandbox.actors import Outcome, Person, Sandbox
+from bot.sandbox.server import INTERACTION_TIMEOUT_S, SandboxError
+
+MIX: tuple[tuple[str, int], ...] = (("checkin", 30), ("share", 10), ("reply", 15), ("support", 30), ("rsvp", 15))
+EVENTS_PER_ACTION = {"checkin": 2, "share": 3, "reply": 2, "support": 1, "rsvp": 1, "ping": 1}
+THINK_S = 0.25  # a person reading before their next step (see bench.run.think)
+
+
+class LoadError(AssertionError):
+    """A correctness check failed under load (lost, duplicated or misordered)."""
+
+
+@dataclass
+class LoadConfig:
+    members: int
+    circles: int
+    conversations: int
+    probe_s: float  # length of each ramp step
+    confirm_s: float  # length of the run that confirms the rate found (the issue's 60 s)
+    start_rate: float  # events per second
+    factor: float
+    max_steps: int
+
+
+QUICK = LoadConfig(
+    members=60, circles=3, conversations=2, probe_s=2.0, confirm_s=0.0, start_rate=8, factor=2, max_steps=2
+)
+FULL = LoadConfig(
+    members=1000, circles=50, conversations=25, probe_s=10.0, confirm_s=60.0, start_rate=50, factor=1.5, max_steps=12
+)
+
+
+@dataclass
+class StepResult:
+    rate: float  # events per second offered
+    duration: float
+    events: int = 0
+    actions: int = 0
+    latencies: list[float] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)  # answers later than 3 s, or none
+    errors: list[str] = field(default_factory=list)
+    lag: float = 0.0  # how far the harness fell behind its own schedule
+
+    @property
+    def passed(self) -> bool:
+        return not self.misses and not self.errors
+
+    @property
+    def achieved(self) -> float:
+        return self.events / self.duration if self.duration else 0.0
+
+
+@dataclass
+class RampResult:
+    steps: list[StepResult]
+    best: StepResult | None  # the highest rate sustained (the confirming run when there is one)
+    stopped_by: str
+
+
+# -- the world ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Circle:
+    name: str
+    channel: str
+    role: str
+    share: Any = None  # a posted share (a sandbox Message) people reply to
+    announcement: Any = None  # a session announcement (a sandbox Message) with Going
+
+
+@dataclass
+class World:
+    sandbox: Sandbox
+    circles: list[Circle]
+    members: list[tuple[Person, Circle]]
+    pairs: list[tuple[Person, Person]]  # (member, listener) in an open support conversation
+    # What the checks expect, filled in as actions succeed.
+    shares: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    dms: dict[int, list[str]] = field(default_factory=dict)  # receiver id -> texts, in send order
+    taps: int = 0
+    going: set[int] = field(default_factory=set)
+    busy: set[int] = field(default_factory=set)
+
+
+async def build_world(sandbox: Sandbox, cfg: LoadConfig) -> World:
+    from bot.services.circles import channel_slug
+
+    ana = sandbox.admin("ana")
+    await ana.slash("setup", moderation_channel=sandbox.channel("moderation"), timezone="Europe/London")
+    circles: list[Circle] = []
+    for i in range(cfg.circles):
+        name = f"Circle {i + 1:02d}"
+        opened = await ana.slash("circle create", name=name, description="A benchmark circle")
+        await (await ana.submit_modal(opened)).settled()
+        await (await ana.slash("circle edit", circle=name, share_limit=60)).settled()
+        circles.append(Circle(name, channel_slug(name), f"Circle: {name}"))
+    members = []
+    for i in range(cfg.members):
+        circle = circles[i % len(circles)]
+        members.append((sandbox.member(f"load{i}", roles=[circle.role]), circle))
+    day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    for index, circle in enumerate(circles):
+        author = members[index][0]
+        preview = await _write_share(author, circle, f"seed share for {circle.name}")
+        await (await author.click(preview, "Post")).settled()
+        channel = sandbox.channel(circle.channel)
+        circle.share = await channel.wait_for_message("seed share for")
+        scheduled = await ana.slash(
+            "session schedule", circle=circle.name, title="Weekly circle", first_date=day, start_time="19:00"
+        )
+        await scheduled.settled()
+        circle.announcement = await channel.wait_for_message("Weekly circle")
+    pairs = await _conversations(sandbox, ana, [p for p, _ in members[-cfg.conversations :]])
+    return World(sandbox, circles, members, pairs)
+
+
+async def _write_share(person: Person, circle: Circle, text: str) -> Outcome:
+    opened = await person.slash("share post", where=circle.channel)
+    if opened.kind != "modal":
+        raise LoadError(f"/share post did not open the form: {opened.text[:200]!r}")
+    await asyncio.sleep(THINK_S)
+    values: dict[str, Any] = {"share:text": text, "share:warning": ""}
+    preview = await person.submit_modal(opened, **values)
+    await asyncio.sleep(THINK_S)
+    return preview
+
+
+async def _conversations(sandbox: Sandbox, ana: Person, askers: list[Person]) -> list[tuple[Person, Person]]:
+    channel = await sandbox.add_channel("listeners")
+    role = await sandbox.add_role("Listeners")
+    shown = await ana.slash("rota settings", listener_role=role, listeners_channel=channel, auto_approve=True)
+    if "Listener and support settings" not in shown.text:
+        raise LoadError(f"rota settings failed: {shown.text[:200]!r}")
+    pairs = []
+    for i, member in enumerate(askers):
+        listener = sandbox.member(f"listener{i}")
+        card = await listener.slash("listener join")
+        await (await listener.click(card, "I agree")).settled()
+        await (await listener.slash("listener available", hours=4)).settled()
+        opened = await member.slash("support ask")
+        values: dict[str, Any] = {"support:topic": "", "support:appear": ["anonymous"]}
+        await asyncio.sleep(THINK_S)
+        await (await member.submit_modal(opened, **values)).settled()
+        offer = await listener.wait_for_dm("Someone")
+        await (await listener.click(offer, "Accept")).settled()
+        await member.wait_for_dm("has joined")
+        pairs.append((member, listener))
+    return pairs
+
+
+# -- actions --------------------------------------------------------------------------------------
+
+
+class Runner:
+    """Runs one action and records what each person saw; never raises."""
+
+    def __init__(self, world: World | None, baseline_people: list[Person] | None = None) -> None:
+        self.world = world
+        self.people = baseline_people or []
+        self.outcomes: list[Outcome] = []
+        self.serial = 0
+
+    def token(self, kind: str) -> str:
+        self.serial += 1
+        return f"{kind}-{self.serial:06d}"
+
+    async def _step(self, result: StepResult, call: Awaitable[Outcome]) -> Outcome:
+        outcome = await call
+        self.outcomes.append(outcome)
+        if outcome.interaction.late:
+            raise SandboxError("answered after Discord's 3-second limit")
+        return outcome
+
+    async def run(self, kind: str, person: Person, circle: Circle | None, result: StepResult) -> None:
+        try:
+            await self._run(kind, person, circle, result)
+        except SandboxError as exc:
+            result.misses.append(f"{kind}: {exc}")
+        except Exception as exc:  # a wrong answer (no form, no button): an error, not a miss
+            result.errors.append(f"{kind}: {type(exc).__name__}: {exc}"[:300])
+        finally:
+            if self.world is not None:
+                self.world.busy.discard(person.id)
+
+    async def _run(self, kind: str, person: Person, circle: Circle | None, result: StepResult) -> None:
+        world = self.world
+        if kind == "ping":
+            await self._step(result, person.slash("ping"))
+            return
+        assert world is not None and circle is not None
+        if kind == "checkin":
+            card = await self._step(result, person.slash("checkin now", where=circle.channel))
+            await asyncio.sleep(THINK_S)
+            await self._step(result, person.click(card, "4 · Good"))
+            world.taps += 1
+        elif kind == "share":
+            text = self.token("share")
+            opened = await self._step(result, person.slash("share post", where=circle.channel))
+            if opened.kind != "modal":
+                raise LoadError(f"/share post did not open the form: {opened.text[:120]!r}")
+            await asyncio.sleep(THINK_S)
+            values: dict[str, Any] = {"share:text": f"{text} a hard week", "share:warning": ""}
+            preview = await self._step(result, person.submit_modal(opened, **values))
+            await asyncio.sleep(THINK_S)
+            posted = await self._step(result, person.click(preview, "Post"))
+            world.shares.append(text)  # expected from here on, even if the post is still on its way
+            await posted.settled("the share to be posted", timeout=30)
+        elif kind == "reply":
+            text = self.token("reply")
+            form = await self._step(result, person.click(circle.share, "Reply anonymously"))
+            if form.kind != "modal":
+                raise LoadError(f"Reply anonymously did not open the form: {form.text[:120]!r}")
+            await asyncio.sleep(THINK_S)
+            reply: dict[str, Any] = {"share:field": f"{text} thinking of you"}
+            done = await self._step(result, person.submit_modal(form, **reply))
+            world.replies.append(text)
+            await done.settled("the reply to be posted", timeout=30)
+        elif kind == "rsvp":
+            await self._step(result, person.click(circle.announcement, "Going"))
+            world.going.add(person.id)
+        else:
+            raise ValueError(kind)
+
+
+async def _support_message(world: World, runner: Runner, rng: random.Random) -> None:
+    member, listener = world.pairs[rng.randrange(len(world.pairs))]
+    sender, receiver = (member, listener) if rng.random() < 0.5 else (listener, member)
+    text = runner.token("dm")
+    world.dms.setdefault(receiver.id, []).append(text)
+    await sender.send_dm(f"{text} still here")
+
+
+# -- a step and the ramp ----------------------------------------------------------------------------
+
+
+def _choose(rng: random.Random) -> str:
+    total = sum(weight for _, weight in MIX)
+    roll = rng.randrange(total)
+    for kind, weight in MIX:
+        if roll < weight:
+            return kind
+        roll -= weight
+    raise AssertionError("unreachable")
+
+
+async def run_step(runner: Runner, rate: float, duration: float, rng: random.Random) -> StepResult:
+    """Offer ``rate`` events per second for ``duration`` seconds (open loop); wait for every action."""
+    result = StepResult(rate, duration)
+    world = runner.world
+    tasks: list[asyncio.Task[None]] = []
+    start = time.monotonic()
+    next_at = start
+    turn = rng.randrange(1000)
+    while next_at < start + duration:
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing the arrivals, not waiting for behaviour
+        result.lag = max(result.lag, time.monotonic() - next_at)
+        kind = "ping" if world is None else _choose(rng)
+        if kind == "support":
+            assert world is not None
+            await _support_message(world, runner, rng)
+        else:
+            if world is None:
+                person, circle = runner.people[turn % len(runner.people)], None
+            else:
+                person, circle = world.members[turn % len(world.members)]
+                for _ in range(len(world.members)):
+                    if person.id not in world.busy:
+                        break
+                    turn += 1
+                    person, circle = world.members[turn % len(world.members)]
+                else:
+                    result.errors.append("every member is busy: the harness can't offer this rate")
+                    break
+                world.busy.add(person.id)
+            tasks.append(asyncio.create_task(runner.run(kind, person, circle, result)))
+        turn += 1
+        result.actions += 1
+        result.events += EVENTS_PER_ACTION[kind]
+        next_at += EVENTS_PER_ACTION[kind] / rate
+    await asyncio.gather(*tasks)
+    return result
+
+
+def _latencies(sandbox: Sandbox, outcomes: list[Outcome]) -> list[float]:
+    from bench.run import callback_times
+
+    if not outcomes:
+        return []
+    times = callback_times(sandbox)
+    found = []
+    for outcome in outcomes:
+        at = times.get(outcome.interaction.id)
+        if at is not None:
+            found.append(at - outcome.interaction.created)
+    return found
+
+
+@dataclass
+class Seen:
+    """One pass over the sandbox's messages: public tokens, and relayed support messages by receiver."""
+
+    tokens: Counter[str]
+    relayed: dict[int, list[str]]  # receiver id -> tokens, in order
+
+    @classmethod
+    def read(cls, world: World) -> Seen:
+        from bench.run import LABEL
+
+        server = world.sandbox.server
+        bot_id = server.bot_user.id
+        dm_of = {server.dm_channel(p.user).id: p.id for pair in world.pairs for p in pair}
+        tokens: Counter[str] = Counter()
+        relayed: dict[int, list[tuple[int, str]]] = {}
+        for message in list(server.messages.values()):
+            if message.deleted or message.ephemeral_to or message.author.id != bot_id:
+                continue
+            receiver = dm_of.get(message.channel_id)
+            if receiver is not None:
+                label = LABEL.match(message.text)
+                if label:
+                    relayed.setdefault(receiver, []).append((message.id, message.text[label.end() :].split(" ", 1)[0]))
+                continue
+            for word in message.text.replace("*", " ").split():
+                if word.startswith(("share-", "reply-")):
+                    tokens[word] += 1
+        return cls(tokens, {pid: [t for _, t in sorted(found)] for pid, found in relayed.items()})
+
+    def missing(self, world: World) -> tuple[list[str], dict[int, int]]:
+        lost = [t for t in world.shares + world.replies if self.tokens[t] < 1]
+        short = {
+            pid: len(want) - len(self.relayed.get(pid, []))
+            for pid, want in world.dms.items()
+            if len(self.relayed.get(pid, [])) < len(want)
+        }
+        return lost, short
+
+
+async def verify(world: World, bot: BotProcess, seeded_checkins: int, timeout: float = 120.0) -> None:
+    """Everything each person was promised arrived exactly once (and in order, for messages)."""
+    from bench.run import db_count
+
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = Seen.read(world)
+        lost, short = seen.missing(world)
+        if not lost and not short:
+            break
+        if time.monotonic() > deadline:
+            raise LoadError(f"lost under load: {len(lost)} posts/replies {lost[:5]}, support messages short {short}")
+        await asyncio.sleep(0.5)  # polling the sandbox's state while the bot catches up
+    doubled = [t for t in world.shares + world.replies if seen.tokens[t] != 1]
+    if doubled:
+        raise LoadError(f"posted more than once: {doubled[:5]}")
+    for pid, want in world.dms.items():
+        if seen.relayed.get(pid, []) != want:
+            raise LoadError("support messages to one person arrived more than once or out of order")
+    stored = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
+    if stored != seeded_checkins + world.taps:
+        raise LoadError(f"{world.taps} mood taps stored {stored - seeded_checkins} check-ins")
+    going = db_count(bot.db_path, "SELECT COUNT(DISTINCT user_id) FROM session_rsvps WHERE status = 'going'")
+    if going != len(world.going):
+        raise LoadError(f"{len(world.going)} people pressed Going; {going} RSVPs stored")
+    errors = [line for line in bot.log_tail(10**7).splitlines() if " ERROR " in line]
+    if errors:
+        raise LoadError(f"the bot logged errors at a rate it sustained: {errors[:3]}")
+
+
+async def ramp(
+    runner: Runner,
+    sandbox: Sandbox,
+    cfg: LoadConfig,
+    check: Callable[[], Awaitable[None]],
+    *,
+    seed: int,
+    log: Callable[[str], None],
+) -> RampResult:
+    rng = random.Random(seed)
+    steps: list[StepResult] = []
+    best: StepResult | None = None
+    rate = cfg.start_rate
+    stopped_by = f"{cfg.max_steps} steps without a miss"
+    for _ in range(cfg.max_steps):
+        runner.outcomes = []
+        result = await run_step(runner, rate, cfg.probe_s, rng)
+        result.latencies = _latencies(sandbox, runner.outcomes)
+        steps.append(result)
+        log(_describe(result))
+        if not result.passed:
+            stopped_by = result.misses[0] if result.misses else result.errors[0]
+            break
+        await check()
+        best = result
+        if result.lag > 1.0:
+            stopped_by = f"the harness fell {result.lag:.1f} s behind its schedule (its own limit)"
+            break
+        rate *= cfg.factor
+    if best is not None and cfg.confirm_s > 0:
+        # Confirm for the full duration, stepping down until a run holds (at most three tries).
+        rate = best.rate
+        best = None
+        for _ in range(3):
+            runner.outcomes = []
+            result = await run_step(runner, rate, cfg.confirm_s, rng)
+            result.latencies = _latencies(sandbox, runner.outcomes)
+            steps.append(result)
+            log("confirm " + _describe(result))
+            if result.passed:
+                await check()
+                best = result
+                break
+            rate /= cfg.factor**0.5
+    return RampResult(steps, best, stopped_by)
+
+
+def _describe(result: StepResult) -> str:
+    worst = max(result.latencies, default=0.0)
+    return (
+        f"{result.rate:.0f} events/s for {result.duration:.0f} s: {result.events} events, "
+        f"{'passed' if result.passed else 'FAILED'}, slowest answer {worst * 1000:.0f} ms, "
+        f"harness lag {result.lag:.2f} s" + (f"; {result.misses[:1] or result.errors[:1]}" if not result.passed else "")
+    )
+
+
+# -- the scenario ---------------------------------------------------------------------------------
+
+
+async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tuple[RampResult, RampResult, World]:
+    from bench.run import start_bot
+
+    cfg = QUICK if quick else FULL
+    # Baseline: the same ramp of /ping from the same number of people.
+    sandbox = await Sandbox.create(spec_path=None)
+    bot: BotProcess | None = None
+    try:
+        bot = await start_bot("baseline", sandbox, workdir, "load-baseline")
+        people = [sandbox.member(f"base{i}") for i in range(cfg.members)]
+
+        async def nothing() -> None:
+            return None
+
+        base = await ramp(Runner(None, people), sandbox, cfg, nothing, seed=1, log=lambda s: log("baseline " + s))
+    finally:
+        if bot is not None:
+            await bot.stop()
+        await sandbox.stop()
+
+    sandbox = await Sandbox.create(spec_path=None)
+    bot = None
+    try:
+        bot = await start_bot("bot", sandbox, workdir, "load")
+        world = await build_world(sandbox, cfg)
+        from bench.run import db_count
+
+        seeded = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
+        process = bot
+
+        async def check() -> None:
+            await verify(world, process, seeded)
+
+        mine = await ramp(Runner(world), sandbox, cfg, check, seed=2, log=lambda s: log("peer-circles " + s))
+        return base, mine, world
+    except BaseException:
+        if bot is not None:
+            await bot.dump_tasks()
+        raise
+    finally:
+        if bot is not None:
+            await bot.stop()
+        await sandbox.stop()
+
+
+__all__ = ["INTERACTION_TIMEOUT_S", "LoadConfig", "LoadError", "RampResult", "StepResult", "run_load"]
