@@ -566,7 +566,7 @@ class Person:
             data=data,
             source_message=source,
         )
-        server.interactions[interaction.id] = interaction
+        server.add_interaction(interaction)
         self._interactions.append(interaction)
         payload: dict[str, Any] = {
             "id": str(interaction.id),

@@ -207,6 +207,7 @@ class SandboxServer:
         self.commands: dict[int | None, dict[str, dict[str, Any]]] = {None: {}}
         self.command_syncs: list[tuple[int | None, int]] = []
         self.interactions: dict[int, Interaction] = {}
+        self._interactions_by_token: dict[str, Interaction] = {}
         self.requests: list[RecordedRequest] = []
         self.invalid_requests: list[str] = []
         self.faults: list[Fault] = []
@@ -669,10 +670,16 @@ class SandboxServer:
         if not has(guild.base_permissions(self.bot_user.id), name):
             raise missing_permissions()
 
+    def add_interaction(self, interaction: Interaction) -> None:
+        self.interactions[interaction.id] = interaction
+        self._interactions_by_token[interaction.token] = interaction
+
     def _interaction(self, interaction_id: str | None, token: str) -> Interaction:
-        for interaction in self.interactions.values():
-            if interaction.token == token and (interaction_id is None or str(interaction.id) == interaction_id):
-                return interaction
+        found = self._interactions_by_token.get(token)
+        if found is None:  # added without add_interaction: look through them all
+            found = next((i for i in self.interactions.values() if i.token == token), None)
+        if found is not None and (interaction_id is None or str(found.id) == interaction_id):
+            return found
         raise unknown("interaction", 10062)
 
     def _make_message(self, channel: Channel, author: User, body: dict[str, Any], files: list[Attachment]) -> Message:
