@@ -1,7 +1,7 @@
 """Scheduled jobs whose source of truth is the database.
 
 Every job is a row in ``scheduled_jobs``. :meth:`Scheduler.start` rebuilds timers from the rows:
-a job due within :data:`ARM_HORIZON` gets a timer on the event loop; one whose time passed while the bot was down
+a job still in the future gets an APScheduler timer; one whose time passed while the bot was down
 fires now if it is within its grace window, and is otherwise recorded as ``missed``. A job is
 claimed (``pending`` → ``running``) in one UPDATE before its handler runs, so it never fires
 twice; a job found ``running`` at start (the process died mid-run) is recorded as
@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
 from bot.clock import Clock, from_iso, to_iso
 from bot.storage.database import Database, Row
 
@@ -29,8 +32,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(minutes=10)
 # Timers are armed only for jobs due within this horizon, and the horizon is refilled regularly:
-# arming a timer per pending row (tens of thousands on a large server) costs start-up time and
-# memory, for timers that won't fire for days.
+# arming one APScheduler job per pending row (tens of thousands on a large server) costs seconds of
+# start-up and a lot of memory, for timers that won't fire for days.
 ARM_HORIZON = timedelta(hours=6)
 REFILL_EVERY = timedelta(minutes=30)
 
@@ -198,11 +201,7 @@ class Scheduler:
         self.clock = clock
         self.use_timers = use_timers
         self._handlers: dict[str, JobHandler] = {}
-        # Armed timers: one event-loop handle per job due within the horizon (plain call_later:
-        # a full scheduler library costs megabytes of imports for what is one timer per job).
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._refill_timer: asyncio.TimerHandle | None = None
+        self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._started = False
 
@@ -214,10 +213,6 @@ class Scheduler:
     @property
     def started(self) -> bool:
         return self._started
-
-    def is_armed(self, job_id: str) -> bool:
-        """Whether a timer is armed for this job (it is due within the horizon)."""
-        return job_id in self._timers
 
     async def schedule(
         self,
@@ -257,8 +252,9 @@ class Scheduler:
         now = self.clock.now()
         report.interrupted = await self.jobs.interrupt_running(now)
         if self.use_timers:
-            self._loop = asyncio.get_running_loop()
-            self._refill_timer = self._loop.call_later(REFILL_EVERY.total_seconds(), self._refill_due)
+            self._aps = AsyncIOScheduler(timezone="UTC")
+            self._aps.start()
+            self._aps.add_job(self._refill, "interval", seconds=REFILL_EVERY.total_seconds(), id="scheduler:refill")
         self._started = True
         for job in await self.jobs.due(now):
             if now - job.run_at <= job.grace:
@@ -287,14 +283,8 @@ class Scheduler:
         """Arm timers for jobs that have come within the horizon since the last refill."""
         now = self.clock.now()
         for job in await self.jobs.between(now, now + ARM_HORIZON):
-            if self._loop is not None and job.id not in self._timers:
+            if self._aps is not None and self._aps.get_job(job.id) is None:
                 self._arm(job)
-
-    def _refill_due(self) -> None:
-        if self._loop is None:
-            return
-        self._refill_timer = self._loop.call_later(REFILL_EVERY.total_seconds(), self._refill_due)
-        self._spawn(self._refill(), "refill")
 
     async def run_due(self) -> list[str]:
         """Fire every pending job whose time has come (the path a FakeClock drives)."""
@@ -305,54 +295,38 @@ class Scheduler:
         return fired
 
     async def shutdown(self) -> None:
-        """Disarm every timer, then let jobs already running finish."""
         self._started = False
-        self._loop = None
-        if self._refill_timer is not None:
-            self._refill_timer.cancel()
-            self._refill_timer = None
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
     def _arm(self, job: Job) -> None:
-        """Arm (or re-arm) the job's timer for its ``run_at`` by the scheduler's clock."""
-        if self._loop is None:
+        if self._aps is None:
             return
-        self._disarm(job.id)
-        delay = max(0.0, (job.run_at - self.clock.now()).total_seconds())
-        self._timers[job.id] = self._loop.call_later(delay, self._timer_due, job.id, job.run_at)
+        self._aps.add_job(
+            self._timer_fired,
+            DateTrigger(run_date=job.run_at),
+            args=[job.id],
+            id=job.id,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
     def _disarm(self, job_id: str) -> None:
-        handle = self._timers.pop(job_id, None)
-        if handle is not None:
-            handle.cancel()
+        if self._aps is not None and self._aps.get_job(job_id) is not None:
+            self._aps.remove_job(job_id)
 
-    def _timer_due(self, job_id: str, run_at: datetime) -> None:
-        self._timers.pop(job_id, None)
-        if self._loop is None:
-            return
-        # The loop's clock is monotonic; the wall clock may have been stepped back meanwhile.
-        early = (run_at - self.clock.now()).total_seconds()
-        if early > 0.001:
-            self._timers[job_id] = self._loop.call_later(early, self._timer_due, job_id, run_at)
-            return
-        self._spawn(self._fire(job_id), "job")
-
-    def _spawn(self, work: Awaitable[Any], what: str) -> None:
-        """Run timer work as a task that :meth:`shutdown` waits for; errors are logged."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("scheduler %s failed", what)
-
-        task = asyncio.ensure_future(guarded())
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+    async def _timer_fired(self, job_id: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await self._fire(job_id)
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     async def _fire(self, job_id: str) -> bool:
         job = await self.jobs.get(job_id)
