@@ -408,3 +408,15 @@ async def test_reconcile_marks_servers_left_while_offline(world: World) -> None:
     assert await world.guilds.removed_at(OTHER_GUILD) == NOW
     assert await world.guilds.removed_at(GUILD) is None
     assert await world.guild_exists(444)
+
+
+async def test_reconcile_cancels_the_purge_of_servers_the_bot_is_back_in(world: World) -> None:
+    await world.maintenance.guild_present(GUILD)
+    await world.maintenance.guild_removed(OTHER_GUILD)  # removed earlier, purge pending
+    gone = await world.maintenance.reconcile([GUILD, OTHER_GUILD, 555])
+    assert gone == []
+    assert await world.guilds.removed_at(OTHER_GUILD) is None, "back within the grace period: nothing purged"
+    assert await world.guilds.removed_at(GUILD) is None
+    assert await world.guild_exists(555)
+    rows = await world.guilds.db.fetchall("SELECT guild_id FROM guilds ORDER BY guild_id")
+    assert sorted(r["guild_id"] for r in rows) == sorted([GUILD, OTHER_GUILD, 555]), "one row each, no duplicates"

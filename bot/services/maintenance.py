@@ -139,8 +139,8 @@ class MaintenanceService:
         """At connect: mark present every server the bot is in, and removed every recorded
         server it is no longer in (it was removed while the bot was offline). Returns the latter."""
         present_ids = set(present)
-        for guild_id in sorted(present_ids):
-            await self.guild_present(guild_id)
+        for guild_id in await self.guilds.mark_present_many(present_ids, self.clock.now()):
+            log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
         gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids]
         for guild_id in gone:
             await self.guild_removed(guild_id)

@@ -36,6 +36,23 @@ class GuildLifecycleRepository:
             await tx.execute("UPDATE guilds SET removed_at = NULL WHERE guild_id = ?", (guild_id,))
             return True
 
+    async def mark_present_many(self, guild_ids: set[int], when: datetime) -> list[int]:
+        """:meth:`mark_present` for many servers in one transaction (at connect, for every server
+        the bot is in). Returns the servers whose pending purge was cancelled."""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall("SELECT guild_id, removed_at FROM guilds")
+            known = {int(r["guild_id"]): r["removed_at"] for r in rows}
+            new = sorted(g for g in guild_ids if g not in known)
+            back = sorted(g for g in guild_ids if g in known and known[g] is not None)
+            if new:
+                await tx.executemany(
+                    "INSERT INTO guilds (guild_id, joined_at, timezone) VALUES (?, ?, ?)",
+                    [(g, to_iso(when), self.default_timezone) for g in new],
+                )
+            if back:
+                await tx.executemany("UPDATE guilds SET removed_at = NULL WHERE guild_id = ?", [(g,) for g in back])
+        return back
+
     async def mark_removed(self, guild_id: int, when: datetime) -> None:
         """The bot was removed from this server; its data is purged after the grace period.
 

@@ -187,6 +187,8 @@ class PrivacyCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_guild_available(self, guild: discord.Guild) -> None:
+        if not self.bot.is_ready():
+            return  # connecting: on_ready reconciles every server at once, in one transaction
         await self.maintenance.guild_present(guild.id)
 
     @commands.Cog.listener()
