@@ -1106,7 +1106,7 @@ class SupportService:
     async def ensure_scheduled(self) -> int:
         """At start: every open request or conversation has its next job. A job missed while the bot
         was down longer than its grace would otherwise leave a member waiting for ever. Idempotent."""
-        pending = set(await self.scheduler.jobs.pending_ids())
+        pending = set(await self.scheduler.jobs.pending_ids(prefix="support:"))
         now = self.clock.now()
         made = 0
         for conversation in await self.repo.open_conversations():
