@@ -14,7 +14,6 @@ resident memory and CPU time. :class:`BotProcess` is the parent's side.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -42,13 +41,13 @@ def make_client(kind: str, api: str, gateway: str, token: str, db_path: str) -> 
 
         configure_endpoints(api, gateway)
         return BaselineBot()
+    from bench.startup import BENCH_SECRET_KEY
     from bot.client import PeerCirclesBot
     from bot.config import Settings
-    from bot.sandbox.harness import TEST_SECRET_KEY
 
     settings = Settings(
         discord_token=token,
-        secret_key=base64.b64decode(TEST_SECRET_KEY),
+        secret_key=BENCH_SECRET_KEY,
         database_path=Path(db_path),
         log_level="WARNING",
         default_timezone="UTC",

@@ -14,12 +14,13 @@ just before it spawned the process.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+BENCH_SECRET_KEY = b"peer-circles sandbox secret key!"  # the sandbox's test key (bot.sandbox.harness)
 
 
 def rss_kib() -> int:
@@ -43,11 +44,10 @@ async def _child(kind: str, api: str, gateway: str, token: str, db_path: str, gu
     else:
         from bot.client import PeerCirclesBot
         from bot.config import Settings
-        from bot.sandbox.harness import TEST_SECRET_KEY
 
         settings = Settings(
             discord_token=token,
-            secret_key=base64.b64decode(TEST_SECRET_KEY),
+            secret_key=BENCH_SECRET_KEY,  # not imported from the sandbox: that would load it into the bot
             database_path=Path(db_path),
             log_level="WARNING",
             default_timezone="UTC",
@@ -62,13 +62,14 @@ async def _child(kind: str, api: str, gateway: str, token: str, db_path: str, gu
     if ready not in done:
         raise SystemExit(f"{kind} bot did not become ready: {task.exception() if task.done() else 'timeout'}")
     ready_at = time.time()
+    rss = rss_kib()  # before the checks below, which load things the bot itself doesn't keep
     seen = len(client.guilds)
     rebuilt = 0
     if kind == "bot":
         # Every pending job is still accounted for after start (timers are armed only for the next
         # hours; the rest wait in the database and are armed as their time nears).
-        rebuilt = len(await client.services.scheduler.jobs.pending_ids())
-    result = {"ready_at": ready_at, "rss_kib": rss_kib(), "guilds": seen, "timers": rebuilt}
+        rebuilt = await client.services.scheduler.jobs.count_after(datetime.min.replace(tzinfo=UTC))
+    result = {"ready_at": ready_at, "rss_kib": rss, "guilds": seen, "timers": rebuilt}
     await client.close()
     task.cancel()
     return result
