@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +39,7 @@ from bot.services.checkins import (
     wall_time_instant,
 )
 from bot.services.member_time import MemberTimeService
-from bot.storage.checkins import CheckinRepository, NoteCipher, PulseEntry, Reminder
+from bot.storage.checkins import CheckinRepository, CheckinSettings, NoteCipher, PulseEntry, Reminder
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
@@ -152,6 +153,75 @@ async def test_the_same_tap_twice_stores_one_check_in(world: World) -> None:
     )
     assert sum(s.created for s in together) == 1
     assert len(await world.checkins()) == 2
+
+
+def count_statements(db: Database) -> list[int]:
+    """Count the statements sent to the connection's thread from now on (one hop each)."""
+    trips = [0]
+    conn: Any = db.conn
+    original = conn._execute
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips[0] += 1
+        return await original(fn, *args, **kwargs)
+
+    conn._execute = counting
+    return trips
+
+
+async def test_a_tap_is_two_statements_and_reads_what_the_separate_lookups_read(world: World) -> None:
+    circle = await world.circle()
+    other = await world.circle("Parents", OTHER_ROLE)
+    await world.time.set(GUILD, 42, "Pacific/Auckland")
+    await world.service.set_listener_after(GUILD, 42, 4)
+    first = await world.service.record(circle, person(42), 3, source_key=None)
+    request = (await world.service.request_listener(first.checkin.id, 42)).request
+    await world.repo.mark_listener_offered(GUILD, 42, date(2026, 3, 20), world.clock.now())
+
+    trips = count_statements(world.db)
+    found, context = await world.service.tap_context(circle.id, 42)
+    state = await world.service.record(found, person(42), 4, source_key="message:9", context=context)
+    assert trips[0] == 3, "circle + context, the insert, and (they asked for listener offers) their recent days"
+    assert found == circle and state.created and state.checkin.mood == 4
+    assert context.own_zone == "Pacific/Auckland" == state.checkin.timezone
+    assert (context.own_zone, True) == await world.time.zone_name(GUILD, 42)
+    assert context.settings == await world.repo.settings(GUILD, 42)
+    assert context.pending == request == await world.repo.pending_request(circle.id, 42)
+    assert state.pending_request == request, "the card offers to cancel the pending request"
+    # Someone with no zone of their own gets the server's; a server with no settings row, the default.
+    _, theirs = await world.service.tap_context(other.id, 43)
+    assert theirs.own_zone is None and theirs.server_zone == "UTC" and theirs.pending is None
+    assert theirs.settings == CheckinSettings()
+    await world.guilds.update(GUILD, world.clock.now(), timezone="Europe/Berlin")
+    trips[0] = 0
+    found, context = await world.service.tap_context(other.id, 43)
+    state = await world.service.record(found, person(43, OTHER_ROLE), 2, source_key=None, context=context)
+    assert trips[0] == 2, "the circle with the member's context, then the insert (which returns the row)"
+    assert state.checkin.timezone == "Europe/Berlin" == (await world.time.zone_name(GUILD, 43))[0]
+    loose = await world.repo.tap_context(GUILD + 1, other.id, 43)
+    assert loose.own_zone is None and loose.server_zone is None
+    with pytest.raises(NotFound, match="no longer exists"):
+        await world.service.tap_context(999_999, 42)
+
+
+async def test_checkin_now_in_a_circle_channel_is_one_statement_and_a_notice_shows_once(world: World) -> None:
+    circle = await world.circle()
+    assert circle.channel_id is not None
+    trips = count_statements(world.db)
+    assert await world.service.circle_to_open(GUILD, person(42), channel_id=circle.channel_id) == (circle, None)
+    assert trips[0] == 1
+    with pytest.raises(NotAllowed, match="not in the Grief circle"):
+        await world.service.circle_to_open(GUILD, person(43, OTHER_ROLE), channel_id=circle.channel_id)
+    # Reminders paused (not in the server when one was due): the notice comes with the next card, once.
+    await world.service.set_reminder(GUILD, person(42), circle, "13:00", None)
+    world.clock.set(datetime(2026, 3, 27, 13, tzinfo=UTC))
+    await world.scheduler.run_due()
+    found, notice = await world.service.circle_to_open(GUILD, person(42), channel_id=circle.channel_id)
+    assert found == circle and notice is not None and "no longer in the Grief circle" in notice
+    assert await world.service.circle_to_open(GUILD, person(42), channel_id=circle.channel_id) == (circle, None)
+    # Elsewhere (not a circle's channel, or by name) it finds the circle as resolve_circle does.
+    assert await world.service.circle_to_open(GUILD, person(42), channel_id=1) == (circle, None)
+    assert await world.service.circle_to_open(GUILD, person(42), name="grief") == (circle, None)
 
 
 async def test_who_can_check_in_where(world: World) -> None:

@@ -38,7 +38,15 @@ from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.circles import name_key
 from bot.services.member_time import MemberTimeService
-from bot.storage.checkins import Checkin, CheckinRepository, CheckinSettings, Prompt, Reminder, SupportRequest
+from bot.storage.checkins import (
+    Checkin,
+    CheckinRepository,
+    CheckinSettings,
+    Prompt,
+    Reminder,
+    SupportRequest,
+    TapContext,
+)
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.guilds import GuildSettingsRepository
 
@@ -458,6 +466,21 @@ class CheckinService:
             raise InvalidInput(f"You're in more than one circle ({names}). Pick one with the circle option.")
         return mine[0]
 
+    async def circle_to_open(
+        self, guild_id: int, actor: Actor, *, name: str | None = None, channel_id: int | None = None
+    ) -> tuple[Circle, str | None]:
+        """:meth:`resolve_circle` and :meth:`pop_notice` together. In a circle's channel (the usual
+        case) that is one statement, plus clearing the notice on the rare occasion one is waiting."""
+        if not name and channel_id is not None:
+            found = await self.repo.circle_in_channel(channel_id, actor.user_id)
+            if found is not None and found[0].guild_id == guild_id:
+                here, notice_waiting = found
+                self.check_can_check_in(here, actor)
+                return here, await self.pop_notice(guild_id, actor.user_id) if notice_waiting else None
+            channel_id = None  # not a circle's channel here: no need to look it up again
+        circle = await self.resolve_circle(guild_id, actor, name=name, channel_id=channel_id)
+        return circle, await self.pop_notice(guild_id, actor.user_id)
+
     async def resolve_facilitated(
         self, guild_id: int, actor: Actor, *, name: str | None, channel_id: int | None, what: str
     ) -> Circle:
@@ -480,11 +503,32 @@ class CheckinService:
     async def _zone_name(self, guild_id: int, user_id: int) -> str:
         return (await self.member_time.zone_name(guild_id, user_id))[0]
 
-    async def record(self, circle: Circle, actor: Actor, value: int, *, source_key: str | None) -> CheckinState:
-        """One tap. With the same ``source_key`` (the message tapped), the first check-in is returned."""
+    async def tap_context(self, circle_id: int, user_id: int) -> tuple[Circle, TapContext]:
+        """The circle a mood button names, with what :meth:`record` needs, in one statement."""
+        found = await self.repo.circle_and_tap_context(circle_id, user_id)
+        if found is None:
+            raise NotFound("That circle no longer exists, so there's nowhere to check in. Nothing was stored.")
+        return found
+
+    async def record(
+        self,
+        circle: Circle,
+        actor: Actor,
+        value: int,
+        *,
+        source_key: str | None,
+        context: TapContext | None = None,
+    ) -> CheckinState:
+        """One tap. With the same ``source_key`` (the message tapped), the first check-in is returned.
+
+        Two statements in the usual case: the member's context (``context``, from
+        :meth:`tap_context` when the caller has it already) and the insert, which returns the row.
+        """
         mood(value)
         self.check_can_check_in(circle, actor)
-        zone = await self._zone_name(circle.guild_id, actor.user_id)
+        if context is None:
+            context = await self.repo.tap_context(circle.guild_id, circle.id, actor.user_id)
+        zone = context.own_zone or context.server_zone or self.guild_settings.default_timezone
         now = self.clock.now()
         checkin, created = await self.repo.insert_checkin(
             guild_id=circle.guild_id,
@@ -500,8 +544,8 @@ class CheckinService:
             raise NotAllowed("That check-in belongs to someone else. Start your own with /checkin now.")
         if created:
             log.info("checkin recorded circle=%s checkin=%s", circle.id, checkin.id)
-        offer = await self._listener_offer(checkin) if created else False
-        return await self._state(checkin, circle, created=created, offer_listener=offer)
+        offer = await self._listener_offer(checkin, context.settings, context.pending) if created else False
+        return CheckinState(checkin, circle, context.pending, created, offer)
 
     async def _state(
         self, checkin: Checkin, circle: Circle | None = None, *, created: bool = False, offer_listener: bool = False
@@ -636,10 +680,11 @@ class CheckinService:
         """For the listener rota: it took this request over (the member is no longer shown it as pending)."""
         await self.repo.set_request_status(request_id, "routed", self.clock.now())
 
-    async def _listener_offer(self, checkin: Checkin) -> bool:
+    async def _listener_offer(
+        self, checkin: Checkin, settings: CheckinSettings, pending: SupportRequest | None
+    ) -> bool:
         """True when the member asked to be offered a listener after N low days in a row, and today
         completes such a run (offered once per run, and not while a request is pending)."""
-        settings = await self.repo.settings(checkin.guild_id, checkin.user_id)
         days = settings.listener_after_days
         if not days:
             return False
@@ -650,7 +695,7 @@ class CheckinService:
             return False
         if settings.listener_offered_on is not None and settings.listener_offered_on >= run_start:
             return False
-        if await self.repo.pending_request(checkin.circle_id, checkin.user_id) is not None:
+        if pending is not None:
             return False
         await self.repo.mark_listener_offered(checkin.guild_id, checkin.user_id, today, self.clock.now())
         return True

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.clock import from_iso, to_iso
 from bot.crypto import derive_key
 from bot.privacy import ExportRows
+from bot.storage.circles import Circle
 from bot.storage.database import Database, Row
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,59 @@ class CheckinSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TapContext:
+    """Everything a mood tap needs besides the circle, read in the same statement as it.
+
+    The zone rule is :meth:`bot.services.member_time.MemberTimeService.zone_name`'s: ``own_zone``
+    if the member set one, else ``server_zone`` (None when the server has no settings row yet: the
+    caller falls back to the default, as ``GuildSettingsRepository.get`` does).
+    """
+
+    own_zone: str | None
+    server_zone: str | None
+    settings: CheckinSettings
+    pending: SupportRequest | None
+
+
+# One statement for a tap: the member's zone (their own, else the server's), their listener-offer
+# settings and any pending listener request in the circle. ``k`` is the circle (a row of
+# ``circles``, or just its id and server); ``:user`` the member.
+_TAP_COLUMNS = (
+    "(SELECT m.timezone FROM member_settings m WHERE m.guild_id = k.guild_id AND m.user_id = :user) AS tap_own_zone, "
+    "(SELECT g.timezone FROM guilds g WHERE g.guild_id = k.guild_id) AS tap_server_zone, "
+    "s.listener_after_days AS tap_after_days, s.listener_offered_on AS tap_offered_on, "
+    "r.id AS tap_request_id, r.checkin_id AS tap_request_checkin, r.created_at AS tap_request_created"
+)
+_TAP_JOINS = (
+    "LEFT JOIN checkin_settings s ON s.guild_id = k.guild_id AND s.user_id = :user "
+    "LEFT JOIN checkin_support_requests r ON r.circle_id = k.id AND r.user_id = :user AND r.status = 'pending'"
+)
+
+
+def _tap_context(row: Row, guild_id: int, circle_id: int, user_id: int) -> TapContext:
+    offered = row["tap_offered_on"]
+    pending = (
+        SupportRequest(
+            id=row["tap_request_id"],
+            guild_id=guild_id,
+            circle_id=circle_id,
+            user_id=user_id,
+            checkin_id=row["tap_request_checkin"],
+            status="pending",
+            created_at=from_iso(row["tap_request_created"]),
+        )
+        if row["tap_request_id"] is not None
+        else None
+    )
+    return TapContext(
+        own_zone=row["tap_own_zone"] or None,
+        server_zone=row["tap_server_zone"] or None,
+        settings=CheckinSettings(row["tap_after_days"], date.fromisoformat(offered) if offered else None),
+        pending=pending,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PulseEntry:
     """One shared check-in as the pulse sees it: no note, and the person only as an opaque key."""
 
@@ -243,6 +297,39 @@ class CheckinRepository:
         existing = await self.db.fetchone("SELECT * FROM checkins WHERE source_key = ?", (source_key,))
         assert existing is not None
         return self._checkin(existing), False
+
+    async def tap_context(self, guild_id: int, circle_id: int, user_id: int) -> TapContext:
+        """What recording a tap needs besides the circle, in one statement."""
+        row = await self.db.fetchone(
+            f"SELECT {_TAP_COLUMNS} FROM (SELECT :guild AS guild_id, :circle AS id) k {_TAP_JOINS}",
+            {"guild": guild_id, "circle": circle_id, "user": user_id},
+        )
+        assert row is not None  # one row from the one-row subquery
+        return _tap_context(row, guild_id, circle_id, user_id)
+
+    async def circle_and_tap_context(self, circle_id: int, user_id: int) -> tuple[Circle, TapContext] | None:
+        """The circle (None if it is gone) and the tap context, in one statement: a mood button
+        carries only the circle's id."""
+        row = await self.db.fetchone(
+            f"SELECT k.*, {_TAP_COLUMNS} FROM circles k {_TAP_JOINS} WHERE k.id = :circle",
+            {"circle": circle_id, "user": user_id},
+        )
+        if row is None:
+            return None
+        circle = Circle.from_row(row)
+        return circle, _tap_context(row, circle.guild_id, circle.id, user_id)
+
+    async def circle_in_channel(self, channel_id: int, user_id: int) -> tuple[Circle, bool] | None:
+        """The circle whose channel this is, and whether the member has a paused-reminder notice
+        waiting (see ``pop_notice``), in one statement."""
+        row = await self.db.fetchone(
+            "SELECT k.*, EXISTS (SELECT 1 FROM checkin_reminders r WHERE r.guild_id = k.guild_id AND r.user_id = ? "
+            "AND r.notice_due = 1 AND r.status != 'active') AS notice_waiting FROM circles k WHERE k.channel_id = ?",
+            (user_id, channel_id),
+        )
+        if row is None:
+            return None
+        return Circle.from_row(row), bool(row["notice_waiting"])
 
     async def get_checkin(self, checkin_id: int) -> Checkin | None:
         row = await self.db.fetchone("SELECT * FROM checkins WHERE id = ?", (checkin_id,))

@@ -304,11 +304,13 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
             await reply(interaction, view=view)
 
     async def mood_tapped(self, interaction: discord.Interaction[Any], circle_id: int, value: int) -> None:
-        circle = await self.service.get_circle(circle_id)
+        # Two statements before the answer: the circle with the member's context, and the insert
+        # (which returns the row). The card says "Checked in" only once the check-in is stored.
+        circle, context = await self.service.tap_context(circle_id, interaction.user.id)
         actor = await self._actor(interaction, circle.guild_id)
         # The message tapped is the idempotency key: a double click stores one check-in.
         key = f"message:{interaction.message.id}" if interaction.message else f"interaction:{interaction.id}"
-        state = await self.service.record(circle, actor, value, source_key=key)
+        state = await self.service.record(circle, actor, value, source_key=key, context=context)
         await interaction.response.edit_message(view=checkin_card(state))
 
     async def checkin_action(self, interaction: discord.Interaction[Any], action: str, checkin_id: int) -> None:
@@ -396,8 +398,9 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
     async def now(self, interaction: discord.Interaction[Any], circle: str | None = None) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
-        found = await self.service.resolve_circle(guild.id, actor, name=circle, channel_id=_channel_id(interaction))
-        notice = await self.service.pop_notice(guild.id, actor.user_id)
+        found, notice = await self.service.circle_to_open(
+            guild.id, actor, name=circle, channel_id=_channel_id(interaction)
+        )
         await reply(interaction, view=mood_card(found, notice=notice))
 
     @checkin.command(name="history", description="Your own check-ins as a chart, with averages.", extras=MEMBER)
