@@ -175,8 +175,9 @@ async def test_mute_survives_pseudonym_rotation(sandbox: Sandbox, harness: objec
     await ana.click(mod, "Mute poster 7 days")
     assert "muted the poster" in mod.text
     clock.advance(timedelta(days=2))  # a new day: a new pseudonym
-    refused = await alice.slash("share post")
-    assert refused.kind == "message" and "can't post anonymously in Grief until" in refused.text
+    for where in ("general", "circle-grief"):  # by the member's only circle, and in the circle's channel
+        refused = await alice.slash("share post", where=where)
+        assert refused.kind == "message" and "can't post anonymously in Grief until" in refused.text
     clock.advance(timedelta(days=6))
     preview = await write(alice, "Back after a break.")
     await alice.click(preview, "Post")
@@ -218,8 +219,9 @@ async def test_rate_limit_says_when_to_try_again(sandbox: Sandbox, bot: PeerCirc
     alice = await join(sandbox, "alice")
     await post(alice, "one")
     await post(alice, "two")
-    refused = await alice.slash("share post")
-    assert "this circle's limit" in refused.text and "<t:" in refused.text
+    for where in ("general", "circle-grief"):
+        refused = await alice.slash("share post", where=where)
+        assert "this circle's limit" in refused.text and "<t:" in refused.text
     assert len(shares_in(sandbox)) == 2
 
 

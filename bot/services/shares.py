@@ -27,9 +27,9 @@ from bot.scheduler import Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.pseudonyms import PseudonymService, epoch_for, name_from_digest
 from bot.services.sanitize import sanitize
-from bot.storage.circles import Circle, CircleRepository
+from bot.storage.circles import Circle, CircleRepository, Rotation
 from bot.storage.guilds import GuildSettingsRepository
-from bot.storage.shares import Report, Share, ShareRepository
+from bot.storage.shares import PostingState, Report, Share, ShareRepository
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ REPLY_LIMIT = 1500
 WARNING_LIMIT = 100
 REASON_LIMIT = 500
 MIN_DELAY_SECONDS = 10
+RATE_WINDOW = timedelta(hours=1)
+UTC_ZONE = ZoneInfo("UTC")  # circle.share_rate_per_hour counts shares in this window
 POST_JOB = "share.post"
 
 
@@ -124,6 +126,11 @@ class ShareService:
                 raise InvalidInput(
                     "Which circle is this for? Add the circle option, or run /share post in its channel."
                 )
+        self._check_open_to(circle, role_ids)
+        return circle
+
+    @staticmethod
+    def _check_open_to(circle: Circle, role_ids: set[int]) -> None:
         if not circle.active:
             raise InvalidInput(f"The {circle.name} circle is archived, so it isn't taking new shares.")
         if circle.member_role_id not in role_ids:
@@ -132,6 +139,24 @@ class ShareService:
             raise InvalidInput(f"Anonymous sharing is switched off in {circle.name}.")
         if circle.channel_id is None:
             raise InvalidInput(f"{circle.name} needs a quick repair first (a coordinator can run /circle repair).")
+
+    async def circle_to_post(
+        self, guild_id: int, user_id: int, *, name: str | None, channel_id: int | None, role_ids: set[int]
+    ) -> Circle:
+        """:meth:`circle_for` then :meth:`check_can_post`. In the circle's own channel (the usual
+        case) that is one statement: the circle, the member's mute and their recent shares."""
+        if not name and channel_id is not None:
+            h = self.member_hash(guild_id, user_id)
+            now = self.clock.now()
+            found = await self.shares.circle_in_channel_for_posting(channel_id, h, now, now - RATE_WINDOW)
+            if found is not None and found[0].guild_id == guild_id:
+                circle, state = found
+                self._check_open_to(circle, role_ids)
+                self._check_posting(circle, state)
+                return circle
+            channel_id = None  # not a circle's channel here: no need to look it up again
+        circle = await self.circle_for(guild_id, name=name, channel_id=channel_id, role_ids=role_ids)
+        await self.check_can_post(circle, user_id)
         return circle
 
     def member_hash(self, guild_id: int, user_id: int) -> bytes:
@@ -154,19 +179,23 @@ class ShareService:
         """Refuse kindly if the member is muted here or has reached the hourly limit."""
         h = self.member_hash(circle.guild_id, user_id)
         now = self.clock.now()
-        muted, until = await self.shares.muted_until(circle.id, h, now)
-        if muted:
-            when = f" until <t:{int(from_iso(until).timestamp())}:f>" if until else ""
+        self._check_posting(
+            circle, await self.shares.posting_state(circle.guild_id, circle.id, h, now, now - RATE_WINDOW)
+        )
+
+    @staticmethod
+    def _check_posting(circle: Circle, state: PostingState) -> None:
+        if state.muted:
+            when = f" until <t:{int(from_iso(state.muted_until).timestamp())}:f>" if state.muted_until else ""
             raise NotAllowed(
                 f"You can't post anonymously in {circle.name}{when}. If you think this is a mistake, "
                 "please talk to the circle's facilitators."
             )
         limit = circle.share_rate_per_hour
-        count, oldest = await self.shares.count_since(circle.id, h, now - timedelta(hours=1))
-        if count >= limit and oldest is not None:
-            again = from_iso(oldest) + timedelta(hours=1)
+        if state.recent >= limit and state.oldest_recent is not None:
+            again = from_iso(state.oldest_recent) + RATE_WINDOW
             raise RateLimited(
-                f"You've shared {count} times in {circle.name} in the last hour, which is this circle's limit. "
+                f"You've shared {state.recent} times in {circle.name} in the last hour, which is this circle's limit. "
                 f"You can post again <t:{int(again.timestamp())}:R>. Your words weren't lost: copy them somewhere if you like."
             )
 
@@ -177,12 +206,16 @@ class ShareService:
     async def _zone(self, guild_id: int) -> ZoneInfo:
         return ZoneInfo((await self.settings.get(guild_id)).timezone)
 
+    async def _epoch(self, circle: Circle, now: datetime, post_token: str) -> str:
+        """The pseudonym epoch of a post made now (the server's zone is only read when it matters)."""
+        rotation = circle.pseudonym_rotation
+        zone = await self._zone(circle.guild_id) if rotation in (Rotation.DAILY, Rotation.WEEKLY) else UTC_ZONE
+        return epoch_for(rotation, now, zone, post_token)
+
     async def preview_name(self, circle: Circle, user_id: int) -> str:
         """The pseudonym the preview shows, without storing anything (nothing is kept before Post)."""
         h = self.member_hash(circle.guild_id, user_id)
-        epoch = epoch_for(
-            circle.pseudonym_rotation, self.clock.now(), await self._zone(circle.guild_id), secrets.token_hex(8)
-        )
+        epoch = await self._epoch(circle, self.clock.now(), secrets.token_hex(8))
         known = await self.shares.pseudonym_for(circle.id, epoch, h)
         return known or name_from_digest(self.keyring.pseudonym_digest(circle.guild_id, circle.id, h, epoch))
 
@@ -191,7 +224,7 @@ class ShareService:
         now = self.clock.now()
         h = self.member_hash(circle.guild_id, user_id)
         token = secrets.token_hex(8)
-        epoch = epoch_for(circle.pseudonym_rotation, now, await self._zone(circle.guild_id), token)
+        epoch = await self._epoch(circle, now, token)
         pseudonym = await self.pseudonyms.pseudonym(circle.guild_id, circle.id, h, epoch)
         delay, _ = await self.sharing_options(circle)
         outcome = Outcome.REVIEW if circle.premoderation else (Outcome.SCHEDULED if delay else Outcome.POSTED)

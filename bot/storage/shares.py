@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.clock import to_iso
 from bot.privacy import ExportRows
+from bot.storage.circles import Circle
 from bot.storage.database import Database, Row
 
 MemberHasher = Callable[[int, int], bytes]
@@ -68,6 +69,36 @@ class Report:
         return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
+@dataclass(frozen=True, slots=True)
+class PostingState:
+    """Whether a member may post in a circle right now: their mute (if any) and recent shares."""
+
+    muted: bool
+    muted_until: str | None
+    """When the mute ends (ISO); None with ``muted`` means until a moderator lifts it."""
+    recent: int
+    oldest_recent: str | None
+
+
+# Shares a member made in the circle since :since (drafts and rejected ones don't count). The
+# guild_id lets SQLite use the shares_by_author index. ``k`` is the circle.
+_RECENT = (
+    "FROM shares x WHERE x.guild_id = k.guild_id AND x.author_user_hash = :hash AND x.circle_id = k.id "
+    "AND x.created_at >= :since AND x.status NOT IN ('draft', 'rejected')"
+)
+_POSTING_COLUMNS = (
+    "(SELECT IFNULL(m.until, '') FROM share_mutes m WHERE m.circle_id = k.id AND m.member_user_hash = :hash) "
+    f"AS post_mute, (SELECT COUNT(*) {_RECENT}) AS post_recent, (SELECT MIN(x.created_at) {_RECENT}) AS post_oldest"
+)
+
+
+def _posting_state(row: Row, now: datetime) -> PostingState:
+    mute = row["post_mute"]  # NULL: no mute; '': until lifted; else when it ends
+    muted = mute is not None and (mute == "" or mute > to_iso(now))
+    until = (mute or None) if muted else None
+    return PostingState(muted, until, int(row["post_recent"]), row["post_oldest"])
+
+
 class ShareRepository:
     name = "shares"
     tables: tuple[str, ...] = (
@@ -94,10 +125,11 @@ class ShareRepository:
         values = {"public_id": os.urandom(8).hex(), **values}
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        share_id = await self.db.insert(f"INSERT INTO shares ({columns}) VALUES ({marks})", tuple(values.values()))
-        share = await self.get(share_id)
-        assert share is not None
-        return share
+        row = await self.db.fetchone(
+            f"INSERT INTO shares ({columns}) VALUES ({marks}) RETURNING *", tuple(values.values())
+        )
+        assert row is not None
+        return Share.from_row(row)
 
     async def get(self, share_id: int) -> Share | None:
         row = await self.db.fetchone("SELECT * FROM shares WHERE id = ?", (share_id,))
@@ -112,12 +144,16 @@ class ShareRepository:
         return Share.from_row(row) if row else None
 
     async def update(self, share_id: int, **changes: Any) -> Share:
-        if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
-            await self.db.execute(f"UPDATE shares SET {assignments} WHERE id = ?", (*changes.values(), share_id))
-        share = await self.get(share_id)
-        assert share is not None
-        return share
+        if not changes:
+            share = await self.get(share_id)
+            assert share is not None
+            return share
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        row = await self.db.fetchone(
+            f"UPDATE shares SET {assignments} WHERE id = ? RETURNING *", (*changes.values(), share_id)
+        )
+        assert row is not None, "the share to update exists"
+        return Share.from_row(row)
 
     async def delete(self, share_id: int) -> None:
         await self.db.execute("DELETE FROM shares WHERE id = ?", (share_id,))
@@ -130,15 +166,26 @@ class ShareRepository:
         )
         return [Share.from_row(r) for r in rows]
 
-    async def count_since(self, circle_id: int, author_hash: bytes, since: datetime) -> tuple[int, str | None]:
-        """How many shares this member made in the circle since ``since``, and the oldest time."""
+    async def posting_state(
+        self, guild_id: int, circle_id: int, author_hash: bytes, now: datetime, since: datetime
+    ) -> PostingState:
+        """The member's mute and their shares in the circle since ``since``, in one statement."""
         row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM shares WHERE circle_id = ? AND author_user_hash = ? "
-            "AND created_at >= ? AND status NOT IN ('draft', 'rejected')",
-            (circle_id, author_hash, to_iso(since)),
+            f"SELECT {_POSTING_COLUMNS} FROM (SELECT :guild AS guild_id, :circle AS id) k",
+            {"guild": guild_id, "circle": circle_id, "hash": author_hash, "since": to_iso(since)},
         )
-        assert row is not None
-        return int(row["n"]), row["oldest"]
+        assert row is not None  # one row from the one-row subquery
+        return _posting_state(row, now)
+
+    async def circle_in_channel_for_posting(
+        self, channel_id: int, author_hash: bytes, now: datetime, since: datetime
+    ) -> tuple[Circle, PostingState] | None:
+        """The circle whose channel this is, with the member's :meth:`posting_state`, in one statement."""
+        row = await self.db.fetchone(
+            f"SELECT k.*, {_POSTING_COLUMNS} FROM circles k WHERE k.channel_id = :channel",
+            {"channel": channel_id, "hash": author_hash, "since": to_iso(since)},
+        )
+        return (Circle.from_row(row), _posting_state(row, now)) if row is not None else None
 
     # -- replies and support ------------------------------------------------------------
 

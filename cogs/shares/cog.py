@@ -135,10 +135,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
     @app_commands.autocomplete(circle=circle_names)
     async def post(self, interaction: discord.Interaction[Any], circle: str | None = None) -> None:
         guild = guild_of(interaction)
-        target = await self.service.circle_for(
-            guild.id, name=circle, channel_id=interaction.channel_id, role_ids=self._roles(interaction)
+        target = await self.service.circle_to_post(
+            guild.id,
+            interaction.user.id,
+            name=circle,
+            channel_id=interaction.channel_id,
+            role_ids=self._roles(interaction),
         )
-        await self.service.check_can_post(target, interaction.user.id)
         if target.premoderation and await self._mod_channel(guild.id) is None:
             raise InvalidInput(
                 f"{target.name} reviews shares before they appear, but this server has no moderation channel yet. "
@@ -245,7 +248,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         await self._show(interaction, view)
 
     async def _publish(self, share: Share) -> Share:
-        circle = await self.service.circle_of(share)
+        circle = await self.service.circle_of(share)  # fresh: the preview may be half an hour old
         if circle.channel_id is None:
             raise InvalidInput(f"{circle.name} has no channel right now; a coordinator can run /circle repair.")
         _, allow = await self.service.sharing_options(circle)
