@@ -9,6 +9,16 @@ import discord
 NO_PINGS = discord.AllowedMentions.none()
 
 
+def needs_listening(view: discord.ui.View | discord.ui.LayoutView) -> bool:
+    """Whether a view must stay registered to work: it has a button or select with its own callback.
+
+    Text-only cards and cards whose buttons are all ``DynamicItem`` (dispatched by their custom_id
+    template, from a fresh view built from the message) don't. discord.py would otherwise keep every
+    ephemeral one alive for 15 minutes with a timer task each.
+    """
+    return any(item.is_dispatchable() and not isinstance(item, discord.ui.DynamicItem) for item in view.walk_children())
+
+
 async def reply(
     interaction: discord.Interaction[Any],
     content: str | None = None,
@@ -25,6 +35,10 @@ async def reply(
     if embed is not None:
         kwargs["embed"] = embed
     if view is not None:
+        if not needs_listening(view):
+            # Nothing on it runs through this view object: don't let discord.py keep it (and a
+            # 15-minute timer) for every private card it sends. See ``needs_listening``.
+            view.stop()
         kwargs["view"] = view
     if file is not None:
         kwargs["file"] = file
