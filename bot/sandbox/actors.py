@@ -98,8 +98,21 @@ class Outcome:
             filled = msg is not None and bool(msg.content or msg.embeds or msg.components or msg.attachments)
             return filled or bool(self.interaction.followups)
 
-        await self.sandbox.wait_for(done, what, timeout)
-        return self
+        # Wait on this interaction's own event (set on every request made with its token), not the
+        # server-wide condition every waiter re-checks on every change.
+        deadline = asyncio.get_running_loop().time() + timeout
+        changed = self.interaction.changed
+        while True:
+            changed.clear()
+            if done():
+                return self
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(changed.wait(), max(0.0, remaining))
+            except TimeoutError:
+                if done():
+                    return self
+                raise SandboxError(f"Timed out after {timeout:g}s waiting for {what}") from None
 
 
 class Person:

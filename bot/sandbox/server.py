@@ -135,6 +135,7 @@ class Interaction:
     responded: asyncio.Event = field(default_factory=asyncio.Event)
     late: bool = False
     answered: asyncio.Event = field(default_factory=asyncio.Event)  # responded, or tried too late
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # any request on its token
 
     @property
     def name(self) -> str:
@@ -616,8 +617,10 @@ class SandboxServer:
             status = 204 if result is None else 200
         except DiscordHTTPError as exc:
             self._record(method, path, route, exc.status, raw, content_type)
+            self._interaction_changed(params)
             await self.notify()
             return _json(exc.body(), status=exc.status, headers=headers)
+        self._interaction_changed(params)
         if fault is not None:  # after_success: it happened, but the caller only hears an error
             self._record(method, path, route, fault.status, raw, content_type)
             await self.notify()
@@ -669,6 +672,13 @@ class SandboxServer:
     def _require_guild(self, guild: Guild, name: str) -> None:
         if not has(guild.base_permissions(self.bot_user.id), name):
             raise missing_permissions()
+
+    def _interaction_changed(self, params: dict[str, str]) -> None:
+        """Wake whoever waits on this interaction's response (see Outcome.settled)."""
+        token = params.get("interaction_token")
+        found = self._interactions_by_token.get(token) if token else None
+        if found is not None:
+            found.changed.set()
 
     def add_interaction(self, interaction: Interaction) -> None:
         self.interactions[interaction.id] = interaction
