@@ -730,9 +730,14 @@ class SupportService:
                 return chosen
         return routes
 
-    async def relay(self, conversation: Conversation, side: str, text: str, attachments: int = 0) -> RelayResult:
-        """Pass one message on (through the outbox). Member messages are screened for crisis words."""
-        fresh = await self.repo.get(conversation.id)
+    async def relay(
+        self, conversation: Conversation, side: str, text: str, attachments: int = 0, *, just_read: bool = False
+    ) -> RelayResult:
+        """Pass one message on (through the outbox). Member messages are screened for crisis words.
+
+        ``just_read``: the caller read ``conversation`` from the database a moment ago (route_dm
+        for this very message), so it isn't read again."""
+        fresh = conversation if just_read else await self.repo.get(conversation.id)
         if fresh is None or not fresh.is_open:
             raise InvalidInput("This conversation has ended. /support ask starts a new one.")
         if side == "listener" and fresh.status != "active":

@@ -326,7 +326,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
             elif len(routes) > 1:
                 await self._choose(message, routes, attachments)
             else:
-                await self._relay(message.channel, routes[0], message.content, attachments)
+                await self._relay(message.channel, routes[0], message.content, attachments, just_read=True)
         except PeerCirclesError as exc:
             await self._say(message.channel, exc.user_message)
         except Exception:
@@ -352,7 +352,9 @@ class SupportCog(commands.Cog, name="SupportCog"):
         self._last_helpful[message.author.id] = now
         await self._say(message.channel, NO_CONVERSATION)
 
-    async def _relay(self, channel: discord.abc.Messageable, route: Route, text: str, attachments: int) -> None:
+    async def _relay(
+        self, channel: discord.abc.Messageable, route: Route, text: str, attachments: int, *, just_read: bool = False
+    ) -> None:
         conversation = route.conversation
         if route.side == "listener" and conversation.relay_mode == "thread" and conversation.thread_id:
             await self._say(
@@ -361,7 +363,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
                 "use the “Reply to the member” button there. This message wasn't passed on.",
             )
             return
-        result = await self.service.relay(conversation, route.side, text, attachments)
+        result = await self.service.relay(conversation, route.side, text, attachments, just_read=just_read)
         notes: list[str] = []
         if result.first_held:
             notes.append(
