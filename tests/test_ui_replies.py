@@ -4,15 +4,17 @@ card), and their buttons keep working: they are DynamicItems, dispatched by cust
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import discord
 
 from bot.client import PeerCirclesBot
 from bot.sandbox.actors import Sandbox
+from bot.storage.circles import Circle, Rotation
 from bot.ui.controls import Controls, button
 from bot.ui.replies import needs_listening, text_card
-from cogs.checkins.views import MoodButton, card
+from cogs.checkins.views import MoodButton, card, mood_card
 from tests.test_e2e_checkins import grief, member
 
 
@@ -26,6 +28,20 @@ async def test_only_views_with_their_own_callbacks_need_listening() -> None:
     assert needs_listening(
         Controls(1, discord.ui.TextDisplay("A preview"), discord.ui.ActionRow(button("Post", _nothing)))
     )
+
+
+async def test_the_plain_mood_card_is_built_once_per_circle_name_and_never_kept() -> None:
+    grief = Circle(
+        1, 10, "Grief", "grief", "", 5, True, 6, None, "", False, True, Rotation.DAILY, False, 90, "active", "", None
+    )
+    first = mood_card(grief)
+    assert first.is_finished(), "stopped: discord.py neither keeps nor changes it, so it can be shared"
+    assert mood_card(grief) is first
+    renamed = mood_card(replace(grief, name="Loss"))
+    assert renamed is not first and "**Loss**" in str(renamed.to_components())
+    noticed = mood_card(grief, notice="Your reminders are paused.")
+    assert noticed is not first and "paused" in str(noticed.to_components())
+    assert "paused" not in str(mood_card(grief).to_components())
 
 
 def check_in_views_with_timers() -> list[Any]:

@@ -26,6 +26,7 @@ from bot.services.checkins import (
 from bot.storage.checkins import Checkin
 from bot.storage.circles import Circle
 from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
+from bot.ui.replies import needs_listening
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
 COG_NAME = "Checkins"
@@ -230,18 +231,37 @@ def card(
         for start in range(0, len(buttons), 5):
             container.add_item(discord.ui.ActionRow(*buttons[start : start + 5]))
     view.add_item(container)
+    if not needs_listening(view):
+        # Every button is a DynamicItem, dispatched by its custom_id: nothing listens to this
+        # object, so discord.py must not keep it (see bot.ui.replies.needs_listening).
+        view.stop()
     return view
 
 
-def mood_card(
-    circle: Circle, *, heading: str = "## How are you right now?", notice: str | None = None
-) -> discord.ui.LayoutView:
-    return card(
+MOOD_HEADING = "## How are you right now?"
+_mood_cards: dict[tuple[int, str], discord.ui.LayoutView] = {}
+MOOD_CARD_CACHE = 1024
+
+
+def mood_card(circle: Circle, *, heading: str = MOOD_HEADING, notice: str | None = None) -> discord.ui.LayoutView:
+    """The five mood buttons for a circle. The plain card is built once per circle id and name and
+    reused: it is stopped (never kept or changed by discord.py, only serialised), so sharing it is
+    safe, and /checkin now answers without building ~30 component objects each time."""
+    plain = heading == MOOD_HEADING and not notice
+    key = (circle.id, circle.name)
+    if plain and (cached := _mood_cards.get(key)) is not None:
+        return cached
+    view = card(
         *([notice] if notice else []),
         f"{heading}\nOne tap is enough. {PRIVATE_LINE}",
         f"-# Checking in to **{circle.name}**. Struggling right now? /resources shows who you can talk to today.",
         buttons=[MoodButton(circle.id, m.value) for m in MOODS],
     )
+    if plain and view.is_finished():
+        if len(_mood_cards) >= MOOD_CARD_CACHE:
+            _mood_cards.clear()
+        _mood_cards[key] = view
+    return view
 
 
 def local_time(checkin: Checkin) -> str:
