@@ -116,8 +116,10 @@ class World:
     shares: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     dms: dict[int, list[str]] = field(default_factory=dict)  # receiver id -> texts, in send order
-    taps: int = 0
+    taps: int = 0  # mood taps answered in time: each must have stored exactly one check-in
+    taps_sent: int = 0  # ... and taps answered late (after an overloaded step) at most one
     going: set[int] = field(default_factory=set)
+    going_sent: set[int] = field(default_factory=set)
     busy: set[int] = field(default_factory=set)
 
 
@@ -230,6 +232,7 @@ class Runner:
         if kind == "checkin":
             card = await self._step(result, person.slash("checkin now", where=circle.channel))
             await asyncio.sleep(THINK_S)
+            world.taps_sent += 1
             await self._step(result, person.click(card, "4 · Good"))
             world.taps += 1
         elif kind == "share":
@@ -255,6 +258,7 @@ class Runner:
             world.replies.append(text)
             await done.settled("the reply to be posted", timeout=30)
         elif kind == "rsvp":
+            world.going_sent.add(person.id)
             await self._step(result, person.click(circle.announcement, "Going"))
             world.going.add(person.id)
         else:
@@ -402,12 +406,14 @@ async def verify(world: World, bot: BotProcess, seeded_checkins: int, timeout: f
     for pid, want in world.dms.items():
         if seen.relayed.get(pid, []) != want:
             raise LoadError("support messages to one person arrived more than once or out of order")
-    stored = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
-    if stored != seeded_checkins + world.taps:
-        raise LoadError(f"{world.taps} mood taps stored {stored - seeded_checkins} check-ins")
+    # A tap or click answered too late (in an overloaded step) may or may not have been stored, as
+    # on Discord; one answered in time must have been, and nothing may be stored twice.
+    stored = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins") - seeded_checkins
+    if not world.taps <= stored <= world.taps_sent:
+        raise LoadError(f"{world.taps} mood taps answered ({world.taps_sent} sent) stored {stored} check-ins")
     going = db_count(bot.db_path, "SELECT COUNT(DISTINCT user_id) FROM session_rsvps WHERE status = 'going'")
-    if going != len(world.going):
-        raise LoadError(f"{len(world.going)} people pressed Going; {going} RSVPs stored")
+    if not len(world.going) <= going <= len(world.going_sent):
+        raise LoadError(f"{len(world.going)} people pressed Going ({len(world.going_sent)} sent); {going} stored")
     errors = [line for line in bot.log_tail(10**7).splitlines() if " ERROR " in line]
     if errors:
         raise LoadError(f"the bot logged errors at a rate it sustained: {errors[:3]}")
