@@ -26,7 +26,6 @@ from bot.services.checkins import (
 from bot.storage.checkins import Checkin
 from bot.storage.circles import Circle
 from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
-from bot.ui.replies import needs_listening
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
 COG_NAME = "Checkins"
@@ -231,7 +230,7 @@ def card(
         for start in range(0, len(buttons), 5):
             container.add_item(discord.ui.ActionRow(*buttons[start : start + 5]))
     view.add_item(container)
-    if not needs_listening(view):
+    if all(isinstance(b, discord.ui.DynamicItem) for b in buttons or ()):
         # Every button is a DynamicItem, dispatched by its custom_id: nothing listens to this
         # object, so discord.py must not keep it (see bot.ui.replies.needs_listening).
         view.stop()
