@@ -100,3 +100,18 @@ async def test_a_transaction_never_picks_up_another_coroutines_statement(tdb: Da
     await task
     await outside
     assert [r["key"] for r in await tdb.fetchall("SELECT key FROM t")] == ["outside"]
+
+
+async def test_statements_queued_just_before_a_transaction_run_before_it_not_inside(tdb: Database) -> None:
+    async def failing_transaction() -> None:
+        with pytest.raises(RuntimeError):
+            async with tdb.transaction() as tx:
+                await tx.execute("INSERT INTO t (key, n) VALUES ('tx', 1)")
+                raise RuntimeError("roll back")
+
+    before = [asyncio.create_task(tdb.execute("INSERT INTO t (key, n) VALUES (?, 1)", (f"b{i}",))) for i in range(5)]
+    transaction = asyncio.create_task(failing_transaction())
+    after = [asyncio.create_task(tdb.execute("INSERT INTO t (key, n) VALUES (?, 1)", (f"a{i}",))) for i in range(5)]
+    await asyncio.gather(*before, transaction, *after)
+    keys = [r["key"] for r in await tdb.fetchall("SELECT key FROM t ORDER BY rowid")]
+    assert keys == [f"b{i}" for i in range(5)] + [f"a{i}" for i in range(5)], "none rolled back, in the order issued"
