@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -15,6 +16,7 @@ from bot.app import Services, build_services
 from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
+from bot.safety import default_lexicon
 from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class PeerCirclesBot(commands.Bot):
         self._start_scheduler = start_scheduler
         self._sync_on_start = sync_on_start
         self._services: Services | None = None
+        self._lexicon_warmup: asyncio.Future[Any] | None = None
         self.last_sync: str | None = None
 
     @property
@@ -98,6 +101,10 @@ class PeerCirclesBot(commands.Bot):
             await self.services.checkins.ensure_scheduled()
         if self._sync_on_start:
             await self.sync_commands()
+        # The crisis screen compiles its lexicon on first use (about 0.9 s of regular expressions):
+        # do it now on a worker thread, so the first person to share or ask for support after a
+        # start doesn't wait for it, and nobody else's answer stalls behind it.
+        self._lexicon_warmup = asyncio.get_running_loop().run_in_executor(None, default_lexicon)
         log.info("setup complete extensions=%d", len(EXTENSIONS))
 
     # -- command sync -------------------------------------------------------------------
