@@ -343,7 +343,7 @@ def _latencies(sandbox: Sandbox, outcomes: list[Outcome]) -> list[float]:
     for outcome in outcomes:
         at = times.get(outcome.interaction.id)
         if at is not None:
-            found.append(at - outcome.interaction.created)
+            found.append(at - (outcome.interaction.sent or outcome.interaction.created))
     return found
 
 

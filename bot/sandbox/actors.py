@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -623,6 +624,7 @@ class Person:
         if source is not None:
             payload["message"] = source.to_dict()
         await server.dispatch("INTERACTION_CREATE", payload)
+        interaction.sent = time.monotonic()
 
         # Wait on this interaction's own event, not the server-wide state condition: with a hundred
         # people waiting at once, re-checking every waiter on every change costs the harness more

@@ -124,7 +124,8 @@ class Interaction:
     channel_id: int
     data: dict[str, Any]
     source_message: Message | None = None
-    created: float = field(default_factory=time.monotonic)
+    created: float = field(default_factory=time.monotonic)  # Discord's 3-second window starts here
+    sent: float | None = None  # when the sandbox had sent the INTERACTION_CREATE (for measuring)
     response_type: int | None = None
     response_message: Message | None = None
     modal: dict[str, Any] | None = None
@@ -573,6 +574,7 @@ class SandboxServer:
 
     async def _rest_handler(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
+        arrived = time.monotonic()
         path = "/" + request.match_info["tail"]
         method = request.method
         content_type = request.headers.get("Content-Type")
@@ -589,7 +591,7 @@ class SandboxServer:
             text = f"{route}: " + "; ".join(problems)
             self.invalid_requests.append(text)
             log.error("sandbox rejected an invalid request: %s", text)
-            self._record(method, path, route, 400, raw, content_type)
+            self._record(method, path, route, 400, raw, content_type, arrived)
             body = {"code": 50035, "message": "Invalid Form Body", "errors": {"_sandbox": problems}}
             return _json(body, status=400)
         assert matched is not None
@@ -601,12 +603,12 @@ class SandboxServer:
         _, bucket = self._bucket(route, params)
         fault = self._take_fault(route)
         if fault is not None and not fault.after_success:
-            self._record(method, path, route, 429 if fault.kind == "429" else fault.status, raw, content_type)
+            self._record(method, path, route, 429 if fault.kind == "429" else fault.status, raw, content_type, arrived)
             if fault.kind == "429":
                 return self._too_many(fault.retry_after, self._rate_headers(route, bucket))
             return _json({"code": 0, "message": "sandbox: injected server error"}, status=fault.status)
         if bucket.remaining <= 0:
-            self._record(method, path, route, 429, raw, content_type)
+            self._record(method, path, route, 429, raw, content_type, arrived)
             return self._too_many(max(0.001, bucket.reset_at - time.monotonic()), self._rate_headers(route, bucket))
         bucket.remaining -= 1
         headers = self._rate_headers(route, bucket)
@@ -616,24 +618,27 @@ class SandboxServer:
             result = await handler(req)
             status = 204 if result is None else 200
         except DiscordHTTPError as exc:
-            self._record(method, path, route, exc.status, raw, content_type)
+            self._record(method, path, route, exc.status, raw, content_type, arrived)
             self._interaction_changed(params)
             await self.notify()
             return _json(exc.body(), status=exc.status, headers=headers)
         self._interaction_changed(params)
         if fault is not None:  # after_success: it happened, but the caller only hears an error
-            self._record(method, path, route, fault.status, raw, content_type)
+            self._record(method, path, route, fault.status, raw, content_type, arrived)
             await self.notify()
             return _json({"code": 0, "message": "sandbox: injected server error"}, status=fault.status)
-        self._record(method, path, route, status, raw, content_type)
+        self._record(method, path, route, status, raw, content_type, arrived)
         await self.notify()
         if result is None:
             return web.Response(status=204, headers=headers)
         return _json(result, headers=headers)
 
-    def _record(self, method: str, path: str, route: str, status: int, raw: bytes, content_type: str | None) -> None:
+    def _record(
+        self, method: str, path: str, route: str, status: int, raw: bytes, content_type: str | None, at: float
+    ) -> None:
+        """``at``: when the request had arrived (before the sandbox's own work on it)."""
         body, _ = _parse_body(raw, content_type, None)
-        self.requests.append(RecordedRequest(method, path, route, status, body, time.monotonic()))
+        self.requests.append(RecordedRequest(method, path, route, status, body, at))
 
     # -- helpers for handlers -----------------------------------------------------------
 
