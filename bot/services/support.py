@@ -299,7 +299,7 @@ class SupportService:
         return chosen
 
     async def has_listeners(self, guild_id: int) -> bool:
-        return bool(await self.listeners.active_listeners(guild_id))
+        return await self.listeners.has_active_listeners(guild_id)
 
     async def guilds_offering_support(self) -> list[int]:
         return [g for g in await self.listeners.guilds_with_settings() if await self.has_listeners(g)]

@@ -279,6 +279,12 @@ class ListenerRepository:
     async def remove_listener(self, listener_id: int) -> None:
         await self.db.execute("DELETE FROM listeners WHERE id = ?", (listener_id,))
 
+    async def has_active_listeners(self, guild_id: int) -> bool:
+        row = await self.db.fetchone(
+            "SELECT EXISTS (SELECT 1 FROM listeners WHERE guild_id = ? AND status = 'active') AS found", (guild_id,)
+        )
+        return bool(row and row["found"])
+
     async def active_listeners(self, guild_id: int) -> list[Listener]:
         rows = await self.db.fetchall(
             "SELECT * FROM listeners WHERE guild_id = ? AND status = 'active' ORDER BY id", (guild_id,)
