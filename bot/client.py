@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ from bot.safety import default_lexicon
 from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
+_FROZEN = False  # gc.freeze() done (see on_ready)
 
 EXTENSIONS = (
     "cogs.about",
@@ -153,3 +155,11 @@ class PeerCirclesBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected guilds=%d", len(self.guilds))
+        global _FROZEN
+        if not _FROZEN:
+            # What exists at the first ready (modules, caches, the guilds) lives as long as the
+            # process: move it out of the collector's way so full collections stay short while
+            # people wait. Once per process (a test run starts many bots in one).
+            _FROZEN = True
+            gc.collect()
+            gc.freeze()
