@@ -402,3 +402,13 @@ async def _until(transport: FakeTransport, predicate: Any) -> None:
         if predicate():
             return
         await transport.delivered.wait()
+
+
+def test_nonces_are_unique_across_rows_and_processes_and_fit_discords_limit(
+    repo: SupportRepository, keyring: Keyring, clock: FakeClock
+) -> None:
+    first = make_outbox(repo, keyring, clock, FakeTransport())
+    second = make_outbox(repo, keyring, clock, FakeTransport())  # another process after a restart
+    nonces = [first._next_nonce() for _ in range(1000)] + [second._next_nonce() for _ in range(1000)]
+    assert len(set(nonces)) == len(nonces)
+    assert all(len(n) <= 25 for n in nonces), "Discord refuses a nonce longer than 25 characters"
