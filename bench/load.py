@@ -202,6 +202,7 @@ class Runner:
         self.people = baseline_people or []
         self.outcomes: list[Outcome] = []
         self.serial = 0
+        self.step_started = 0.0  # time.time() when the current step began
 
     def token(self, kind: str) -> str:
         self.serial += 1
@@ -292,6 +293,7 @@ def _choose(rng: random.Random) -> str:
 async def run_step(runner: Runner, rate: float, duration: float, rng: random.Random) -> StepResult:
     """Offer ``rate`` events per second for ``duration`` seconds (open loop); wait for every action."""
     result = StepResult(rate, duration)
+    runner.step_started = time.time()
     world = runner.world
     # The harness keeps every message and request it saw; with hundreds of thousands of objects,
     # Python's full collections pause the harness (not the bot, which is another process) long
@@ -391,8 +393,20 @@ class Seen:
         return lost, short
 
 
-async def verify(world: World, bot: BotProcess, seeded_checkins: int, timeout: float = 120.0) -> None:
-    """Everything each person was promised arrived exactly once (and in order, for messages)."""
+def _logged_at(line: str) -> float:
+    """When a line of the bot's log was written (its logging format starts with the local time)."""
+    try:
+        return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    except ValueError:
+        return float("inf")  # not a timestamped line: count it
+
+
+async def verify(
+    world: World, bot: BotProcess, seeded_checkins: int, since: float = 0.0, timeout: float = 120.0
+) -> None:
+    """Everything each person was promised arrived exactly once (and in order, for messages), and
+    the bot logged no error since ``since`` (a time.time(): the step's start; an overloaded step
+    before it may have logged answers that came too late)."""
     from bench.run import db_count
 
     deadline = time.monotonic() + timeout
@@ -418,7 +432,7 @@ async def verify(world: World, bot: BotProcess, seeded_checkins: int, timeout: f
     going = db_count(bot.db_path, "SELECT COUNT(DISTINCT user_id) FROM session_rsvps WHERE status = 'going'")
     if not len(world.going) <= going <= len(world.going_sent):
         raise LoadError(f"{len(world.going)} people pressed Going ({len(world.going_sent)} sent); {going} stored")
-    errors = [line for line in bot.log_tail(10**7).splitlines() if " ERROR " in line]
+    errors = [line for line in bot.log_tail(10**7).splitlines() if " ERROR " in line and _logged_at(line) >= since]
     if errors:
         raise LoadError(f"the bot logged errors at a rate it sustained: {errors[:3]}")
 
@@ -530,11 +544,12 @@ async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tu
 
         seeded = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
         process = bot
+        runner = Runner(world)
 
         async def check() -> None:
-            await verify(world, process, seeded)
+            await verify(world, process, seeded, since=runner.step_started)
 
-        mine = await ramp(Runner(world), sandbox, cfg, check, seed=2, log=lambda s: log("peer-circles " + s))
+        mine = await ramp(runner, sandbox, cfg, check, seed=2, log=lambda s: log("peer-circles " + s))
         return base, mine, world
     except BaseException:
         if bot is not None:

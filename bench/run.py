@@ -954,7 +954,9 @@ def print_logs(workdir: Path) -> None:
             print(f"[bench] {log_file.name} (last lines):\n{tail}", file=sys.stderr)
 
 
-async def run(quick: bool, only: Sequence[str] | None = None) -> list[Row]:
+async def run(quick: bool, only: Sequence[str] | None = None, *, keep_going: bool = False) -> list[Row]:
+    """Run the scenarios in turn. A failed correctness check raises, unless ``keep_going``: then it
+    becomes a row saying so (and :func:`main` exits non-zero), and the other scenarios still run."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="peer-circles-bench-") as tmp:
         for name in only or SCENARIOS:
@@ -962,10 +964,14 @@ async def run(quick: bool, only: Sequence[str] | None = None) -> list[Row]:
             t0 = time.perf_counter()
             try:
                 found = await RUNNERS[name](quick, Path(tmp))
-            except BaseException:
+            except Exception as exc:
                 print_logs(Path(tmp))
-                raise
+                if not keep_going:
+                    raise
+                found = [Row(name, "correctness check", "", 0.0, met=False, note=f"FAILED: {exc}"[:600])]
             print(f"[bench] {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+            for row in found:
+                print("[bench] | " + " | ".join(row.cells()) + " |", file=sys.stderr)
             rows += found
     return rows
 
@@ -980,12 +986,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("discord").setLevel(logging.ERROR)  # 429 retries are counted in the table instead
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    rows = asyncio.run(run(args.quick, args.only))
+    rows = asyncio.run(run(args.quick, args.only, keep_going=True))
     table = render(rows, quick=args.quick, started=started, elapsed=time.perf_counter() - t0)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table, encoding="utf-8")
-    return 0
+    failed = [row for row in rows if row.measure == "correctness check"]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
