@@ -484,10 +484,11 @@ async def ramp(
         rate *= cfg.factor
     probe = "ping" if runner.world is None else "about"
     if best is not None and cfg.confirm_s > 0:
-        # Confirm for the full duration, stepping down a ramp step at a time until a run holds.
-        rate = best.rate
+        # Confirm for the full duration, stepping down half a ramp step at a time until a run holds,
+        # from the rate really offered (a step the harness fell behind on offered less).
+        rate = min(best.rate, best.achieved)
         best = None
-        for _ in range(4):
+        for _ in range(6):
             if not steps[-1].passed:
                 log(f"the bot caught up {await recover(sandbox, probe):.1f} s after the overloaded step")
             runner.outcomes = []
@@ -499,7 +500,7 @@ async def ramp(
                 await check()
                 best = result
                 break
-            rate /= cfg.factor
+            rate /= cfg.factor**0.5
     return RampResult(steps, best, stopped_by)
 
 
