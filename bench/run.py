@@ -903,10 +903,22 @@ async def scenario_load(quick: bool, workdir: Path) -> list[Row]:
     except LoadError as exc:
         raise BenchError(str(exc)) from exc
     if mine.best is None or base.best is None:
-        raise BenchError(
-            f"no rate was sustained (peer-circles: {mine.stopped_by}; baseline: {base.stopped_by}); "
-            f"lower the starting rate ({cfg.start_rate}/s)"
-        )
+        # Not a correctness failure (every passing step's checks held): no rate held for the full
+        # confirming run, within the tries. A missed target, reported as such.
+        tried = ", ".join(f"{s.rate:.0f}/s: {'held' if s.passed else 'missed'}" for s in mine.steps)
+        return [
+            Row(
+                "2 load",
+                f"highest rate sustained for {cfg.confirm_s or cfg.probe_s:.0f} s, {cfg.members:,} members",
+                "events/s",
+                0.0,
+                base.best.achieved if base.best else None,
+                "≥0.5x baseline; no answer >3 s",
+                False,
+                f"no rate held for the confirming run: peer-circles steps {tried}; stopped by {mine.stopped_by[:160]}; "
+                f"baseline stopped by {base.stopped_by[:160]}",
+            )
+        ]
     ratio = mine.best.achieved / base.best.achieved
     steps = len(mine.steps)
 
