@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.serve import BotProcess
 from bot.sandbox.actors import Outcome, Person, Sandbox
-from bot.sandbox.server import INTERACTION_TIMEOUT_S, SandboxError
+from bot.sandbox.server import SandboxError
 
 MIX: tuple[tuple[str, int], ...] = (("checkin", 30), ("share", 10), ("reply", 15), ("support", 30), ("rsvp", 15))
 EVENTS_PER_ACTION = {"checkin": 2, "share": 3, "reply": 2, "support": 1, "rsvp": 1, "ping": 1}
@@ -208,7 +208,7 @@ class Runner:
         self.serial += 1
         return f"{kind}-{self.serial:06d}"
 
-    async def _step(self, result: StepResult, call: Awaitable[Outcome]) -> Outcome:
+    async def _step(self, call: Awaitable[Outcome]) -> Outcome:
         outcome = await call
         self.outcomes.append(outcome)
         if outcome.interaction.late:
@@ -217,7 +217,7 @@ class Runner:
 
     async def run(self, kind: str, person: Person, circle: Circle | None, result: StepResult) -> None:
         try:
-            await self._run(kind, person, circle, result)
+            await self._run(kind, person, circle)
         except SandboxError as exc:
             result.misses.append(f"{kind}: {exc}")
         except Exception as exc:  # a wrong answer (no form, no button): an error, not a miss
@@ -227,43 +227,43 @@ class Runner:
                 self.world.busy.discard(person.id)
                 self.world.freed.set()
 
-    async def _run(self, kind: str, person: Person, circle: Circle | None, result: StepResult) -> None:
+    async def _run(self, kind: str, person: Person, circle: Circle | None) -> None:
         world = self.world
         if kind == "ping":
-            await self._step(result, person.slash("ping"))
+            await self._step(person.slash("ping"))
             return
         assert world is not None and circle is not None
         if kind == "checkin":
-            card = await self._step(result, person.slash("checkin now", where=circle.channel))
+            card = await self._step(person.slash("checkin now", where=circle.channel))
             await asyncio.sleep(THINK_S)
             world.taps_sent += 1
-            await self._step(result, person.click(card, "4 · Good"))
+            await self._step(person.click(card, "4 · Good"))
             world.taps += 1
         elif kind == "share":
             text = self.token("share")
-            opened = await self._step(result, person.slash("share post", where=circle.channel))
+            opened = await self._step(person.slash("share post", where=circle.channel))
             if opened.kind != "modal":
                 raise LoadError(f"/share post did not open the form: {opened.text[:120]!r}")
             await asyncio.sleep(TYPE_S)
             values: dict[str, Any] = {"share:text": f"{text} a hard week", "share:warning": ""}
-            preview = await self._step(result, person.submit_modal(opened, **values))
+            preview = await self._step(person.submit_modal(opened, **values))
             await asyncio.sleep(READ_S)
-            posted = await self._step(result, person.click(preview, "Post"))
+            posted = await self._step(person.click(preview, "Post"))
             world.shares.append(text)  # expected from here on, even if the post is still on its way
             await posted.settled("the share to be posted", timeout=30)
         elif kind == "reply":
             text = self.token("reply")
-            form = await self._step(result, person.click(circle.share, "Reply anonymously"))
+            form = await self._step(person.click(circle.share, "Reply anonymously"))
             if form.kind != "modal":
                 raise LoadError(f"Reply anonymously did not open the form: {form.text[:120]!r}")
             await asyncio.sleep(TYPE_S)
             reply: dict[str, Any] = {"share:field": f"{text} thinking of you"}
-            done = await self._step(result, person.submit_modal(form, **reply))
+            done = await self._step(person.submit_modal(form, **reply))
             world.replies.append(text)
             await done.settled("the reply to be posted", timeout=30)
         elif kind == "rsvp":
             world.going_sent.add(person.id)
-            await self._step(result, person.click(circle.announcement, "Going"))
+            await self._step(person.click(circle.announcement, "Going"))
             world.going.add(person.id)
         else:
             raise ValueError(kind)
@@ -562,4 +562,4 @@ async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tu
         await sandbox.stop()
 
 
-__all__ = ["INTERACTION_TIMEOUT_S", "LoadConfig", "LoadError", "RampResult", "StepResult", "run_load"]
+__all__ = ["LoadConfig", "LoadError", "RampResult", "StepResult", "run_load"]
