@@ -228,6 +228,38 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- resources ----------------------------------------------------------------------------
+
+
+def cmd_resources_check(args: argparse.Namespace) -> int:
+    """List crisis-directory entries not verified in the last six months (exit 1 if any)."""
+    import datetime as dt
+
+    from bot.resources import REVERIFY_AFTER_DAYS, CrisisDirectory, ResourceDataError
+
+    try:
+        directory = CrisisDirectory.load(args.file)
+        today = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+    except (OSError, ValueError, ResourceDataError) as exc:
+        print(f"Could not read the crisis directory: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    stale = directory.stale(today)
+    total = len(directory.services())
+    if not stale:
+        print(f"All {total} crisis lines were verified in the last six months (as of {today.isoformat()}).")
+        return EXIT_OK
+    print(
+        f"{len(stale)} of {total} crisis lines were last verified more than six months ago (as of {today.isoformat()})."
+    )
+    print("Check each against the service's own website (or findahelpline.com), then update its 'verified' date:")
+    for code, service in stale:
+        when = service.verified.isoformat() if service.verified else "never"
+        numbers = " · ".join(v for v in (service.phone, service.text, service.web) if v)
+        print(f"  {code:<13} {when:<10}  {service.name}: {numbers}")
+    print(f"(Entries are due every {REVERIFY_AFTER_DAYS} days.)")
+    return EXIT_FAILURE
+
+
 # -- demo -------------------------------------------------------------------------------
 
 
@@ -255,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path")
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     backup.set_defaults(func=cmd_db_backup)
+    resources = sub.add_parser("resources", help="crisis directory tools")
+    resources_sub = resources.add_subparsers(dest="resources_command", required=True)
+    res_check = resources_sub.add_parser("check", help="list crisis lines not verified in the last six months")
+    res_check.add_argument("--as-of", help="judge ages as of this date (YYYY-MM-DD) instead of today")
+    res_check.add_argument("--file", help="a crisis directory JSON file other than the bundled one")
+    res_check.set_defaults(func=cmd_resources_check)
     demo = sub.add_parser("demo", help="play a scripted scenario against a local sandbox (no token needed)")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log too")
     demo.set_defaults(func=cmd_demo)

@@ -8,6 +8,7 @@ and :attr:`CrisisDirectory.verify_note` exposes it.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
@@ -21,22 +22,93 @@ from typing import Any, Final
 __all__ = [
     "DEFAULT_RESOURCES_PATH",
     "MAX_SEARCH_RESULTS",
+    "REVERIFY_AFTER_DAYS",
     "CountryResources",
     "CrisisDirectory",
+    "Dialable",
     "InternationalResources",
     "ResourceDataError",
     "Service",
     "Source",
+    "parse_phone",
+    "parse_text",
 ]
 
 DEFAULT_RESOURCES_PATH: Final[Path] = Path(__file__).resolve().parent.parent / "data" / "crisis_resources.json"
 MAX_SEARCH_RESULTS: Final = 25  # Discord's limit for autocomplete choices
+REVERIFY_AFTER_DAYS: Final = 183  # six months: `peer-circles resources check` lists older entries
 
 _CODE: Final = re.compile(r"^[A-Z]{2}$")
 
 
 class ResourceDataError(ValueError):
     """The crisis resources file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialable:
+    """One number read out of a ``phone`` or ``text`` value.
+
+    ``digits`` keeps a leading ``+`` and drops every separator; ``keyword`` is the word to
+    send (``Text HOME to 741741``); ``channel`` is ``"sms"`` or ``"whatsapp"`` for text lines;
+    ``qualifier`` is the bracketed note after a number, such as ``landline``.
+    """
+
+    digits: str
+    shown: str
+    qualifier: str | None = None
+    keyword: str | None = None
+    channel: str | None = None
+
+
+# A number as written: digits with spaces, dots, hyphens or brackets, 3 to 15 digits in all.
+_NUMBER: Final = r"\+?\(?\d[\d ().-]*\d\)?"
+_PHONE_ITEM: Final = re.compile(rf"^(?P<number>{_NUMBER})(?:\s+\((?P<qualifier>[^()]+)\))?$")
+_PHONE_SPLIT: Final = re.compile(r",\s*(?:or\s+)?|\s+or\s+")
+_TEXT_KEYWORD: Final = re.compile(rf"^(?:Text|SMS)\s+(?P<keyword>[A-Z0-9]+)\s+to\s+(?P<number>{_NUMBER})$")
+_TEXT_CHANNEL: Final = re.compile(
+    rf"^(?:(?P<sms>SMS)|(?P<whatsapp>(?:[A-Z][A-Za-z]+ on )?WhatsApp:?))\s+(?P<number>{_NUMBER})$"
+)
+_TEXT_BARE: Final = re.compile(rf"^(?P<number>{_NUMBER})$")
+
+
+def _digits(number: str, where: str) -> str:
+    digits = re.sub(r"[^\d]", "", number)
+    if not 3 <= len(digits) <= 15:
+        raise ResourceDataError(f"{where}: {number!r} is not a phone number (3 to 15 digits)")
+    if number.count("(") != number.count(")"):
+        raise ResourceDataError(f"{where}: {number!r} has unbalanced brackets")
+    return ("+" if number.startswith("+") else "") + digits
+
+
+def parse_phone(value: str, where: str = "phone") -> tuple[Dialable, ...]:
+    """Read ``"0800 111 0 111, 0800 111 0 222 or 116 123"`` into its numbers.
+
+    Raises :class:`ResourceDataError` when any part is not a number (with an optional
+    bracketed qualifier), so a typo in the directory fails at load, not in front of a person.
+    """
+    found: list[Dialable] = []
+    for part in _PHONE_SPLIT.split(value.strip()):
+        m = _PHONE_ITEM.match(part.strip())
+        if m is None:
+            raise ResourceDataError(f"{where}: {part!r} is not a phone number")
+        found.append(Dialable(_digits(m["number"], where), m["number"], qualifier=m["qualifier"]))
+    return tuple(found)
+
+
+def parse_text(value: str, where: str = "text") -> Dialable:
+    """Read a text line: ``"Text HOME to 741741"``, ``"SMS 31393"``, ``"WhatsApp +65 6669 1771"`` or a number."""
+    text = value.strip()
+    if m := _TEXT_KEYWORD.match(text):
+        return Dialable(_digits(m["number"], where), m["number"], keyword=m["keyword"], channel="sms")
+    if m := _TEXT_CHANNEL.match(text):
+        channel = "whatsapp" if m["whatsapp"] else "sms"
+        return Dialable(_digits(m["number"], where), m["number"], channel=channel)
+    if m := _TEXT_BARE.match(text):
+        return Dialable(_digits(m["number"], where), m["number"], channel="sms")
+    raise ResourceDataError(
+        f"{where}: {value!r} is not a text line (write 'Text WORD to NUMBER', 'SMS NUMBER', 'WhatsApp NUMBER' or a number)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +119,7 @@ class Service:
     web: str | None = None
     hours: str | None = None
     notes: str | None = None
+    verified: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +179,11 @@ def _services(value: object, where: str) -> tuple[Service, ...]:
     for i, item in enumerate(value):
         w = f"{where}.services[{i}]"
         raw = _obj(item, w)
+        verified_raw = _opt_str(raw, "verified", w)
+        try:
+            verified = dt.date.fromisoformat(verified_raw) if verified_raw else None
+        except ValueError:
+            raise ResourceDataError(f"{w}.verified: expected a date like 2026-12-05") from None
         service = Service(
             name=_req_str(raw, "name", w),
             phone=_opt_str(raw, "phone", w),
@@ -113,7 +191,12 @@ def _services(value: object, where: str) -> tuple[Service, ...]:
             web=_opt_str(raw, "web", w),
             hours=_opt_str(raw, "hours", w),
             notes=_opt_str(raw, "notes", w),
+            verified=verified,
         )
+        if service.phone is not None:
+            parse_phone(service.phone, f"{w}.phone")
+        if service.text is not None:
+            parse_text(service.text, f"{w}.text")
         if not (service.phone or service.text or service.web):
             raise ResourceDataError(f"{w}: needs at least one of phone, text or web")
         if service.web is not None and not service.web.startswith("https://"):
@@ -201,6 +284,18 @@ class CrisisDirectory:
         )
 
     # ------------------------------------------------------------------ queries
+
+    def services(self) -> list[tuple[str, Service]]:
+        """Every service with the code of its country (``"international"`` for the fallback list)."""
+        listed = [("international", s) for s in self.international.services]
+        listed.extend((e.code, s) for e in self.entries for s in e.services)
+        return listed
+
+    def stale(self, today: dt.date, *, max_age_days: int = REVERIFY_AFTER_DAYS) -> list[tuple[str, Service]]:
+        """Services never verified, or verified more than ``max_age_days`` before ``today``, oldest first."""
+        cutoff = today - dt.timedelta(days=max_age_days)
+        found = [(code, s) for code, s in self.services() if s.verified is None or s.verified < cutoff]
+        return sorted(found, key=lambda item: (item[1].verified or dt.date.min, item[0], item[1].name))
 
     def countries(self) -> list[tuple[str, str]]:
         """``(code, name)`` pairs sorted by country name."""

@@ -17,9 +17,12 @@ import pytest
 from bot.resources import (
     DEFAULT_RESOURCES_PATH,
     MAX_SEARCH_RESULTS,
+    REVERIFY_AFTER_DAYS,
     CountryResources,
     CrisisDirectory,
     ResourceDataError,
+    parse_phone,
+    parse_text,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,3 +211,158 @@ def test_load_from_path(tmp_path: Path) -> None:
     assert loaded.countries() == [("IS", "Iceland")]
     assert loaded.international.name == "International"
     assert loaded.search("ice")[0].code == "IS"
+
+
+# --------------------------------------------------------------------------- verification and number formats
+
+
+def test_every_entry_has_its_own_verified_date(directory: CrisisDirectory) -> None:
+    services = directory.services()
+    assert len(services) == sum(len(e.services) for e in directory.entries) + len(directory.international.services)
+    for code, service in services:
+        assert isinstance(service.verified, dt.date), (code, service.name)
+        assert service.verified <= dt.date.today(), (code, service.name)
+    raw_services = [s for c in RAW["countries"].values() for s in c["services"]] + RAW["international"]["services"]
+    assert all("verified" in s for s in raw_services)
+
+
+def test_every_phone_and_text_value_parses(directory: CrisisDirectory) -> None:
+    phones = texts = 0
+    for code, service in directory.services():
+        if service.phone:
+            numbers = parse_phone(service.phone)
+            assert numbers, (code, service.name)
+            assert all(n.digits.lstrip("+").isdigit() and 3 <= len(n.digits.lstrip("+")) <= 15 for n in numbers)
+            phones += 1
+        if service.text:
+            line = parse_text(service.text)
+            assert line.digits.lstrip("+").isdigit(), (code, service.name)
+            assert line.channel in {"sms", "whatsapp"}
+            texts += 1
+    assert phones > 60 and texts > 10
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "extra"),
+    [
+        ("0800 111 0 111, 0800 111 0 222 or 116 123", ["08001110111", "08001110222", "116123"], None),
+        ("135 (Buenos Aires area) or (011) 5275-1135", ["135", "01152751135"], "Buenos Aires area"),
+        ("+91 9999 666 555", ["+919999666555"], None),
+        (
+            "1553 (landline), 0917 899 8727, 0966 351 4518 or 0919 057 1553",
+            ["1553", "09178998727", "09663514518", "09190571553"],
+            "landline",
+        ),
+    ],
+)
+def test_parse_phone(value: str, digits: list[str], extra: str | None) -> None:
+    parsed = parse_phone(value)
+    assert [n.digits for n in parsed] == digits
+    assert parsed[0].qualifier == extra
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "keyword", "channel"),
+    [
+        ("Text HOME to 741741", "741741", "HOME", "sms"),
+        ("Text START to 678-678", "678678", "START", "sms"),
+        ("SMS 31393", "31393", None, "sms"),
+        ("WhatsApp +65 6669 1771", "+6566691771", None, "whatsapp"),
+        ("CareText on WhatsApp: 9151 1767", "91511767", None, "whatsapp"),
+        ("0458 737 732", "0458737732", None, "sms"),
+    ],
+)
+def test_parse_text(value: str, digits: str, keyword: str | None, channel: str) -> None:
+    line = parse_text(value)
+    assert (line.digits, line.keyword, line.channel) == (digits, keyword, channel)
+
+
+@pytest.mark.parametrize("value", ["call us", "12", "0800 CALL NOW", "988 or", "1234567890123456", "(011 5275-1135"])
+def test_unparseable_phone_is_rejected(value: str) -> None:
+    with pytest.raises(ResourceDataError):
+        parse_phone(value)
+    with pytest.raises(ResourceDataError):
+        CrisisDirectory.from_dict(_mutated(lambda d: d["countries"]["US"]["services"][0].__setitem__("phone", value)))
+
+
+@pytest.mark.parametrize("value", ["text us", "Text home to 741741", "Signal 1234"])
+def test_unparseable_text_is_rejected(value: str) -> None:
+    with pytest.raises(ResourceDataError):
+        CrisisDirectory.from_dict(_mutated(lambda d: d["countries"]["US"]["services"][1].__setitem__("text", value)))
+
+
+def test_bad_verified_date_is_rejected() -> None:
+    with pytest.raises(ResourceDataError, match="verified"):
+        CrisisDirectory.from_dict(
+            _mutated(lambda d: d["countries"]["US"]["services"][0].__setitem__("verified", "last spring"))
+        )
+
+
+def _service(directory: CrisisDirectory, code: str, name_start: str) -> Any:
+    entry = directory.for_country(code)
+    assert entry is not None
+    found = [s for s in entry.services if s.name.startswith(name_start)]
+    assert len(found) == 1, (code, name_start)
+    return found[0]
+
+
+def test_reviewed_corrections(directory: CrisisDirectory) -> None:
+    ncmh = _service(directory, "PH", "NCMH")
+    assert "0919 057 1553" in ncmh.phone and "0908" not in ncmh.phone
+    assert _service(directory, "DK", "BørneTelefonen").web == "https://bornetelefonen.dk"
+    assert _service(directory, "PT", "Linha 1411").phone == "1411"
+    assert _service(directory, "PT", "Linha 1411").hours == "24/7"
+    mindline = _service(directory, "SG", "National mindline")
+    assert mindline.phone == "1771" and parse_text(mindline.text).digits == "+6566691771"
+    national = _service(directory, "AR", "Línea de Salud Mental")
+    assert [n.digits for n in parse_phone(national.phone)] == ["08009990091"]
+    assert "Buenos Aires" in (_service(directory, "AR", "Centro de Asistencia").notes or "")
+    assert _service(directory, "KR", "Suicide prevention hotline 109").text == "109"
+    assert _service(directory, "AU", "1800RESPECT").text == "0458 737 732"
+    assert "0800-300-8355" in _service(directory, "JP", "TELL").phone
+    assert "113" in (_service(directory, "NL", "113").notes or "") and "free" in _service(directory, "NL", "113").notes
+    # Hours that no source confirms are unknown, not 24/7.
+    for code, name in [
+        ("AR", "Centro de Asistencia"),
+        ("PT", "SNS 24"),
+        ("IN", "iCall"),
+        ("BE", "Zelfmoordlijn"),
+        ("MX", "SAPTEL"),
+    ]:
+        assert _service(directory, code, name).hours is None, (code, name)
+
+
+def test_stale_lists_entries_older_than_six_months(directory: CrisisDirectory) -> None:
+    newest = max(s.verified for _, s in directory.services())
+    oldest = min(s.verified for _, s in directory.services())
+    assert directory.stale(oldest) == []
+    later = directory.stale(oldest + dt.timedelta(days=REVERIFY_AFTER_DAYS + 1))
+    assert later and all(s.verified == oldest for _, s in later)
+    everything = directory.stale(newest + dt.timedelta(days=400))
+    assert len(everything) == len(directory.services())
+    assert [s.verified for _, s in everything] == sorted(s.verified for _, s in everything)
+
+
+def test_resources_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from bot.cli import main
+
+    assert main(["resources", "check", "--as-of", "2026-12-06"]) == 0
+    assert "verified in the last six months" in capsys.readouterr().out
+    assert main(["resources", "check", "--as-of", "2027-07-01"]) == 1
+    out = capsys.readouterr().out
+    assert "last verified more than six months ago" in out
+    assert "Samaritans" in out and "2026-11-24" in out
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    assert main(["resources", "check", "--file", str(broken)]) == 2
+    assert "Could not read the crisis directory" in capsys.readouterr().err
+
+
+def test_text_lines_read_naturally_on_the_card() -> None:
+    from bot.services.crisis import CrisisResources
+
+    singapore = "\n".join(CrisisResources().sections("SG"))
+    assert "WhatsApp +65 6669 1771" in singapore
+    assert "text WhatsApp" not in singapore and "text CareText" not in singapore
+    korea = "\n".join(CrisisResources().sections("KR"))
+    assert "call **109** · text 109" in korea

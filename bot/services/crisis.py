@@ -15,7 +15,8 @@ def _service_line(service: Service) -> str:
     if service.phone:
         parts.append(f"call **{service.phone}**")
     if service.text:
-        parts.append(service.text if service.text.lower().startswith("text") else f"text {service.text}")
+        spelled_out = service.text.lower().startswith(("text", "sms", "whatsapp", "caretext"))
+        parts.append(service.text if spelled_out else f"text {service.text}")
     if service.hours:
         parts.append(service.hours)
     if service.web:
