@@ -166,8 +166,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     else:
         print(f"Database: schema version {version} (up to date), {len(tables)} tables.")
+    status = _check_crisis_screen()
     if not settings.discord_token:
         print("Note: DISCORD_TOKEN is not set; `peer-circles run` needs it (`peer-circles demo` does not).")
+    return status
+
+
+def _check_crisis_screen() -> int:
+    from bot.safety import DEFAULT_MODEL_PATH, LexiconError, LinearScreen, ModelError, default_lexicon
+
+    try:
+        lexicon = default_lexicon()
+        model = LinearScreen.load(DEFAULT_MODEL_PATH)
+    except (LexiconError, ModelError, OSError) as exc:
+        print(f"Crisis screen problem: {exc}. Reinstall or restore the data/ folder.", file=sys.stderr)
+        return EXIT_FAILURE
+    print(
+        f"Crisis screen: lexicon {lexicon.version or '(unversioned)'} with {len(lexicon.entries)} entries; "
+        f"model {model.sha256[:12]} trained on {model.meta.get('training_texts', '?')} texts."
+    )
     return EXIT_OK
 
 

@@ -17,7 +17,7 @@ from bot.app import Services, build_services
 from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
-from bot.safety import default_lexicon
+from bot.safety import warm_up as warm_up_crisis_screen
 from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,10 @@ class PeerCirclesBot(commands.Bot):
             await self.services.checkins.ensure_scheduled()
         if self._sync_on_start:
             await self.sync_commands()
-        # The crisis screen compiles its lexicon on first use (about 0.9 s of regular expressions):
+        # The crisis screen compiles its lexicon and loads its model on first use (about a second):
         # do it now on a worker thread, so the first person to share or ask for support after a
         # start doesn't wait for it, and nobody else's answer stalls behind it.
-        self._lexicon_warmup = asyncio.get_running_loop().run_in_executor(None, default_lexicon)
+        self._lexicon_warmup = asyncio.get_running_loop().run_in_executor(None, warm_up_crisis_screen)
         log.info("setup complete extensions=%d", len(EXTENSIONS))
 
     # -- command sync -------------------------------------------------------------------

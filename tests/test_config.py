@@ -118,7 +118,21 @@ def test_check_reads_dotenv_and_reports_database(clean_env: Path, capsys: pytest
     out = capsys.readouterr().out
     assert "Configuration is valid" in out
     assert "will be created at first start" in out
+    assert "Crisis screen: lexicon" in out and "model" in out
     assert GOOD_KEY not in out
+
+
+def test_check_reports_a_damaged_crisis_model(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.safety
+
+    damaged = clean_env / "model.bin"
+    damaged.write_bytes(b"PCSAFETY1\n\x00")
+    monkeypatch.setattr(bot.safety, "DEFAULT_MODEL_PATH", damaged)
+    (clean_env / ".env").write_text(f"SECRET_KEY={GOOD_KEY}\nDATABASE_PATH={clean_env / 'x.db'}\n")
+    assert main(["check"]) == 1
+    assert "Crisis screen problem" in capsys.readouterr().err
 
 
 def test_init_writes_env_once_and_never_replaces_a_key(clean_env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,6 @@
-"""Tests for bot.safety: corpus targets, hard negatives, context rules, robustness."""
+"""Tests for the crisis screen's lexicon (bot.safety.lexicon): corpus targets, hard negatives, context rules, robustness.
+
+The combined screen (lexicon and model) is tested in tests/test_safety_screen.py."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.safety_benchmark import TARGET_PRECISION, TARGET_RECALL, evaluate, load_corpus
-from bot.safety import (
+from bot.safety.lexicon import (
     DEFAULT_LEXICON_PATH,
     Assessment,
     Level,
@@ -278,6 +280,7 @@ def test_import_has_no_side_effects() -> None:
     code = (
         "import sys, bot.safety as s; "
         "assert s.default_lexicon.cache_info().currsize == 0; "
+        "assert s.default_model.cache_info().currsize == 0; "
         "assert 'discord' not in sys.modules; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)

@@ -1,12 +1,16 @@
-"""Crisis-safety screening for member messages.
+"""The transparent, rule-based half of the crisis screen: the lexicon.
 
-``assess(text)`` returns an :class:`Assessment` whose ``level`` is ``none``,
+(:mod:`bot.safety` combines it with the learned model in :mod:`bot.safety.model`; callers use
+:func:`bot.safety.assess`.)
+
+``assess(text)`` here returns an :class:`Assessment` whose ``level`` is ``none``,
 ``concern`` or ``urgent``. Its ``reasons`` are ids of the lexicon entries that
 fired. Reasons are ids from ``data/safety_lexicon.json`` and never contain the
 member's words.
 
-This is a transparent, rule-based triage aid for human moderators. It has no
-network access and no ML model, and this module must not import discord. It
+This is a transparent, rule-based triage aid. It has no network access and this module must
+not import discord. Its reasons explain a result, and its idiom, negation and past-tense rules
+are what the learned model is checked against. It
 will miss things that people write and it will sometimes flag hyperbole, so
 treat a result as "a person should look at this", never as a judgement.
 
@@ -100,7 +104,7 @@ each side of a match, within ``_SCOPE_CHARS`` characters. Assessment is
 therefore roughly linear even on adversarial input: a few thousand sentences
 a second, and about 0.3 s for 100 kB of hostile text.
 
-Known limitations: the screen reads English only. It has no model of
+Known limitations: the lexicon reads English only (the model reads five languages). It has no model of
 discourse across messages. Sarcasm and hyperbole that are not listed as
 idioms ("kms" after losing your keys) are flagged. A member who confirms a
 question inside reported speech ("she asked if I wanted to die and I said
@@ -136,7 +140,7 @@ __all__ = [
     "normalise",
 ]
 
-DEFAULT_LEXICON_PATH: Final[Path] = Path(__file__).resolve().parent.parent / "data" / "safety_lexicon.json"
+DEFAULT_LEXICON_PATH: Final[Path] = Path(__file__).resolve().parent.parent.parent / "data" / "safety_lexicon.json"
 
 _LEVEL_ORDER: Final[tuple[str, ...]] = ("none", "concern", "urgent")
 
