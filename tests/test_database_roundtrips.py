@@ -115,3 +115,62 @@ async def test_statements_queued_just_before_a_transaction_run_before_it_not_ins
     await asyncio.gather(*before, transaction, *after)
     keys = [r["key"] for r in await tdb.fetchall("SELECT key FROM t ORDER BY rowid")]
     assert keys == [f"b{i}" for i in range(5)] + [f"a{i}" for i in range(5)], "none rolled back, in the order issued"
+
+
+def raw_files(db: Database) -> dict[str, bytes]:
+    paths = (db.path, Path(f"{db.path}-wal"), Path(f"{db.path}-shm"))
+    return {p.name: p.read_bytes() for p in paths if p.exists()}
+
+
+async def test_deleted_rows_leave_no_bytes_behind_after_the_checkpoint(tdb: Database) -> None:
+    row = await tdb.fetchone("PRAGMA secure_delete")
+    assert row is not None and row[0] == 1
+    await tdb.execute("INSERT INTO t (key, n) VALUES ('keep-1', 1)")
+    await tdb.execute("INSERT INTO t (key, n) VALUES ('Marker-row-X7Q2', 2)")
+    await tdb.execute("INSERT INTO t (key, n) VALUES ('keep-2', 3)")
+    assert any(b"Marker-row-X7Q2" in data for data in raw_files(tdb).values())
+    await tdb.execute("DELETE FROM t WHERE key = 'Marker-row-X7Q2'")
+    await tdb.checkpoint_after_delete()
+    assert Path(f"{tdb.path}-wal").stat().st_size == 0, "TRUNCATE empties the -wal file"
+    found = [name for name, data in raw_files(tdb).items() if b"Marker-row-X7Q2" in data]
+    assert found == [], f"the deleted row is still readable in {found}"
+    assert [r["key"] for r in await tdb.fetchall("SELECT key FROM t ORDER BY id")] == ["keep-1", "keep-2"]
+
+
+async def test_the_checkpoint_waits_for_a_transaction_like_any_sequence(tdb: Database) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def transaction() -> None:
+        async with tdb.transaction() as tx:
+            await tx.execute("INSERT INTO t (key, n) VALUES ('tx', 1)")
+            inside.set()
+            await release.wait()
+
+    task = asyncio.create_task(transaction())
+    await inside.wait()
+    checkpoint = asyncio.create_task(tdb.checkpoint_after_delete())
+    await asyncio.sleep(0)  # let it queue on the lock
+    assert not checkpoint.done()
+    release.set()
+    await task
+    await checkpoint
+    assert Path(f"{tdb.path}-wal").stat().st_size == 0
+
+
+async def test_a_checkpoint_blocked_by_another_reader_is_logged_not_raised(
+    tdb: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    await tdb.execute("INSERT INTO t (key, n) VALUES ('a', 1)")
+    await tdb.execute("PRAGMA busy_timeout = 0")  # don't wait the usual 5 s for the reader below
+    other = sqlite3.connect(tdb.path, isolation_level=None)
+    try:
+        other.execute("BEGIN")
+        assert other.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)  # holds a read snapshot
+        await tdb.execute("DELETE FROM t")
+        await tdb.checkpoint_after_delete()
+    finally:
+        other.close()
+    assert "checkpoint after a deletion was blocked" in caplog.text
+    await tdb.checkpoint_after_delete()  # the next one finishes the job
+    assert Path(f"{tdb.path}-wal").stat().st_size == 0

@@ -2,11 +2,17 @@
 
 All statements go through one lock, so a transaction opened by one coroutine never picks up a
 statement from another. SQLite has a single writer anyway; one connection is its fastest shape.
+
+Erased means erased: ``secure_delete`` is on, so SQLite overwrites deleted content with zeros
+instead of leaving it in free space, and services call :meth:`Database.checkpoint_after_delete`
+right after they delete personal data, so older copies of the changed pages don't linger in the
+``-wal`` file either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +24,8 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.errors import MigrationError, StorageError
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 Row = sqlite3.Row
@@ -161,6 +169,9 @@ class Database:
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted content is overwritten with zeros, in the page and in pages put on the free list,
+        # instead of staying readable in the file until the space is reused.
+        await conn.execute("PRAGMA secure_delete = ON")
         self._conn = conn
 
     async def close(self) -> None:
@@ -218,6 +229,32 @@ class Database:
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         await self._gate()
         return await _run(self.conn, _sql_fetchall, sql, params)  # no await between the gate and the queue
+
+    async def checkpoint_after_delete(self) -> None:
+        """Leave no copy of just-deleted data in the database's files. Call it right after a deletion.
+
+        With ``secure_delete`` on, a deletion zeroes the content in the newest version of its page,
+        but in WAL mode that version, and every older one still holding the content, sits in the
+        ``-wal`` file until a checkpoint. This copies the newest pages into the main file and
+        truncates the ``-wal`` file to zero bytes (``TRUNCATE``), so no file holds the old frames any
+        more (the filesystem gets their blocks back; like any deleted file's, it may not wipe them).
+        It costs what changed since the last checkpoint (usually a few pages and two fsyncs), so
+        call it after deleting personal data, not after every write.
+
+        It holds the connection alone, like a transaction: a checkpoint can't run inside one. If
+        another connection (``peer-circles db backup``) is still reading, SQLite waits for it up to
+        the busy timeout; if the log still can't be emptied, that is logged (the deletion itself
+        stands) and the checkpoint after the next deletion empties it.
+        """
+        async with self._exclusive():
+            row = await _run(self.conn, _sql_fetchone, "PRAGMA wal_checkpoint(TRUNCATE)", ())
+        if row is not None and row[0]:
+            log.warning(
+                "WAL checkpoint after a deletion was blocked by another connection; "
+                "frames_in_log=%s frames_checkpointed=%s",
+                row[1],
+                row[2],
+            )
 
     # -- schema -------------------------------------------------------------------------
 
