@@ -151,7 +151,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         crisis=crisis,
         setup=SetupService(guild_settings, access, crisis.name_of, clock),
         circles=circle_service,
-        privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle),
+        privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle, db=db),
         maintenance=maintenance,
         member_time=member_time,
         checkins=checkins,

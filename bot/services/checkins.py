@@ -646,6 +646,7 @@ class CheckinService:
     async def delete(self, checkin_id: int, user_id: int) -> Checkin:
         checkin = await self.own(checkin_id, user_id)
         await self.repo.delete_checkin(checkin.id)
+        await self.repo.db.checkpoint_after_delete()  # the note's ciphertext leaves no copy in the -wal file
         log.info("checkin deleted checkin=%s", checkin.id)
         return checkin
 

@@ -317,6 +317,7 @@ class CircleService:
             await ops.require(["Manage Roles"])
             await ops.delete_role(circle.member_role_id, f"peer-circles: circle {circle.name} deleted")
         await self.circles.delete(circle.id)
+        await self.circles.db.checkpoint_after_delete()
         log.info("circle deleted circle=%s", circle.id)
         return CircleChange(circle, [f"deleted the circle **{circle.name}** and its data (the channel was kept)"])
 
@@ -410,4 +411,6 @@ class CircleService:
 
     async def forget_member(self, circle: Circle, user_id: int) -> dict[str, int]:
         """Delete what is about this person in this circle (offered when they leave)."""
-        return await self.registry.delete_user_in_circle(circle.guild_id, circle.id, user_id)
+        counts = await self.registry.delete_user_in_circle(circle.guild_id, circle.id, user_id)
+        await self.circles.db.checkpoint_after_delete()
+        return counts

@@ -111,6 +111,7 @@ class MaintenanceService:
                 continue
             report.purged_guilds.append(guild_id)
             log.info("server purged guild=%s rows=%d", guild_id, sum(counts.values()))
+        await self.guilds.db.checkpoint_after_delete()  # once, after everything the run deleted
         log.info(
             "daily maintenance expired_rows=%d purged_servers=%d failed_servers=%d",
             report.expired_total,

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.clock import Clock, to_iso
 from bot.privacy import PersonalDataRegistry
+from bot.storage.database import Database
 from bot.storage.guilds_lifecycle import DEFAULT_PURGE_AFTER_DAYS, GuildLifecycleRepository
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,19 @@ def jsonable(value: Any) -> Any:
 
 class PrivacyService:
     def __init__(
-        self, registry: PersonalDataRegistry, clock: Clock, *, guilds: GuildLifecycleRepository | None = None
+        self,
+        registry: PersonalDataRegistry,
+        clock: Clock,
+        *,
+        guilds: GuildLifecycleRepository | None = None,
+        db: Database | None = None,
     ) -> None:
         self.registry = registry
         self.clock = clock
         self.guilds = guilds
+        # The database the registry's sources keep their rows in, checkpointed right after a
+        # deletion so no copy of the erased rows stays in its -wal file. The app always passes it.
+        self.db = db
 
     async def overview(self, guild_id: int) -> PrivacyOverview:
         days = await self.guilds.purge_after_days(guild_id) if self.guilds else DEFAULT_PURGE_AFTER_DAYS
@@ -143,6 +152,8 @@ class PrivacyService:
 
     async def delete(self, guild_id: int, user_id: int) -> DeletionReport:
         counts = await self.registry.delete_user(guild_id, user_id)
+        if self.db is not None:
+            await self.db.checkpoint_after_delete()
         report = DeletionReport(counts)
         log.info("personal data deleted guild=%s rows=%d", guild_id, report.total)
         return report

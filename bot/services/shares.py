@@ -375,13 +375,21 @@ class ShareService:
     async def remove(self, share: Share) -> None:
         await self.scheduler.cancel(f"circle:{share.circle_id}:share:{share.public_id}:post")
         await self.shares.update(share.id, status="removed", author_user_enc=None, content=None, content_warning=None)
+        await self.shares.db.checkpoint_after_delete()  # the text leaves no copy in the -wal file
+
+    async def remove_reply(self, reply_id: int) -> None:
+        """A moderator removed an anonymous reply (its text lives only in Discord; this is its link)."""
+        await self.shares.delete_reply(reply_id)
+        await self.shares.db.checkpoint_after_delete()
 
     async def decide_review(self, share: Share, approve: bool) -> Share:
         if share.status != "pending_review":
             raise Conflict("Someone already decided on this share.")
         if approve:
             return await self.shares.update(share.id, status="scheduled")
-        return await self.shares.update(share.id, status="rejected", content=None, content_warning=None)
+        rejected = await self.shares.update(share.id, status="rejected", content=None, content_warning=None)
+        await self.shares.db.checkpoint_after_delete()
+        return rejected
 
     async def forget_author_id_unless_notify(self, share: Share) -> None:
         if not share.notify:
@@ -403,6 +411,7 @@ class ShareService:
         await self.shares.update(
             share.id, status="deleted", author_user_hash=None, author_user_enc=None, content=None, content_warning=None
         )
+        await self.shares.db.checkpoint_after_delete()
 
     async def reply_share(self, message_id: int) -> tuple[int, Share] | None:
         found = await self.shares.reply_by_message(message_id)

@@ -359,19 +359,24 @@ class SupportService:
             }
         )
 
+    async def _discard(self, conversation: Conversation) -> None:
+        """The request never went out: delete it, topic and all, leaving no copy in the -wal file."""
+        await self.repo.delete(conversation.id)
+        await self.repo.db.checkpoint_after_delete()
+
     async def _greet(self, conversation: Conversation, member_user_id: int, notice: Notice) -> None:
         """DM the member first: if their DMs are closed, nothing can be relayed, so say so now."""
         try:
             delivered = await self._require_port().tell(member_user_id, notice)
         except Exception:
             log.warning("support greeting failed conversation=%s", conversation.public_id)
-            await self.repo.delete(conversation.id)
+            await self._discard(conversation)
             raise InvalidInput(
                 "Discord didn't take my message to you just now, so your request wasn't sent. Please try again "
                 "in a moment. Nobody was told about it."
             ) from None
         if not delivered:
-            await self.repo.delete(conversation.id)
+            await self._discard(conversation)
             raise InvalidInput(
                 "I couldn't send you a direct message, and the conversation happens there. Please allow direct "
                 "messages from this server (Server name → Privacy Settings → Direct Messages) and ask again. "
@@ -873,9 +878,13 @@ class SupportService:
 
     async def _closed(self, conversation: Conversation, side: str, was_waiting: bool) -> None:
         await self.scheduler.cancel_prefix(f"support:{conversation.public_id}:")
-        port = self.port
         if was_waiting:
             await self.repo.drop_pending(conversation.id, "listener")
+        # Closing dropped the topic (and a waiting request's unsent messages just went): leave no
+        # copy of them, or of text relayed earlier, in the -wal file.
+        await self.repo.db.checkpoint_after_delete()
+        port = self.port
+        if was_waiting:
             for offer in await self.repo.offers_for(conversation.id, status="offered"):
                 if (
                     await self.repo.set_offer_status(offer.id, "withdrawn")

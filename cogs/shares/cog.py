@@ -526,7 +526,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         reply_id, parent = found
         await self.service.require_moderator(parent, actor_from(interaction))
         await message.delete()
-        await self.service.shares.delete_reply(reply_id)
+        await self.service.remove_reply(reply_id)
         await interaction.response.send_message("Removed the anonymous reply.", ephemeral=True)
 
     # -- /share mine --------------------------------------------------------------------
