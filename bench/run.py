@@ -502,6 +502,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA secure_delete = ON")
         sql = (
             "INSERT INTO checkins (guild_id, circle_id, user_id, mood, timezone, local_date, created_at, source_key) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -525,6 +526,8 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
         if found is None or found[0] != writes:
             raise BenchError("the bare insert lost rows")
 
+    erasure = await _secure_delete_cost(fresh, secret, when, writes=writes, erasures=100 if quick else 500)
+
     # Size: bulk-load check-ins shaped like real ones (1000 members, 50 circles-worth of dates).
     size_db = await fresh("storage-size.db")
     await size_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -546,6 +549,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
             "median ≤2x",
             bot_stat.median <= 2.0 * bare_stat.median,
         ),
+        *erasure,
         Row(
             "5 storage",
             f"database size per 1,000,000 check-ins (from {bulk:,})",
@@ -556,8 +560,113 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     ]
 
 
+NOTE = "Slept badly again. " * 10  # a 190-character note: what a delete has to wipe
+BETWEEN_ERASURES = 10  # check-ins written between two deletions, so the log holds more than the deletion
+
+
+async def _secure_delete_cost(
+    fresh: Callable[[str], Awaitable[Any]], secret: bytes, when: datetime, *, writes: int, erasures: int
+) -> list[Row]:
+    """What "erased means erased" costs: the same write and delete paths with ``secure_delete`` on
+    (as the bot runs) and off, on two databases, interleaved (which goes first alternates), and a
+    deletion followed by the WAL checkpoint the services run after one against the delete alone
+    with secure_delete off (what a deletion cost before)."""
+    import random
+
+    from bot.storage.checkins import CheckinRepository, NoteCipher
+
+    dbs = {True: await fresh("storage-secure-on.db"), False: await fresh("storage-secure-off.db")}
+    await dbs[False].execute("PRAGMA secure_delete = OFF")
+    for on, db in dbs.items():
+        row = await db.fetchone("PRAGMA secure_delete")
+        if row is None or row[0] != int(on):
+            raise BenchError(f"secure_delete is not {'on' if on else 'off'} where it should be")
+    repos = {on: CheckinRepository(db, NoteCipher(secret)) for on, db in dbs.items()}
+    made = {True: 0, False: 0}
+
+    async def write(on: bool) -> int:
+        made[on] += 1
+        checkin, created = await repos[on].insert_checkin(
+            guild_id=1,
+            circle_id=1,
+            user_id=10_000 + made[on] % 500,
+            mood=1 + made[on] % 5,
+            timezone="Europe/London",
+            local_date=date(2026, 3, 27),
+            created_at=when + timedelta(seconds=made[on]),
+            source_key=f"secure:{made[on]}",
+        )
+        if not created:
+            raise BenchError("a check-in was not stored")
+        return checkin.id
+
+    def order(i: int) -> tuple[bool, bool]:
+        return (True, False) if i % 2 == 0 else (False, True)
+
+    write_times: dict[bool, list[float]] = {True: [], False: []}
+    ids: dict[bool, list[int]] = {True: [], False: []}
+    for i in range(writes):
+        for on in order(i):
+            t0 = time.perf_counter()
+            ids[on].append(await write(on))
+            write_times[on].append(time.perf_counter() - t0)
+    for on, repo in repos.items():  # every row gets an encrypted note, as a deletion would find
+        for checkin_id in ids[on]:
+            await repo.update_checkin(checkin_id, when, note=NOTE)
+
+    delete_times: dict[bool, list[float]] = {True: [], False: []}
+    for on in (True, False):
+        random.Random(5).shuffle(ids[on])  # the same order in both
+    for i in range(writes):
+        for on in order(i):
+            t0 = time.perf_counter()
+            if await repos[on].delete_checkin(ids[on][i]) != 1:
+                raise BenchError("a check-in to delete was not there")
+            delete_times[on].append(time.perf_counter() - t0)
+
+    # The erasure path: CheckinService.delete's storage work (delete, then the checkpoint) with
+    # secure_delete on, against the delete alone with it off.
+    erase_times: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(erasures):
+        for on in order(i):
+            batch = [await write(on) for _ in range(BETWEEN_ERASURES)]
+            await repos[on].update_checkin(batch[0], when, note=NOTE)
+            t0 = time.perf_counter()
+            await repos[on].delete_checkin(batch[0])
+            if on:
+                await dbs[on].checkpoint_after_delete()
+            erase_times[on].append(time.perf_counter() - t0)
+    if _wal_bytes(dbs[True].path):
+        raise BenchError("the checkpoint after a deletion left frames in the -wal file")
+    for db in dbs.values():
+        await db.close()
+
+    def row(measure: str, times: dict[bool, list[float]], note: str = "") -> Row:
+        return Row("5 storage", measure, "ms", Stat(times[True]), Stat(times[False]), note=note)
+
+    return [
+        row("check-in write, secure_delete on vs off (insert_checkin)", write_times),
+        row(
+            "check-in delete, secure_delete on vs off (delete_checkin)",
+            delete_times,
+            f"each with a {len(NOTE)}-character encrypted note, in random order",
+        ),
+        row(
+            "check-in erasure: delete + WAL checkpoint, secure_delete on vs delete alone, off (before)",
+            erase_times,
+            f"checkpoint_after_delete (TRUNCATE); {BETWEEN_ERASURES} check-ins written between deletions; "
+            "mostly two fsyncs, so it follows the disk",
+        ),
+    ]
+
+
 def _db_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def _wal_bytes(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size if wal.exists() else 0
 
 
 async def _bulk_checkins(db: Any, count: int, *, circle_id: int, guild_id: int, members: int = 1000) -> None:

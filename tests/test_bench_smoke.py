@@ -30,6 +30,9 @@ async def test_quick_run_prints_the_expected_rows(tmp_path: Path) -> None:
         for level in (1, 100):
             assert f"1 latency | {action} @ {level} concurrent" in measures
     assert any(m.startswith("5 storage | check-in write") for m in measures)
+    for secure in ("check-in write, secure_delete on vs off", "check-in delete, secure_delete on vs off"):
+        assert any(m.startswith(f"5 storage | {secure}") for m in measures)
+    assert any(m.startswith("5 storage | check-in erasure: delete + WAL checkpoint") for m in measures)
     assert any(m.startswith("5 storage | database size per 1,000,000 check-ins") for m in measures)
     for row in rows:
         if row.scenario == "1 latency":
