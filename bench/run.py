@@ -641,17 +641,17 @@ async def _secure_delete_cost(
     for db in dbs.values():
         await db.close()
 
-    def row(measure: str, times: dict[bool, list[float]], note: str = "") -> Row:
+    def compared(measure: str, times: dict[bool, list[float]], note: str = "") -> Row:
         return Row("5 storage", measure, "ms", Stat(times[True]), Stat(times[False]), note=note)
 
     return [
-        row("check-in write, secure_delete on vs off (insert_checkin)", write_times),
-        row(
+        compared("check-in write, secure_delete on vs off (insert_checkin)", write_times),
+        compared(
             "check-in delete, secure_delete on vs off (delete_checkin)",
             delete_times,
             f"each with a {len(NOTE)}-character encrypted note, in random order",
         ),
-        row(
+        compared(
             "check-in erasure: delete + WAL checkpoint, secure_delete on vs delete alone, off (before)",
             erase_times,
             f"checkpoint_after_delete (TRUNCATE); {BETWEEN_ERASURES} check-ins written between deletions; "
