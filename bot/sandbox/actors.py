@@ -692,12 +692,17 @@ class Sandbox:
         guild_name: str = "Peer Circles Sandbox",
         bot_permissions: int | None = None,
         default_rate_limit: tuple[int, float] = (50, 1.0),
+        port: int = 0,
+        start: bool = True,
     ) -> Sandbox:
-        server = SandboxServer(spec_path=spec_path, default_rate_limit=default_rate_limit)
+        """``port``: listen there (default: any free port). ``start=False``: build the world but
+        don't listen yet (``await sandbox.server.start()`` later), as when Discord can't be reached."""
+        server = SandboxServer(spec_path=spec_path, port=port, default_rate_limit=default_rate_limit)
         guild = server.add_guild(guild_name, bot_permissions=bot_permissions)
         server.add_channel(guild, "general")
         server.add_channel(guild, "moderation")
-        await server.start()
+        if start:
+            await server.start()
         return cls(server, guild)
 
     async def stop(self) -> None:

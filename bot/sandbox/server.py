@@ -197,10 +197,11 @@ class SandboxServer:
         *,
         spec_path: Path | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
         default_rate_limit: tuple[int, float] = (50, 1.0),
     ) -> None:
         self.host = host
-        self.port = 0
+        self.port = port  # 0: any free port, chosen at the first start; a restart keeps it
         self.ids = Snowflakes()
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}
@@ -213,6 +214,7 @@ class SandboxServer:
         self.requests: list[RecordedRequest] = []
         self.invalid_requests: list[str] = []
         self.faults: list[Fault] = []
+        self.gateway_faults: list[int] = []  # statuses for the next gateway handshakes (fail_gateway)
         self.nonces: dict[tuple[int, str], int] = {}  # (channel, nonce) -> message, for enforce_nonce
         self.rate_limits: dict[str, tuple[int, float]] = {}
         self.default_rate_limit = default_rate_limit
@@ -253,7 +255,7 @@ class SandboxServer:
         app.router.add_route("*", "/api/v{version:\\d+}/{tail:.*}", self._rest_handler)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server
         assert server is not None
@@ -385,7 +387,14 @@ class SandboxServer:
             except TimeoutError:
                 raise SandboxError(f"The bot did not RESUME within {timeout:g}s after a dropped gateway") from None
 
-    async def _gateway_handler(self, request: web.Request) -> web.WebSocketResponse:
+    def fail_gateway(self, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` gateway handshakes with an HTTP error, as Discord's gateway
+        does during an outage."""
+        self.gateway_faults.extend([status] * times)
+
+    async def _gateway_handler(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_faults:
+            return _json({"code": 0, "message": "sandbox: injected gateway error"}, status=self.gateway_faults.pop(0))
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         compress = request.query.get("compress")
