@@ -7,6 +7,7 @@ import gc
 import hashlib
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import discord
@@ -48,6 +49,21 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
+async def _finish_even_if_cancelled(work: Coroutine[Any, Any, None]) -> None:
+    """Run local start-up work (the database, the cogs, the scheduler) to its end even when a stop
+    cancels the start meanwhile, then pass the cancellation on: torn half-way, it would leave a
+    database connection nobody closes (and a process that doesn't exit). It takes a second or so."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: the stop is what matters now
+        raise
+
+
 class PeerCirclesTree(app_commands.CommandTree["PeerCirclesBot"]):
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         await handle_interaction_error(interaction, error)
@@ -85,6 +101,7 @@ class PeerCirclesBot(commands.Bot):
         self._sync_on_start = sync_on_start
         self._services: Services | None = None
         self._lexicon_warmup: asyncio.Future[Any] | None = None
+        self._synced_at_start = False
         self.last_sync: str | None = None
 
     @property
@@ -94,20 +111,33 @@ class PeerCirclesBot(commands.Bot):
         return self._services
 
     async def setup_hook(self) -> None:
+        # login() calls this. When Discord can't be reached at start, login is tried again
+        # (bot/connection.py), so each part runs once and what is done stays done.
+        if self._services is None:
+            await _finish_even_if_cancelled(self._open_services())
+        if self._sync_on_start and not self._synced_at_start:
+            await self.sync_commands()
+            self._synced_at_start = True
+        if self._start_scheduler and not self.services.scheduler.started:
+            # After the command sync: when that fails for want of a network, no job fires while
+            # the login waits to be tried again.
+            await _finish_even_if_cancelled(self._start_jobs())
+        if self._lexicon_warmup is None:
+            # The crisis screen compiles its lexicon and loads its model on first use (about a
+            # second): do it now on a worker thread, so the first person to share or ask for
+            # support after a start doesn't wait for it, and nobody else's answer stalls behind it.
+            self._lexicon_warmup = asyncio.get_running_loop().run_in_executor(None, warm_up_crisis_screen)
+        log.info("setup complete extensions=%d", len(EXTENSIONS))
+
+    async def _open_services(self) -> None:
         self._services = await build_services(self.settings, clock=self._clock, use_timers=self._use_timers)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        if self._start_scheduler:
-            await self.services.scheduler.start()
-            await self.services.maintenance.ensure_scheduled()
-            await self.services.checkins.ensure_scheduled()
-        if self._sync_on_start:
-            await self.sync_commands()
-        # The crisis screen compiles its lexicon and loads its model on first use (about a second):
-        # do it now on a worker thread, so the first person to share or ask for support after a
-        # start doesn't wait for it, and nobody else's answer stalls behind it.
-        self._lexicon_warmup = asyncio.get_running_loop().run_in_executor(None, warm_up_crisis_screen)
-        log.info("setup complete extensions=%d", len(EXTENSIONS))
+
+    async def _start_jobs(self) -> None:
+        await self.services.scheduler.start()
+        await self.services.maintenance.ensure_scheduled()
+        await self.services.checkins.ensure_scheduled()
 
     # -- command sync -------------------------------------------------------------------
 
