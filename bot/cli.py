@@ -39,6 +39,8 @@ The README explains how to invite the bot to your server with the right permissi
 Just want to see what it does? `peer-circles demo` runs the bot against a local sandbox,
 no token or Discord account needed."""
 
+TOKEN_REFUSED_MESSAGE = "Discord refused the token in DISCORD_TOKEN. Copy a fresh one from the Bot page."
+
 
 def _settings_or_exit() -> Settings | int:
     try:
@@ -53,6 +55,7 @@ def _settings_or_exit() -> Settings | int:
 
 async def run_until_stopped(settings: Settings) -> int:
     from bot.client import PeerCirclesBot
+    from bot.connection import DiscordConnection
 
     assert settings.discord_token
     bot = PeerCirclesBot(settings)
@@ -62,11 +65,17 @@ async def run_until_stopped(settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers here
             loop.add_signal_handler(sig, stop.set)
     async with bot:
-        runner = asyncio.create_task(bot.start(settings.discord_token))
+        # Log in and connect, waiting and trying again while Discord can't be reached (the network
+        # may not be up yet); once connected, discord.py's own reconnect loop takes over.
+        connection = DiscordConnection(bot, settings.discord_token, stop)
+        runner = asyncio.create_task(connection.run())
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
             logging.getLogger("bot").info("stopping: closing the scheduler, the connection and the database")
+            if not connection.connected:
+                # It sees the stop too and ends its wait, or the try in flight, at once.
+                await asyncio.wait({runner})
         await bot.close()
         stopper.cancel()
         if runner in done and runner.exception() is not None:
@@ -86,11 +95,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     import discord
 
+    from bot.connection import StartFailure
+
     try:
         return asyncio.run(run_until_stopped(settings))
     except discord.LoginFailure:
-        print("Discord refused the token in DISCORD_TOKEN. Copy a fresh one from the Bot page.", file=sys.stderr)
+        print(TOKEN_REFUSED_MESSAGE, file=sys.stderr)
         return EXIT_CONFIG
+    except discord.ConnectionClosed as exc:
+        # discord.py reconnects by itself after a drop, except for closes that trying again can't
+        # fix: 4004 (the token was reset while running) and 4010-4013 (shards, version, intents).
+        if exc.code == 4004:
+            print(TOKEN_REFUSED_MESSAGE, file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"Discord closed the gateway connection with code {exc.code}, which can't be resumed.", file=sys.stderr)
+        return EXIT_FAILURE
+    except StartFailure as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILURE
     except discord.PrivilegedIntentsRequired:
         print("Discord refused a privileged intent; peer-circles should not ask for one. Please report this.")
         return EXIT_FAILURE
