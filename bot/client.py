@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -19,6 +20,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
 from bot.safety import warm_up as warm_up_crisis_screen
+from bot.ui.dispatch import CardState, ExpiredCards, system_now
 from bot.ui.errors import handle_interaction_error
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,22 @@ class PeerCirclesBot(commands.Bot):
         self._lexicon_warmup: asyncio.Future[Any] | None = None
         self._synced_at_start = False
         self.last_sync: str | None = None
+
+    def _get_state(self, **options: Any) -> Any:
+        # Every press and form gets an answer, also on a card that is no longer live: see bot.ui.dispatch.
+        self.expired_cards = ExpiredCards(now=self._now)
+        return CardState(
+            expired=self.expired_cards,
+            dispatch=self.dispatch,
+            handlers=self._handlers,
+            hooks=self._hooks,
+            http=self.http,
+            **options,
+        )
+
+    def _now(self) -> datetime:
+        services = getattr(self, "_services", None)
+        return services.clock.now() if services is not None else system_now()
 
     @property
     def services(self) -> Services:

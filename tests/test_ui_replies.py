@@ -26,7 +26,9 @@ async def test_only_views_with_their_own_callbacks_need_listening() -> None:
     assert not needs_listening(text_card("Just words"))
     assert not needs_listening(card("Persistent buttons only", buttons=[MoodButton(1, 3)]))
     assert needs_listening(
-        Controls(1, discord.ui.TextDisplay("A preview"), discord.ui.ActionRow(button("Post", _nothing)))
+        Controls(
+            1, discord.ui.TextDisplay("A preview"), discord.ui.ActionRow(button("Post", _nothing)), card="share:post"
+        )
     )
 
 

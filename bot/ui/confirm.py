@@ -13,20 +13,24 @@ OnConfirm = Callable[[discord.Interaction[Any]], Awaitable[None]]
 
 
 class ConfirmView(ErrorHandlingView):
-    """``Confirm`` runs the action; ``Cancel`` says nothing changed. Only the asker can press."""
+    """``Confirm`` runs the action; ``Cancel`` says nothing changed. Only the asker can press.
+
+    ``card`` names the card (see :mod:`bot.ui.cards`). A double click on Confirm runs the action once.
+    """
 
     def __init__(
         self,
         owner_id: int,
         on_confirm: OnConfirm,
         *,
+        card: str,
         confirm_label: str,
         cancel_label: str = "Cancel",
         cancelled_text: str = "Okay, nothing was changed.",
         danger: bool = True,
         timeout: float = 600,
     ) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(card=card, timeout=timeout)
         self.owner_id = owner_id
         self.on_confirm = on_confirm
         self.cancelled_text = cancelled_text
@@ -38,6 +42,8 @@ class ConfirmView(ErrorHandlingView):
         )
         confirm.callback = self._confirm  # type: ignore[method-assign]
         cancel.callback = self._cancel  # type: ignore[method-assign]
+        confirm.card_action = "confirm"  # type: ignore[attr-defined]
+        cancel.card_action = "cancel"  # type: ignore[attr-defined]
         self.add_item(confirm)
         self.add_item(cancel)
 
@@ -45,9 +51,7 @@ class ConfirmView(ErrorHandlingView):
         return interaction.user.id == self.owner_id
 
     async def _confirm(self, interaction: discord.Interaction[Any]) -> None:
-        self.stop()
-        await self.on_confirm(interaction)
+        await self.on_confirm(interaction)  # the card finishes when it succeeds (see bot.ui.cards)
 
     async def _cancel(self, interaction: discord.Interaction[Any]) -> None:
-        self.stop()
         await interaction.response.edit_message(content=self.cancelled_text, view=None)

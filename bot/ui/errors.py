@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, ServerOnly
+from bot.ui.cards import ALREADY, CardGuard, new_nonce, require_card, say_privately
 from bot.ui.replies import reply
 
 log = logging.getLogger("bot.errors")
@@ -110,7 +111,18 @@ async def handle_interaction_error(interaction: discord.Interaction[Any], error:
 
 
 class ErrorHandlingView(discord.ui.View):
-    """Base for the bot's views: errors go through the one handler."""
+    """Base for the bot's views: errors go through the one handler; presses are guarded per card.
+
+    ``card`` is the registered card name (see :mod:`bot.ui.cards`); a view with buttons needs one.
+    """
+
+    def __init__(self, *, card: str | None = None, timeout: float | None = 180.0) -> None:
+        super().__init__(timeout=timeout)
+        self.card_guard = CardGuard(card)
+
+    def to_components(self) -> list[dict[str, Any]]:
+        self.card_guard.prepare(self)
+        return super().to_components()
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
@@ -119,6 +131,14 @@ class ErrorHandlingView(discord.ui.View):
 
 
 class ErrorHandlingLayoutView(discord.ui.LayoutView):
+    def __init__(self, *, card: str | None = None, timeout: float | None = 180.0) -> None:
+        super().__init__(timeout=timeout)
+        self.card_guard = CardGuard(card)
+
+    def to_components(self) -> list[dict[str, Any]]:
+        self.card_guard.prepare(self)
+        return super().to_components()
+
     async def on_error(
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
     ) -> None:
@@ -126,5 +146,21 @@ class ErrorHandlingLayoutView(discord.ui.LayoutView):
 
 
 class ErrorHandlingModal(discord.ui.Modal):
+    """Base for the bot's forms. ``card`` names the form (its custom_id is ``<card>:<nonce>``), so a
+    form submitted after it expired is answered with the command that opens it again. One submission
+    is handled at a time; a second, concurrent one is told the first is in hand."""
+
+    def __init__(self, *, card: str, title: str, timeout: float | None = None) -> None:
+        super().__init__(title=title, timeout=timeout, custom_id=f"{require_card(card)}:{new_nonce()}")
+        self._submitting = False
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if self._submitting or self.is_finished():
+            await say_privately(interaction, ALREADY)
+            return False
+        self._submitting = True  # released on error; on success discord.py stops the form
+        return True
+
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:  # type: ignore[override]
+        self._submitting = False
         await handle_interaction_error(interaction, error)

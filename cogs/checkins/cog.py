@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -43,6 +44,7 @@ from cogs.checkins.views import (
     DYNAMIC_ITEMS,
     DetailsModal,
     EditModal,
+    MoodButton,
     ReminderAction,
     card,
     checkin_card,
@@ -261,6 +263,9 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.service.attach(self.delivery)
+        # A mood tap on a card already redrawn (a double click): the tap is keyed by its message, so
+        # recording it again returns the same check-in; answer with it instead of "expired".
+        self.bot.expired_cards.do_anyway(MoodButton.__discord_ui_compiled_template__, self.mood_tapped_anyway)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
@@ -312,6 +317,9 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
         key = f"message:{interaction.message.id}" if interaction.message else f"interaction:{interaction.id}"
         state = await self.service.record(circle, actor, value, source_key=key, context=context)
         await interaction.response.edit_message(view=checkin_card(state))
+
+    async def mood_tapped_anyway(self, interaction: discord.Interaction[Any], match: re.Match[str]) -> None:
+        await self.mood_tapped(interaction, int(match["circle"]), int(match["mood"]))
 
     async def checkin_action(self, interaction: discord.Interaction[Any], action: str, checkin_id: int) -> None:
         user_id = interaction.user.id
@@ -477,6 +485,7 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
             view=ConfirmView(
                 user_id,
                 confirmed,
+                card="checkin:delete",
                 confirm_label="Delete check-in",
                 cancel_label="Keep it",
                 cancelled_text="Okay, I kept it.",

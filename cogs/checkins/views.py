@@ -376,7 +376,7 @@ class DetailsModal(ErrorHandlingModal):
     """A private note and up to three tags for a check-in."""
 
     def __init__(self, checkin: Checkin, tags: tuple[str, ...], on_submit: OnDetails) -> None:
-        super().__init__(title="Add to your check-in", timeout=900)
+        super().__init__(card="checkin:details", title="Add to your check-in", timeout=900)
         self._on_submit = on_submit
         self.note = _note_input(checkin.note)
         self.tags = _tag_select(tags, checkin.tags)
@@ -397,7 +397,7 @@ class EditModal(ErrorHandlingModal):
     """Change the latest check-in: mood, note, tags and whether it is shared with the pulse."""
 
     def __init__(self, checkin: Checkin, tags: tuple[str, ...], on_submit: OnEdit) -> None:
-        super().__init__(title="Change your check-in", timeout=900)
+        super().__init__(card="checkin:edit", title="Change your check-in", timeout=900)
         self._on_submit = on_submit
         self.mood = discord.ui.Select[Any](
             custom_id="checkin:mood",

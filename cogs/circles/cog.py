@@ -144,7 +144,7 @@ class CirclesCog(commands.Cog):
             await self._audit(guild, actor.user_id, change.audit)
 
         await interaction.response.send_modal(
-            GroundRulesModal(f"Ground rules for {draft.name}", draft.ground_rules, finish)
+            GroundRulesModal(f"Ground rules for {draft.name}", draft.ground_rules, finish, card="circle:create")
         )
 
     @circle.command(name="edit", description="Change a circle's settings or ground rules.", extras=FACILITATE)
@@ -215,7 +215,7 @@ class CirclesCog(commands.Cog):
                 await apply(submitted, {"ground_rules": text})
 
             await interaction.response.send_modal(
-                GroundRulesModal(f"Ground rules for {found.name}", found.ground_rules, with_rules)
+                GroundRulesModal(f"Ground rules for {found.name}", found.ground_rules, with_rules, card="circle:edit")
             )
         else:
             await apply(interaction, {})
@@ -240,7 +240,7 @@ class CirclesCog(commands.Cog):
             interaction,
             f"Archive **{found.name}**? Members keep read access to its history, nobody can post, and scheduled "
             "sessions and prompts stop.",
-            view=ConfirmView(actor.user_id, confirmed, confirm_label="Archive", danger=False),
+            view=ConfirmView(actor.user_id, confirmed, card="circle:archive", confirm_label="Archive", danger=False),
         )
 
     @circle.command(name="delete", description="Delete a circle and the bot's data for it.", extras=FACILITATE)
@@ -266,7 +266,7 @@ class CirclesCog(commands.Cog):
             f"Delete **{found.name}**? This removes everything peer-circles keeps for it (settings, members' "
             "consent records, and later check-ins, shares and sessions) and its member role. This can't be undone. "
             "If you only want to close it, use /circle archive instead.",
-            view=ConfirmView(actor.user_id, confirmed, confirm_label="Delete circle"),
+            view=ConfirmView(actor.user_id, confirmed, card="circle:delete", confirm_label="Delete circle"),
         )
 
     @circle.command(name="repair", description="Re-create a circle's missing channel or role.", extras=FACILITATE)

@@ -1,4 +1,5 @@
-"""Modals and views for circles. All are ephemeral and short-lived; custom_ids carry no identity."""
+"""Modals and views for circles. All are ephemeral and short-lived; custom_ids carry no identity
+(their card name, an action and a random nonce: see bot.ui.cards)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ OnAction = Callable[[discord.Interaction[Any]], Awaitable[None]]
 
 
 class GroundRulesModal(ErrorHandlingModal):
-    def __init__(self, title: str, current: str, on_submit: OnRules) -> None:
-        super().__init__(title=title[:45], timeout=900)
+    def __init__(self, title: str, current: str, on_submit: OnRules, *, card: str) -> None:
+        super().__init__(card=card, title=title[:45], timeout=900)
         self._on_submit = on_submit
         self.rules: discord.ui.TextInput[GroundRulesModal] = discord.ui.TextInput(
             custom_id="circle:rules",
@@ -61,21 +62,19 @@ def join_text(circle: Circle) -> str:
 
 class JoinView(ErrorHandlingView):
     def __init__(self, owner_id: int, on_join: OnAction) -> None:
-        super().__init__(timeout=900)
+        super().__init__(card="circle:join", timeout=900)
         self.owner_id = owner_id
         self._on_join = on_join
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
 
-    @discord.ui.button(label="I agree, join", style=discord.ButtonStyle.success, custom_id="circle:join:agree")
+    @discord.ui.button(label="I agree, join", style=discord.ButtonStyle.success)
     async def agree(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await self._on_join(interaction)
 
-    @discord.ui.button(label="Not now", style=discord.ButtonStyle.secondary, custom_id="circle:join:later")
+    @discord.ui.button(label="Not now", style=discord.ButtonStyle.secondary)
     async def later(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await interaction.response.edit_message(
             content="No problem. You can join whenever you're ready with /circle join.", view=None
         )
@@ -83,23 +82,19 @@ class JoinView(ErrorHandlingView):
 
 class LeaveDataView(ErrorHandlingView):
     def __init__(self, owner_id: int, on_delete: OnAction) -> None:
-        super().__init__(timeout=900)
+        super().__init__(card="circle:leave", timeout=900)
         self.owner_id = owner_id
         self._on_delete = on_delete
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
 
-    @discord.ui.button(
-        label="Delete my data in this circle", style=discord.ButtonStyle.danger, custom_id="circle:leave:forget"
-    )
+    @discord.ui.button(label="Delete my data in this circle", style=discord.ButtonStyle.danger)
     async def forget(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await self._on_delete(interaction)
 
-    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary, custom_id="circle:leave:keep")
+    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary)
     async def keep(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await interaction.response.edit_message(
             content="Okay, I kept it. It is deleted on schedule, or any time with /privacy.", view=None
         )

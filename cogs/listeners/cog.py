@@ -406,11 +406,16 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                 )
             else:
                 text = "Thank you. A coordinator will look at your application; I'll tell you by DM when it's decided."
-            await i.edit_original_response(view=Controls(owner, TD(text)))
+            await i.edit_original_response(view=Controls(owner, TD(text), card="listener:join"))
 
         async def not_now(i: discord.Interaction[Any]) -> None:
             await self._show(
-                i, Controls(owner, TD("Okay. Nothing was kept. /listener join is here whenever you're ready."))
+                i,
+                Controls(
+                    owner,
+                    TD("Okay. Nothing was kept. /listener join is here whenever you're ready."),
+                    card="listener:join",
+                ),
             )
 
         await self._show(
@@ -422,6 +427,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                     "-# Kept about you: when you agreed, your shifts, limits and hours (for the rota). /privacy shows it."
                 ),
                 row(button("I agree", agree, discord.ButtonStyle.success), button("Not now", not_now)),
+                card="listener:join",
             ),
         )
 
@@ -443,11 +449,12 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                         f"Thank you for everything you gave as a listener. {dropped} future shift"
                         f"{'s were' if dropped != 1 else ' was'} dropped. /listener join if you ever want to come back."
                     ),
+                    card="listener:leave",
                 )
             )
 
         async def keep(i: discord.Interaction[Any]) -> None:
-            await self._show(i, Controls(owner, TD("Okay, nothing changed.")))
+            await self._show(i, Controls(owner, TD("Okay, nothing changed."), card="listener:leave"))
 
         await self._show(
             interaction,
@@ -455,6 +462,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                 owner,
                 TD("**Stop being a listener?** Your future shifts are dropped and the coordinators see the gaps."),
                 row(button("Stop listening", confirm, discord.ButtonStyle.danger), button("Keep going", keep)),
+                card="listener:leave",
             ),
         )
 
@@ -820,7 +828,8 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             rows = await self.service.open_for(guild.id, owner)
             if not rows:
                 await self._show(
-                    interaction, Controls(owner, TD("Every shift in the next two weeks is covered. Thank you!"))
+                    interaction,
+                    Controls(owner, TD("Every shift in the next two weeks is covered. Thank you!"), card="rota:choose"),
                 )
                 return
             options = [
@@ -841,6 +850,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                         TD(
                             f"You're on the shift {stamp(assignment.starts_at, 'F')}–{stamp(assignment.ends_at, 't')}. Thank you!"
                         ),
+                        card="rota:choose",
                     )
                 )
 
@@ -850,19 +860,22 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                     owner,
                     TD("Which shift would you like to take? (Times in the server's zone.)"),
                     row(select("Choose a shift", options, taken)),
+                    card="rota:choose",
                 ),
             )
             return
         mine = await self._my_choices(guild.id, owner, "")
         if not mine:
-            await self._show(interaction, Controls(owner, TD("You have no upcoming shifts to drop.")))
+            await self._show(
+                interaction, Controls(owner, TD("You have no upcoming shifts to drop."), card="rota:choose")
+            )
             return
 
         async def dropped(i: discord.Interaction[Any], key: str) -> None:
             await i.response.defer()
             assignment, _ = await self.service.drop(guild.id, owner, key)
             await i.edit_original_response(
-                view=Controls(owner, TD(f"Dropped the shift {stamp(assignment.starts_at, 'F')}."))
+                view=Controls(owner, TD(f"Dropped the shift {stamp(assignment.starts_at, 'F')}."), card="rota:choose")
             )
 
         await self._show(
@@ -871,6 +884,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                 owner,
                 TD("Which of your shifts would you like to drop?"),
                 row(select("Choose a shift", [(c.name, c.value) for c in mine], dropped)),
+                card="rota:choose",
             ),
         )
 

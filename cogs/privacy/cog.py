@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,9 @@ DM_TEXT = (
     "text editor can open. It may include things you shared in confidence, so please keep it somewhere safe."
 )
 SENT_BY_DM = "I've sent your data to you in a direct message."
+ALREADY_SENT = "I've already sent you a copy from this card. Run /privacy again if you'd like another."
+EXPIRED_NOTE = "-# That card had expired, so I did it anyway. Run /privacy to open it again."
+EXPORT_ANYWAY = r"privacy:export:[0-9a-f]{8}"
 SENT_HERE = (
     "I couldn't send you a direct message (your DMs from this server are closed), so here is the file. "
     "Only you can see this message, and it goes away when you dismiss it, so please save the file now."
@@ -59,10 +63,42 @@ def result_card(report: DeletionReport) -> discord.ui.LayoutView:
     return text_card(f"## Your data in this server\n{report.summary}", "-# You can open /privacy again any time.")
 
 
+async def send_export(
+    service: PrivacyService, interaction: discord.Interaction[Any], *, note: str | None = None
+) -> None:
+    """Export this person's data here and send it to them by DM (or privately here if DMs are closed)."""
+    guild = interaction.guild
+    if guild is None:  # the command is guild-only; a card can't exist elsewhere
+        raise ServerOnly()
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    export = await service.export(guild.id, interaction.user.id)
+    after = f"\n{note}" if note else ""
+    try:
+        await interaction.user.send(
+            DM_TEXT.format(server=discord.utils.escape_markdown(guild.name)),
+            file=discord.File(io.BytesIO(export.data), filename=export.filename),
+            allowed_mentions=NO_PINGS,
+        )
+    except discord.Forbidden as exc:
+        if exc.code != DMS_CLOSED:
+            raise
+        await reply(
+            interaction, SENT_HERE + after, file=discord.File(io.BytesIO(export.data), filename=export.filename)
+        )
+        return
+    await reply(interaction, SENT_BY_DM + after)
+
+
 class ActionButton(discord.ui.Button["OwnedView"]):
-    def __init__(self, label: str, custom_id: str, handler: Handler, style: discord.ButtonStyle) -> None:
-        super().__init__(label=label, custom_id=custom_id, style=style)
+    """A button on a privacy card; ``action`` names it in its custom_id (``privacy:<action>:<nonce>``)."""
+
+    def __init__(
+        self, label: str, action: str, handler: Handler, style: discord.ButtonStyle, *, keeps_card: bool = False
+    ) -> None:
+        super().__init__(label=label, style=style)
         self._handler = handler
+        self.card_action = action
+        self.keeps_card = keeps_card
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await self._handler(interaction)
@@ -72,7 +108,7 @@ class OwnedView(ErrorHandlingLayoutView):
     """A short-lived private card whose buttons answer only the person it was made for."""
 
     def __init__(self, service: PrivacyService, owner_id: int) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
+        super().__init__(card="privacy", timeout=VIEW_TIMEOUT)
         self.service = service
         self.owner_id = owner_id
 
@@ -99,33 +135,22 @@ class PrivacyCard(OwnedView):
         self, service: PrivacyService, owner_id: int, overview: PrivacyOverview, notice: str | None = None
     ) -> None:
         super().__init__(service, owner_id)
+        self.exported = False
         self.card(
             overview_sections(overview, notice),
-            ActionButton("Export my data", "privacy:export", self.export, discord.ButtonStyle.primary),
-            ActionButton("Delete my data", "privacy:delete", self.delete, discord.ButtonStyle.secondary),
+            # Export leaves the card as it is (you may delete next); it sends one copy per card.
+            ActionButton("Export my data", "export", self.export, discord.ButtonStyle.primary, keeps_card=True),
+            ActionButton("Delete my data", "delete", self.delete, discord.ButtonStyle.secondary),
         )
 
     async def export(self, interaction: discord.Interaction[Any]) -> None:
-        guild = interaction.guild
-        if guild is None:  # the command is guild-only; a card can't exist elsewhere
-            raise ServerOnly()
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        export = await self.service.export(guild.id, interaction.user.id)
-        try:
-            await interaction.user.send(
-                DM_TEXT.format(server=discord.utils.escape_markdown(guild.name)),
-                file=discord.File(io.BytesIO(export.data), filename=export.filename),
-                allowed_mentions=NO_PINGS,
-            )
-        except discord.Forbidden as exc:
-            if exc.code != DMS_CLOSED:
-                raise
-            await reply(interaction, SENT_HERE, file=discord.File(io.BytesIO(export.data), filename=export.filename))
+        if self.exported:
+            await reply(interaction, ALREADY_SENT)
             return
-        await reply(interaction, SENT_BY_DM)
+        await send_export(self.service, interaction)
+        self.exported = True
 
     async def delete(self, interaction: discord.Interaction[Any]) -> None:
-        self.stop()
         await interaction.response.edit_message(view=ConfirmDelete(self.service, self.owner_id))
 
 
@@ -136,15 +161,14 @@ class ConfirmDelete(OwnedView):
         super().__init__(service, owner_id)
         self.card(
             [CONFIRM_DELETE],
-            ActionButton("Delete everything", "privacy:delete:confirm", self.confirm, discord.ButtonStyle.danger),
-            ActionButton("Keep my data", "privacy:delete:cancel", self.cancel, discord.ButtonStyle.secondary),
+            ActionButton("Delete everything", "confirm", self.confirm, discord.ButtonStyle.danger),
+            ActionButton("Keep my data", "keep", self.cancel, discord.ButtonStyle.secondary),
         )
 
     async def confirm(self, interaction: discord.Interaction[Any]) -> None:
         guild = interaction.guild
         if guild is None:
             raise ServerOnly()
-        self.stop()
         await interaction.response.defer()
         report = await self.service.delete(guild.id, interaction.user.id)
         await interaction.edit_original_response(view=result_card(report), allowed_mentions=NO_PINGS)
@@ -152,7 +176,6 @@ class ConfirmDelete(OwnedView):
     async def cancel(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild is None:
             raise ServerOnly()
-        self.stop()
         overview = await self.service.overview(interaction.guild.id)
         card = PrivacyCard(self.service, self.owner_id, overview, notice="Nothing was deleted.")
         await interaction.response.edit_message(view=card)
@@ -178,6 +201,14 @@ class PrivacyCog(commands.Cog):
         await reply(interaction, view=PrivacyCard(self.service, interaction.user.id, overview))
 
     privacy.extras["audience"] = Audience.MEMBER
+
+    async def cog_load(self) -> None:
+        # Export pressed on a card that expired (or was shown before a restart): it only ever sends
+        # the presser their own data, privately, so do it anyway (once per button).
+        self.bot.expired_cards.do_anyway(EXPORT_ANYWAY, self.export_anyway)
+
+    async def export_anyway(self, interaction: discord.Interaction[Any], match: re.Match[str]) -> None:
+        await send_export(self.service, interaction, note=EXPIRED_NOTE)
 
     # -- which servers the bot is in (for purging a server's data after removal) -------
 

@@ -475,7 +475,13 @@ class SessionsCog(commands.Cog):
             interaction,
             f"Cancel every upcoming session of **{series.title}**? The Discord events are removed and people who "
             "said they're going are told privately. A session that's happening now isn't interrupted.",
-            view=ConfirmView(actor.user_id, confirmed, confirm_label="Cancel the series", cancel_label="Keep it"),
+            view=ConfirmView(
+                actor.user_id,
+                confirmed,
+                card="session:cancel",
+                confirm_label="Cancel the series",
+                cancel_label="Keep it",
+            ),
         )
 
     @session.command(name="report", description="Attendance and feedback for a circle's sessions.", extras=FACILITATE)

@@ -430,16 +430,15 @@ ACTIONS: dict[str, Action] = {
 
 class StepOutView(ErrorHandlingView):
     def __init__(self, occurrence_id: int, owner_id: int) -> None:
-        super().__init__(timeout=3600)
+        super().__init__(card="session:step-out", timeout=3600)
         self.occurrence_id = occurrence_id
         self.owner_id = owner_id
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
 
-    @discord.ui.button(label="Step out of the go-round", style=discord.ButtonStyle.secondary, custom_id="session:out")
+    @discord.ui.button(label="Step out of the go-round", style=discord.ButtonStyle.secondary)
     async def step_out(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await _service(interaction).step_out(self.occurrence_id, interaction.user.id)
         await interaction.response.edit_message(
             content="Done: you're not in the go-round. You're still very welcome to listen.", view=None
@@ -448,38 +447,35 @@ class StepOutView(ErrorHandlingView):
 
 class CloseConfirm(ErrorHandlingView):
     def __init__(self, owner_id: int, on_confirm: Callable[[discord.Interaction[Any]], Awaitable[None]]) -> None:
-        super().__init__(timeout=600)
+        super().__init__(card="session:close-confirm", timeout=600)
         self.owner_id = owner_id
         self.on_confirm = on_confirm
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
 
-    @discord.ui.button(label="Close session", style=discord.ButtonStyle.primary, custom_id="session:close:yes")
+    @discord.ui.button(label="Close session", style=discord.ButtonStyle.primary)
     async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await self.on_confirm(interaction)
 
-    @discord.ui.button(label="Not yet", style=discord.ButtonStyle.secondary, custom_id="session:close:no")
+    @discord.ui.button(label="Not yet", style=discord.ButtonStyle.secondary)
     async def later(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await interaction.response.edit_message(content="Okay, the session stays open.", view=None)
 
 
 class CommentOffer(ErrorHandlingView):
     def __init__(self, feedback_id: int) -> None:
-        super().__init__(timeout=1800)
+        super().__init__(card="session:comment", timeout=1800)
         self.feedback_id = feedback_id
 
-    @discord.ui.button(label="Add a private comment", style=discord.ButtonStyle.secondary, custom_id="session:comment")
+    @discord.ui.button(label="Add a private comment", style=discord.ButtonStyle.secondary)
     async def comment(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        self.stop()
         await interaction.response.send_modal(CommentModal(self.feedback_id))
 
 
 class CommentModal(ErrorHandlingModal):
     def __init__(self, feedback_id: int) -> None:
-        super().__init__(title="A private comment", timeout=1800)
+        super().__init__(card="session:comment", title="A private comment", timeout=1800)
         self.feedback_id = feedback_id
         self.text: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
             custom_id="session:comment:text", style=discord.TextStyle.paragraph, max_length=1000, required=True

@@ -111,7 +111,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 raise InvalidInput("One-to-one support isn't available right now; /resources is.")
             await support.open_ask(i, guild_id, source="share")  # type: ignore[attr-defined]
 
-        return LISTENER_OFFER, [button("Talk to a listener", talk)]
+        return LISTENER_OFFER, [button("Talk to a listener", talk, keeps_card=True)]
 
     def _roles(self, interaction: discord.Interaction[Any]) -> set[int]:
         return {r.id for r in getattr(interaction.user, "roles", [])}
@@ -172,7 +172,12 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
         async def cancel(i: discord.Interaction[Any]) -> None:
             await self._show(
-                i, Controls(owner, TD("Okay, nothing was posted. Take care of yourself; /resources is always here."))
+                i,
+                Controls(
+                    owner,
+                    TD("Okay, nothing was posted. Take care of yourself; /resources is always here."),
+                    card="share:post",
+                ),
             )
 
         note, talk = await self._listener_choice(circle.guild_id)
@@ -186,6 +191,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 *talk,
                 button("Don't post", cancel),
             ),
+            card="share:post",
         )
         await self._show(interaction, view)
 
@@ -216,14 +222,19 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 await self._send_for_review(share, circle)
                 text = "Sent to the moderators for a quick review. I'll tell you privately when it's decided."
             await self._show(
-                i, Controls(owner, TD(text + "\n-# /share mine lists your shares; you can delete them there."))
+                i,
+                Controls(
+                    owner,
+                    TD(text + "\n-# /share mine lists your shares; you can delete them there."),
+                    card="share:post",
+                ),
             )
 
         async def edit(i: discord.Interaction[Any]) -> None:
             await i.response.send_modal(self._modal(circle, prepared.text, prepared.content_warning or "", notify))
 
         async def cancel(i: discord.Interaction[Any]) -> None:
-            await self._show(i, Controls(owner, TD("Cancelled: nothing was posted or kept.")))
+            await self._show(i, Controls(owner, TD("Cancelled: nothing was posted or kept."), card="share:post"))
 
         async def toggle(i: discord.Interaction[Any]) -> None:
             await self._preview(i, circle, prepared, not notify)
@@ -238,12 +249,14 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 pseudonym, prepared.text, prepared.content_warning, disabled_public_buttons(), allow_invites=allow
             ),
             row(
-                button("Post", do_post, discord.ButtonStyle.success),
-                button("Edit", edit),
-                button("Cancel", cancel),
-                button(notify_label, toggle),
+                # Post runs once: a double click is told it's in hand, a later press that the card expired.
+                button("Post", do_post, discord.ButtonStyle.success, action="post"),
+                button("Edit", edit, keeps_card=True, action="edit"),  # the form may be closed unsent
+                button("Cancel", cancel, action="cancel"),
+                button(notify_label, toggle, action="notify"),
             ),
             TD("-# With replies on, I'll DM you when someone replies or sends support; never who."),
+            card="share:post",
         )
         await self._show(interaction, view)
 
@@ -348,6 +361,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 "Not approving this share",
                 "A note for the author (optional)",
                 rejected,
+                card="share:rejecting",
                 required=False,
                 max_length=500,
                 description="Sent privately to the author. They won't learn who you are.",
@@ -366,6 +380,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     "Reply anonymously",
                     "Your reply",
                     lambda i, text: self._reply(i, share, text),
+                    card="share:replying",
                     description="Posted in the thread under a pseudonym. Speak from your own experience.",
                 )
             )
@@ -375,6 +390,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     "Report this share",
                     "What's wrong?",
                     lambda i, text: self._report(i, share, text),
+                    card="share:reporting",
                     max_length=500,
                     description="Only moderators see this. They won't learn that you reported it.",
                 )
@@ -409,7 +425,12 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 await self._post_reply(i, plan)
 
             async def cancel(i: discord.Interaction[Any]) -> None:
-                await self._show(i, Controls(owner, TD("Okay, your reply wasn't posted. Take care of yourself.")))
+                await self._show(
+                    i,
+                    Controls(
+                        owner, TD("Okay, your reply wasn't posted. Take care of yourself."), card="share:replying"
+                    ),
+                )
 
             note, talk = await self._listener_choice(share.guild_id)
             await self._show(
@@ -423,6 +444,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                         *talk,
                         button("Don't post", cancel),
                     ),
+                    card="share:replying",
                 ),
             )
             return
@@ -448,7 +470,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 )
         marker = " (marked as the author)" if plan.is_author else ""
         done = f"Your reply is in the thread as **{plan.pseudonym}**{marker}. [See it]({jump(share.guild_id, share.thread_id, message_id)})"
-        await self._show(interaction, Controls(interaction.user.id, TD(done)))
+        await self._show(interaction, Controls(interaction.user.id, TD(done), card="share:replying"))
 
     async def _report(self, interaction: discord.Interaction[Any], share: Share, reason: str) -> None:
         channel_id = await self._mod_channel(share.guild_id)
@@ -539,7 +561,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
     async def _mine_view(self, guild_id: int, user_id: int) -> Controls:
         shares = await self.service.mine(guild_id, user_id)
         if not shares:
-            return Controls(user_id, TD("You have no anonymous shares here right now."))
+            return Controls(user_id, TD("You have no anonymous shares here right now."), card="share:mine")
         circles = {c.id: c.name for c in await self.service.circles.in_guild(guild_id, include_archived=True)}
         items: list[discord.ui.Item[Any]] = [
             TD(
@@ -564,7 +586,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     accessory=button("Delete", self._delete_handler(share, user_id), discord.ButtonStyle.danger),
                 )
             )
-        return Controls(user_id, *items)
+        return Controls(user_id, *items, card="share:mine")
 
     def _delete_handler(self, share: Share, user_id: int) -> Any:
         async def ask(interaction: discord.Interaction[Any]) -> None:
@@ -592,6 +614,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                         f"Delete your share posted as **{share.pseudonym}**? It disappears from the circle with its replies. This can't be undone."
                     ),
                     row(button("Delete it", confirm, discord.ButtonStyle.danger), button("Keep it", keep)),
+                    card="share:mine",
                 ),
             )
 

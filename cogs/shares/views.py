@@ -151,7 +151,7 @@ class ShareModal(ErrorHandlingModal):
         text: str = "",
         warning: str = "",
     ) -> None:
-        super().__init__(title=f"Share with {circle_name}"[:45], timeout=1800)
+        super().__init__(card="share:post", title=f"Share with {circle_name}"[:45], timeout=1800)
         self._on_done = on_done
         self.text: discord.ui.TextInput[ShareModal] = discord.ui.TextInput(
             custom_id="share:text", style=discord.TextStyle.paragraph, max_length=TEXT_LIMIT, default=text or None
@@ -191,11 +191,12 @@ class TextModal(ErrorHandlingModal):
         label: str,
         on_done: Callable[[discord.Interaction[Any], str], Awaitable[None]],
         *,
+        card: str,
         required: bool = True,
         max_length: int = REPLY_LIMIT,
         description: str | None = None,
     ) -> None:
-        super().__init__(title=title[:45], timeout=1800)
+        super().__init__(card=card, title=title[:45], timeout=1800)
         self._on_done = on_done
         self.field: discord.ui.TextInput[TextModal] = discord.ui.TextInput(
             custom_id="share:field", style=discord.TextStyle.paragraph, max_length=max_length, required=required

@@ -245,20 +245,25 @@ class SupportCog(commands.Cog, name="SupportCog"):
                     "Leave a message for a listener",
                     "Your message",
                     written,
+                    card="support:ask",
                     description="Only the listener who picks it up reads it. They won't see your account.",
                 )
             )
 
         async def not_now(i: discord.Interaction[Any]) -> None:
             await self._show(
-                i, Controls(owner, TD("Okay. Nothing was kept. /support ask is here whenever you need it."))
+                i,
+                Controls(
+                    owner, TD("Okay. Nothing was kept. /support ask is here whenever you need it."), card="support:ask"
+                ),
             )
 
         buttons = []
         if when is not None:
             buttons.append(button("Queue for the next shift", queue, discord.ButtonStyle.primary))
-        buttons += [button("Leave a message", leave_message), button("Not now", not_now)]
-        view = Controls(owner, *[TD(s) for s in [*crisis, intro, *resources[1:]]], row(*buttons))
+        # Leave a message opens a form, which may be closed unsent: the card stays usable.
+        buttons += [button("Leave a message", leave_message, keeps_card=True), button("Not now", not_now)]
+        view = Controls(owner, *[TD(s) for s in [*crisis, intro, *resources[1:]]], row(*buttons), card="support:ask")
         await interaction.followup.send(view=view, ephemeral=True)
 
     # -- /support end -------------------------------------------------------------------
@@ -293,7 +298,8 @@ class SupportCog(commands.Cog, name="SupportCog"):
             for r in routes
         ]
         await self._show(
-            interaction, Controls(owner, TD("Which conversation would you like to end?"), row(*buttons[:5]))
+            interaction,
+            Controls(owner, TD("Which conversation would you like to end?"), row(*buttons[:5]), card="support:ending"),
         )
 
     async def _end(self, interaction: discord.Interaction[Any], conversation: Conversation) -> None:
@@ -384,7 +390,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
             label = route.conversation.member_label if route.side == "listener" else route.conversation.listener_label
 
             async def send(i: discord.Interaction[Any]) -> None:
-                await i.response.edit_message(view=Controls(owner, TD(f"Sent to {label}.")))
+                await i.response.edit_message(view=Controls(owner, TD(f"Sent to {label}."), card="support:send-to"))
                 await self._relay(message.channel, route, text, attachments)
 
             return button(f"Send to {label}"[:80], send, discord.ButtonStyle.primary)
@@ -397,6 +403,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
                 "that, please send them again."
             ),
             row(*[sender(r) for r in routes[:5]]),
+            card="support:send-to",
             timeout=900,
         )
         await message.channel.send(view=view, allowed_mentions=NO_MENTIONS)
@@ -469,7 +476,13 @@ class SupportCog(commands.Cog, name="SupportCog"):
                 await reply(s, f"Sent to {conversation.member_label} as {conversation.listener_label}.")
 
             await interaction.response.send_modal(
-                TextModal(f"Reply to {conversation.member_label}", "Your reply", written, max_length=4000)
+                TextModal(
+                    f"Reply to {conversation.member_label}",
+                    "Your reply",
+                    written,
+                    card="support:replying",
+                    max_length=4000,
+                )
             )
         elif action == "comment":
 
@@ -485,6 +498,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
                     "A comment for the coordinators",
                     "Your comment",
                     commented,
+                    card="support:commenting",
                     max_length=1000,
                     description="They won't see who wrote it. The listener won't see it.",
                 )
@@ -543,6 +557,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
                 "Hand over this conversation",
                 "A note for your colleague (optional)",
                 written,
+                card="support:handing-off",
                 required=False,
                 max_length=500,
                 description="What would help them pick it up? Don't include anything that identifies the member.",
@@ -565,7 +580,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
             )
 
         async def keep(i: discord.Interaction[Any]) -> None:
-            await self._show(i, Controls(owner, TD("Okay, the conversation continues.")))
+            await self._show(i, Controls(owner, TD("Okay, the conversation continues."), card="support:confirm-block"))
 
         await self._show(
             interaction,
@@ -577,6 +592,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
                     "Neither of you learns who the other is; the coordinators are told and can lift it."
                 ),
                 row(button("End and block", confirm, discord.ButtonStyle.danger), button("Keep talking", keep)),
+                card="support:confirm-block",
             ),
         )
 
@@ -585,10 +601,12 @@ class SupportCog(commands.Cog, name="SupportCog"):
 
         async def confirm(i: discord.Interaction[Any]) -> None:
             await self.service.reveal(public_id, owner, i.user.display_name)
-            await self._show(i, Controls(owner, TD("Shared. The listener can now see your account.")))
+            await self._show(
+                i, Controls(owner, TD("Shared. The listener can now see your account."), card="support:confirm-reveal")
+            )
 
         async def keep(i: discord.Interaction[Any]) -> None:
-            await self._show(i, Controls(owner, TD("Okay, you stay anonymous.")))
+            await self._show(i, Controls(owner, TD("Okay, you stay anonymous."), card="support:confirm-reveal"))
 
         await self._show(
             interaction,
@@ -599,6 +617,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
                     "be undone for this conversation. You don't have to: they can support you just as well without it."
                 ),
                 row(button("Share it", confirm, discord.ButtonStyle.primary), button("Stay anonymous", keep)),
+                card="support:confirm-reveal",
             ),
         )
 

@@ -144,7 +144,7 @@ class AskModal(ErrorHandlingModal):
     """/support ask: an optional topic, and how to appear. Nothing is stored until submitted."""
 
     def __init__(self, on_done: Callable[[discord.Interaction[Any], str, bool], Awaitable[None]]) -> None:
-        super().__init__(title="Talk with a listener", timeout=1800)
+        super().__init__(card="support:ask", title="Talk with a listener", timeout=1800)
         self._on_done = on_done
         self.topic: discord.ui.TextInput[AskModal] = discord.ui.TextInput(
             custom_id="support:topic",
@@ -198,11 +198,12 @@ class TextModal(ErrorHandlingModal):
         label: str,
         on_done: Callable[[discord.Interaction[Any], str], Awaitable[None]],
         *,
+        card: str,
         required: bool = True,
         max_length: int = 2000,
         description: str | None = None,
     ) -> None:
-        super().__init__(title=title[:45], timeout=1800)
+        super().__init__(card=card, title=title[:45], timeout=1800)
         self._on_done = on_done
         self.field: discord.ui.TextInput[TextModal] = discord.ui.TextInput(
             custom_id="support:text", style=discord.TextStyle.paragraph, max_length=max_length, required=required

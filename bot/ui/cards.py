@@ -1,0 +1,219 @@
+"""Every card the bot shows has a name, and every press on it gets an answer.
+
+A *card* is a message with buttons or selects, or a form (modal). Its custom_ids start with the
+card's registered name (``privacy:export:3f9a1c2b``, ``share:reply:<share id>``): a stable,
+non-identifying prefix that says which command opens the card again. The rest is an action and a
+random nonce per card (or, for persistent DynamicItem buttons, a random public id or row number),
+never a person or what they wrote.
+
+When nothing live claims a press (the card was superseded, timed out, or shown before a restart),
+:mod:`bot.ui.dispatch` answers it privately with :func:`expired_line`: "This card has expired. Run
+/privacy to open it again." A new card must be added to :data:`CARDS`; the bot's views refuse an
+unregistered name, and the end-to-end tests check every custom_id the bot emits.
+
+Private cards are also single-press: :class:`CardGuard` lets one press of a card run at a time
+(a second, concurrent press is told the first is in hand) and finishes the card when its work is
+done, so a double click does the work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+log = logging.getLogger(__name__)
+
+NO_PINGS = discord.AllowedMentions.none()
+
+EXPIRED_CARD = "This card has expired."
+EXPIRED_FORM = "This form has expired, so I didn't keep what you wrote."
+ALREADY = "I'm already on it: one press is enough."
+UNKNOWN_HINT = "Please run the command again."
+
+
+@dataclass(frozen=True)
+class CardKind:
+    """What the person is told when a card of this kind is no longer live."""
+
+    hint: str
+    persistent: bool = False  # its buttons are DynamicItems: they work after a restart
+
+
+def _run(command: str) -> str:
+    return f"Run {command} to open it again."
+
+
+# Every card name the bot may use, longest match wins (``share:reply`` before ``share``).
+CARDS: dict[str, CardKind] = {
+    # -- private cards and forms (short-lived; gone after a restart) ----------------------
+    "privacy": CardKind(_run("/privacy")),
+    "circle:create": CardKind("Run /circle create to start again."),
+    "circle:edit": CardKind("Run /circle edit with rules:True to open it again."),
+    "circle:archive": CardKind(_run("/circle archive")),
+    "circle:delete": CardKind(_run("/circle delete")),
+    "circle:join": CardKind(_run("/circle join")),
+    "circle:leave": CardKind("You can see or delete your data any time with /privacy."),
+    "checkin:details": CardKind("Run /checkin edit to change your latest check-in."),
+    "checkin:edit": CardKind(_run("/checkin edit")),
+    "checkin:delete": CardKind(_run("/checkin delete")),
+    "session:cancel": CardKind(_run("/session cancel")),
+    "session:step-out": CardKind("Press **I'm here** on the session's opening post to open it again."),
+    "session:close-confirm": CardKind("Press **Close session** on the session's opening post to open it again."),
+    "session:comment": CardKind("Your answer to the feedback question is still saved."),
+    "share:post": CardKind("Run /share post to write it again."),
+    "share:replying": CardKind("Press **Reply anonymously** on the share to write again."),
+    "share:reporting": CardKind("Press **Report** on the share to try again."),
+    "share:rejecting": CardKind("Press **Reject** on the share to try again."),
+    "share:mine": CardKind(_run("/share mine")),
+    "support:ask": CardKind("Run /support ask to start again."),
+    "support:ending": CardKind(_run("/support end")),
+    "support:send-to": CardKind("Please send your message again."),
+    "support:confirm-block": CardKind("Press **End and block** on the conversation to open it again."),
+    "support:confirm-reveal": CardKind("Press **Share my account with the listener** to open it again."),
+    "support:replying": CardKind("Press **Reply to the member** in the thread to write again."),
+    "support:handing-off": CardKind("Press **Hand off** on the conversation to open it again."),
+    "support:commenting": CardKind("Press **Add a comment for the coordinators** to write again."),
+    "listener:join": CardKind(_run("/listener join")),
+    "listener:leave": CardKind(_run("/listener leave")),
+    "rota:choose": CardKind("Press **Take a shift** or **Drop a shift** on the rota board to open it again."),
+    # -- persistent buttons (DynamicItems): expired only when the card was redrawn ----------
+    "share:reply": CardKind("Please try again from the share in the circle's channel.", persistent=True),
+    "share:support": CardKind("Please try again from the share in the circle's channel.", persistent=True),
+    "share:report": CardKind("Please try again from the share in the circle's channel.", persistent=True),
+    "share:mod": CardKind("Someone may already have acted on this report.", persistent=True),
+    "share:review": CardKind("Someone may already have decided on this share.", persistent=True),
+    "checkin:mood": CardKind("Run /checkin now to check in.", persistent=True),
+    "checkin:prompt": CardKind("Run /checkin now to check in.", persistent=True),
+    "checkin:do": CardKind("Run /checkin edit to change your latest check-in.", persistent=True),
+    "checkin:request": CardKind("Run /privacy to see what is kept about you.", persistent=True),
+    "checkin:reminder": CardKind("Run /checkin reminders to see or change them.", persistent=True),
+    "session:rsvp": CardKind("Run /session list to see what's coming up.", persistent=True),
+    "session:unrsvp": CardKind("Run /session list to see what's coming up.", persistent=True),
+    "session:here": CardKind("Please use the session's latest post.", persistent=True),
+    "session:goround": CardKind("Please use the session's latest post.", persistent=True),
+    "session:close": CardKind("Please use the session's latest post.", persistent=True),
+    "session:pass": CardKind("Please use the go-round's latest post.", persistent=True),
+    "session:tstart": CardKind("Please use the go-round's latest post.", persistent=True),
+    "session:tpause": CardKind("Please use the go-round's latest post.", persistent=True),
+    "session:tnext": CardKind("Please use the go-round's latest post.", persistent=True),
+    "session:fb": CardKind("Your answer may already be saved. Thank you.", persistent=True),
+    "support:end": CardKind(_run("/support end"), persistent=True),
+    "support:cancel": CardKind(_run("/support end"), persistent=True),
+    "support:handoff": CardKind("Please use the conversation's latest message.", persistent=True),
+    "support:block": CardKind("Please use the conversation's latest message.", persistent=True),
+    "support:reveal": CardKind("Please use the conversation's latest message.", persistent=True),
+    "support:say": CardKind("Please use the conversation's latest message.", persistent=True),
+    "support:comment": CardKind("Please use the latest message about this conversation.", persistent=True),
+    "support:heavy": CardKind("Please use the latest message about this conversation.", persistent=True),
+    "support:debrief": CardKind("Please use the latest message about this conversation.", persistent=True),
+    "support:claim": CardKind("Someone may already have taken this request.", persistent=True),
+    "support:offer": CardKind("Someone may already have taken this request.", persistent=True),
+    "support:fb": CardKind("Your answer may already be saved. Thank you.", persistent=True),
+    "support:unblock": CardKind("Someone may already have lifted this block.", persistent=True),
+    "listener:review": CardKind("Someone may already have decided on this application.", persistent=True),
+    "rota:board": CardKind("Please use the latest rota board, or /rota take and /rota drop.", persistent=True),
+    "rota:swap": CardKind("Run /rota mine to see your shifts.", persistent=True),
+}
+
+
+def card_of(custom_id: str) -> str | None:
+    """The registered card a custom_id belongs to (its longest registered prefix), if any."""
+    parts = custom_id.split(":")
+    for end in range(len(parts), 0, -1):
+        name = ":".join(parts[:end])
+        if name in CARDS:
+            return name
+    return None
+
+
+def expired_line(custom_id: str, *, form: bool = False) -> str:
+    """The calm private line for a press (or a form) that no live card claims. No content, no names."""
+    name = card_of(custom_id)
+    hint = CARDS[name].hint if name is not None else UNKNOWN_HINT
+    return f"{EXPIRED_FORM if form else EXPIRED_CARD} {hint}"
+
+
+def require_card(name: str) -> str:
+    if name not in CARDS:
+        raise ValueError(
+            f"{name!r} is not a registered card: add it to bot.ui.cards.CARDS with the command that opens it"
+        )
+    return name
+
+
+def new_nonce() -> str:
+    """Random, per card: tells two versions of the same card apart. Never derived from a person."""
+    return secrets.token_hex(4)
+
+
+async def say_privately(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer with one private line; never raises (a lost answer is logged, not retried)."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as exc:
+        log.info("could not deliver a card notice code=%s", exc.code)
+
+
+Callback = Callable[[discord.Interaction[Any]], Coroutine[Any, Any, Any]]
+
+
+class CardGuard:
+    """Names a view's items and makes its presses single-use.
+
+    Each button or select gets the custom_id ``<card>:<action>:<nonce>`` (``action`` is the item's
+    ``card_action`` attribute, else its position). Its callback is wrapped so that:
+
+    - while one press of the card is being handled, another press (a double click) is answered
+      with :data:`ALREADY` and does nothing;
+    - when a press succeeds, the card is finished (the view stops: a later press is answered as
+      expired), unless the item has ``keeps_card = True`` (Export, Edit: the card stays usable);
+    - when a press fails, the card stays live, so the person can try again after the error message.
+    """
+
+    def __init__(self, card: str | None) -> None:
+        self.card = require_card(card) if card is not None else None
+        self.nonce = new_nonce()
+        self.busy = False
+
+    def prepare(self, view: discord.ui.view.BaseView) -> None:
+        """Name and guard every item not prepared yet. Called before each send (``to_components``)."""
+        for index, item in enumerate(view.walk_children()):
+            if getattr(item, "_card_guarded", False) or not item.is_dispatchable():
+                continue
+            if isinstance(item, discord.ui.DynamicItem):
+                continue  # persistent: its custom_id is its own registered template
+            if self.card is None:
+                raise TypeError(f"{type(view).__name__} has buttons but no card name (see bot.ui.cards)")
+            action = getattr(item, "card_action", None) or str(index)
+            item.custom_id = f"{self.card}:{action}:{self.nonce}"  # type: ignore[attr-defined]
+            item.callback = self._guarded(view, item, item.callback)  # type: ignore[method-assign,assignment]
+            item._card_guarded = True  # type: ignore[attr-defined]
+
+    def _guarded(self, view: discord.ui.view.BaseView, item: discord.ui.Item[Any], callback: Callback) -> Callback:
+        keeps_card = bool(getattr(item, "keeps_card", False))
+        guard = self
+
+        async def press(interaction: discord.Interaction[Any]) -> None:
+            if view.is_finished():  # dispatched while live, but another press finished the card first
+                await say_privately(interaction, expired_line(item.custom_id or ""))  # type: ignore[attr-defined]
+                return
+            if guard.busy:
+                await say_privately(interaction, ALREADY)
+                return
+            guard.busy = True
+            try:
+                await callback(interaction)
+            finally:
+                guard.busy = False
+            if not keeps_card:
+                view.stop()
+
+        return press
