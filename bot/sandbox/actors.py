@@ -253,17 +253,56 @@ class Person:
         outcome = await self._interact(4, data, target, what=f"autocomplete for {option} in /{command}")
         return outcome.choices
 
-    async def click(self, where: Message | Outcome, button: str, *, timeout: float = DEFAULT_TIMEOUT) -> Outcome:
-        """Press a button, found by its label or custom_id."""
+    async def click(
+        self, where: Message | Outcome, button: str, *, stale: bool = False, timeout: float = DEFAULT_TIMEOUT
+    ) -> Outcome:
+        """Press a button, found by its label or custom_id.
+
+        ``stale``: the person's screen still shows an earlier version of the message (Discord
+        hadn't redrawn it yet), so the button may be one the bot has since replaced; Discord still
+        sends the press, with the message as it is now.
+        """
+        message, data = self._button(where, button, stale=stale)
+        return await self._interact(
+            3,
+            data,
+            self.sandbox.server.channels[message.channel_id],
+            source=message,
+            what=f"the {button!r} button",
+            timeout=timeout,
+        )
+
+    async def double_click(
+        self, where: Message | Outcome, button: str, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> tuple[Outcome, Outcome]:
+        """Press a button twice at once: both presses reach the bot before it has answered either."""
+        message, data = self._button(where, button)
+        channel = self.sandbox.server.channels[message.channel_id]
+        first = await self._send(3, data, channel, source=message)
+        second = await self._send(3, dict(data), channel, source=message)
+        what = f"the {button!r} button"
+        return (
+            await self._answer(first, what=f"the first press of {what}", timeout=timeout),
+            await self._answer(second, what=f"the second press of {what}", timeout=timeout),
+        )
+
+    def _button(self, where: Message | Outcome, button: str, *, stale: bool = False) -> tuple[Message, dict[str, Any]]:
         message = where.message if isinstance(where, Outcome) else where
         self._check_can_see(message)
-        comps = [c for c in message.all_components if c.get("type") == 2]
-        comp = (
-            next((c for c in comps if c.get("label") == button), None)
-            or next((c for c in comps if c.get("custom_id") == button), None)
-            or next((c for c in comps if str(c.get("label", "")).startswith(f"{button} · ")), None)
-        )
-        if comp is None:
+        versions = [message.components]
+        if stale:
+            versions += [old.get("components") or [] for old in reversed(message.history)]
+        for components in versions:
+            comps = [c for c in walk_components(components) if c.get("type") == 2]
+            comp = (
+                next((c for c in comps if c.get("label") == button), None)
+                or next((c for c in comps if c.get("custom_id") == button), None)
+                or next((c for c in comps if str(c.get("label", "")).startswith(f"{button} · ")), None)
+            )
+            if comp is not None:
+                break
+        else:
+            comps = [c for c in message.all_components if c.get("type") == 2]
             raise SandboxError(
                 f"No button {button!r} on that message; it has {[c.get('label') or c.get('custom_id') for c in comps]}"
             )
@@ -274,14 +313,7 @@ class Person:
         data = {"custom_id": comp["custom_id"], "component_type": 2}
         if comp.get("id") is not None:
             data["id"] = comp["id"]
-        return await self._interact(
-            3,
-            data,
-            self.sandbox.server.channels[message.channel_id],
-            source=message,
-            what=f"the {button!r} button",
-            timeout=timeout,
-        )
+        return message, data
 
     async def select(self, where: Message | Outcome, select: str, values: list[str]) -> Outcome:
         """Choose options in a select menu, found by custom_id or placeholder."""
@@ -374,6 +406,11 @@ class Person:
         source = opened.interaction.source_message
         channel = self.sandbox.server.channels[opened.interaction.channel_id]
         return await self._interact(5, data, channel, source=source, what=f"the {modal.get('title')!r} form")
+
+    async def submit_form(self, custom_id: str, *, where: Channel | str | None = None) -> Outcome:
+        """Submit a form the bot no longer knows (opened before a restart, say), by its custom_id."""
+        data: dict[str, Any] = {"custom_id": custom_id, "components": []}
+        return await self._interact(5, data, self._channel(where), what=f"the form {custom_id!r}")
 
     async def send_dm(
         self, text: str, *, files: list[tuple[str, bytes]] | None = None, reply_to: Message | None = None
@@ -567,6 +604,13 @@ class Person:
         what: str,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> Outcome:
+        interaction = await self._send(type, data, channel, source=source)
+        return await self._answer(interaction, what=what, timeout=timeout)
+
+    async def _send(
+        self, type: int, data: dict[str, Any], channel: Channel, *, source: Message | None = None
+    ) -> Interaction:
+        """Send one INTERACTION_CREATE (Discord's 3-second window starts); don't wait for the answer."""
         server = self.sandbox.server
         if not server.ready.is_set():
             raise SandboxError("The bot is not connected to the sandbox yet")
@@ -625,7 +669,9 @@ class Person:
             payload["message"] = source.to_dict()
         await server.dispatch("INTERACTION_CREATE", payload)
         interaction.sent = time.monotonic()
+        return interaction
 
+    async def _answer(self, interaction: Interaction, *, what: str, timeout: float = DEFAULT_TIMEOUT) -> Outcome:
         # Wait on this interaction's own event, not the server-wide state condition: with a hundred
         # people waiting at once, re-checking every waiter on every change costs the harness more
         # than the bot it measures.
@@ -779,6 +825,26 @@ class Sandbox:
 
     def set_bot_permissions(self, permissions: int) -> None:
         self.bot_role.permissions = permissions
+
+    def card_from_before(self, person: Person, *custom_ids: str, where: str = "general") -> Message:
+        """A private card the bot showed this person earlier that the running bot knows nothing about
+        (from before a restart, or from an older version): an ephemeral message with one button per
+        custom_id, each labelled with its custom_id. ``where`` is a channel name, or ``"dm"``."""
+        server = self.server
+        channel = person._channel(where)
+        buttons = [{"type": 2, "style": 2, "label": cid, "custom_id": cid} for cid in custom_ids]
+        message = Message(
+            server.ids.next(),
+            channel.id,
+            channel.guild_id,
+            server.bot_user,
+            content="A card from before.",
+            components=[{"type": 1, "components": buttons[i : i + 5]} for i in range(0, len(buttons), 5)],
+            flags=FLAG_EPHEMERAL if channel.type != DM else 0,
+            ephemeral_to=person.id if channel.type != DM else None,
+        )
+        server.messages[message.id] = message
+        return message
 
     # -- observing ----------------------------------------------------------------------
 
