@@ -15,6 +15,8 @@ from bot.client import PeerCirclesBot
 from bot.sandbox.actors import Sandbox
 from bot.sandbox.server import SandboxError
 
+FOREIGN_CARDS = True  # the cards here are the test's own, not the bot's (see conftest.sandbox)
+
 
 class Form(discord.ui.Modal, title="Tell us"):
     note: discord.ui.Label[Any] = discord.ui.Label(
