@@ -33,6 +33,7 @@ NO_PINGS = discord.AllowedMentions.none()
 EXPIRED_CARD = "This card has expired."
 EXPIRED_FORM = "This form has expired, so I didn't keep what you wrote."
 ALREADY = "I'm already on it: one press is enough."
+BUSY = "I'm still finishing what you pressed a moment ago on this card. Please try again in a moment."
 UNKNOWN_HINT = "Please run the command again."
 
 
@@ -171,8 +172,8 @@ class CardGuard:
     Each button or select gets the custom_id ``<card>:<action>:<nonce>`` (``action`` is the item's
     ``card_action`` attribute, else its position). Its callback is wrapped so that:
 
-    - while one press of the card is being handled, another press (a double click) is answered
-      with :data:`ALREADY` and does nothing;
+    - while one press of the card is being handled, another press is answered and does nothing:
+      :data:`ALREADY` for the same control (a double click), :data:`BUSY` for another one;
     - when a press succeeds, the card is finished (the view stops: a later press is answered as
       expired), unless the item has ``keeps_card = True`` (Export, Edit: the card stays usable);
     - when a press fails, the card stays live, so the person can try again after the error message.
@@ -181,7 +182,7 @@ class CardGuard:
     def __init__(self, card: str | None) -> None:
         self.card = require_card(card) if card is not None else None
         self.nonce = new_nonce()
-        self.busy = False
+        self.busy: discord.ui.Item[Any] | None = None  # the control whose press is being handled
 
     def prepare(self, view: discord.ui.view.BaseView) -> None:
         """Name and guard every item not prepared yet. Called before each send (``to_components``)."""
@@ -202,17 +203,17 @@ class CardGuard:
         guard = self
 
         async def press(interaction: discord.Interaction[Any]) -> None:
+            if guard.busy is not None:  # another press of this card is being handled
+                await say_privately(interaction, ALREADY if guard.busy is item else BUSY)
+                return
             if view.is_finished():  # dispatched while live, but another press finished the card first
                 await say_privately(interaction, expired_line(item.custom_id or ""))  # type: ignore[attr-defined]
                 return
-            if guard.busy:
-                await say_privately(interaction, ALREADY)
-                return
-            guard.busy = True
+            guard.busy = item
             try:
                 await callback(interaction)
             finally:
-                guard.busy = False
+                guard.busy = None
             if not keeps_card:
                 view.stop()
 
