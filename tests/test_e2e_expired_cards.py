@@ -278,6 +278,29 @@ async def test_a_preview_after_its_timeout_and_after_a_restart(
     answered_once(sandbox)
 
 
+async def test_a_persistent_button_pressed_twice_at_once_acts_once(sandbox: Sandbox, ebot: PeerCirclesBot) -> None:
+    ana = await make_circle(sandbox, premoderation=True)
+    alice = await join(sandbox, "alice")
+    preview = await write(alice, "A walk in the park helped today.")
+    await (await alice.click(preview, "Post")).settled()
+    review = await sandbox.channel("moderation").wait_for_message("waiting for review")
+    first, second = await ana.double_click(review, "Approve")
+    await sandbox.channel("circle-grief").wait_for_message("A walk in the park helped today.")
+    await sandbox.wait_for(lambda: "approved an anonymous share" in review.text, "the review card to say so")
+    assert len(shares_in(sandbox)) == 1, "one post"
+    kinds = sorted(o.kind for o in (first, second))
+    assert kinds == ["deferred_update", "message"], kinds
+    other = first if first.kind == "message" else second
+    assert other.ephemeral and other.text == ALREADY
+    await alice.wait_for_dm("was approved")
+    assert len([m for m in alice.dms if "was approved" in m.text]) == 1, "the author is told once"
+    # Pressed again on the card before it was redrawn: the button is no longer there.
+    late = await ana.click(review, "Approve", stale=True)
+    calm(late, "This card has expired. Someone may already have decided on this share.")
+    assert len(shares_in(sandbox)) == 1
+    answered_once(sandbox)
+
+
 # -- a confirmation card ---------------------------------------------------------------------
 
 

@@ -12,8 +12,9 @@ task runs, so a press is claimed by exactly one party and never answered twice:
 - a live view or form claims it as before, unless the bot's clock says its timeout has passed
   (then it is stopped, as discord.py's own timer would) or the card was redrawn and no longer shows
   the control that was pressed (a tap on a card Discord hadn't redrawn yet);
-- a DynamicItem claims it as before; if it ends without answering (its control is no longer on the
-  message), the same fallback answers;
+- a DynamicItem claims it as before, one press per person and control at a time (a double click is
+  told "I'm already on it", unless the item class says ``idempotent = True``); if it ends without
+  answering (its control is no longer on the message), the same fallback answers;
 - anything else goes to :class:`ExpiredCards`, which answers privately with the calm line for the
   custom_id's card ("This card has expired. Run /privacy to open it again."), or, for the few
   presses registered as safe to do anyway (an export, an idempotent check-in tap), does the job.
@@ -116,6 +117,7 @@ class CardStore(ViewStore):
         # The bot's clock decides timeouts, so tests can move time on instead of waiting.
         self._deadlines: weakref.WeakKeyDictionary[BaseView, datetime] = weakref.WeakKeyDictionary()
         self._claimed = False
+        self._pressing: set[tuple[int | None, str, int]] = set()  # persistent presses being handled
 
     # -- what is live --------------------------------------------------------------------
 
@@ -186,7 +188,17 @@ class CardStore(ViewStore):
         custom_id: str,
         match: re.Match[str],
     ) -> None:
-        await super().schedule_dynamic_item_call(component_type, factory, interaction, custom_id, match)
+        key = (interaction.message.id if interaction.message else None, custom_id, interaction.user.id)
+        single = not getattr(factory, "idempotent", False)
+        if single and key in self._pressing:  # a double click: the first press is being handled
+            await say_privately(interaction, ALREADY)
+            return
+        if single:
+            self._pressing.add(key)
+        try:
+            await super().schedule_dynamic_item_call(component_type, factory, interaction, custom_id, match)
+        finally:
+            self._pressing.discard(key)
         # discord.py drops the press silently when the control is no longer on the message (the card
         # was redrawn) or the item couldn't be built: answer it.
         if not interaction.response.is_done():

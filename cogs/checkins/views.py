@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 import discord
@@ -78,6 +78,10 @@ async def _guarded(interaction: discord.Interaction[Any], action: Awaitable[None
 class MoodButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"checkin:mood:(?P<circle>\d+):(?P<mood>[1-5])"
 ):
+    # A tap is keyed by its message (one check-in per card), so a double tap may run twice: both
+    # presses just show the check-in (see bot.ui.dispatch).
+    idempotent: ClassVar[bool] = True
+
     def __init__(self, circle_id: int, value: int) -> None:
         choice = mood(value)
         super().__init__(
