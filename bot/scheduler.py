@@ -3,12 +3,26 @@
 Every job is a row in ``scheduled_jobs``. :meth:`Scheduler.start` rebuilds timers from the rows:
 a job still in the future gets an APScheduler timer; one whose time passed while the bot was down
 fires now if it is within its grace window, and is otherwise recorded as ``missed``. A job is
-claimed (``pending`` → ``running``) in one UPDATE before its handler runs, so it never fires
-twice; a job found ``running`` at start (the process died mid-run) is recorded as
-``interrupted`` rather than run again.
+claimed (``pending`` → ``running``) in one UPDATE before its handler runs, so two runs never
+overlap.
+
+Delivery guarantees (the messages jobs send: see :mod:`bot.sends`)
+    * **Passing failures are retried within the window.** A handler raises
+      :class:`~bot.sends.RetryLater` when Discord answered 429 or 5xx, or the connection dropped
+      or timed out: the job goes back to ``pending`` with its next try in ``retry_at``, after an
+      exponential backoff with jitter (never before a 429's ``retry_after``, and soon enough that
+      Discord still dedupes a message that may already be there). A try that would fall past
+      the window ends the job as ``missed``, with the reason.
+    * **A restart re-runs a cut-off job.** A job found ``running`` at start (the process stopped
+      mid-run) runs again when still within its window; past it, it is recorded as
+      ``interrupted``. Every message a job sends carries a nonce derived from the occurrence (job
+      id + scheduled time) and is recorded before it is tried, so a re-run never sends a second
+      copy: Discord returns the message it already accepted, and a message that may have gone
+      through outside Discord's dedupe window is recorded as ``maybe_sent``, never sent again.
+    * Other exceptions are bugs or refusals: the job is recorded as ``failed``, not retried.
 
 With a :class:`~bot.clock.FakeClock`, pass ``use_timers=False`` and call :meth:`run_due` after
-moving the clock: the same claim-and-fire path runs, without wall-clock timers.
+moving the clock: the same claim-and-fire path runs (retries included), without wall-clock timers.
 """
 
 from __future__ import annotations
@@ -16,16 +30,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from bot.clock import Clock, from_iso, to_iso
+from bot.clock import Clock, from_iso, from_iso_or_none, to_iso
+from bot.sends import RetryLater, SendLedger
 from bot.storage.database import Database, Row
 
 log = logging.getLogger(__name__)
@@ -36,6 +52,18 @@ DEFAULT_GRACE = timedelta(minutes=10)
 # start-up and a lot of memory, for timers that won't fire for days.
 ARM_HORIZON = timedelta(hours=6)
 REFILL_EVERY = timedelta(minutes=30)
+# Retries after a passing failure: 2 s, 4 s, 8 s ... up to 5 minutes, each between half and all of that.
+RETRY_BASE = timedelta(seconds=2)
+RETRY_CAP = timedelta(minutes=5)
+# A retry of a job whose message may already be at Discord comes this long before the dedupe window
+# closes, so a timer firing a little late still finds it open.
+RESEND_MARGIN = timedelta(seconds=10)
+
+
+def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """The wait before try ``attempts + 1``: exponential (``attempts`` ≥ 1), capped, with jitter."""
+    ceiling = min(RETRY_CAP, RETRY_BASE * 2 ** max(0, attempts - 1))
+    return ceiling * (rng or random).uniform(0.5, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +74,9 @@ class Job:
     grace: timedelta
     payload: dict[str, Any]
     status: str = "pending"
+    attempts: int = 0  # tries that failed for a passing reason, or were cut off by a restart
+    retry_at: datetime | None = None  # when the next try is due (None: at run_at)
+    note: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -56,7 +87,19 @@ class Job:
             grace=timedelta(seconds=row["grace_seconds"]),
             payload=json.loads(row["payload"]),
             status=row["status"],
+            attempts=int(row["attempts"]),
+            retry_at=from_iso_or_none(row["retry_at"]),
+            note=row["note"],
         )
+
+    @property
+    def due_at(self) -> datetime:
+        return self.retry_at or self.run_at
+
+    @property
+    def closes_at(self) -> datetime:
+        """The end of its window: later than this it is missed."""
+        return self.run_at + self.grace
 
 
 @dataclass(slots=True)
@@ -64,7 +107,8 @@ class StartReport:
     rebuilt: list[str] = field(default_factory=list)
     fired_late: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
-    interrupted: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # cut off by the last stop, run again (within the window)
+    interrupted: list[str] = field(default_factory=list)  # cut off by the last stop, past the window
     waiting: int = 0  # pending further ahead than the timer horizon; armed as their time nears
 
 
@@ -81,7 +125,7 @@ class JobRepository:
             "VALUES (?, ?, ?, ?, ?, 'pending', ?) "
             "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, run_at = excluded.run_at, "
             "grace_seconds = excluded.grace_seconds, payload = excluded.payload, status = 'pending', "
-            "finished_at = NULL, note = NULL",
+            "finished_at = NULL, note = NULL, attempts = 0, retry_at = NULL",
             (
                 job.id,
                 job.kind,
@@ -143,11 +187,34 @@ class JobRepository:
         return int(row["n"]) if row else 0
 
     async def due(self, now: datetime) -> list[Job]:
+        """Pending jobs whose time (or next try) has come."""
         rows = await self.db.fetchall(
-            "SELECT * FROM scheduled_jobs WHERE status = 'pending' AND run_at <= ? ORDER BY run_at, id",
-            (to_iso(now),),
+            "SELECT * FROM scheduled_jobs WHERE status = 'pending' AND run_at <= ? "
+            "AND (retry_at IS NULL OR retry_at <= ?) ORDER BY run_at, id",
+            (to_iso(now), to_iso(now)),
         )
         return [Job.from_row(r) for r in rows]
+
+    async def retrying_between(self, after: datetime, until: datetime) -> list[Job]:
+        """Pending jobs waiting for a retry with ``after < retry_at <= until``."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM scheduled_jobs WHERE retry_at > ? AND retry_at <= ? AND status = 'pending' ORDER BY retry_at",
+            (to_iso(after), to_iso(until)),
+        )
+        return [Job.from_row(r) for r in rows]
+
+    async def running(self) -> list[Job]:
+        rows = await self.db.fetchall("SELECT * FROM scheduled_jobs WHERE status = 'running' ORDER BY run_at, id")
+        return [Job.from_row(r) for r in rows]
+
+    async def retry(self, job_id: str, when: datetime, attempts: int, note: str) -> bool:
+        """A running job tries again at ``when`` (it is pending again until then)."""
+        changed = await self.db.execute(
+            "UPDATE scheduled_jobs SET status = 'pending', retry_at = ?, attempts = ?, note = ? "
+            "WHERE id = ? AND status = 'running'",
+            (to_iso(when), attempts, note, job_id),
+        )
+        return changed == 1
 
     async def claim(self, job_id: str) -> bool:
         changed = await self.db.execute(
@@ -155,10 +222,13 @@ class JobRepository:
         )
         return changed == 1
 
-    async def finish(self, job_id: str, status: str, when: datetime, note: str | None = None) -> None:
+    async def finish(
+        self, job_id: str, status: str, when: datetime, note: str | None = None, *, attempts: int | None = None
+    ) -> None:
         await self.db.execute(
-            "UPDATE scheduled_jobs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
-            (status, to_iso(when), note, job_id),
+            "UPDATE scheduled_jobs SET status = ?, finished_at = ?, note = ?, attempts = COALESCE(?, attempts) "
+            "WHERE id = ?",
+            (status, to_iso(when), note, attempts, job_id),
         )
 
     async def mark_missed(self, job_id: str, when: datetime, note: str) -> bool:
@@ -169,14 +239,12 @@ class JobRepository:
         )
         return changed == 1
 
-    async def interrupt_running(self, when: datetime) -> list[str]:
-        rows = await self.db.fetchall("SELECT id FROM scheduled_jobs WHERE status = 'running'")
+    async def interrupted(self, job_id: str, when: datetime, note: str) -> None:
         await self.db.execute(
-            "UPDATE scheduled_jobs SET status = 'interrupted', finished_at = ?, "
-            "note = 'the bot stopped while this job ran; not run again' WHERE status = 'running'",
-            (to_iso(when),),
+            "UPDATE scheduled_jobs SET status = 'interrupted', finished_at = ?, note = ? "
+            "WHERE id = ? AND status = 'running'",
+            (to_iso(when), note, job_id),
         )
-        return [r["id"] for r in rows]
 
     async def cancel(self, job_id: str, when: datetime) -> bool:
         changed = await self.db.execute(
@@ -196,10 +264,20 @@ class JobRepository:
 
 
 class Scheduler:
-    def __init__(self, jobs: JobRepository, clock: Clock, *, use_timers: bool = True) -> None:
+    def __init__(
+        self,
+        jobs: JobRepository,
+        clock: Clock,
+        *,
+        use_timers: bool = True,
+        sends: SendLedger | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.jobs = jobs
         self.clock = clock
         self.use_timers = use_timers
+        self.sends = sends or SendLedger(jobs.db, clock)
+        self.rng = rng or random.Random()
         self._handlers: dict[str, JobHandler] = {}
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -250,31 +328,47 @@ class Scheduler:
         """Rebuild timers from the database and settle jobs whose time passed while down."""
         report = StartReport()
         now = self.clock.now()
-        report.interrupted = await self.jobs.interrupt_running(now)
+        for job in await self.jobs.running():  # the last process stopped while these ran
+            if now <= job.closes_at:
+                # Run again: a message it had already sent isn't sent twice (bot.sends).
+                await self.jobs.retry(job.id, now, job.attempts + 1, "the bot stopped while this job ran; run again")
+                report.resumed.append(job.id)
+                log.info("job resumed after a restart kind=%s id=%s", job.kind, job.id)
+                continue
+            maybe = await self.sends.settle(job.id, job.run_at)
+            await self.jobs.interrupted(
+                job.id,
+                now,
+                "the bot stopped while this job ran and it is past its window; not run again" + self._maybe_note(maybe),
+            )
+            report.interrupted.append(job.id)
+            log.warning("job interrupted kind=%s id=%s maybe_sent=%d", job.kind, job.id, maybe)
         if self.use_timers:
             self._aps = AsyncIOScheduler(timezone="UTC")
             self._aps.start()
             self._aps.add_job(self._refill, "interval", seconds=REFILL_EVERY.total_seconds(), id="scheduler:refill")
         self._started = True
         for job in await self.jobs.due(now):
-            if now - job.run_at <= job.grace:
+            if now <= job.closes_at:
                 report.fired_late.append(job.id)
                 await self._fire(job.id)
             else:
                 late_by = now - job.run_at
-                await self.jobs.mark_missed(job.id, now, f"the bot was down; {late_by} late, past its grace window")
+                await self._missed(job, now, f"the bot was down; {late_by} late, past its grace window")
                 report.missed.append(job.id)
-                log.warning("job missed kind=%s id=%s late_by=%s", job.kind, job.id, late_by)
         for job in await self.jobs.between(now, now + ARM_HORIZON):
             self._arm(job)
             report.rebuilt.append(job.id)
+        for job in await self.jobs.retrying_between(now, now + ARM_HORIZON):
+            self._arm(job)
         report.waiting = await self.jobs.count_after(now + ARM_HORIZON)
         log.info(
-            "scheduler started rebuilt=%d waiting=%d fired_late=%d missed=%d interrupted=%d",
+            "scheduler started rebuilt=%d waiting=%d fired_late=%d missed=%d resumed=%d interrupted=%d",
             len(report.rebuilt),
             report.waiting,
             len(report.fired_late),
             len(report.missed),
+            len(report.resumed),
             len(report.interrupted),
         )
         return report
@@ -282,7 +376,8 @@ class Scheduler:
     async def _refill(self) -> None:
         """Arm timers for jobs that have come within the horizon since the last refill."""
         now = self.clock.now()
-        for job in await self.jobs.between(now, now + ARM_HORIZON):
+        horizon = now + ARM_HORIZON
+        for job in [*await self.jobs.between(now, horizon), *await self.jobs.retrying_between(now, horizon)]:
             if self._aps is not None and self._aps.get_job(job.id) is None:
                 self._arm(job)
 
@@ -307,7 +402,7 @@ class Scheduler:
             return
         self._aps.add_job(
             self._timer_fired,
-            DateTrigger(run_date=job.run_at),
+            DateTrigger(run_date=job.due_at),
             args=[job.id],
             id=job.id,
             replace_existing=True,
@@ -333,9 +428,10 @@ class Scheduler:
         if job is None or job.status != "pending":
             return False
         now = self.clock.now()
-        if now - job.run_at > job.grace:
-            await self.jobs.mark_missed(job_id, now, f"fired {now - job.run_at} late, past its grace window")
-            log.warning("job missed kind=%s id=%s", job.kind, job.id)
+        if job.retry_at is not None and job.retry_at > now:
+            return False  # a timer from before a reschedule: the retry isn't due yet
+        if now > job.closes_at:
+            await self._missed(job, now, f"fired {now - job.run_at} late, past its grace window")
             return False
         if not await self.jobs.claim(job_id):
             return False
@@ -344,11 +440,71 @@ class Scheduler:
             await self.jobs.finish(job_id, "failed", now, f"no handler for kind {job.kind}")
             log.error("job failed kind=%s id=%s reason=no-handler", job.kind, job.id)
             return False
+        token = self.sends.enter(job.id, job.run_at, job.attempts)
         try:
             await handler(job)
+        except RetryLater as exc:
+            await self._retry_later(job, exc)
+            return False
         except Exception:
             log.exception("job failed kind=%s id=%s", job.kind, job.id)
             await self.jobs.finish(job_id, "failed", self.clock.now(), "the handler raised; see the log")
             return False
-        await self.jobs.finish(job_id, "done", self.clock.now())
+        finally:
+            self.sends.leave(token)
+        note = None
+        if job.attempts:  # only a re-run can find a message that may have gone through already
+            maybe = (await self.sends.counts(job.id, job.run_at)).get("maybe_sent", 0)
+            note = self._maybe_note(maybe).removeprefix("; ") or None
+        await self.jobs.finish(job_id, "done", self.clock.now(), note)
         return True
+
+    async def _retry_later(self, job: Job, exc: RetryLater) -> None:
+        """A passing failure: try again with backoff within the job's window, or record it missed."""
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        when = now + retry_delay(attempts, self.rng)
+        if exc.not_before is not None and exc.not_before > when:
+            when = exc.not_before  # a 429 said when
+        resend_by = await self.sends.resend_by(job.id, job.run_at)
+        if resend_by is not None:
+            # A message may already be at Discord: try while Discord would still dedupe it.
+            latest = resend_by - RESEND_MARGIN
+            if when > latest and (exc.not_before is None or exc.not_before <= latest):
+                when = max(latest, now)
+        if when > job.closes_at:
+            if now < job.closes_at and (exc.not_before is None or exc.not_before <= job.closes_at):
+                when = job.closes_at  # one last try as the window closes
+            else:
+                reason = f"gave up after {attempts} tries within its window: {exc.reason}"
+                await self._missed(job, now, reason, running=True, attempts=attempts)
+                return
+        note = f"try {attempts} failed ({exc.reason}); next at {to_iso(when)}"
+        if not await self.jobs.retry(job.id, when, attempts, note):
+            return
+        log.info("job will retry kind=%s id=%s attempts=%d error=%s", job.kind, job.id, attempts, exc.reason)
+        if self._started and when <= now + ARM_HORIZON:
+            self._arm(replace(job, status="pending", attempts=attempts, retry_at=when))
+
+    async def _missed(
+        self, job: Job, now: datetime, reason: str, *, running: bool = False, attempts: int | None = None
+    ) -> None:
+        """Past its window: recorded as missed with the reason (and any message that may have gone)."""
+        if not running and job.attempts and job.note and job.note.startswith("try "):
+            reason += f" (after {job.note.split('; next at')[0]})"
+        if running or job.attempts:  # only a job that ran before can have a message in flight
+            reason += self._maybe_note(await self.sends.settle(job.id, job.run_at))
+        if running:
+            await self.jobs.finish(job.id, "missed", now, reason, attempts=attempts)
+        else:
+            await self.jobs.mark_missed(job.id, now, reason)
+        log.warning("job missed kind=%s id=%s reason=%s", job.kind, job.id, reason)
+
+    @staticmethod
+    def _maybe_note(maybe: int) -> str:
+        if not maybe:
+            return ""
+        return (
+            f"; {maybe} message{'s' if maybe != 1 else ''} may have reached Discord outside its dedupe window: "
+            "recorded as maybe sent, not sent again"
+        )

@@ -102,15 +102,32 @@ async def test_job_due_while_down_past_grace_is_recorded_as_missed(tmp_path: Pat
     await db.close()
 
 
-async def test_a_job_interrupted_mid_run_is_recorded_not_rerun(tmp_path: Path) -> None:
+async def test_a_job_cut_off_mid_run_runs_again_at_start_within_its_window(tmp_path: Path) -> None:
     clock = FakeClock(START)
     db = await open_db(tmp_path / "s.db")
-    recorder = Recorder()
-    scheduler = make(db, clock, recorder)
-    job_id = await scheduler.schedule("remind", START)
+    scheduler = make(db, clock, Recorder())
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
     assert await scheduler.jobs.claim(job_id)  # the process died after claiming it
-    report = await make(db, clock, Recorder()).start()
-    assert report.interrupted == [job_id]
+    clock.advance(timedelta(minutes=4))
+    again = Recorder()
+    report = await make(db, clock, again).start()
+    assert report.resumed == [job_id] and report.interrupted == []
+    assert [f[0] for f in again.fired] == [job_id], "run again, once"
+    assert await status(db, job_id) == "done"
+    await db.close()
+
+
+async def test_a_job_cut_off_mid_run_past_its_window_is_recorded_not_rerun(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    db = await open_db(tmp_path / "s.db")
+    scheduler = make(db, clock, Recorder())
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
+    assert await scheduler.jobs.claim(job_id)
+    clock.advance(timedelta(minutes=11))
+    again = Recorder()
+    report = await make(db, clock, again).start()
+    assert report.interrupted == [job_id] and report.resumed == []
+    assert again.fired == []
     assert await status(db, job_id) == "interrupted"
     await db.close()
 
