@@ -7,9 +7,11 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
+from discord.http import Route
 
 from bot.client import PeerCirclesBot
 from bot.sandbox.actors import Sandbox
@@ -226,3 +228,58 @@ async def test_admin_only_commands_are_hidden_unless_overridden(sandbox: Sandbox
     with pytest.raises(SandboxError, match="can't see /secretsetup"):
         await sandbox.member("alice").slash("secretsetup")
     assert (await sandbox.admin("ana").slash("secretsetup")).text == "ok"
+
+
+async def test_enforce_nonce_dedupes_the_same_authors_nonce_for_a_few_minutes(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    server = sandbox.server
+    now = [1000.0]
+    server.nonce_clock = lambda: now[0]
+    general = bot.get_partial_messageable(sandbox.channel("general").id)
+    first = await general.send("once", nonce="n-1")
+    assert first.nonce == "n-1", "Discord echoes the nonce"
+    again = await general.send("once", nonce="n-1")
+    user = await bot.fetch_user(sandbox.member("alice").id)
+    elsewhere = await user.send("once", nonce="n-1")  # the same author's nonce, in another channel
+    assert again.id == first.id == elsewhere.id
+    assert [m.content for m in sandbox.channel("general").messages] == ["once"] and sandbox.member("alice").dms == []
+    plain = await bot.http.send_message(general.id, params=discord.http.handle_message_parameters(content="x"))
+    assert "nonce" not in plain
+    raw = {"content": "not enforced", "nonce": "n-1"}
+    await bot.http.request(Route("POST", "/channels/{channel_id}/messages", channel_id=general.id), json=raw)
+    assert len(sandbox.channel("general").messages) == 3, "without enforce_nonce a nonce doesn't dedupe"
+
+    now[0] += server.nonce_window + 1  # Discord has forgotten it
+    later = await general.send("once", nonce="n-1")
+    assert later.id != first.id
+    await later.delete()
+    with pytest.raises(discord.NotFound) as info:  # created, then deleted: not created again
+        await general.send("once", nonce="n-1")
+    assert info.value.code == 10008
+
+    with pytest.raises(discord.HTTPException) as refused:  # Discord's limit for a string nonce
+        await general.send("too long", nonce="x" * 26)
+    assert refused.value.status == 400 and "nonce" in server.invalid_requests[0]
+    server.invalid_requests.clear()  # seen; don't fail the fixture
+
+
+async def test_a_lost_answer_and_a_held_answer_after_discord_created_the_message(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    route = "POST /channels/{channel_id}/messages"
+    general = bot.get_partial_messageable(sandbox.channel("general").id)
+    sandbox.server.inject("drop", route=route)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await general.send("lost", nonce="n-lost")
+    assert [m.content for m in sandbox.channel("general").messages] == ["lost"], "it was created all the same"
+    resent = await general.send("lost", nonce="n-lost")
+    assert resent.id == sandbox.channel("general").messages[0].id, "the resend returns it"
+
+    held = sandbox.server.inject("hold", route=route)
+    sending = asyncio.create_task(general.send("held", nonce="n-held"))
+    await asyncio.wait_for(held.reached.wait(), 5)
+    assert sandbox.channel("general").messages[-1].content == "held" and not sending.done()
+    held.release()
+    assert (await sending).content == "held"
+    assert len(sandbox.channel("general").messages) == 2

@@ -461,6 +461,7 @@ class Message:
     allowed_mentions: dict[str, Any] | None = None
     thread_id: int | None = None
     webhook_id: int | None = None
+    nonce: str | None = None  # as sent with the create (Discord echoes it in the create's answer)
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -524,4 +525,6 @@ class Message:
             }
         if self.thread_id:
             data["thread"] = {"id": str(self.thread_id)}
+        if self.nonce is not None:
+            data["nonce"] = self.nonce
         return data

@@ -3,7 +3,8 @@
 The bot is pointed at it with ``DISCORD_API_BASE_URL`` and ``DISCORD_GATEWAY_URL``. It speaks
 the gateway (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, zlib-stream, RESUME) and the REST
 routes the bot uses, keeps state the way Discord would, enforces per-route rate limits with
-Discord's headers, lets a test inject faults (429, 5xx, dropped gateway), and validates every
+Discord's headers, lets a test inject faults (429, 5xx, a lost answer, a request held in flight,
+dropped gateway), dedupes message nonces as Discord's ``enforce_nonce`` does, and validates every
 REST request body against Discord's OpenAPI description.
 
 Tests talk to it through :mod:`bot.sandbox.actors` (``sandbox.member("alice")`` ...).
@@ -58,6 +59,9 @@ INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_GUILD_SCHEDULED_EVENTS = 1 << 16
 INTERACTION_TIMEOUT_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60
+# Discord dedupes an enforced message nonce "in the past few minutes" (per author).
+NONCE_WINDOW_S = 5 * 60
+FAULT_KINDS = ("429", "5xx", "drop", "hold")
 
 
 class SandboxError(AssertionError):
@@ -96,7 +100,14 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    kind: str  # "429" or "5xx"
+    """An injected failure (see :meth:`SandboxServer.inject`).
+
+    ``"drop"``: the request takes effect, then the connection closes without an answer (a lost
+    answer). ``"hold"``: the request takes effect and its answer waits until :meth:`release`
+    (``reached`` is set meanwhile), as when the bot stops while the answer is on its way.
+    """
+
+    kind: str  # "429", "5xx", "drop" or "hold"
     route: str | None
     remaining: int
     status: int = 500
@@ -104,6 +115,17 @@ class Fault:
     probability: float = 1.0
     hits: int = 0
     after_success: bool = False  # 5xx only: the request takes effect, then the response is an error
+    reached: asyncio.Event = field(default_factory=asyncio.Event)  # "hold": a request is being held
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def takes_effect(self) -> bool:
+        """The request is carried out before the fault shows."""
+        return self.after_success or self.kind in ("drop", "hold")
+
+    def release(self) -> None:
+        """Let held answers go (to nobody, if the bot stopped meanwhile)."""
+        self._released.set()
 
 
 @dataclass
@@ -215,7 +237,12 @@ class SandboxServer:
         self.invalid_requests: list[str] = []
         self.faults: list[Fault] = []
         self.gateway_faults: list[int] = []  # statuses for the next gateway handshakes (fail_gateway)
-        self.nonces: dict[tuple[int, str], int] = {}  # (channel, nonce) -> message, for enforce_nonce
+        # enforce_nonce: (author, nonce) -> (message, when it was created by nonce_clock())
+        self.nonces: dict[tuple[int, str], tuple[int, float]] = {}
+        self.nonce_window = NONCE_WINDOW_S
+        # The clock the nonce window is measured on (seconds). A test on a fake clock can point
+        # this at it, so Discord's memory of a nonce ends when the bot's clock says it does.
+        self.nonce_clock: Callable[[], float] = time.monotonic
         self.rate_limits: dict[str, tuple[int, float]] = {}
         self.default_rate_limit = default_rate_limit
         self.interaction_timeout = INTERACTION_TIMEOUT_S
@@ -262,6 +289,8 @@ class SandboxServer:
         self.port = cast(Any, server).sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        for fault in self.faults:
+            fault.release()  # nothing may wait on a held answer at shutdown
         if self.session and self.session.ws and not self.session.ws.closed:
             await self.session.ws.close(code=1001)
         if self._runner is not None:
@@ -523,9 +552,12 @@ class SandboxServer:
         """Make the next ``times`` matching requests fail with a 429 (``kind="429"``) or 5xx.
 
         With ``after_success`` (5xx only) the request is carried out first and only the answer is an
-        error, as when Discord creates a message but the response is lost on the way back."""
-        if kind not in ("429", "5xx"):
-            raise SandboxError("fault kind must be '429' or '5xx'")
+        error, as when Discord creates a message but the response is lost on the way back.
+        ``kind="drop"``: the request is carried out, then the connection closes with no answer at
+        all. ``kind="hold"``: the request is carried out and its answer held until the fault's
+        :meth:`Fault.release` (await ``fault.reached`` to know it is held)."""
+        if kind not in FAULT_KINDS:
+            raise SandboxError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
         if after_success and kind != "5xx":
             raise SandboxError("after_success applies to 5xx faults only")
         fault = Fault(
@@ -611,7 +643,7 @@ class SandboxServer:
                 return _json({"code": 0, "message": "401: Unauthorized"}, status=401)
         _, bucket = self._bucket(route, params)
         fault = self._take_fault(route)
-        if fault is not None and not fault.after_success:
+        if fault is not None and not fault.takes_effect:
             self._record(method, path, route, 429 if fault.kind == "429" else fault.status, raw, content_type, arrived)
             if fault.kind == "429":
                 return self._too_many(fault.retry_after, self._rate_headers(route, bucket))
@@ -632,7 +664,17 @@ class SandboxServer:
             await self.notify()
             return _json(exc.body(), status=exc.status, headers=headers)
         self._interaction_changed(params)
-        if fault is not None:  # after_success: it happened, but the caller only hears an error
+        if fault is not None and fault.kind == "drop":  # it happened, but no answer ever comes
+            self._record(method, path, route, 0, raw, content_type, arrived)
+            await self.notify()
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)  # never written: the connection is gone
+        if fault is not None and fault.kind == "hold":  # it happened; the answer waits
+            fault.reached.set()
+            await self.notify()
+            await fault._released.wait()
+        elif fault is not None:  # after_success: it happened, but the caller only hears an error
             self._record(method, path, route, fault.status, raw, content_type, arrived)
             await self.notify()
             return _json({"code": 0, "message": "sandbox: injected server error"}, status=fault.status)
@@ -932,13 +974,21 @@ class SandboxServer:
             body = req.json or {}
             if (body.get("attachments") or req.files) and channel.guild_id:
                 self._require(channel, "ATTACH_FILES")
-            nonce = str(body["nonce"]) if body.get("enforce_nonce") and body.get("nonce") is not None else None
-            if nonce is not None and (channel.id, nonce) in self.nonces:
-                # Discord's enforce_nonce: the same nonce again returns the message already created.
-                return self.messages[self.nonces[(channel.id, nonce)]].to_dict()
+            nonce = str(body["nonce"]) if body.get("nonce") is not None else None
+            if nonce is not None and body.get("enforce_nonce"):
+                # Discord's enforce_nonce: the same author's same nonce within a few minutes returns
+                # the message already created (even in another channel); if that message was
+                # deleted since, Discord answers Unknown Message rather than create it again.
+                known = self.nonces.get((self.bot_user.id, nonce))
+                if known is not None and self.nonce_clock() - known[1] <= self.nonce_window:
+                    earlier = self.messages[known[0]]
+                    if earlier.deleted:
+                        raise unknown("Message", 10008)
+                    return earlier.to_dict()
             message = self._make_message(channel, self.bot_user, body, req.files)
-            if nonce is not None:
-                self.nonces[(channel.id, nonce)] = message.id
+            message.nonce = nonce
+            if nonce is not None and body.get("enforce_nonce"):
+                self.nonces[(self.bot_user.id, nonce)] = (message.id, self.nonce_clock())
             await self.dispatch(
                 "MESSAGE_CREATE",
                 message.to_dict(),
