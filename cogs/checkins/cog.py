@@ -38,6 +38,7 @@ from bot.ui.confirm import ConfirmView
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import NO_PINGS, reply
 from bot.ui.safety import crisis_sections
+from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.checkins.views import (
     CALM,
     COG_NAME,
@@ -83,18 +84,28 @@ class DiscordCheckinDelivery:
 
     async def member_role_ids(self, guild_id: int, user_id: int) -> frozenset[int] | None:
         try:
-            guild = await self._guild(guild_id)
-            member = await guild.fetch_member(user_id)
+            with retry_if_transient():  # a 503 here is "try again", not "not a member"
+                guild = await self._guild(guild_id)
+                member = await guild.fetch_member(user_id)
         except (discord.NotFound, discord.Forbidden):
             return None
         return frozenset(role.id for role in member.roles)
 
     async def send_reminder(self, reminder: Reminder, circle: Circle) -> DeliveryResult:
+        """The reminder DM, once per reminder occurrence (bot.sends): a retry or a re-run after a
+        restart sends the same nonce, so Discord keeps one."""
         guild = self.bot.get_guild(circle.guild_id)
         server = discord.utils.escape_markdown(guild.name) if guild else "your server"
-        user = self.bot.get_user(reminder.user_id) or await self.bot.fetch_user(reminder.user_id)
         try:
-            await user.send(view=reminder_dm(circle, server, reminder.id), allowed_mentions=NO_PINGS)
+            with retry_if_transient():
+                user = self.bot.get_user(reminder.user_id) or await self.bot.fetch_user(reminder.user_id)
+                channel = user.dm_channel or await user.create_dm()
+            await scheduled_send(
+                "reminder",
+                lambda nonce: channel.send(
+                    view=reminder_dm(circle, server, reminder.id), allowed_mentions=NO_PINGS, nonce=nonce
+                ),
+            )
         except discord.Forbidden as exc:
             if exc.code == DMS_CLOSED:
                 return DeliveryResult.DMS_CLOSED
@@ -106,14 +117,18 @@ class DiscordCheckinDelivery:
             return None
         channel = self.bot.get_partial_messageable(circle.channel_id, guild_id=circle.guild_id)
         try:
-            message = await channel.send(view=prompt_post(circle), allowed_mentions=NO_PINGS)
+            posted = await scheduled_send(
+                "prompt",
+                lambda nonce: channel.send(view=prompt_post(circle), allowed_mentions=NO_PINGS, nonce=nonce),
+            )
         except (discord.Forbidden, discord.NotFound):
             log.warning("could not post a check-in prompt circle=%s", circle.id)
             return None
-        if previous_message_id is not None:  # keep the channel calm: only the latest prompt stays
+        # Keep the channel calm: only the latest prompt stays (a re-run may find it already recorded).
+        if previous_message_id is not None and previous_message_id != posted.message_id:
             with contextlib.suppress(discord.HTTPException):
                 await channel.get_partial_message(previous_message_id).delete()
-        return message.id
+        return posted.message_id
 
 
 def _channel_id(interaction: discord.Interaction[Any]) -> int | None:

@@ -1,0 +1,237 @@
+"""Scheduled messages survive faults, end to end: the real bot and discord.py through the sandbox.
+
+A check-in reminder due while Discord answers 503 or 429, loses the answer after creating the DM,
+or while the bot restarts between claiming the job and sending (and after Discord accepted the
+DM): each ends with exactly one reminder. Then every kind of scheduled send (check-in reminders
+and prompts, session reminders and openings, shift reminders, listener offers, support
+follow-ups) shows it carries its occurrence's nonce with enforce_nonce.
+
+Time runs on a FakeClock (timers off: ``clock.set`` then ``run_due``); a restart is a new bot
+process on the same database; nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.client import PeerCirclesBot
+from bot.clock import FakeClock
+from bot.sandbox.actors import Person, Sandbox
+from bot.sandbox.harness import BotHarness
+from bot.sandbox.server import RecordedRequest
+from bot.scheduler import Job
+from bot.sends import occurrence_nonce
+from tests.test_e2e_circles import create_circle
+
+DM_ROUTE = "POST /channels/{channel_id}/messages"
+REMINDER = "Time for your check-in"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Near real time: Discord (and the sandbox) refuse session events that start in the past.
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
+    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
+    yield runner
+    await runner.stop()
+
+
+@pytest.fixture
+async def bot(timed: BotHarness) -> PeerCirclesBot:
+    started = await timed.start()
+    assert isinstance(started, PeerCirclesBot)
+    return started
+
+
+def current(timed: BotHarness) -> PeerCirclesBot:
+    assert isinstance(timed.bot, PeerCirclesBot)
+    return timed.bot
+
+
+async def job_of(bot: PeerCirclesBot, kind: str) -> Job:
+    jobs = [j for j in await bot.services.scheduler.jobs.pending() if j.kind == kind]
+    assert len(jobs) == 1, jobs
+    return jobs[0]
+
+
+async def job_row(bot: PeerCirclesBot, job_id: str) -> dict[str, Any]:
+    row = await bot.services.db.fetchone("SELECT * FROM scheduled_jobs WHERE id = ?", (job_id,))
+    assert row is not None
+    return dict(row)
+
+
+def creates(sandbox: Sandbox, nonce: str) -> list[RecordedRequest]:
+    """Every message create the bot sent with this nonce (whatever Discord answered)."""
+    return [
+        r
+        for r in sandbox.server.requests
+        if r.route == DM_ROUTE and isinstance(r.json, dict) and r.json.get("nonce") == nonce
+    ]
+
+
+def assert_carries(sandbox: Sandbox, job: Job, key: str) -> str:
+    """The send for ``key`` of this job occurrence went out with the occurrence's nonce, enforced."""
+    nonce = occurrence_nonce(job.id, job.run_at, key)
+    sent = creates(sandbox, nonce)
+    assert sent, f"no message was created with the occurrence nonce of {job.id} / {key}"
+    assert all(r.json["enforce_nonce"] is True for r in sent)
+    assert len(nonce) <= 25
+    return nonce
+
+
+# -- a check-in reminder under faults ----------------------------------------------------------
+
+
+async def reminder_due(sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock) -> tuple[Person, Job]:
+    """Alice has a daily check-in reminder; the clock is at its time. Returns (alice, its job)."""
+    await create_circle(sandbox.admin("ana"), "Grief")
+    alice = sandbox.member("alice", roles=["Circle: Grief"])
+    at = (clock.now() + timedelta(hours=2)).strftime("%H:%M")
+    await (await alice.slash("checkin reminders", time=at)).settled()
+    await alice.wait_for_dm("Check-in reminders are on")
+    job = await job_of(bot, "checkin.reminder")
+    clock.set(job.run_at)
+    return alice, job
+
+
+def reminders(alice: Person) -> list[str]:
+    return [m.text for m in alice.dms if REMINDER in m.text]
+
+
+async def run_retries(bot: PeerCirclesBot, clock: FakeClock, job_id: str) -> Job:
+    """Move the clock to each next try of the job and run it, until it is settled."""
+    scheduler = bot.services.scheduler
+    for _ in range(20):
+        job = await scheduler.jobs.get(job_id)
+        assert job is not None
+        if job.status != "pending":
+            return job
+        clock.set(max(clock.now(), job.due_at))
+        await scheduler.run_due()
+    raise AssertionError("the job never settled")
+
+
+async def test_a_503_on_the_reminder_dm_is_retried_and_one_reminder_arrives(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    alice, job = await reminder_due(sandbox, bot, clock)
+    sandbox.server.inject("5xx", route=DM_ROUTE, status=503)  # discord.py doesn't retry a 503
+    assert await bot.services.scheduler.run_due() == []
+    waiting = await bot.services.scheduler.jobs.get(job.id)
+    assert waiting is not None and waiting.status == "pending" and waiting.retry_at is not None
+    assert "http-503" in str(waiting.note)
+    assert reminders(alice) == [], "not the next day: a retry within its hour"
+    done = await run_retries(bot, clock, job.id)
+    assert done.status == "done" and done.run_at == job.run_at
+    await alice.wait_for_dm(REMINDER)
+    assert len(reminders(alice)) == 1
+    nonce = assert_carries(sandbox, job, "reminder")
+    assert [r.status for r in creates(sandbox, nonce)] == [503, 200]
+
+
+async def test_a_429_is_retried_after_its_retry_after_and_one_reminder_arrives(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    alice, job = await reminder_due(sandbox, bot, clock)
+    # Longer than the bot lets discord.py sleep: it raises, and the scheduler waits on its own clock.
+    sandbox.server.inject("429", route=DM_ROUTE, retry_after=45)
+    await bot.services.scheduler.run_due()
+    waiting = await bot.services.scheduler.jobs.get(job.id)
+    assert waiting is not None and waiting.retry_at == job.run_at + timedelta(seconds=45)
+    clock.set(job.run_at + timedelta(seconds=44))
+    assert await bot.services.scheduler.run_due() == []
+    clock.set(job.run_at + timedelta(seconds=45))
+    assert await bot.services.scheduler.run_due() == [job.id]
+    await alice.wait_for_dm(REMINDER)
+    assert len(reminders(alice)) == 1
+    nonce = assert_carries(sandbox, job, "reminder")
+    assert [r.status for r in creates(sandbox, nonce)] == [429, 200]
+
+
+async def test_a_lost_answer_after_discord_created_the_dm_is_resent_and_discord_keeps_one(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    alice, job = await reminder_due(sandbox, bot, clock)
+    sandbox.server.inject("drop", route=DM_ROUTE)  # created, then the connection closes unanswered
+    await bot.services.scheduler.run_due()
+    assert len(reminders(alice)) == 1, "Discord has it, the bot doesn't know"
+    done = await run_retries(bot, clock, job.id)
+    assert done.status == "done"
+    assert len(reminders(alice)) == 1, "the resend returned the same message"
+    nonce = assert_carries(sandbox, job, "reminder")
+    assert [r.status for r in creates(sandbox, nonce)] == [0, 200]  # 0: no answer
+    [record] = await bot.services.scheduler.sends.records(job.id)
+    assert record.status == "sent" and record.message_id == alice.dms[-1].id
+
+
+async def test_a_restart_between_claiming_the_job_and_the_dm_sends_one_reminder(
+    sandbox: Sandbox, bot: PeerCirclesBot, timed: BotHarness, clock: FakeClock
+) -> None:
+    alice, job = await reminder_due(sandbox, bot, clock)
+    assert await bot.services.scheduler.jobs.claim(job.id)  # claimed: then the process stops
+    await timed.stop()
+    clock.advance(timedelta(minutes=5))
+    await timed.start()  # the scheduler finds it running, within its hour: it runs it again
+    await alice.wait_for_dm(REMINDER)
+    assert len(reminders(alice)) == 1
+    assert (await job_row(current(timed), job.id))["status"] == "done"
+    assert_carries(sandbox, job, "reminder")
+    nxt = await job_of(current(timed), "checkin.reminder")
+    assert nxt.run_at > job.run_at, "and the next one is scheduled"
+
+
+async def stop_after_discord_accepted(sandbox: Sandbox, bot: PeerCirclesBot, timed: BotHarness, alice: Person) -> None:
+    """Run the due reminder until Discord has created the DM, then stop the bot before it hears back."""
+    held = sandbox.server.inject("hold", route=DM_ROUTE)
+    running = asyncio.create_task(bot.services.scheduler.run_due())
+    await asyncio.wait_for(held.reached.wait(), 5)
+    assert len(reminders(alice)) == 1
+    running.cancel()  # the process stops here
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await timed.stop()
+    held.release()
+
+
+async def test_a_restart_after_discord_accepted_the_dm_reruns_the_job_and_one_reminder_arrives(
+    sandbox: Sandbox, bot: PeerCirclesBot, timed: BotHarness, clock: FakeClock
+) -> None:
+    alice, job = await reminder_due(sandbox, bot, clock)
+    await stop_after_discord_accepted(sandbox, bot, timed, alice)
+    clock.advance(timedelta(seconds=40))
+    await timed.start()
+    restarted = current(timed)
+    assert (await job_row(restarted, job.id))["status"] == "done"
+    assert len(reminders(alice)) == 1, "re-run with the same nonce: Discord returned the DM it had"
+    nonce = assert_carries(sandbox, job, "reminder")
+    assert len(creates(sandbox, nonce)) == 2
+    [record] = await restarted.services.scheduler.sends.records(job.id)
+    assert record.status == "sent"
+
+
+async def test_a_restart_after_discords_dedupe_window_records_maybe_sent_instead_of_guessing(
+    sandbox: Sandbox, bot: PeerCirclesBot, timed: BotHarness, clock: FakeClock
+) -> None:
+    sandbox.server.nonce_clock = lambda: clock.now().timestamp()  # Discord forgets on the test's clock
+    alice, job = await reminder_due(sandbox, bot, clock)
+    await stop_after_discord_accepted(sandbox, bot, timed, alice)
+    clock.advance(timedelta(minutes=6))  # past Discord's memory of the nonce, within the reminder's hour
+    await timed.start()
+    restarted = current(timed)
+    row = await job_row(restarted, job.id)
+    assert row["status"] == "done" and "maybe sent" in row["note"]
+    assert len(reminders(alice)) == 1, "not sent again: a resend now would be a second copy"
+    nonce = occurrence_nonce(job.id, job.run_at, "reminder")
+    assert len(creates(sandbox, nonce)) == 1
+    [record] = await restarted.services.scheduler.sends.records(job.id)
+    assert record.status == "maybe_sent"
