@@ -22,6 +22,7 @@ from bot.endpoints import configure_endpoints
 from bot.safety import warm_up as warm_up_crisis_screen
 from bot.ui.dispatch import CardState, ExpiredCards, system_now
 from bot.ui.errors import handle_interaction_error
+from bot.ui.sending import MAX_RATELIMIT_TIMEOUT
 
 log = logging.getLogger(__name__)
 _FROZEN = False  # gc.freeze() done (see on_ready)
@@ -95,6 +96,9 @@ class PeerCirclesBot(commands.Bot):
             # 1,000 direct messages (support conversations) in memory for no purpose.
             max_messages=None,
             guild_ready_timeout=guild_ready_timeout,
+            # A 429 asking for more than this raises RateLimited instead of sleeping: a scheduled
+            # send then waits for its retry on the scheduler's clock, within its window (bot.sends).
+            max_ratelimit_timeout=MAX_RATELIMIT_TIMEOUT,
         )
         self.settings = settings
         self._clock = clock

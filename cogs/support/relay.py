@@ -403,7 +403,7 @@ class DiscordSupport:
             channel = await self._dm(target.id) if target.kind == "user" else await self._channel(target.id)
             view = await self.renderer.relay(message)
             sent = await channel.send(view=view, nonce=nonce, allowed_mentions=NO_MENTIONS)
-        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
             raise _delivery_error(exc) from None
         return Delivered(sent.channel.id, sent.id)
 
