@@ -30,6 +30,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.errors import Conflict, InvalidInput, MissingBotPermissions, NotAllowed, NotFound
 from bot.scheduler import Job, JobHandler, Scheduler
+from bot.sends import RetryLater
 from bot.services.access import AccessService, Actor
 from bot.services.member_time import MemberTimeService
 from bot.services.recurrence import (
@@ -84,6 +85,7 @@ LIVE = ("scheduled", "open")
 
 class DmResult(StrEnum):
     SENT = "sent"
+    SENT_BEFORE = "sent_before"  # a scheduled DM an earlier run of the same job had sent
     CLOSED = "closed"  # the person doesn't accept DMs (Discord error 50007): skipped quietly
     FAILED = "failed"
 
@@ -1172,6 +1174,7 @@ class SessionService:
         going = [r.user_id for r in await self.repo.rsvps(stored.id, "going")]
         optins = [u for u in await self.repo.optins_in_circle(circle.id) if u not in set(going)]
         sent = closed = 0
+        deferred: list[RetryLater] = []
         for user_id, is_going in [*((u, True) for u in going), *((u, False) for u in optins)]:
             zone, own = await self.member_time.zone_name(stored.guild_id, user_id)
             reminder = ReminderView(
@@ -1182,7 +1185,12 @@ class SessionService:
                 ground_rules=circle.ground_rules,
                 going=is_going,
             )
-            result = await port.send_reminder(user_id, reminder)
+            try:
+                # Once per person and occurrence: a retry or a re-run skips those already sent.
+                result = await port.send_reminder(user_id, reminder)
+            except RetryLater as exc:
+                deferred.append(exc)  # the others still get theirs now; this one on the retry
+                continue
             if result is DmResult.SENT:
                 sent += 1
             elif result is DmResult.CLOSED:
@@ -1190,24 +1198,36 @@ class SessionService:
                 if is_going:
                     await self.repo.mark_dm_closed(stored.id, user_id)
         await self.repo.count_reminders(stored.id, sent, closed)
-        log.info("session reminders occurrence=%s sent=%d dms_closed=%d", stored.id, sent, closed)
+        log.info(
+            "session reminders occurrence=%s sent=%d dms_closed=%d retrying=%d", stored.id, sent, closed, len(deferred)
+        )
+        if deferred:
+            raise RetryLater.combine(deferred)
 
     async def run_start(self, job: Job) -> None:
         found = await self._live(job)
         if found is None:
             return
         stored, series, circle = found
-        if not circle.active or stored.status != "scheduled":
+        if not circle.active:
             return
         port = self.port  # raises (the job is recorded as failed) if the cog never attached it
-        if not await self.repo.set_status_if(stored.id, ("scheduled",), "open", opened_at=self.clock.now()):
-            return
+        if stored.status == "scheduled":
+            if not await self.repo.set_status_if(stored.id, ("scheduled",), "open", opened_at=self.clock.now()):
+                return
+        elif not (job.attempts and stored.status == "open"):
+            return  # skipped, cancelled or missed meanwhile (or opened by a run that finished)
+        # else: this job opened it on an earlier try, or before a restart: do what is left.
         stored = await self.repo.occurrence(stored.id) or stored
         view = await self.view(stored, series, circle)
         channel_id = view.post_channel_id
-        if channel_id is not None:
+        deferred: RetryLater | None = None
+        if channel_id is not None and stored.opening_message_id is None:
             try:
+                # Once per occurrence: a retry or re-run returns the opening Discord already has.
                 message_id = await port.post_opening(channel_id, view, circle.ground_rules)
+            except RetryLater as exc:
+                deferred, message_id = exc, None  # the rest now, the opening on the next try
             except Exception:
                 log.exception("could not post a session opening occurrence=%s", stored.id)
                 message_id = None
@@ -1222,6 +1242,8 @@ class SessionService:
             except Exception:
                 log.warning("could not start a Discord event occurrence=%s", stored.id)
         await self._refresh_announcement(stored, await self.view(stored, series, circle))
+        if deferred is not None:
+            raise deferred
         log.info("session opened occurrence=%s", stored.id)
 
     async def run_end(self, job: Job) -> None:

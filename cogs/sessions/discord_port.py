@@ -7,6 +7,7 @@ start-up, before the guild cache is filled.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC
 from typing import Any
@@ -16,6 +17,7 @@ import discord
 from bot.errors import MissingBotPermissions
 from bot.services.sessions import DmResult, GoRoundView, ReminderView, SessionView
 from bot.ui.replies import NO_PINGS
+from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.sessions.views import (
     Notice,
     announcement_card,
@@ -37,6 +39,10 @@ PAGE = 100
 
 def _iso(moment: Any) -> str:
     return str(moment.astimezone(UTC).isoformat())
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 class DiscordSessionPort:
@@ -169,14 +175,18 @@ class DiscordSessionPort:
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(channel_id)
 
-    async def _send(self, channel_id: int, view: discord.ui.LayoutView) -> int | None:
+    async def _send(self, channel_id: int, view: discord.ui.LayoutView, key: str) -> int | None:
+        """Post in a channel; from a job, once per occurrence and ``key`` (bot.ui.sending)."""
+        channel = self._channel(channel_id)
         try:
-            message = await self._channel(channel_id).send(view=view, allowed_mentions=NO_PINGS)
+            posted = await scheduled_send(
+                key, lambda nonce: channel.send(view=view, allowed_mentions=NO_PINGS, nonce=nonce)
+            )
         except discord.NotFound:
             return None
         except discord.Forbidden as exc:
             raise MissingBotPermissions(["View Channels", "Send Messages"]) from exc
-        return message.id
+        return posted.message_id
 
     async def _edit(self, channel_id: int, message_id: int, view: discord.ui.LayoutView) -> None:
         try:
@@ -185,48 +195,57 @@ class DiscordSessionPort:
             log.info("a session post was deleted by hand message_channel=%s", channel_id)
 
     async def post_announcement(self, channel_id: int, view: SessionView) -> int | None:
-        return await self._send(channel_id, announcement_card(view))
+        return await self._send(channel_id, announcement_card(view), f"announcement:{view.occurrence_id}")
 
     async def update_announcement(self, channel_id: int, message_id: int, view: SessionView) -> None:
         await self._edit(channel_id, message_id, announcement_card(view))
 
     async def post_opening(self, channel_id: int, view: SessionView, ground_rules: str) -> int | None:
-        return await self._send(channel_id, opening_card(view, ground_rules))
+        return await self._send(channel_id, opening_card(view, ground_rules), f"opening:{view.occurrence_id}")
 
     async def close_opening(self, channel_id: int, message_id: int, view: SessionView, ground_rules: str) -> None:
         await self._edit(channel_id, message_id, opening_card(view, ground_rules, closed=True))
 
     async def post_goround(self, channel_id: int, view: SessionView, goround: GoRoundView) -> int | None:
-        return await self._send(channel_id, goround_card(view, goround))
+        return await self._send(channel_id, goround_card(view, goround), f"goround:{view.occurrence_id}")
 
     async def update_goround(self, channel_id: int, message_id: int, view: SessionView, goround: GoRoundView) -> None:
         await self._edit(channel_id, message_id, goround_card(view, goround))
 
     async def post_closing(self, channel_id: int, view: SessionView) -> int | None:
-        return await self._send(channel_id, closing_card(view))
+        return await self._send(channel_id, closing_card(view), f"closing:{view.occurrence_id}")
 
     async def post_text(self, channel_id: int, text: str) -> None:
+        channel = self._channel(channel_id)
         try:
-            await self._channel(channel_id).send(text[:2000], allowed_mentions=NO_PINGS)
+            await scheduled_send(
+                f"text:{channel_id}:{_digest(text)}",
+                lambda nonce: channel.send(text[:2000], allowed_mentions=NO_PINGS, nonce=nonce),
+            )
         except discord.HTTPException:
             log.warning("could not post a session notice channel=%s", channel_id)
 
     # -- direct messages ------------------------------------------------------------------
 
-    async def _dm(self, user_id: int, view: discord.ui.LayoutView) -> DmResult:
+    async def _dm(self, user_id: int, view: discord.ui.LayoutView, key: str) -> DmResult:
+        """A DM; from a job, once per occurrence and ``key``. A passing failure there raises
+        RetryLater (so a 503 isn't taken for closed DMs); other errors are FAILED as before."""
         try:
-            channel = await self.client.create_dm(discord.Object(user_id))
-            await channel.send(view=view, allowed_mentions=NO_PINGS)
+            with retry_if_transient():
+                channel = await self.client.create_dm(discord.Object(user_id))
+            sent = await scheduled_send(
+                key, lambda nonce: channel.send(view=view, allowed_mentions=NO_PINGS, nonce=nonce)
+            )
         except discord.Forbidden as exc:
             if exc.code == DMS_CLOSED:
                 return DmResult.CLOSED
             return DmResult.FAILED
         except discord.HTTPException:
             return DmResult.FAILED
-        return DmResult.SENT
+        return DmResult.SENT_BEFORE if sent.status == "sent_before" else DmResult.SENT
 
     async def send_reminder(self, user_id: int, reminder: ReminderView) -> DmResult:
-        return await self._dm(user_id, reminder_card(reminder))
+        return await self._dm(user_id, reminder_card(reminder), f"reminder:{user_id}")
 
     async def send_notice(self, user_id: int, text: str) -> DmResult:
-        return await self._dm(user_id, Notice(text))
+        return await self._dm(user_id, Notice(text), f"notice:{user_id}:{_digest(text)}")
