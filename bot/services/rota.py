@@ -1137,9 +1137,10 @@ class RotaService:
             return
         now = self.clock.now()
         if listener.available_until is not None and listener.available_until <= now:
-            await self.repo.update_listener(listener.id, now, available_until=None, break_until=None)
+            # Tell first: after a passing failure the job runs again and finds them still on call.
             if self.port is not None:
                 await self.port.tell_listener(listener.user_id, RotaNotice("oncall_ended", {}))
+            await self.repo.update_listener(listener.id, now, available_until=None, break_until=None)
 
     def handlers(self) -> dict[str, Any]:
         """Scheduler job kinds and their handlers (registered once at wiring)."""

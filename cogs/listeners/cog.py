@@ -36,6 +36,7 @@ from bot.ui.audit import post_audit
 from bot.ui.controls import Controls, button, row
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import NO_PINGS, reply
+from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.listeners.views import DYNAMIC_ITEMS, BoardButton, ReviewButton, SwapButton, select
 
 if TYPE_CHECKING:
@@ -282,26 +283,36 @@ class DiscordRota:
         return card("(a rota update)")
 
     async def tell_listener(self, user_id: int, notice: RotaNotice) -> int | None:
+        """A DM to a listener. From a scheduled job (shift reminders, a shift starting or ending,
+        on-call ending): once per occurrence, retried on a passing failure (bot.ui.sending)."""
         try:
-            user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-            channel = user.dm_channel or await user.create_dm()
-            sent = await channel.send(view=self.render(notice), allowed_mentions=NO_PINGS)
+            with retry_if_transient():
+                user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+                channel = user.dm_channel or await user.create_dm()
+            sent = await scheduled_send(
+                f"listener:{user_id}:{notice.kind}",
+                lambda nonce: channel.send(view=self.render(notice), allowed_mentions=NO_PINGS, nonce=nonce),
+            )
         except discord.HTTPException:
             log.info("rota notice not delivered kind=%s", notice.kind)
             return None
-        return sent.id
+        return sent.message_id
 
     async def tell_coordinators(self, guild_id: int, notice: RotaNotice) -> int | None:
         channel_id = (await self.settings.get(guild_id)).mod_channel_id
         if channel_id is None:
             return None
         try:
-            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-            sent = await cast(Any, channel).send(view=self.render(notice), allowed_mentions=NO_PINGS)
+            with retry_if_transient():
+                channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+            sent = await scheduled_send(
+                f"coordinators:{guild_id}:{notice.kind}",
+                lambda nonce: cast(Any, channel).send(view=self.render(notice), allowed_mentions=NO_PINGS, nonce=nonce),
+            )
         except discord.HTTPException:
             log.warning("rota alert not posted guild=%s kind=%s", guild_id, notice.kind)
             return None
-        return int(sent.id)
+        return sent.message_id
 
     async def refresh_board(self, guild_id: int) -> None:
         settings = await self.service.settings(guild_id)
