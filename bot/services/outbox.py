@@ -12,6 +12,9 @@ Guarantees
       it. The one window left (the process dies after Discord accepted but before the mark) is
       closed by Discord's ``enforce_nonce``: every row has its own nonce, and a resend with the
       same nonce within a few minutes returns the message already created instead of a new one.
+      A row a scheduled job queues (an escalation notice, the notices when an idle conversation
+      closes) takes its nonce from the job occurrence (:func:`bot.sends.job_nonce`), so the job
+      running again after a retry or a restart finds its row instead of queuing a second one.
     * **Retried with backoff** on 429 (when discord.py gives up), 5xx and network errors:
       exponential, with jitter, capped (:class:`Backoff`). Permanent failures (the member closed
       their DMs, the thread is gone) mark the row failed and tell the other side once.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -39,6 +43,7 @@ from typing import Any, Protocol
 from bot.clock import Clock
 from bot.concurrency import KeyedLock
 from bot.crypto import DecryptionError, Keyring
+from bot.sends import job_nonce
 from bot.storage.support import Conversation, OutboxRow, SupportRepository
 
 log = logging.getLogger(__name__)
@@ -123,6 +128,17 @@ def row_context(conversation: Conversation, nonce: str) -> str:
     return f"outbox:{conversation.public_id}:{nonce}"
 
 
+def outbox_key(conversation: Conversation, stream: str, kind: str, payload: dict[str, Any]) -> str:
+    """What a row is, within one scheduled job occurrence (the key of its occurrence nonce): a
+    notice by its code, relayed text by a digest of it."""
+    what = (
+        str(payload.get("code"))
+        if kind == "notice"
+        else hashlib.sha256(str(payload.get("text")).encode()).hexdigest()[:16]
+    )
+    return f"outbox:{conversation.public_id}:{stream}:{kind}:{what}"
+
+
 class OutboxService:
     def __init__(
         self,
@@ -167,7 +183,12 @@ class OutboxService:
         """Store one message for a stream, encrypted, next in order. Call :meth:`wake` after."""
         if stream not in ("member", "listener") or kind not in ("relay", "notice"):
             raise ValueError(f"unknown stream or kind: {stream}/{kind}")
-        nonce = self._next_nonce()
+        nonce = job_nonce(outbox_key(conversation, stream, kind, payload))
+        if nonce is not None:  # queued by a scheduled job: once per occurrence
+            queued = await self.repo.outbox_row_by_nonce(nonce)
+            if queued is not None:
+                return queued
+        nonce = nonce or self._next_nonce()
         blob = self.keyring.encrypt_text(json.dumps(payload, default=str), row_context(conversation, nonce))
         row = await self.repo.enqueue(conversation.id, stream, kind, blob, self.clock.now(), nonce=nonce)
         self._dirty.add((conversation.id, stream))

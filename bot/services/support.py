@@ -38,6 +38,7 @@ from bot.crypto import DecryptionError, Keyring
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.safety import Assessment, Level, assess
 from bot.scheduler import Job, Scheduler
+from bot.sends import RetryLater, is_rerun
 from bot.services.access import AccessService, Actor
 from bot.services.member_time import MemberTimeService
 from bot.services.outbox import OutboxService
@@ -501,8 +502,19 @@ class SupportService:
         topic = self.topic(conversation)
         urgent = assess(topic or "").level is Level.URGENT
         delivered = 0
+        deferred: list[RetryLater] = []
+        # A job running again (after a passing failure or a restart) finds the offers it made:
+        # the same offer, and its DM sent once (its nonce is the offer's).
+        live = {
+            o.listener_user_id: o
+            for o in await self.repo.offers_for(conversation.id, status="offered", kind=kind)
+            if o.stage == stage
+        }
         for uid in listeners:
-            offer = await self.repo.add_offer(conversation, uid, kind, stage, self.clock.now())
+            offer = live.get(uid) or await self.repo.add_offer(conversation, uid, kind, stage, self.clock.now())
+            if offer.message_id is not None:
+                delivered += 1
+                continue
             card = OfferCard(
                 offer.public_id,
                 conversation.public_id,
@@ -514,19 +526,26 @@ class SupportService:
                 urgent,
                 note,
             )
-            sent = await port.send_offer(uid, card)
+            try:
+                sent = await port.send_offer(uid, card)
+            except RetryLater as exc:
+                deferred.append(exc)  # the others get theirs now; this one on the job's next try
+                continue
             if sent is None:
                 await self.repo.set_offer_status(offer.id, "undelivered")
                 continue
             await self.repo.set_offer_message(offer.id, *sent)
             delivered += 1
         log.info(
-            "support offers sent conversation=%s stage=%s kind=%s count=%d",
+            "support offers sent conversation=%s stage=%s kind=%s count=%d retrying=%d",
             conversation.public_id,
             stage,
             kind,
             delivered,
+            len(deferred),
         )
+        if deferred:
+            raise RetryLater.combine(deferred)
         return delivered
 
     async def _schedule_escalation(self, conversation: Conversation, stage: int, *, at: datetime | None = None) -> None:
@@ -541,10 +560,20 @@ class SupportService:
 
     async def _escalate(self, conversation: Conversation, stage: int) -> None:
         if not await self.repo.set_stage(conversation.id, stage):
-            return
+            # Already at this stage: carry on only when this is its own job running again (it
+            # moved the stage on an earlier try or before a restart; what it sent isn't resent).
+            fresh = await self.repo.get(conversation.id)
+            if not (is_rerun() and fresh is not None and fresh.status == "waiting" and fresh.stage == stage):
+                return
         conversation = await self.repo.update(conversation.id)
         if stage == 1:
-            offered_to = {o.listener_user_id for o in await self.repo.offers_for(conversation.id)}
+            # Everyone asked before, except those with an offer still open at this stage (made on
+            # an earlier try of this job): asking them again finds that offer, sent once.
+            offered_to = {
+                o.listener_user_id
+                for o in await self.repo.offers_for(conversation.id)
+                if o.stage != stage or o.status != "offered"
+            }
             everyone = {listener.user_id for listener in await self.listeners.active_listeners(conversation.guild_id)}
             free = await self.eligible(
                 conversation.guild_id, everyone, exclude=offered_to, member_hash=conversation.member_user_hash
@@ -588,9 +617,16 @@ class SupportService:
 
     async def on_queued(self, job: Job) -> None:
         conversation = await self.repo.by_public_id(str(job.payload.get("conversation")))
-        if conversation is None or conversation.status != "queued":
+        if conversation is None:
             return
-        await self.route_queued(conversation.guild_id)
+        if conversation.status == "queued":
+            await self.route_queued(conversation.guild_id)
+        elif job.attempts and conversation.status == "waiting" and conversation.stage == 0 and conversation.queued_for:
+            # This job took it off the queue on an earlier try (or before a restart): finish routing.
+            on_shift = await self.rota.on_shift(conversation.guild_id)
+            free = await self.eligible(conversation.guild_id, on_shift, member_hash=conversation.member_user_hash)
+            await self._route(conversation, free)
+            self.outbox.wake()
 
     async def route_queued(self, guild_id: int) -> int:
         """Offer queued requests to the listeners now on shift (a shift started, someone went on call)."""
@@ -603,15 +639,18 @@ class SupportService:
             if not free or not await self.repo.unqueue(conversation.id):
                 continue
             await self.scheduler.cancel(f"support:{conversation.public_id}:queued")
-            fresh = await self.repo.update(conversation.id)
-            await self._notify(fresh, "member", "queue_started", {})
-            if await self._offer(fresh, free, stage=0):
-                await self._schedule_escalation(fresh, 1)
-            else:
-                await self._escalate(fresh, 1)
+            await self._route(await self.repo.update(conversation.id), free)
             routed += 1
         self.outbox.wake()
         return routed
+
+    async def _route(self, conversation: Conversation, free: list[int]) -> None:
+        """A request off the queue: tell the member, offer it to the free listeners on shift."""
+        await self._notify(conversation, "member", "queue_started", {})
+        if free and await self._offer(conversation, free, stage=0):
+            await self._schedule_escalation(conversation, 1)
+        else:
+            await self._escalate(conversation, 1)
 
     # -- accepting ----------------------------------------------------------------------
 
@@ -910,6 +949,10 @@ class SupportService:
 
     async def on_idle(self, job: Job) -> None:
         conversation = await self.repo.by_public_id(str(job.payload.get("conversation")))
+        if conversation is not None and job.attempts and conversation.status == "closed":
+            if conversation.closed_by == "idle":  # this job closed it before a restart: queue its notices
+                await self._closed(conversation, "idle", was_waiting=False)  # (once: occurrence nonces)
+            return
         if conversation is None or conversation.status != "active":
             return
         idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes
@@ -1043,16 +1086,21 @@ class SupportService:
             if previous is not None:
                 await self._tell_quietly(previous, Notice("handoff_done", {"listener": conversation.listener_label}))
         else:
-            await self.repo.update(conversation.id, handoff_open=0)
+            # Tell first: if that fails for a passing reason, the timeout job runs again and finds
+            # the handoff still open.
             if conversation.listener_user_id is not None:
                 await self._tell_quietly(
                     conversation.listener_user_id, Notice("handoff_none", {"label": conversation.member_label})
                 )
+            await self.repo.update(conversation.id, handoff_open=0)
 
     async def _tell_quietly(self, user_id: int, notice: Notice) -> None:
-        """A courtesy DM whose failure must not undo what already happened."""
+        """A courtesy DM whose failure must not undo what already happened (from a job, a passing
+        failure is retried: the job runs again and the DM goes once)."""
         try:
             await self._require_port().tell(user_id, notice)
+        except RetryLater:
+            raise
         except Exception:
             log.warning("support notice not delivered code=%s", notice.code)
 

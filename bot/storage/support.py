@@ -480,6 +480,10 @@ class SupportRepository:
         assert found is not None
         return OutboxRow.from_row(found)
 
+    async def outbox_row_by_nonce(self, nonce: str) -> OutboxRow | None:
+        row = await self.db.fetchone("SELECT * FROM support_outbox WHERE nonce = ?", (nonce,))
+        return OutboxRow.from_row(row) if row else None
+
     async def pending_rows(self) -> list[OutboxRow]:
         rows = await self.db.fetchall(
             "SELECT * FROM support_outbox WHERE status = 'pending' ORDER BY conversation_id, stream, seq"

@@ -23,6 +23,7 @@ from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
 from bot.ui.controls import row
 from bot.ui.safety import crisis_sections
+from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.support.views import ActionButton, FeedbackButton, OfferButton, UnblockButton
 
 if TYPE_CHECKING:
@@ -411,11 +412,15 @@ class DiscordSupport:
 
     async def tell(self, user_id: int, notice: Notice) -> bool:
         """A direct DM. False when the person can't be reached (DMs closed, gone); a Discord server
-        error is raised, so the caller doesn't mistake a hiccup for closed DMs."""
+        error is raised, so the caller doesn't mistake a hiccup for closed DMs. From a scheduled
+        job (a handoff nobody took): once per occurrence, retried on a passing failure."""
+        view = await self.renderer.notice(None, notice.code, notice.params)
         try:
-            channel = await self._dm(user_id)
-            await channel.send(
-                view=await self.renderer.notice(None, notice.code, notice.params), allowed_mentions=NO_MENTIONS
+            with retry_if_transient():
+                channel = await self._dm(user_id)
+            await scheduled_send(
+                f"tell:{user_id}:{notice.code}",
+                lambda nonce: channel.send(view=view, allowed_mentions=NO_MENTIONS, nonce=nonce),
             )
         except (discord.Forbidden, discord.NotFound):
             log.info("support notice not delivered code=%s", notice.code)
@@ -423,13 +428,23 @@ class DiscordSupport:
         return True
 
     async def send_offer(self, listener_user_id: int, offer: OfferCard) -> tuple[int, int] | None:
+        """A listener offer by DM. From a scheduled job (escalation, a queued request's shift
+        starting): once per offer, and a passing failure raises RetryLater instead of counting as
+        undelivered."""
+        view = self.renderer.offer(offer)
         try:
-            channel = await self._dm(listener_user_id)
-            sent = await channel.send(view=self.renderer.offer(offer), allowed_mentions=NO_MENTIONS)
+            with retry_if_transient():
+                channel = await self._dm(listener_user_id)
+            sent = await scheduled_send(
+                f"offer:{offer.offer_public_id}",
+                lambda nonce: channel.send(view=view, allowed_mentions=NO_MENTIONS, nonce=nonce),
+            )
         except discord.HTTPException:
             log.info("support offer not delivered offer=%s", offer.offer_public_id)
             return None
-        return sent.channel.id, sent.id
+        if sent.channel_id is None or sent.message_id is None:
+            return None  # it may have gone through; nobody can say where (recorded as maybe sent)
+        return sent.channel_id, sent.message_id
 
     async def _edit(self, channel_id: int, message_id: int, view: discord.ui.LayoutView) -> None:
         try:
@@ -445,13 +460,20 @@ class DiscordSupport:
         channel_id = (await self.settings.get(alert.guild_id)).mod_channel_id
         if channel_id is None:
             return None
+        view = self.renderer.alert(alert)
         try:
-            channel = await self._channel(channel_id)
-            sent = await channel.send(view=self.renderer.alert(alert), allowed_mentions=NO_MENTIONS)
+            with retry_if_transient():
+                channel = await self._channel(channel_id)
+            sent = await scheduled_send(
+                f"alert:{alert.kind}:{alert.params.get('conversation', '')}",
+                lambda nonce: channel.send(view=view, allowed_mentions=NO_MENTIONS, nonce=nonce),
+            )
         except discord.HTTPException:
             log.warning("support alert not posted guild=%s kind=%s", alert.guild_id, alert.kind)
             return None
-        return sent.channel.id, sent.id
+        if sent.channel_id is None or sent.message_id is None:
+            return None
+        return sent.channel_id, sent.message_id
 
     async def update_alert(self, channel_id: int, message_id: int, outcome: str) -> None:
         await self._edit(channel_id, message_id, self.renderer.closed_alert(outcome))
