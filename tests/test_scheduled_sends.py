@@ -27,7 +27,10 @@ from bot.sandbox.harness import BotHarness
 from bot.sandbox.server import RecordedRequest
 from bot.scheduler import Job
 from bot.sends import occurrence_nonce
+from bot.services.outbox import outbox_key
+from tests.support_harness import ask, become_listener, deliver_all, offer_to, on_call, setup_server
 from tests.test_e2e_circles import create_circle
+from tests.test_e2e_support import talking
 
 DM_ROUTE = "POST /channels/{channel_id}/messages"
 REMINDER = "Time for your check-in"
@@ -235,3 +238,156 @@ async def test_a_restart_after_discords_dedupe_window_records_maybe_sent_instead
     assert len(creates(sandbox, nonce)) == 1
     [record] = await restarted.services.scheduler.sends.records(job.id)
     assert record.status == "maybe_sent"
+
+
+# -- every kind of scheduled send carries its occurrence's nonce ---------------------------------
+
+
+async def test_a_check_in_prompt_carries_its_occurrence_nonce(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    ana = sandbox.admin("ana")
+    await create_circle(ana, "Grief")
+    at = (clock.now() + timedelta(hours=2)).strftime("%H:%M")
+    await ana.slash("checkin prompt", circle="Grief", schedule="daily", time=at)
+    job = await job_of(bot, "checkin.prompt")
+    clock.set(job.run_at)
+    assert await bot.services.scheduler.run_due() == [job.id]
+    post = await sandbox.channel("circle-grief").wait_for_message("Check-in time")
+    assert post.nonce == assert_carries(sandbox, job, "prompt")
+
+
+async def session_soon(sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock) -> tuple[Person, int]:
+    """Fran facilitates Grief; a session is scheduled three days ahead and Alice is going."""
+    ana = sandbox.admin("ana")
+    await ana.slash("setup", timezone="Europe/London", moderation_channel=sandbox.channel("moderation"))
+    facilitators = await sandbox.add_role("Facilitators")
+    await create_circle(ana, "Grief", facilitator_role=facilitators)
+    fran = sandbox.member("fran", roles=["Facilitators"])
+    alice = sandbox.member("alice")
+    await alice.click(await alice.slash("circle join", circle="Grief"), "I agree, join")
+    day = (clock.now() + timedelta(days=3)).date().isoformat()
+    await (
+        await fran.slash("session schedule", circle="Grief", title="Check-in", first_date=day, start_time="18:30")
+    ).settled()
+    announcement = await sandbox.channel("circle-grief").wait_for_message("Check-in")
+    await (await alice.click(announcement, "Going")).settled()
+    row = await bot.services.db.fetchone("SELECT id FROM session_occurrences")
+    assert row is not None
+    return alice, int(row["id"])
+
+
+async def test_session_reminders_carry_their_occurrence_nonce(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    alice, occurrence = await session_soon(sandbox, bot, clock)
+    job = await bot.services.scheduler.jobs.get(f"circle:1:session:{occurrence}:remind:1440")
+    assert job is not None
+    clock.set(job.run_at)
+    await bot.services.scheduler.run_due()
+    reminder = await alice.wait_for_dm("starts in 24 hours")
+    assert reminder.nonce == assert_carries(sandbox, job, f"reminder:{alice.id}")
+
+
+async def test_a_session_opening_carries_its_occurrence_nonce_and_survives_a_503(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    _, occurrence = await session_soon(sandbox, bot, clock)
+    job = await bot.services.scheduler.jobs.get(f"circle:1:session:{occurrence}:start")
+    assert job is not None
+    clock.set(job.run_at)
+    sandbox.server.inject("5xx", route=DM_ROUTE, status=503)
+    await bot.services.scheduler.run_due()
+    stored = await bot.services.db.fetchone("SELECT status, opening_message_id FROM session_occurrences")
+    assert stored is not None and (stored["status"], stored["opening_message_id"]) == ("open", None)
+    done = await run_retries(bot, clock, job.id)
+    assert done.status == "done", "the opened session's job ran again and posted what was left"
+    opening = await sandbox.channel("circle-grief").wait_for_message("is starting")
+    assert len([m for m in sandbox.channel("circle-grief").messages if "is starting" in m.text]) == 1
+    nonce = assert_carries(sandbox, job, f"opening:{occurrence}")
+    assert opening.nonce == nonce and [r.status for r in creates(sandbox, nonce)] == [503, 200]
+    stored = await bot.services.db.fetchone("SELECT opening_message_id FROM session_occurrences")
+    assert stored is not None and stored["opening_message_id"] == opening.id
+
+
+async def test_a_shift_reminder_carries_its_occurrence_nonce(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    ana = await setup_server(sandbox)
+    day = (clock.now() + timedelta(days=2)).weekday()
+    await (await ana.slash("rota add", start="19:00", hours=2, day=day)).settled()
+    lena = await become_listener(sandbox, "lena")
+    shift = (await lena.autocomplete("rota take", "shift", ""))[0]["value"]
+    await (await lena.slash("rota take", shift=shift)).settled()
+    job = min(
+        (j for j in await bot.services.scheduler.jobs.pending() if j.kind == "rota.reminder"), key=lambda j: j.run_at
+    )
+    clock.set(job.run_at)
+    await bot.services.scheduler.run_due()
+    reminder = await lena.wait_for_dm("Your listener shift starts")
+    assert reminder.nonce == assert_carries(sandbox, job, f"listener:{lena.id}:reminder")
+
+
+async def test_a_listener_offer_carries_its_occurrence_nonce_and_survives_a_503(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    await setup_server(sandbox)
+    lena = await become_listener(sandbox, "lena")
+    kim = await become_listener(sandbox, "kim")  # off shift: asked when the request escalates
+    await on_call(lena)
+    maya = sandbox.member("maya")
+    await ask(maya)
+    await offer_to(lena)
+    conversation = await bot.services.db.fetchone("SELECT public_id FROM support_conversations")
+    assert conversation is not None
+    job = await bot.services.scheduler.jobs.get(f"support:{conversation['public_id']}:escalate:1")
+    assert job is not None
+    clock.set(job.run_at)
+    sandbox.server.inject("5xx", route=DM_ROUTE, status=503)  # the offer to Kim
+    await bot.services.scheduler.run_due()
+    assert (await run_retries(bot, clock, job.id)).status == "done"
+    offer = await kim.wait_for_dm("Someone has been waiting to talk")
+    assert len([m for m in kim.dms if "Someone has been waiting" in m.text]) == 1
+    row = await bot.services.db.fetchone(
+        "SELECT public_id, message_id, status FROM support_offers WHERE listener_user_id = ?", (kim.id,)
+    )
+    assert row is not None and (row["message_id"], row["status"]) == (offer.id, "offered"), "one offer, once"
+    nonce = assert_carries(sandbox, job, f"offer:{row['public_id']}")
+    assert offer.nonce == nonce and [r.status for r in creates(sandbox, nonce)] == [503, 200]
+
+
+async def test_support_follow_ups_carry_their_occurrence_nonce_and_are_queued_once(
+    sandbox: Sandbox, bot: PeerCirclesBot, timed: BotHarness, clock: FakeClock
+) -> None:
+    _, lena, maya = await talking(sandbox, bot)
+    support = bot.services.support
+    conversation = await support.repo.by_public_id(
+        str((await bot.services.db.fetchone("SELECT public_id FROM support_conversations"))["public_id"])
+    )
+    assert conversation is not None
+    job = await bot.services.scheduler.jobs.get(f"support:{conversation.public_id}:idle")
+    assert job is not None
+    clock.set(job.run_at)
+    await bot.services.scheduler.run_due()  # the idle conversation closes
+    await deliver_all(bot, clock)
+    for person, stream, code, text in (
+        (maya, "member", "idle_closed", "closed after 60 minutes"),
+        (maya, "member", "feedback", "Was this helpful?"),
+        (lena, "listener", "after_end", "was closed after 60 minutes"),
+    ):
+        sent = await person.wait_for_dm(text)
+        key = outbox_key(conversation, stream, "notice", {"code": code})
+        assert sent.nonce == assert_carries(sandbox, job, key)
+    rows = await bot.services.db.fetchone("SELECT COUNT(*) AS n FROM support_outbox")
+    assert rows is not None
+
+    # The process stopped after the job's work but before it was recorded as done: it runs again
+    # at start, and finds its notices already queued (and delivered) instead of queuing them twice.
+    await bot.services.db.execute("UPDATE scheduled_jobs SET status = 'running' WHERE id = ?", (job.id,))
+    await timed.restart()
+    restarted = current(timed)
+    await deliver_all(restarted, clock)
+    assert (await job_row(restarted, job.id))["status"] == "done"
+    again = await restarted.services.db.fetchone("SELECT COUNT(*) AS n FROM support_outbox")
+    assert again is not None and again["n"] == rows["n"]
+    assert len([m for m in maya.dms if "Was this helpful?" in m.text]) == 1
