@@ -403,3 +403,22 @@ async def test_retries_are_armed_on_real_timers(tmp_path: Path, monkeypatch: pyt
     await scheduler.shutdown()
     assert tries == [0, 1, 2]
     await db.close()
+
+
+async def test_the_daily_maintenance_forgets_send_records_after_a_week(sdb: Database, clock: FakeClock) -> None:
+    from bot.privacy import PersonalDataRegistry
+    from bot.services.maintenance import MaintenanceService
+    from bot.storage.guilds_lifecycle import GuildLifecycleRepository
+
+    discord = FakeDiscord(clock)
+    scheduler = make(sdb, clock, sender(discord))
+    old = await scheduler.schedule("remind", START, grace=GRACE)
+    await scheduler.run_due()
+    clock.advance(timedelta(days=6))
+    recent = await scheduler.schedule("remind", clock.now(), grace=GRACE)
+    await scheduler.run_due()
+    clock.advance(timedelta(days=2))
+    maintenance = MaintenanceService(PersonalDataRegistry(), GuildLifecycleRepository(sdb), scheduler, clock)
+    report = await maintenance.run()
+    assert report.send_records == 1
+    assert await scheduler.sends.records(old) == [] and len(await scheduler.sends.records(recent)) == 1

@@ -2,7 +2,8 @@
 
 Once a day (03:30 UTC) the job asks every personal-data source to delete what has passed its
 retention period, then deletes everything kept for each server the bot left more than
-``purge_after_days`` ago (30 by default). Re-adding the bot before then cancels the purge.
+``purge_after_days`` ago (30 by default). Re-adding the bot before then cancels the purge. It also
+forgets the record of scheduled messages sent more than a week ago (:mod:`bot.sends`).
 The job schedules the next day's run itself; :meth:`MaintenanceService.ensure_scheduled` at
 start makes sure one is always pending.
 
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from bot.clock import Clock
 from bot.privacy import PersonalDataRegistry
 from bot.scheduler import Job, Scheduler
+from bot.sends import KEEP_RECORDS
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class MaintenanceReport:
     expired: dict[str, int] = field(default_factory=dict)
     purged_guilds: list[int] = field(default_factory=list)
     failed_guilds: list[int] = field(default_factory=list)
+    send_records: int = 0  # records of scheduled messages forgotten (their jobs long settled)
 
     @property
     def expired_total(self) -> int:
@@ -111,12 +114,14 @@ class MaintenanceService:
                 continue
             report.purged_guilds.append(guild_id)
             log.info("server purged guild=%s rows=%d", guild_id, sum(counts.values()))
+        report.send_records = await self.scheduler.sends.purge(now - KEEP_RECORDS)
         await self.guilds.db.checkpoint_after_delete()  # once, after everything the run deleted
         log.info(
-            "daily maintenance expired_rows=%d purged_servers=%d failed_servers=%d",
+            "daily maintenance expired_rows=%d purged_servers=%d failed_servers=%d send_records=%d",
             report.expired_total,
             len(report.purged_guilds),
             len(report.failed_guilds),
+            report.send_records,
         )
         return report
 
