@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bot.clock import FakeClock
 from bot.crypto import DecryptionError, Keyring
+from bot.sends import SendLedger, occurrence_nonce
 from bot.services.outbox import (
     Backoff,
     Delivered,
@@ -24,6 +25,7 @@ from bot.services.outbox import (
     PermanentDeliveryError,
     Target,
     TransientDeliveryError,
+    outbox_key,
     row_context,
 )
 from bot.services.support import member_context
@@ -412,3 +414,27 @@ def test_nonces_are_unique_across_rows_and_processes_and_fit_discords_limit(
     nonces = [first._next_nonce() for _ in range(1000)] + [second._next_nonce() for _ in range(1000)]
     assert len(set(nonces)) == len(nonces)
     assert all(len(n) <= 25 for n in nonces), "Discord refuses a nonce longer than 25 characters"
+
+
+async def test_a_row_a_scheduled_job_queues_takes_the_occurrence_nonce_and_is_queued_once(
+    db: Database, repo: SupportRepository, keyring: Keyring, clock: FakeClock
+) -> None:
+    transport = FakeTransport()
+    outbox = make_outbox(repo, keyring, clock, transport)
+    conv = await conversation(repo, keyring, clock)
+    ledger = SendLedger(db, clock)
+    token = ledger.enter("support:0123456789abcdef:idle", START, 1)  # the job, running again
+    try:
+        first = await outbox.enqueue(conv, "member", "notice", {"code": "idle_closed"})
+        again = await outbox.enqueue(conv, "member", "notice", {"code": "idle_closed"})
+        other = await outbox.enqueue(conv, "member", "notice", {"code": "feedback"})
+    finally:
+        ledger.leave(token)
+    assert again.id == first.id and other.id != first.id, "the same notice of the same job: one row"
+    key = outbox_key(conv, "member", "notice", {"code": "idle_closed"})
+    assert first.nonce == occurrence_nonce("support:0123456789abcdef:idle", START, key)
+    plain = await relay(outbox, conv, "member", "outside any job")
+    assert len(plain.nonce) == 20 and int(plain.nonce, 16) >= 0, "the relay's own nonces, as before"
+    await outbox.drain()
+    assert transport.texts("member") == ["idle_closed", "feedback", "outside any job"]
+    assert transport.calls == 3

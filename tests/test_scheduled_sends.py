@@ -28,9 +28,9 @@ from bot.sandbox.server import RecordedRequest
 from bot.scheduler import Job
 from bot.sends import occurrence_nonce
 from bot.services.outbox import outbox_key
-from tests.support_harness import ask, become_listener, deliver_all, offer_to, on_call, setup_server
+from tests.support_harness import ask, become_listener, deliver_all, dm, offer_to, on_call, setup_server
 from tests.test_e2e_circles import create_circle
-from tests.test_e2e_support import talking
+from tests.test_e2e_support import relayed, talking
 
 DM_ROUTE = "POST /channels/{channel_id}/messages"
 REMINDER = "Time for your check-in"
@@ -391,3 +391,27 @@ async def test_support_follow_ups_carry_their_occurrence_nonce_and_are_queued_on
     again = await restarted.services.db.fetchone("SELECT COUNT(*) AS n FROM support_outbox")
     assert again is not None and again["n"] == rows["n"]
     assert len([m for m in maya.dms if "Was this helpful?" in m.text]) == 1
+
+
+# -- the support relay keeps its own exactly-once record -----------------------------------------
+
+
+async def test_the_relay_keeps_its_exactly_once_record_under_a_lost_answer(
+    sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock
+) -> None:
+    _, lena, maya = await talking(sandbox, bot)
+    await deliver_all(bot, clock)  # nothing else in flight to take the fault
+    sandbox.server.inject("drop", route=DM_ROUTE)
+    await dm(bot, maya, "thanks for listening to me today")
+    await deliver_all(bot, clock)
+    assert relayed(lena, "Member · ") == ["thanks for listening to me today"]
+    row = await bot.services.db.fetchone(
+        "SELECT nonce, status, attempts, discord_message_id, ciphertext FROM support_outbox "
+        "WHERE stream = 'listener' ORDER BY seq DESC LIMIT 1"
+    )
+    assert row is not None
+    assert (row["status"], row["attempts"], row["ciphertext"]) == ("delivered", 2, None)
+    assert row["discord_message_id"] == lena.dms[-1].id, "recorded once, with the message Discord kept"
+    assert [r.status for r in creates(sandbox, row["nonce"])] == [0, 200], "resent with its own nonce"
+    assert not row["nonce"].startswith("j"), "a relayed line keeps the outbox's nonce (no job sent it)"
+    assert await bot.services.db.fetchall("SELECT * FROM scheduled_sends") == []
