@@ -468,10 +468,11 @@ class Scheduler:
             when = exc.not_before  # a 429 said when
         resend_by = await self.sends.resend_by(job.id, job.run_at)
         if resend_by is not None:
-            # A message may already be at Discord: try while Discord would still dedupe it.
+            # A message may already be at Discord: try while Discord would still dedupe it. (Once
+            # that moment has passed, the next try records it as maybe sent instead of sending.)
             latest = resend_by - RESEND_MARGIN
-            if when > latest and (exc.not_before is None or exc.not_before <= latest):
-                when = max(latest, now)
+            if now < latest < when and (exc.not_before is None or exc.not_before <= latest):
+                when = latest
         if when > job.closes_at:
             if now < job.closes_at and (exc.not_before is None or exc.not_before <= job.closes_at):
                 when = job.closes_at  # one last try as the window closes

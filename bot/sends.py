@@ -12,7 +12,7 @@ What keeps each message to one copy:
   for a few minutes.
 * **A record per message** (``scheduled_sends``), written *before* each try. A message Discord
   accepted is never sent again by a later run (that also holds after Discord's dedupe window).
-  A try whose answer never came (a 5xx, a dropped connection, a timeout, or the process stopping
+  A try whose answer never came (a 500, a dropped connection, a timeout, or the process stopping
   mid-send) marks the message *unsure*: it is tried again only while Discord would still dedupe it
   (:data:`NONCE_WINDOW` after the first unsure try); after that it is recorded as ``maybe_sent``
   and not sent again, since nobody can tell whether it arrived.
@@ -80,8 +80,9 @@ class RetryLater(Exception):
 class TransientSendError(Exception):
     """What a send attempt raises for a passing failure, so the ledger can record it.
 
-    ``unsure``: Discord may have created the message anyway (a 5xx, a dropped connection, a
-    timeout). A 429 or a connection that was never made is sure: nothing was created.
+    ``unsure``: Discord may have created the message anyway (a 500 or 504, a dropped connection,
+    a timeout). A 429, a 502 or 503, or a connection that was never made is sure: nothing was
+    created, so the message can be tried again for as long as the job's window lasts.
     """
 
     def __init__(self, kind: str, *, unsure: bool, retry_after: float | None = None) -> None:

@@ -35,7 +35,8 @@ GRACE = timedelta(hours=1)
 class FakeDiscord:
     """Discord as the send record sees it: enforce_nonce dedupes a nonce for ``window`` after the
     message was created. ``faults`` are used one per try: "503" (nothing created), "429"
-    (nothing created; retry_after 30 s), "lost" (created, but the answer never comes)."""
+    (nothing created; retry_after 30 s), "500" (nothing created, but the bot can't know that),
+    "lost" (created, but the answer never comes)."""
 
     def __init__(self, clock: FakeClock, window: timedelta = timedelta(minutes=3)) -> None:
         self.clock = clock
@@ -44,16 +45,20 @@ class FakeDiscord:
         self.by_nonce: dict[str, tuple[int, datetime]] = {}
         self.faults: list[str] = []
         self.tries = 0
+        self.tried_at: list[datetime] = []
         self.hold: asyncio.Event | None = None  # set: the next try waits here after creating
         self.reached = asyncio.Event()
 
     async def send(self, key: str, nonce: str) -> tuple[int, int]:
         self.tries += 1
+        self.tried_at.append(self.clock.now())
         fault = self.faults.pop(0) if self.faults else None
         if fault == "429":
             raise TransientSendError("http-429", unsure=False, retry_after=30)
         if fault == "503":
-            raise TransientSendError("http-503", unsure=True)
+            raise TransientSendError("http-503", unsure=False)
+        if fault == "500":
+            raise TransientSendError("http-500", unsure=True)
         known = self.by_nonce.get(nonce)
         if known is not None and self.clock.now() - known[1] <= self.window:
             message_id = known[0]
@@ -210,18 +215,31 @@ async def test_a_lost_answer_is_resent_with_the_same_nonce_and_discord_keeps_one
 async def test_retries_stay_inside_discords_dedupe_window_while_a_message_may_be_there(
     sdb: Database, clock: FakeClock
 ) -> None:
-    discord = FakeDiscord(clock)
-    discord.faults = ["lost", *["503"] * 12]
+    discord = FakeDiscord(clock, window=timedelta(minutes=30))  # would create a second one later
+    discord.faults = ["lost", *["500"] * 40]  # Discord has it; then every answer is a 500
     scheduler = make(sdb, clock, sender(discord))
     job_id = await scheduler.schedule("remind", START, grace=GRACE)
-    for _ in range(12):
-        await scheduler.run_due()
-        job = await scheduler.jobs.get(job_id)
-        assert job is not None and job.retry_at is not None
-        assert job.retry_at - START < NONCE_WINDOW, "every retry comes while Discord would still dedupe"
-        clock.set(job.retry_at)
     assert await until_settled(scheduler, clock, job_id) == "done"
+    assert len(discord.tried_at) >= 7 and all(at - START < NONCE_WINDOW for at in discord.tried_at), (
+        "every resend came while Discord would still dedupe it"
+    )
+    assert clock.now() - START > NONCE_WINDOW, "then one more turn, which only records it"
+    assert [r.status for r in await scheduler.sends.records(job_id)] == ["maybe_sent"]
     assert discord.keys() == ["reminder"]
+
+
+async def test_a_503_outage_is_retried_for_the_whole_window_then_recorded_missed(
+    sdb: Database, clock: FakeClock
+) -> None:
+    discord = FakeDiscord(clock)
+    discord.faults = ["503"] * 500  # refused each time: nothing was created, so no window to mind
+    scheduler = make(sdb, clock, sender(discord))
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=30))
+    assert await until_settled(scheduler, clock, job_id) == "missed"
+    assert discord.tried_at[-1] == START + timedelta(minutes=30), "the last try as its window closed"
+    row = await job_row(sdb, job_id)
+    assert "gave up after" in str(row["note"]) and "http-503" in str(row["note"])
+    assert discord.created == []
 
 
 async def test_a_failure_that_lasts_past_the_window_is_recorded_as_missed_with_the_reason(

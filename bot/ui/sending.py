@@ -6,8 +6,11 @@ through a job's window) and a 500, 502, 504 or 524 (sleeping 1, 3, 5, 7 s; five 
 same body and so the same nonce). It doesn't retry a 503, a dropped connection or a timeout.
 This module sorts what reaches the bot:
 
-* **passing, nothing created**: a 429 (with its ``retry_after``), a connection never made;
-* **passing, maybe created**: a 5xx, a connection dropped before the answer, a timeout;
+* **passing, nothing created**: a 429 (with its ``retry_after``); a 502 or 503 (Discord documents
+  a 502 as "no gateway was available to process your request", and a 503 is a refusal to take it
+  now); a connection never made;
+* **passing, maybe created**: another 5xx (500, 504, 524: it may have been processed), a
+  connection dropped before the answer, a timeout;
 * anything else (a 4xx: DMs closed, unknown channel, missing permissions) is Discord's answer and
   goes back to the port as before.
 
@@ -49,6 +52,8 @@ def transient(exc: BaseException) -> TransientSendError | None:
     if isinstance(exc, discord.HTTPException):
         if exc.status == 429:
             return TransientSendError("http-429", unsure=False, retry_after=_retry_after(exc))
+        if exc.status in (502, 503):
+            return TransientSendError(f"http-{exc.status}", unsure=False)
         if exc.status >= 500:
             return TransientSendError(f"http-{exc.status}", unsure=True)
         return None
