@@ -15,7 +15,8 @@ CREATE INDEX scheduled_jobs_retrying ON scheduled_jobs (retry_at) WHERE retry_at
 --   sent        Discord accepted it (channel_id, message_id): a re-run doesn't send it again
 --   maybe_sent  it may have gone through, and Discord's dedupe window has passed: not sent again
 --   failed      Discord refused it for good (a 4xx); a later run may try again
--- No person or text is stored here. Kept for a week (the daily maintenance job deletes older rows).
+-- No user id or text is stored here (the nonce hashes who it was for). Kept for a week (the daily
+-- maintenance job deletes older rows).
 CREATE TABLE scheduled_sends (
     nonce         TEXT PRIMARY KEY,
     job_id        TEXT NOT NULL,
