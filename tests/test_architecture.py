@@ -19,6 +19,7 @@ DOMAIN = [
     "bot/clock.py",
     "bot/privacy.py",
     "bot/scheduler.py",
+    "bot/sends.py",
     "bot/app.py",
     "bot/permissions.py",
     "bot/services",

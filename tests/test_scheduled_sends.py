@@ -18,7 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import discord
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from bot.client import PeerCirclesBot
 from bot.clock import FakeClock
@@ -26,8 +29,9 @@ from bot.sandbox.actors import Person, Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.server import RecordedRequest
 from bot.scheduler import Job
-from bot.sends import occurrence_nonce
+from bot.sends import RetryLater, SendLedger, occurrence_nonce
 from bot.services.outbox import outbox_key
+from bot.ui.sending import retry_if_transient, transient
 from tests.support_harness import ask, become_listener, deliver_all, dm, offer_to, on_call, setup_server
 from tests.test_e2e_circles import create_circle
 from tests.test_e2e_support import relayed, talking
@@ -415,3 +419,52 @@ async def test_the_relay_keeps_its_exactly_once_record_under_a_lost_answer(
     assert [r.status for r in creates(sandbox, row["nonce"])] == [0, 200], "resent with its own nonce"
     assert not row["nonce"].startswith("j"), "a relayed line keeps the outbox's nonce (no job sent it)"
     assert await bot.services.db.fetchall("SELECT * FROM scheduled_sends") == []
+
+
+# -- what discord.py leaves to the bot ------------------------------------------------------------
+
+
+class FakeResponse:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.reason = "sandbox"
+        self.headers = headers or {}
+
+
+def http_error(status: int, headers: dict[str, str] | None = None) -> discord.HTTPException:
+    return discord.HTTPException(FakeResponse(status, headers), {"code": 0, "message": "sandbox"})
+
+
+def test_failures_discord_py_doesnt_retry_are_sorted_into_sure_and_unsure() -> None:
+    def sort(exc: BaseException) -> tuple[str, bool, float | None] | None:
+        found = transient(exc)
+        return None if found is None else (found.kind, found.unsure, found.retry_after)
+
+    assert sort(http_error(503)) == ("http-503", False, None), "refused: nothing was created"
+    assert sort(http_error(502)) == ("http-502", False, None)
+    assert sort(http_error(500)) == ("http-500", True, None), "it may have been processed"
+    assert sort(http_error(429, {"Retry-After": "7"})) == ("http-429", False, 7.0)
+    assert sort(discord.RateLimited(45.0)) == ("rate-limited", False, 45.0)
+    key = ConnectionKey(
+        host="discord.com", port=443, is_ssl=True, ssl=True, proxy=None, proxy_auth=None, proxy_headers_hash=None
+    )
+    assert sort(aiohttp.ClientConnectorError(key, OSError(111, "refused"))) == ("connect-failed", False, None)
+    assert sort(aiohttp.ServerDisconnectedError()) == ("ServerDisconnectedError", True, None)
+    assert sort(TimeoutError()) == ("TimeoutError", True, None)
+    assert sort(http_error(403)) is None and sort(http_error(404)) is None, "Discord's answer, not a hiccup"
+    assert sort(ValueError("a bug")) is None
+
+
+async def test_a_passing_failure_in_a_look_up_means_try_again_only_in_a_job(db: Any) -> None:
+    with pytest.raises(discord.HTTPException), retry_if_transient():
+        raise http_error(503)  # outside a job: the port's own handling, as before
+    ledger = SendLedger(db, FakeClock())
+    token = ledger.enter("job", FakeClock().now(), 0)
+    try:
+        with pytest.raises(RetryLater) as info, retry_if_transient():
+            raise http_error(503)
+        assert info.value.reason == "http-503"
+        with pytest.raises(discord.Forbidden), retry_if_transient():
+            raise discord.Forbidden(FakeResponse(403), {"code": 50007, "message": "closed"})
+    finally:
+        ledger.leave(token)
