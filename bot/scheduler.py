@@ -11,8 +11,9 @@ Delivery guarantees (the messages jobs send: see :mod:`bot.sends`)
       :class:`~bot.sends.RetryLater` when Discord answered 429 or 5xx, or the connection dropped
       or timed out: the job goes back to ``pending`` with its next try in ``retry_at``, after an
       exponential backoff with jitter (never before a 429's ``retry_after``, and soon enough that
-      Discord still dedupes a message that may already be there). A try that would fall past
-      the window ends the job as ``missed``, with the reason.
+      Discord still dedupes a message that may already be there). When the next try would fall
+      past the window (after one last try as it closes), the job is recorded as ``missed``, with
+      the reason. Handlers that never raise it (a delayed share's post) fail as before.
     * **A restart re-runs a cut-off job.** A job found ``running`` at start (the process stopped
       mid-run) runs again when still within its window; past it, it is recorded as
       ``interrupted``. Every message a job sends carries a nonce derived from the occurrence (job
