@@ -22,6 +22,7 @@ from bot.services.recurrence import (
     occurrence_on,
     occurrences,
     offset_label,
+    parse_date,
     parse_offsets,
     parse_time,
     parse_weekdays,
@@ -339,6 +340,17 @@ def test_parse_time(text: str, expected: time) -> None:
 def test_parse_time_refuses_with_a_hint(text: str) -> None:
     with pytest.raises(InvalidInput, match="like 19:00"):
         parse_time(text)
+
+
+def test_a_typed_date_is_refused_when_it_is_unreadable_or_more_than_two_years_ahead() -> None:
+    today = date(2026, 3, 23)
+    assert parse_date(" 2026-03-24 ", today=today) == date(2026, 3, 24)
+    assert parse_date("2028-03-23", today=today) == date(2028, 3, 23)
+    for far in ("2028-03-25", "9999-12-31"):  # the end of the calendar can't have a duration added
+        with pytest.raises(InvalidInput, match="too far ahead"):
+            parse_date(far, today=today)
+    with pytest.raises(InvalidInput, match="as a date"):
+        parse_date("31/12/2026", today=today)
 
 
 def test_parse_weekdays_and_offsets() -> None:

@@ -160,6 +160,20 @@ async def test_slots_are_for_coordinators_and_checked(world: World) -> None:
         await world.rota.remove_slot(G, world.coordinator, made.id)
 
 
+async def test_a_shift_far_ahead_is_refused_and_the_rota_keeps_working(world: World) -> None:
+    # A one-off shift on 9999-12-31 used to be stored, and then every /rota add, view and report of
+    # the server failed: its end can't be computed.
+    with pytest.raises(InvalidInput, match="too far ahead"):
+        await world.rota.add_slot(G, world.coordinator, start="23:30", hours=12, on_date="9999-12-31")
+    assert await world.rota.slots(G) == []
+    s = await tuesday(world)
+    await world.listener(LENA)
+    with pytest.raises(NotFound, match="that far ahead"):  # a shift key typed by hand
+        await world.rota.take(G, LENA, f"{s.id}:9999-12-28")
+    await world.rota.take(G, LENA, f"{s.id}:2026-03-24")
+    assert [c.occurrence.key for c in await world.rota.window(G)][:1] == [f"{s.id}:2026-03-24"]
+
+
 async def test_taking_is_atomic_and_only_for_listeners(world: World) -> None:
     s = await tuesday(world, needed=1)
     key = f"{s.id}:2026-03-24"

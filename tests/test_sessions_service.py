@@ -250,6 +250,8 @@ async def test_scheduling_is_refused_cleanly(env: Env) -> None:
         await env.service.schedule(FRAN, GUILD, env.draft(circle, start_time="teatime"))
     with pytest.raises(InvalidInput, match="time zone"):
         await env.service.schedule(FRAN, GUILD, env.draft(circle, timezone="Mars/Base"))
+    with pytest.raises(InvalidInput, match="too far ahead"):  # it used to fail on its 10-year horizon
+        await env.service.schedule(FRAN, GUILD, env.draft(circle, first_date="9999-12-31", recurrence="weekly"))
     env.discord.missing_events = True
     with pytest.raises(MissingBotPermissions):
         await env.service.schedule(FRAN, GUILD, env.draft(circle))
@@ -371,6 +373,8 @@ async def test_skip_ahead_and_skip_now_and_edit_one_occurrence(env: Env) -> None
     assert later and later[0].starts_at == london(date(2026, 4, 2))
     with pytest.raises(InvalidInput, match="in the past"):
         await env.service.edit_occurrence(FRAN, GUILD, f"{series.id}:2026-03-12", new_date="2026-03-01")
+    with pytest.raises(InvalidInput, match="too far ahead"):  # it used to be saved
+        await env.service.edit_occurrence(FRAN, GUILD, f"{series.id}:2026-03-12", new_date="9999-12-31")
 
 
 async def test_series_edit_moves_upcoming_sessions_and_keeps_single_changes(env: Env) -> None:

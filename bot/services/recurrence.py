@@ -43,6 +43,9 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th", LAST: "last"}
 # No series looks further ahead than this (a bound on every search, so nothing loops forever).
 HORIZON_YEARS = 10
+# How far ahead a date typed in a command may be. Nobody plans a session or a shift further out, and a
+# date near the end of the calendar (9999-12-31) can't have a duration or a horizon added to it.
+MAX_DAYS_AHEAD = 2 * 365 + 1
 DURATION_RANGE = (timedelta(minutes=10), timedelta(hours=12))
 INTERVAL_RANGE = (1, 12)
 
@@ -296,14 +299,18 @@ _OFFSET_PART = re.compile(r"(\d+)\s*(d|h|m)", re.IGNORECASE)
 _WEEKDAY_KEYS = {name[:2].lower(): index for index, name in enumerate(WEEKDAY_NAMES)}
 
 
-def parse_date(text: str) -> date:
+def parse_date(text: str, *, today: date) -> date:
+    """A date typed in a command, like 2026-03-17, at most :data:`MAX_DAYS_AHEAD` days after ``today``."""
     cleaned = text.strip()
     try:
-        return date.fromisoformat(cleaned)
+        day = date.fromisoformat(cleaned)
     except ValueError:
         raise InvalidInput(
             f"I couldn't read “{cleaned[:30]}” as a date. Pick one from the list, or type it like 2026-03-17."
         ) from None
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidInput(f"{day.isoformat()} is too far ahead. Pick a date within the next two years.")
+    return day
 
 
 def parse_time(text: str) -> time:

@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
-from bot.services.recurrence import WEEKDAY_NAMES, parse_date, parse_time, to_utc
+from bot.services.recurrence import MAX_DAYS_AHEAD, WEEKDAY_NAMES, parse_date, parse_time, to_utc
 from bot.services.timezones import validate_timezone
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import Assignment, Listener, ListenerRepository, OnCall, Slot, SupportSettings, Swap
@@ -632,7 +632,7 @@ class RotaService:
             "label": (label or "").strip()[:60] or None,
         }
         if on_date:
-            day = parse_date(on_date)
+            day = parse_date(on_date, today=self.clock.now().date())
             start_at, _ = to_utc(day, at, zone)
             if start_at <= self.clock.now():
                 raise InvalidInput("That one-off shift would be in the past. Pick a later date or time.")
@@ -674,6 +674,8 @@ class RotaService:
 
     async def _slot_occurrence(self, guild_id: int, key: str) -> tuple[Slot, Occurrence]:
         slot_id, day = parse_key(key)
+        if day > self.clock.now().date() + timedelta(days=MAX_DAYS_AHEAD):  # typed by hand: not on the rota
+            raise NotFound("That shift isn't on the rota that far ahead. /rota view shows the next two weeks.")
         slot = await self.repo.slot(slot_id)
         if slot is None or slot.guild_id != guild_id or slot.status != "active":
             raise NotFound("That shift isn't on the rota any more.")

@@ -420,7 +420,7 @@ class SessionService:
     # -- scheduling ---------------------------------------------------------------------
 
     async def build_rule(self, draft: SessionDraft, zone: str) -> Rule:
-        first = parse_date(draft.first_date)
+        first = parse_date(draft.first_date, today=self.clock.now().date())
         at = parse_time(draft.start_time)
         duration = timedelta(minutes=_in_range(draft.duration_minutes, DURATION_RANGE, "duration in minutes"))
         kind = draft.recurrence.strip().lower()
@@ -845,7 +845,9 @@ class SessionService:
         current = changes.get(day)
         change = Change(
             day,
-            new_date=parse_date(new_date) if new_date else (current.new_date if current else None),
+            new_date=parse_date(new_date, today=self.clock.now().date())
+            if new_date
+            else (current.new_date if current else None),
             new_time=parse_time(new_time) if new_time else (current.new_time if current else None),
             new_duration=timedelta(minutes=_in_range(duration_minutes, DURATION_RANGE, "duration in minutes"))
             if duration_minutes
