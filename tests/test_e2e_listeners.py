@@ -4,6 +4,7 @@ alerts, reports, availability, breaks and limits. Time runs on a FakeClock drive
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -334,3 +335,23 @@ async def test_removing_a_shift_tells_its_listeners_and_is_audited(sandbox: Sand
     await sandbox.channel("moderation").wait_for_message("removed a listener shift")
     assert await rbot.services.db.fetchall("SELECT * FROM rota_assignments") == []
     assert (await lena.autocomplete("rota take", "shift", "")) == []
+
+
+async def test_a_number_typed_in_place_of_a_shift_is_refused_calmly(
+    sandbox: Sandbox, rbot: PeerCirclesBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A number too large for SQLite used to fail in the query: "something went wrong" and a traceback.
+    ana = await setup_server(sandbox)
+    await add_tuesday_evening(ana)
+    lena = await become_listener(sandbox, "lena")
+    huge = "9" * 30
+    for person, command, shift in (
+        (lena, "rota take", f"{huge}:2026-03-24"),
+        (lena, "rota drop", f"{huge}:2026-03-24"),
+        (ana, "rota remove", huge),
+        (ana, "rota remove", "²"),  # a digit to str.isdigit(), not to int()
+    ):
+        refused = await (await person.slash(command, shift=shift)).settled()
+        assert refused.ephemeral and "shift from the list Discord offers" in refused.text, refused.text
+    assert len(await rbot.services.db.fetchall("SELECT * FROM rota_slots")) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no unexpected error"

@@ -116,7 +116,7 @@ def test_hours_merge_overlaps_exactly(shifts: list[tuple[int, int]], calls: list
 
 def test_keys_and_descriptions() -> None:
     assert parse_key("12:2026-03-24") == (12, date(2026, 3, 24))
-    for bad in ("", "12", "x:2026-03-24", "12:2026-13-40"):
+    for bad in ("", "12", "x:2026-03-24", "12:2026-13-40", f"{'9' * 30}:2026-03-24"):
         with pytest.raises(InvalidInput):
             parse_key(bad)
     assert describe_slot(slot(label="Evening")) == "Tuesdays 19:00–21:00 (Europe/London), 2 needed · Evening"

@@ -25,6 +25,7 @@ from bot.services.sessions import (
     SessionDraft,
     SessionService,
     SessionView,
+    parse_ref,
 )
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.database import Database
@@ -257,6 +258,14 @@ async def test_scheduling_is_refused_cleanly(env: Env) -> None:
         await env.service.schedule(FRAN, GUILD, env.draft(circle))
     assert await env.repo.active_series(GUILD) == []
     assert await env.pending() == []
+
+
+def test_a_session_reference_typed_by_hand_is_checked() -> None:
+    assert parse_ref("12") == (12, None) and parse_ref("12:2026-03-03") == (12, date(2026, 3, 3))
+    # A number too large for SQLite used to reach the query (OverflowError); ² is a digit to isdigit().
+    for bad in ("9" * 30, f"{'9' * 30}:2026-03-03", "²", "12:someday", "twelve"):
+        with pytest.raises(InvalidInput, match="Pick a session from the list"):
+            parse_ref(bad)
 
 
 async def test_create_events_lost_later_tells_the_mods_once_and_the_session_still_happens(env: Env) -> None:

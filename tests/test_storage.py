@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import MigrationError, StorageError
 from bot.privacy import PersonalDataRegistry, uncovered_tables
-from bot.storage.database import Database, Migration, load_migrations, split_statements
+from bot.storage.database import MAX_INTEGER, Database, Migration, load_migrations, split_statements, typed_id
 
 
 def schema_of(path: Path) -> list[tuple[str, str]]:
@@ -74,6 +74,13 @@ async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None
         await db.execute("INSERT INTO schema_version VALUES (999, 'future', 'x')")
         with pytest.raises(StorageError, match="newer than this code"):
             await db.migrate()
+
+
+def test_an_id_typed_by_a_person_fits_sqlite_or_is_none() -> None:
+    assert typed_id(" 42 ") == 42 and typed_id(str(MAX_INTEGER)) == MAX_INTEGER
+    # Too large for SQLite (a query with it raised OverflowError), or not a number at all.
+    for text in (str(MAX_INTEGER + 1), "9" * 30, "9" * 5000, "²", "-1", "4.2", "", "x"):
+        assert typed_id(text) is None, text
 
 
 def test_split_statements_keeps_triggers_whole() -> None:

@@ -28,6 +28,7 @@ from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.recurrence import MAX_DAYS_AHEAD, WEEKDAY_NAMES, parse_date, parse_time, to_utc
 from bot.services.timezones import validate_timezone
+from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import Assignment, Listener, ListenerRepository, OnCall, Slot, SupportSettings, Swap
 
@@ -75,10 +76,11 @@ def occurrence_key(slot_id: int, local_date: date) -> str:
 
 def parse_key(key: str) -> tuple[int, date]:
     match = KEY.match(key.strip())
-    if not match:
+    slot_id = typed_id(match.group(1)) if match else None
+    if match is None or slot_id is None:
         raise InvalidInput("Please pick a shift from the list Discord offers.")
     try:
-        return int(match.group(1)), date.fromisoformat(match.group(2))
+        return slot_id, date.fromisoformat(match.group(2))
     except ValueError:
         raise InvalidInput("Please pick a shift from the list Discord offers.") from None
 

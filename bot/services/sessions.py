@@ -53,6 +53,7 @@ from bot.services.recurrence import (
 )
 from bot.services.timezones import validate_timezone
 from bot.storage.circles import Circle, CircleRepository
+from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.sessions import FEEDBACK_WINDOW, Rsvp, Series, SessionRepository, StoredOccurrence
 
@@ -277,12 +278,13 @@ def job_prefix(circle_id: int, occurrence_id: int) -> str:
 def parse_ref(ref: str) -> tuple[int, date | None]:
     """``"12"`` → series 12; ``"12:2026-03-03"`` → its occurrence on that local date."""
     head, _, day = ref.strip().partition(":")
-    if not head.isdigit():
+    series_id = typed_id(head)
+    if series_id is None:
         raise InvalidInput("Pick a session from the list Discord offers as you type.")
     if not day:
-        return int(head), None
+        return series_id, None
     try:
-        return int(head), date.fromisoformat(day)
+        return series_id, date.fromisoformat(day)
     except ValueError:
         raise InvalidInput("Pick a session from the list Discord offers as you type.") from None
 

@@ -28,9 +28,20 @@ from bot.errors import MigrationError, StorageError
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER: a larger Python int raises OverflowError in a query
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
+
+
+def typed_id(text: str) -> int | None:
+    """A row id as a person typed it (in place of a choice from a list Discord offers), or None when it
+    can't be one: anything but decimal digits, or a number too large for SQLite."""
+    cleaned = text.strip()
+    if not cleaned.isdecimal() or len(cleaned) > len(str(MAX_INTEGER)):
+        return None
+    value = int(cleaned)
+    return value if value <= MAX_INTEGER else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from bot.services.rota import (
     occurrence_text,
     stamp,
 )
+from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import SupportSettings
 from bot.ui.audit import post_audit
@@ -665,10 +666,11 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
     async def remove(self, interaction: discord.Interaction[Any], shift: str) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
-        if not shift.isdigit():
+        slot_id = typed_id(shift)
+        if slot_id is None:
             raise InvalidInput("Please pick the shift from the list Discord offers.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        slot = await self.service.remove_slot(guild.id, actor, int(shift))
+        slot = await self.service.remove_slot(guild.id, actor, slot_id)
         await interaction.followup.send(
             f"Removed: {describe_slot(slot)}. Listeners who had taken it were told.", ephemeral=True
         )
