@@ -10,6 +10,12 @@ Accuracy is measured on three labelled sets (format: tests/data/SAFETY_LABELS.md
 * ``fresh``: tests/data/safety_fresh.tsv, written at the end by a second independent writer,
   to tell whether the held-out set leaked into tuning.
 
+Two more sets hold only everyday messages of a peer-support server (check-ins, grief and
+recovery circles, very short chat replies, supportive replies to others): ``everyday-dev``
+(used with dev to choose thresholds) and ``everyday`` (never tuned on). For them the table shows
+the share of messages flagged at all and graded urgent: a false alarm interrupts someone who
+only wanted to say how their week went.
+
 Each row shows the combined screen (lexicon and model) beside the lexicon alone, the baseline
 measured in the same run. "flagged" means concern or urgent; precision and recall are over
 flagged; "urgent as urgent" is the share of urgent texts graded urgent.
@@ -50,6 +56,12 @@ SETS: dict[str, Path] = {
     "held-out": DATA / "safety_heldout.tsv",
     "fresh": DATA / "safety_fresh.tsv",
 }
+# Everyday messages only (no crisis texts): how often the screen interrupts someone for nothing.
+EVERYDAY_SETS: dict[str, Path] = {
+    "everyday-dev": DATA / "safety_everyday_dev.tsv",
+    "everyday": DATA / "safety_everyday.tsv",
+}
+EVERYDAY_ALARM_LIMIT = 0.05  # a product bar, not the goal: at most 1 in 20 everyday messages
 JUDGED = ("held-out", "fresh")  # the goal is judged on these, never on dev
 
 GOAL_RECALL = 0.90
@@ -305,6 +317,36 @@ def accuracy_section(name: str, rows: Sequence[Labelled], *, errors: int) -> tup
     return [*lines, ""], ok
 
 
+def everyday_section(name: str, rows: Sequence[Labelled]) -> tuple[list[str], bool]:
+    from bot.safety import assess, assess_lexicon
+
+    lines = [
+        f"### {name} ({len(rows)} everyday messages, no crisis texts)",
+        "",
+        "Share of messages flagged (concern or urgent) and graded urgent; the lexicon alone in brackets.",
+        "",
+        "| language | messages | flagged | urgent |",
+        "|---|---:|---:|---:|",
+    ]
+
+    def shares(sub: Sequence[Labelled], fn: Callable[[str], Assessment]) -> tuple[float, float]:
+        levels = [fn(r.text).level.value for r in sub]
+        return sum(lv != "none" for lv in levels) / len(levels), sum(lv == "urgent" for lv in levels) / len(levels)
+
+    for lang in (*LANGS, None):
+        sub = [r for r in rows if lang is None or r.lang == lang]
+        if not sub:
+            continue
+        flagged, urgent = shares(sub, assess)
+        lex_flagged, lex_urgent = shares(sub, assess_lexicon)
+        label = "**all**" if lang is None else lang
+        lines.append(f"| {label} | {len(sub)} | {flagged:.1%} ({lex_flagged:.1%}) | {urgent:.1%} ({lex_urgent:.1%}) |")
+    overall, _ = shares(rows, assess)
+    ok = overall <= EVERYDAY_ALARM_LIMIT
+    lines += ["", f"At most {EVERYDAY_ALARM_LIMIT:.0%} flagged: **{'met' if ok else 'missed'}**.", ""]
+    return lines, ok
+
+
 def budget_section() -> tuple[list[str], bool]:
     from bot.safety import assess, assess_lexicon, warm_up
 
@@ -312,7 +354,7 @@ def budget_section() -> tuple[list[str], bool]:
     if with_affinity:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     warm_up()
-    texts = [r.text for path in SETS.values() if path.exists() for r in load(path)]
+    texts = [r.text for path in (*SETS.values(), *EVERYDAY_SETS.values()) if path.exists() for r in load(path)]
     combined = latencies_ms(texts, assess, repeat=3)
     lexicon = latencies_ms(texts, assess_lexicon, repeat=3)
     added, load_s = model_memory_and_load()
@@ -340,7 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--errors", type=int, default=0, help="list this many misses and false alarms (dev set only)")
     parser.add_argument("--no-budgets", action="store_true", help="skip the speed and memory measurements")
-    parser.add_argument("--only", choices=sorted(SETS), action="append", help="measure only these sets")
+    parser.add_argument(
+        "--only", choices=sorted({*SETS, *EVERYDAY_SETS}), action="append", help="measure only these sets"
+    )
     args = parser.parse_args(argv)
     from bot.safety import default_model
 
@@ -365,6 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(lines))
         if name in JUDGED:
             ok = ok and met
+    for name, path in EVERYDAY_SETS.items():
+        if args.only and name not in args.only:
+            continue
+        if path.exists():
+            lines, met = everyday_section(name, load(path))
+            print("\n".join(lines))
+            if name == "everyday":
+                ok = ok and met
     if not args.no_budgets:
         lines, met = budget_section()
         print("\n".join(lines))

@@ -132,7 +132,7 @@ async def scene_sharing(stage: Stage) -> None:
     stage.says(alice, "runs /share post and writes in the form")
     opened = await alice.slash("share post", where="circle-grief")
     text: dict[str, Any] = {
-        "share:text": "It's a year today. I keep picking up the phone to call her.",
+        "share:text": "A year today since she died. I keep picking up the phone to call her.",
         "share:warning": "",
     }
     preview = await alice.submit_modal(opened, **text)

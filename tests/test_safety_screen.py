@@ -33,6 +33,7 @@ from bot.safety import (
     default_model,
 )
 from bot.safety.model import Featurizer, model_normalise, write_model
+from bot.sandbox.harness import BotHarness
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -75,13 +76,20 @@ def bench_hard_negative_kinds() -> set[str]:
 
 
 def test_evaluation_sets_are_separate_from_training() -> None:
+    """No evaluation text appears in the training data. Greetings of a few words ("morning all")
+    are written the same way by different people, so only texts of six words or more count."""
     fold = lambda t: " ".join(t.casefold().split())  # noqa: E731
     training = {fold(r.text) for p in (ROOT / "training" / "safety" / "data").glob("*.tsv") for r in load(p)}
-    for name in ("safety_dev.tsv", "safety_heldout.tsv", "safety_fresh.tsv"):
-        path = DATA / name
-        if path.exists():
-            overlap = [r for r in load(path) if fold(r.text) in training]
-            assert len(overlap) <= 2, (name, len(overlap))
+    for name in (
+        "safety_dev.tsv",
+        "safety_heldout.tsv",
+        "safety_fresh.tsv",
+        "safety_everyday.tsv",
+        "safety_everyday_dev.tsv",
+    ):
+        rows = load(DATA / name)
+        overlap = [r for r in rows if len(r.text.split()) >= 6 and fold(r.text) in training]
+        assert overlap == [], (name, len(overlap))
 
 
 def test_model_loads_with_no_network() -> None:
@@ -125,8 +133,13 @@ def test_goal_holds_on_text_nobody_tuned_on(name: str) -> None:
     assert bench.meets_goal(overall, per_lang), summary
 
 
+HELDOUT_SHA256 = "5f32d957b22400dc30a8b9b3687b83cbc0b64590fbf98296424e21b3b23032c6"
+
+
 def test_heldout_set_is_frozen_and_shaped_as_asked() -> None:
-    rows = load(DATA / "safety_heldout.tsv")
+    path = DATA / "safety_heldout.tsv"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == HELDOUT_SHA256, "the held-out set is frozen: never edit it"
+    rows = load(path)
     assert len(rows) >= 800
     assert {r.lang for r in rows} == set(LANGS)
     share = sum(r.positive for r in rows) / len(rows)
@@ -235,35 +248,66 @@ def test_hostile_input_is_screened_quickly_and_safely() -> None:
 
 
 def test_write_and_read_round_trip(tmp_path: Path) -> None:
-    featurizer = Featurizer(bits=8, char_min=2, char_max=3)
+    featurizer = Featurizer(bits=8, char_min=3, char_max=4)
     weights = [((i * 37) % 19 - 9) / 10 for i in range(featurizer.size)]
-    raw = write_model(
-        tmp_path / "m.bin",
-        featurizer=featurizer,
-        heads={"flag": (weights, -0.5), "urgent": (list(reversed(weights)), -1.5)},
-        thresholds={"flag": 0.4, "urgent": 0.7},
-        window=10,
-        stride=5,
-        meta={"training_texts": 3},
-    )
-    again = write_model(
-        tmp_path / "m2.bin",
-        featurizer=featurizer,
-        heads={"flag": (weights, -0.5), "urgent": (list(reversed(weights)), -1.5)},
-        thresholds={"flag": 0.4, "urgent": 0.7},
-        window=10,
-        stride=5,
-        meta={"training_texts": 3},
-    )
-    assert raw == again
+    idf = [0.0 if i % 5 == 0 else 1.0 + (i % 7) / 3 for i in range(featurizer.size)]
+
+    def write(name: str) -> bytes:
+        return write_model(
+            tmp_path / name,
+            featurizer=featurizer,
+            heads={"flag": (weights, -0.5), "urgent": (list(reversed(weights)), -1.5)},
+            idf=idf,
+            thresholds={"flag": 0.4, "urgent": 0.7},
+            window=10,
+            stride=5,
+            meta={"training_texts": 3},
+        )
+
+    raw = write("m.bin")
+    assert write("m2.bin") == raw  # the same inputs write the same bytes
     model = LinearScreen.load(tmp_path / "m.bin")
     assert model.featurizer == featurizer
     assert model.biases == {"flag": -0.5, "urgent": -1.5}
     assert model.thresholds == {"flag": 0.4, "urgent": 0.7}
-    peak = max(abs(w) for w in weights)
-    assert all(abs(model.weights["flag"][i] * model.scales["flag"] - w) <= peak / 30000 for i, w in enumerate(weights))
+    assert all((model.idf[i] == 0) == (d == 0) for i, d in enumerate(idf))
+    assert all(abs(model.idf[i] * model.idf_scale - d) <= 1e-3 for i, d in enumerate(idf))
+    peak = max(abs(w * d) for w, d in zip(weights, idf, strict=True))
+    for i, (w, d) in enumerate(zip(weights, idf, strict=True)):
+        assert abs(model.weights["flag"][i] * model.scales["flag"] - w * d) <= peak / 20000
+    # Scoring a text gives what the formula says: bias + sum(weight x idf) / sqrt(sum(idf^2)).
+    text = "hello there"
+    ids = featurizer.features(text)
+    kept = [i for i in ids if idf[i]]
+    expected = -0.5 + sum(weights[i] * idf[i] for i in kept) / sum(idf[i] ** 2 for i in kept) ** 0.5
+    assert abs(model.logits(text)[0] - expected) < 1e-3
     for broken in (raw[:-1], raw + b"x", b"not a model", raw[:12]):
         with pytest.raises(ModelError):
             LinearScreen.from_bytes(broken)
     with pytest.raises(ModelError):
         LinearScreen.load(tmp_path / "missing.bin")
+
+
+# --------------------------------------------------------------------------- at start
+
+
+async def test_the_bot_loads_the_screen_on_a_worker_thread_at_start(
+    monkeypatch: pytest.MonkeyPatch, harness: BotHarness
+) -> None:
+    import threading
+
+    import bot.client
+
+    loaded_on: list[int] = []
+
+    def warm_up() -> None:
+        loaded_on.append(threading.get_ident())
+        bot.safety.warm_up()
+
+    monkeypatch.setattr(bot.client, "warm_up_crisis_screen", warm_up)
+    started = await harness.start()
+    assert isinstance(started, bot.client.PeerCirclesBot)
+    assert started._lexicon_warmup is not None
+    await started._lexicon_warmup
+    assert loaded_on and loaded_on[0] != threading.get_ident(), "loaded off the event loop's thread"
+    assert bot.safety.default_model.cache_info().currsize == 1

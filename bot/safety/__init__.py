@@ -18,7 +18,11 @@ How they combine (thresholds were chosen on the development set, never the held-
 * the level is the higher of the two halves' levels;
 * the model's ``urgent`` head only raises a text the screen already flags;
 * when the lexicon found crisis words but its own rules ruled every one of them out (an idiom,
-  a negation, a story from years ago, a film), the model needs more confidence to overrule it.
+  a negation, a story from years ago, a film), the model needs more confidence to overrule it;
+* when the model is nearly sure a text the lexicon flagged is not a crisis (someone asking how
+  to help a friend, a recovery story whose date the rules missed), the lexicon's flag is dropped;
+* a message of one to three words ("no", "sorry", "tonight?") needs more confidence from the
+  model: alone, such words say little (the lexicon still catches "kms").
 
 Everything loads from files in the repository; nothing is fetched. :func:`warm_up` loads both
 halves (call it on a worker thread at start); until then the first :func:`assess` loads them.
@@ -72,6 +76,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FLAG = "model.flag"
 MODEL_URGENT = "model.urgent"
+VETOED = "model_veto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +87,40 @@ class Policy:
     urgent: float
     # Extra confidence the model needs to overrule the lexicon's own "ruled out" decision.
     overrule: float
+    # Below this flag probability, the model vetoes a flag the lexicon raised (0: never).
+    veto: float = 0.0
+    # Messages of at most ``short_words`` words ("no", "sorry", "tonight?") need ``short`` to be
+    # flagged by the model: alone, such words carry little evidence either way.
+    short: float = 0.0
+    short_words: int = 3
 
     @classmethod
     def of(cls, model: LinearScreen) -> Policy:
         t = model.thresholds
-        return cls(flag=t["flag"], urgent=t["urgent"], overrule=t.get("overrule", t["flag"]))
+        return cls(
+            flag=t["flag"],
+            urgent=t["urgent"],
+            overrule=t.get("overrule", t["flag"]),
+            veto=t.get("veto", 0.0),
+            short=t.get("short", 0.0),
+            short_words=int(t.get("short_words", 3)),
+        )
+
+    def flag_needed(self, scores: Scores, *, ruled_out: bool) -> float:
+        """The flag probability the model needs, for this message, to raise it on its own."""
+        needed = max(self.flag, self.overrule) if ruled_out else self.flag
+        if scores.words <= self.short_words:
+            needed = max(needed, self.short)
+        return needed
 
 
 def combine(lexical: Assessment, scores: Scores, policy: Policy) -> Assessment:
     """One level from the lexicon's result and the model's scores (see the module docstring)."""
+    if lexical.level is not Level.NONE and scores.flag < policy.veto:
+        return Assessment(Level.NONE, (), lexical.suppressed + tuple(f"{r}:{VETOED}" for r in lexical.reasons))
     ruled_out = lexical.level is Level.NONE and bool(lexical.suppressed)
-    flag_needed = max(policy.flag, policy.overrule) if ruled_out else policy.flag
     model_level = Level.NONE
-    if scores.flag >= flag_needed:
+    if scores.flag >= policy.flag_needed(scores, ruled_out=ruled_out):
         model_level = Level.URGENT if scores.urgent >= policy.urgent else Level.CONCERN
     elif lexical.level is not Level.NONE and scores.urgent >= policy.urgent:
         model_level = Level.URGENT

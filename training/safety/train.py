@@ -6,9 +6,10 @@
 Inputs, all in the repository:
 
 * ``training/safety/data/*.tsv``: the training texts (format: ``tests/data/SAFETY_LABELS.md``);
-* ``tests/data/safety_dev.tsv``: the development set, used only to choose the two decision
-  thresholds. The frozen held-out set (``tests/data/safety_heldout.tsv``) and the fresh set are
-  never read here.
+* ``tests/data/safety_dev.tsv`` and ``tests/data/safety_everyday_dev.tsv``: the development
+  sets, used only to choose the decision thresholds (never trained on). The frozen held-out set
+  (``tests/data/safety_heldout.tsv``), the fresh set and the everyday evaluation set are never
+  read here.
 
 The output depends only on these files and the pinned scikit-learn version (see
 ``pyproject.toml``): liblinear is deterministic, rows are read in a fixed order, and the
@@ -36,14 +37,22 @@ from bot.safety.model import DEFAULT_MODEL_PATH, Featurizer, LinearScreen, write
 
 DATA_DIR = ROOT / "training" / "safety" / "data"
 DEV_PATH = ROOT / "tests" / "data" / "safety_dev.tsv"
+EVERYDAY_DEV_PATH = ROOT / "tests" / "data" / "safety_everyday_dev.tsv"
 
-FEATURIZER = Featurizer(bits=20, char_min=2, char_max=5, bigrams=True)
-WINDOW, STRIDE = 24, 8
-C_FLAG, C_URGENT = 4.0, 4.0
+FEATURIZER = Featurizer(bits=21, char_min=3, char_max=6)
+WINDOW, STRIDE = 32, 8
+MIN_DF = 2  # a feature seen in only one training text is noise, not signal
+PAD = 3000.0  # a short message counts as if padded with neutral words (see LinearScreen.pad)
+C_FLAG, C_URGENT = 30.0, 30.0
 # Thresholds are chosen on the dev set: the lowest flag threshold whose dev precision is at
 # least this, and the urgent threshold that maximises urgent recall at this urgent precision.
-TARGET_FLAG_PRECISION = 0.90
+TARGET_FLAG_PRECISION = 0.88
 TARGET_URGENT_PRECISION = 0.75
+# Of everyday messages (tests/data/safety_everyday_dev.tsv), at most this share may be flagged
+# at all, and at most the second share graded urgent.
+EVERYDAY_ALARMS = 0.05
+EVERYDAY_URGENT = 0.0125
+SHORT_WORDS = 3
 
 
 def training_files() -> list[Path]:
@@ -71,38 +80,63 @@ def deduplicate(rows: Sequence[Labelled]) -> list[Labelled]:
     return list(order.values())
 
 
-def matrix(texts: Sequence[str], featurizer: Featurizer) -> csr_matrix:
-    indptr = [0]
-    indices: list[int] = []
-    values: list[float] = []
+def count_rows(texts: Sequence[str], featurizer: Featurizer) -> list[dict[int, int]]:
+    rows: list[dict[int, int]] = []
     for text in texts:
         counts: dict[int, int] = {}
         for i in featurizer.features(text):
             counts[i] = counts.get(i, 0) + 1
-        total = sum(counts.values()) or 1
-        norm = total**0.5
-        for i in sorted(counts):
+        rows.append(counts)
+    return rows
+
+
+def inverse_document_frequency(rows: Sequence[dict[int, int]], size: int) -> list[float]:
+    """Smoothed IDF per slot (as scikit-learn computes it), 0 for slots in fewer than MIN_DF texts.
+
+    Quantised exactly as the model file stores it, so training sees the values the bot will use.
+    """
+    df = np.zeros(size, dtype=np.int64)
+    for counts in rows:
+        df[np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))] += 1
+    n = len(rows)
+    idf = np.where(df >= MIN_DF, np.log((1 + n) / (1 + df)) + 1.0, 0.0)
+    scale = float(f"{(float(idf.max()) or 1.0) / 65535.0:.9e}")
+    quantised: list[float] = (np.clip(np.rint(idf / scale), 0, 65535) * scale).tolist()
+    return quantised
+
+
+def matrix(rows: Sequence[dict[int, int]], idf: Sequence[float], size: int, pad: float) -> csr_matrix:
+    """One row per text: count x idf per feature, divided by sqrt(sum of count x idf^2 + pad), as the bot scores."""
+    indptr = [0]
+    indices: list[int] = []
+    values: list[float] = []
+    for counts in rows:
+        kept = [(i, c, idf[i]) for i, c in sorted(counts.items()) if idf[i] > 0]
+        norm = (sum(c * d * d for _, c, d in kept) + pad) ** 0.5 or 1.0
+        for i, c, d in kept:
             indices.append(i)
-            values.append(counts[i] / norm)
+            values.append(c * d / norm)
         indptr.append(len(indices))
     return csr_matrix(
         (np.asarray(values, dtype=np.float64), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
-        shape=(len(texts), featurizer.size),
+        shape=(len(rows), size),
     )
 
 
 def fit(x: csr_matrix, y: np.ndarray, c: float) -> tuple[list[float], float]:
-    clf = LogisticRegression(solver="liblinear", C=c, class_weight="balanced", max_iter=1000, tol=1e-6)
+    clf = LogisticRegression(solver="liblinear", C=c, class_weight="balanced", max_iter=1000, tol=1e-6, random_state=0)
     clf.fit(x, y)
     weights: list[float] = clf.coef_[0].astype(np.float64).tolist()
     return weights, float(clf.intercept_[0])
 
 
-def train_heads(rows: Sequence[Labelled]) -> dict[str, tuple[list[float], float]]:
-    x = matrix([r.text for r in rows], FEATURIZER)
+def train_heads(rows: Sequence[Labelled]) -> tuple[dict[str, tuple[list[float], float]], list[float]]:
+    counts = count_rows([r.text for r in rows], FEATURIZER)
+    idf = inverse_document_frequency(counts, FEATURIZER.size)
+    x = matrix(counts, idf, FEATURIZER.size, PAD)
     y_flag = np.asarray([r.label != "none" for r in rows], dtype=np.int64)
     y_urgent = np.asarray([r.label == "urgent" for r in rows], dtype=np.int64)
-    return {"flag": fit(x, y_flag, C_FLAG), "urgent": fit(x, y_urgent, C_URGENT)}
+    return {"flag": fit(x, y_flag, C_FLAG), "urgent": fit(x, y_urgent, C_URGENT)}, idf
 
 
 def _grid(lo: float, hi: float, step: float) -> list[float]:
@@ -111,54 +145,93 @@ def _grid(lo: float, hi: float, step: float) -> list[float]:
 
 
 def choose_thresholds(
-    screen: LinearScreen, rows: Sequence[Labelled], *, flag_precision: float, urgent_precision: float
+    screen: LinearScreen,
+    rows: Sequence[Labelled],
+    everyday: Sequence[Labelled] = (),
+    *,
+    flag_precision: float,
+    urgent_precision: float,
+    everyday_alarms: float = 1.0,
+    everyday_urgent: float = 1.0,
 ) -> dict[str, float]:
-    """Pick the policy's thresholds on ``rows`` (the dev set) for the combined screen.
+    """Pick the policy's thresholds on the development sets, for the combined screen.
 
-    flag and overrule: the highest recall whose precision is at least ``flag_precision``
-    (ties go to the higher, more careful thresholds); urgent: the highest urgent-as-urgent
-    recall whose urgent precision is at least ``urgent_precision``.
+    ``rows`` is the dev set (a third crisis texts, many hard negatives); ``everyday`` holds only
+    ordinary messages. Flag, overrule, veto and short: the highest dev recall whose dev
+    precision is at least ``flag_precision`` and whose share of everyday messages flagged is at
+    most ``everyday_alarms`` (ties go to the smaller veto and the higher, more careful
+    thresholds). Urgent: the highest urgent-as-urgent recall whose urgent precision is at least
+    ``urgent_precision`` and whose share of everyday messages graded urgent is at most
+    ``everyday_urgent``. The search is vectorised; the chosen policy is then checked against
+    :func:`bot.safety.combine`.
     """
     from bot.safety import Level, Policy, assess_lexicon, combine
 
-    scored = [(r.label, assess_lexicon(r.text), screen.scores(r.text)) for r in rows]
+    texts = [r.text for r in (*rows, *everyday)]
+    lexical = [assess_lexicon(t) for t in texts]
+    scores = [screen.scores(t) for t in texts]
+    lex = np.asarray([a.level.severity for a in lexical])
+    ruled_out = np.asarray([a.level is Level.NONE and bool(a.suppressed) for a in lexical])
+    f = np.asarray([sc.flag for sc in scores])
+    u = np.asarray([sc.urgent for sc in scores])
+    is_short = np.asarray([sc.words <= SHORT_WORDS for sc in scores])
+    n_dev = len(rows)
+    gold = np.asarray([r.label != "none" for r in rows])
+    gold_urgent = np.asarray([r.label == "urgent" for r in rows])
 
-    def flagged_counts(policy: Policy) -> tuple[int, int, int]:
-        tp = fp = fn = 0
-        for label, lexical, scores in scored:
-            flagged = combine(lexical, scores, policy).level is not Level.NONE
-            if label != "none":
-                tp += flagged
-                fn += not flagged
-            else:
-                fp += flagged
-        return tp, fp, fn
+    def outcome(
+        flag: float, overrule: float, veto: float, short: float, urgent: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        vetoed = (lex > 0) & (f < veto)
+        needed = np.where(ruled_out, max(flag, overrule), flag)
+        needed = np.where(is_short, np.maximum(needed, short), needed)
+        model_flag = f >= needed
+        flagged = ~vetoed & ((lex > 0) | model_flag)
+        is_urgent = ~vetoed & ((lex == 2) | (((lex > 0) | model_flag) & (u >= urgent)))
+        return flagged, is_urgent
 
-    best: tuple[float, float, float, float] | None = None  # recall, flag, overrule, precision
-    for flag in _grid(0.05, 0.95, 0.025):
-        for overrule in [o for o in _grid(0.05, 0.975, 0.025) if o >= flag]:
-            tp, fp, fn = flagged_counts(Policy(flag=flag, urgent=2.0, overrule=overrule))
-            precision = tp / (tp + fp) if tp + fp else 1.0
-            recall = tp / (tp + fn) if tp + fn else 1.0
-            if precision >= flag_precision and (best is None or recall > best[0]):
-                best = (recall, flag, overrule, precision)
-    flag, overrule = (best[1], best[2]) if best else (0.5, 0.5)
+    def everyday_share(mask: np.ndarray) -> float:
+        return float(mask[n_dev:].mean()) if len(mask) > n_dev else 0.0
+
+    best: tuple[float, ...] | None = None  # recall, -veto, flag, overrule, short, veto
+    for veto in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3):
+        for flag in _grid(0.05, 0.95, 0.025):
+            for overrule in [o for o in _grid(0.05, 0.975, 0.025) if o >= flag]:
+                for short in [x for x in _grid(0.0, 0.975, 0.075) if x == 0.0 or x > flag]:
+                    flagged, _ = outcome(flag, overrule, veto, short, 2.0)
+                    dev_flagged = flagged[:n_dev]
+                    tp = int((dev_flagged & gold).sum())
+                    fp = int((dev_flagged & ~gold).sum())
+                    precision = tp / (tp + fp) if tp + fp else 1.0
+                    recall = tp / int(gold.sum()) if gold.any() else 1.0
+                    if precision < flag_precision or everyday_share(flagged) > everyday_alarms:
+                        continue
+                    # Ties go to the smaller veto, then the higher (more careful) thresholds.
+                    key = (recall, -veto, flag, overrule, short, veto)
+                    if best is None or key > best:
+                        best = key
+    flag, overrule, short, veto = (best[2], best[3], best[4], best[5]) if best else (0.5, 0.5, 0.0, 0.0)
 
     best_u: tuple[float, float] | None = None  # urgent recall, threshold
     for urgent in _grid(0.05, 0.95, 0.025):
-        policy = Policy(flag=flag, urgent=urgent, overrule=overrule)
-        hit = said = gold = 0
-        for label, lexical, scores in scored:
-            is_urgent = combine(lexical, scores, policy).level is Level.URGENT
-            said += is_urgent
-            gold += label == "urgent"
-            hit += is_urgent and label == "urgent"
+        _, is_urgent = outcome(flag, overrule, veto, short, urgent)
+        dev_urgent = is_urgent[:n_dev]
+        said = int(dev_urgent.sum())
+        hit = int((dev_urgent & gold_urgent).sum())
         precision = hit / said if said else 1.0
-        recall = hit / gold if gold else 1.0
-        if precision >= urgent_precision and (best_u is None or recall > best_u[0]):
+        recall = hit / int(gold_urgent.sum()) if gold_urgent.any() else 1.0
+        allowed = precision >= urgent_precision and everyday_share(is_urgent) <= everyday_urgent
+        if allowed and (best_u is None or recall > best_u[0]):
             best_u = (recall, urgent)
     urgent = best_u[1] if best_u else 0.5
-    return {"flag": flag, "overrule": overrule, "urgent": urgent}
+
+    chosen = {"flag": flag, "overrule": overrule, "urgent": urgent, "veto": veto, "short": short}
+    policy = Policy(flag=flag, urgent=urgent, overrule=overrule, veto=veto, short=short, short_words=SHORT_WORDS)
+    flagged, is_urgent = outcome(flag, overrule, veto, short, urgent)
+    for i, (a, sc) in enumerate(zip(lexical, scores, strict=True)):
+        level = combine(a, sc, policy).level
+        assert (level is not Level.NONE) == flagged[i] and (level is Level.URGENT) == is_urgent[i]
+    return {**chosen, "short_words": float(SHORT_WORDS)}
 
 
 def build(out: Path) -> bytes:
@@ -166,30 +239,49 @@ def build(out: Path) -> bytes:
     if not files:
         raise SystemExit(f"no training data in {DATA_DIR}")
     rows = deduplicate(load_many(files))
-    heads = train_heads(rows)
+    heads, idf = train_heads(rows)
     meta = {
         "training_texts": len(rows),
         "training_sha256": data_digest(files),
         "dev_sha256": data_digest([DEV_PATH]) if DEV_PATH.exists() else None,
+        "everyday_dev_sha256": data_digest([EVERYDAY_DEV_PATH]) if EVERYDAY_DEV_PATH.exists() else None,
         "C": {"flag": C_FLAG, "urgent": C_URGENT},
+        "min_df": MIN_DF,
     }
     provisional = write_model(
         out,
         featurizer=FEATURIZER,
         heads=heads,
+        idf=idf,
         thresholds={"flag": 0.5, "urgent": 0.5},
         window=WINDOW,
         stride=STRIDE,
         meta=meta,
+        pad=PAD,
     )
     thresholds = {"flag": 0.5, "urgent": 0.5}
     if DEV_PATH.exists():
         screen = LinearScreen.from_bytes(provisional)
+        everyday = load(EVERYDAY_DEV_PATH) if EVERYDAY_DEV_PATH.exists() else []
         thresholds = choose_thresholds(
-            screen, load(DEV_PATH), flag_precision=TARGET_FLAG_PRECISION, urgent_precision=TARGET_URGENT_PRECISION
+            screen,
+            load(DEV_PATH),
+            everyday,
+            flag_precision=TARGET_FLAG_PRECISION,
+            urgent_precision=TARGET_URGENT_PRECISION,
+            everyday_alarms=EVERYDAY_ALARMS,
+            everyday_urgent=EVERYDAY_URGENT,
         )
     return write_model(
-        out, featurizer=FEATURIZER, heads=heads, thresholds=thresholds, window=WINDOW, stride=STRIDE, meta=meta
+        out,
+        featurizer=FEATURIZER,
+        heads=heads,
+        idf=idf,
+        thresholds=thresholds,
+        window=WINDOW,
+        stride=STRIDE,
+        meta=meta,
+        pad=PAD,
     )
 
 
