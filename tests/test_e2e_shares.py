@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import timedelta
@@ -211,6 +212,35 @@ async def test_premoderation_approve_and_reject(sandbox: Sandbox, bot: PeerCircl
     assert "A second one." not in sandbox.channel("circle-grief").messages[-1].text
     row = await bot.services.db.fetchone("SELECT * FROM shares WHERE status = 'rejected'")
     assert row is not None and row["author_user_enc"] is None and row["content"] is None
+
+
+async def test_two_moderators_deciding_a_review_at_once_decide_once(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    # Both presses read the share while it was waiting: both used to approve it, and it was posted twice.
+    ana = await make_circle(sandbox, premoderation=True)
+    await ana.slash("setup", coordinator_role=await sandbox.add_role("Coordinators"))
+    cora = sandbox.member("cora", roles=["Coordinators"])
+    alice = await join(sandbox, "alice")
+    for text, buttons in (
+        ("First, approved twice at once.", ("Approve", "Approve")),
+        ("Second.", ("Approve", "Reject")),
+    ):
+        preview = await write(alice, text)
+        await (await alice.click(preview, "Post")).settled()
+        review = await sandbox.channel("moderation").wait_for_message(text)
+        pressed = await asyncio.gather(
+            *(who.click(review, label) for who, label in zip((ana, cora), buttons, strict=True))
+        )
+        answers = [(await o.settled()).text if o.kind == "deferred_update" else o.text for o in pressed]
+        if pressed[1].kind == "modal":  # Reject opens a form for a note: it comes too late
+            answers[1] = (await cora.submit_modal(pressed[1], **{"share:field": ""})).text
+        await sandbox.channel("circle-grief").wait_for_message(text)
+        assert sum("Someone already decided on this share" in a for a in answers) == 1, answers
+    for text in ("First, approved twice at once.", "Second."):
+        assert len([m for m in shares_in(sandbox) if text in m.text]) == 1, "posted once"
+    assert len([m for m in alice.dms if "was approved" in m.text]) == 2, "told once per share"
+    assert not [m for m in alice.dms if "wasn't approved" in m.text]
+    rows = await bot.services.db.fetchall("SELECT status FROM shares ORDER BY id")
+    assert [r["status"] for r in rows] == ["posted", "posted"]
 
 
 async def test_rate_limit_says_when_to_try_again(sandbox: Sandbox, bot: PeerCirclesBot) -> None:

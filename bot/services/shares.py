@@ -383,13 +383,18 @@ class ShareService:
         await self.shares.db.checkpoint_after_delete()
 
     async def decide_review(self, share: Share, approve: bool) -> Share:
-        if share.status != "pending_review":
-            raise Conflict("Someone already decided on this share.")
+        """Approve or reject a share waiting for review, once: ``share`` may have been read before
+        another moderator decided (two pressing at the same moment), so the decision is conditional."""
         if approve:
-            return await self.shares.update(share.id, status="scheduled")
-        rejected = await self.shares.update(share.id, status="rejected", content=None, content_warning=None)
-        await self.shares.db.checkpoint_after_delete()
-        return rejected
+            decided = await self.shares.update_if(share.id, "pending_review", status="scheduled")
+        else:
+            changes = {"status": "rejected", "content": None, "content_warning": None}
+            decided = await self.shares.update_if(share.id, "pending_review", **changes)
+        if decided is None:
+            raise Conflict("Someone already decided on this share.")
+        if not approve:
+            await self.shares.db.checkpoint_after_delete()
+        return decided
 
     async def forget_author_id_unless_notify(self, share: Share) -> None:
         if not share.notify:

@@ -155,6 +155,16 @@ class ShareRepository:
         assert row is not None, "the share to update exists"
         return Share.from_row(row)
 
+    async def update_if(self, share_id: int, expected: str, **changes: Any) -> Share | None:
+        """Change a share only while its status is ``expected``, in one UPDATE: of two moderators
+        deciding at the same moment, one does. None when it had moved on."""
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        row = await self.db.fetchone(
+            f"UPDATE shares SET {assignments} WHERE id = ? AND status = ? RETURNING *",
+            (*changes.values(), share_id, expected),
+        )
+        return Share.from_row(row) if row else None
+
     async def delete(self, share_id: int) -> None:
         await self.db.execute("DELETE FROM shares WHERE id = ?", (share_id,))
 
