@@ -1,6 +1,6 @@
 """Benchmark the crisis screen: accuracy per data set and language, speed, memory and load time.
 
-    python bench/safety_benchmark.py [--errors N] [--no-budgets] [--only SET]
+    python bench/safety_benchmark.py [--errors N] [--no-budgets] [--only SET] [--out FILE]
 
 Accuracy is measured on three labelled sets (format: tests/data/SAFETY_LABELS.md):
 
@@ -24,7 +24,8 @@ Budgets (measured here, never in timed unit tests): one message assessed in p99 
 core, <= 60 MiB resident memory added by the model, and a load time (the bot loads on a worker
 thread at start).
 
-Prints Markdown. Exits 1 when the goal misses on the held-out or fresh set, or a budget misses.
+Prints Markdown. Exits 1 when the goal misses on the held-out or fresh set, or a budget misses
+(the everyday false-alarm bar is reported, not enforced).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ EVERYDAY_SETS: dict[str, Path] = {
     "everyday-dev": DATA / "safety_everyday_dev.tsv",
     "everyday": DATA / "safety_everyday.tsv",
 }
-EVERYDAY_ALARM_LIMIT = 0.05  # a product bar, not the issue's goal: at most 1 in 20 everyday messages
+# A product bar of ours, not the issue's goal: it is reported as met or missed but doesn't set the
+# exit status.
+EVERYDAY_ALARM_LIMIT = 0.05
 JUDGED = ("held-out", "fresh")  # the goal is judged on these, never on dev
 
 GOAL_RECALL = 0.90
@@ -358,8 +361,16 @@ def budget_section() -> tuple[list[str], bool]:
     combined = latencies_ms(texts, assess, repeat=3)
     lexicon = latencies_ms(texts, assess_lexicon, repeat=3)
     added, load_s = model_memory_and_load()
-    worst = max(texts, key=len)
-    long_ms = statistics.median(latencies_ms([worst], assess, repeat=20))
+    # Discord allows 2,000 characters in a message (4,000 with Nitro; forms take up to 4,000).
+    # Long messages are made of real texts run together, as a long post would be.
+    long_texts = {}
+    for size in (2000, 4000):
+        joined, k = "", 0
+        while len(joined) < size:
+            joined += texts[k % len(texts)] + " "
+            k += 7
+        long_texts[size] = joined[:size]
+    long_ms = {size: statistics.median(latencies_ms([t], assess, repeat=20)) for size, t in long_texts.items()}
     ok = p99(combined) <= BUDGET_P99_MS and added <= BUDGET_MODEL_MIB
     lines = [
         "### Budgets" + (" (one core)" if with_affinity else ""),
@@ -368,7 +379,8 @@ def budget_section() -> tuple[list[str], bool]:
         "|---|---:|---:|---:|",
         f"| assess one message, median (ms) | {statistics.median(combined):.3f} | {statistics.median(lexicon):.3f} | |",
         f"| assess one message, p99 (ms) | {p99(combined):.3f} | {p99(lexicon):.3f} | <= {BUDGET_P99_MS} |",
-        f"| longest text ({len(worst)} chars), median (ms) | {long_ms:.3f} | | |",
+        f"| a 2,000-character message, median (ms) | {long_ms[2000]:.3f} | | |",
+        f"| a 4,000-character message, median (ms) | {long_ms[4000]:.3f} | | |",
         f"| resident memory added by the model (MiB) | {added:.1f} | | <= {BUDGET_MODEL_MIB:.0f} |",
         f"| model load (ms, on a worker thread at start) | {load_s * 1000:.0f} | | |",
         "",
@@ -385,42 +397,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=sorted({*SETS, *EVERYDAY_SETS}), action="append", help="measure only these sets"
     )
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
+    report: list[str] = []
+
+    def emit(text: str = "") -> None:
+        print(text, flush=True)
+        report.append(text)
+
     from bot.safety import default_model
 
     model = default_model()
-    print("## Crisis screen benchmark")
-    print()
-    print(
+    emit("## Crisis screen benchmark")
+    emit()
+    emit(
         f"Model {model.sha256[:16]}, trained on {model.meta.get('training_texts', '?')} texts; thresholds {dict(model.thresholds)}."
     )
-    print()
+    emit()
     ok = True
     for name, path in SETS.items():
         if args.only and name not in args.only:
             continue
         if not path.exists():
-            print(f"### {name}: {path.relative_to(ROOT)} is not there yet\n")
+            emit(f"### {name}: {path.relative_to(ROOT)} is not there yet\n")
             if name in JUDGED:
                 ok = False
             continue
         # Texts are listed for the dev set only: reading the held-out set's misses would be tuning on it.
         lines, met = accuracy_section(name, load(path), errors=args.errors if name == "dev" else 0)
-        print("\n".join(lines))
+        emit("\n".join(lines))
         if name in JUDGED:
             ok = ok and met
     for name, path in EVERYDAY_SETS.items():
         if args.only and name not in args.only:
             continue
         if path.exists():
-            lines, met = everyday_section(name, load(path))
-            print("\n".join(lines))
-            if name == "everyday":
-                ok = ok and met
+            lines, _ = everyday_section(name, load(path))
+            emit("\n".join(lines))
     if not args.no_budgets:
         lines, met = budget_section()
-        print("\n".join(lines))
+        emit("\n".join(lines))
         ok = ok and met
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(report) + "\n", encoding="utf-8")
     return 0 if ok else 1
 
 

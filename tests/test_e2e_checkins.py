@@ -619,3 +619,28 @@ async def test_a_request_made_before_there_were_listeners_reaches_the_first_one(
     conversations = await rows(bot, "SELECT status FROM support_conversations")
     assert len(conversations) == 1
     assert str(alice.id) not in " ".join(m.text for m in lena.dms)
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "tomei todos os comprimidos da caixa faz meia hora, só queria que alguém soubesse",
+        "ya tengo las pastillas juntadas, esta noche me voy para siempre",
+        "ich will nicht mehr leben, heute nacht mach ich schluss",
+        "je me suis encore scarifiée hier soir, je sais plus quoi faire",
+    ],
+)
+async def test_a_crisis_note_in_another_language_shows_resources_privately(
+    sandbox: Sandbox, cbot: PeerCirclesBot, note: str
+) -> None:
+    await grief(sandbox)
+    alice = member(sandbox, "alice")
+    card = await check_in(alice, "1 · Very low")
+    form = await alice.click(card.message, "Add a note or tags")
+    await alice.submit_modal(form, **{"checkin:note": note})
+    assert card.message.ephemeral_to == alice.id
+    assert "Support, right now" in card.message.text
+    assert "Ask a listener to reach out" in card.message.buttons
+    assert await rows(cbot, "SELECT * FROM checkin_support_requests") == []
+    assert sandbox.channel("moderation").messages == []
+    assert_nothing_public(sandbox, alice)

@@ -243,6 +243,39 @@ async def test_two_moderators_deciding_a_review_at_once_decide_once(sandbox: San
     assert [r["status"] for r in rows] == ["posted", "posted"]
 
 
+async def test_two_moderators_acting_on_a_report_at_once_act_once(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    # Both presses found the report open: the poster was muted and the report recorded as dismissed.
+    ana = await make_circle(sandbox)
+    await ana.slash("setup", coordinator_role=await sandbox.add_role("Coordinators"))
+    cora = sandbox.member("cora", roles=["Coordinators"])
+    alice = await join(sandbox, "alice")
+    bob = await join(sandbox, "bob")
+    await post(alice, "Reported twice over.")
+    await bob.submit_modal(await bob.click(shares_in(sandbox)[0], "Report"), **{"share:field": "not okay"})
+    card = await sandbox.channel("moderation").wait_for_message("A report on an anonymous share")
+    muted, dismissed = await asyncio.gather(ana.click(card, "Mute poster 7 days"), cora.click(card, "Dismiss"))
+    [acted] = [o for o in (muted, dismissed) if o.kind == "update"]
+    [told] = [o for o in (muted, dismissed) if o is not acted]
+    assert told.ephemeral and "Someone already acted on this report" in told.text
+    [report] = await bot.services.db.fetchall("SELECT status FROM share_reports")
+    mutes = await bot.services.db.fetchall("SELECT * FROM share_mutes")
+    if acted is muted:
+        assert report["status"] == "muted" and len(mutes) == 1 and "muted the poster" in card.text
+    else:
+        assert report["status"] == "dismissed" and mutes == [] and "dismissed the report" in card.text
+
+    # An action that can't be done leaves the report open: the post no longer links to anyone.
+    carol = await join(sandbox, "carol")
+    await post(carol, "Unlinked before the moderators look.")
+    later = next(m for m in shares_in(sandbox) if "Unlinked" in m.text)
+    await bob.submit_modal(await bob.click(later, "Report"), **{"share:field": "again"})
+    card = await sandbox.channel("moderation").wait_for_message("Unlinked before", after=1)
+    await bot.services.privacy.delete_user(sandbox.guild.id, carol.id)
+    refused = await ana.click(card, "Mute poster 1 day")
+    assert refused.ephemeral and "can no longer be linked to anyone" in refused.text
+    assert (await cora.click(card, "Dismiss")).kind == "update" and "dismissed the report" in card.text
+
+
 async def test_rate_limit_says_when_to_try_again(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
     await make_circle(sandbox)
     await sandbox.admin("ana").slash("circle edit", circle="Grief", share_limit=2)
@@ -479,3 +512,17 @@ async def test_the_crisis_card_offers_a_listener_when_the_server_has_them(
     for secret in (str(alice.id), alice.user.username, alice.user.display_name):
         assert secret not in offer.text
     assert shares_in(sandbox) == [], "asking for a listener posts nothing"
+
+
+async def test_crisis_words_in_german_show_resources_before_anything_is_posted(
+    sandbox: Sandbox, bot: PeerCirclesBot
+) -> None:
+    ana = await make_circle(sandbox)
+    await ana.slash("setup", region="DE")
+    alice = await join(sandbox, "alice")
+    care = await write(alice, "hab die tabletten gesammelt und heute nacht ist schluss. danke für alles")
+    assert care.ephemeral
+    assert "TelefonSeelsorge" in care.text
+    assert care.message.buttons == ["Continue to preview", "Don't post"]
+    assert shares_in(sandbox) == []
+    assert not any("may be from someone in crisis" in m.text for m in sandbox.channel("moderation").messages)

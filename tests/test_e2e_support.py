@@ -648,3 +648,19 @@ async def test_a_burst_of_messages_sent_without_waiting_arrives_in_order(
     await deliver_all(sbot)
     assert relayed(lena, "Member · ") == [text.strip() for text in burst]
     assert handled == [m.id for m in sent]
+
+
+async def test_an_urgent_message_in_spanish_alerts_coordinators_without_identity(
+    sandbox: Sandbox, sbot: PeerCirclesBot
+) -> None:
+    _, lena, maya = await talking(sandbox, sbot, region="ES")
+    crisis = "ya tengo las pastillas contadas en la mesa y esta noche lo hago, no llames a nadie"
+    await dm(sbot, maya, crisis)
+    await deliver_all(sbot)
+    banner = await lena.wait_for_dm("may mean Member · ")
+    assert "immediate danger" in banner.text and "coordinators have been alerted" in banner.text
+    resources = await maya.wait_for_dm("You don't have to carry this alone")
+    assert "024" in resources.text
+    alert = await sandbox.channel("moderation").wait_for_message("may be in immediate danger")
+    for secret in (str(maya.id), maya.user.username, maya.user.display_name, crisis):
+        assert secret not in json.dumps(alert.to_dict())

@@ -311,3 +311,12 @@ async def test_the_bot_loads_the_screen_on_a_worker_thread_at_start(
     await started._lexicon_warmup
     assert loaded_on and loaded_on[0] != threading.get_ident(), "loaded off the event loop's thread"
     assert bot.safety.default_model.cache_info().currsize == 1
+
+
+def test_everyday_false_alarms_do_not_grow() -> None:
+    """Our own bar is at most 5% of everyday messages flagged; the screen misses it (6.7%, see the
+    README). This guards against it getting worse; the figure is read, never tuned on."""
+    rows = load(DATA / "safety_everyday.tsv")
+    flagged = sum(assess(r.text).flagged for r in rows) / len(rows)
+    urgent = sum(assess(r.text).level is Level.URGENT for r in rows) / len(rows)
+    assert flagged <= 0.08 and urgent <= 0.02, (flagged, urgent)

@@ -195,6 +195,10 @@ class LinearScreen:
     pad: float = 0.0
     meta: Mapping[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    _idf2: array = field(init=False, repr=False)  # idf squared (quantised units), for the norm
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_idf2", array("I", [v * v for v in self.idf]))
 
     # ------------------------------------------------------------------ loading
 
@@ -280,17 +284,19 @@ class LinearScreen:
         bias_f, bias_u = self.biases["flag"], self.biases["urgent"]
         if not positions:
             return bias_f, bias_u
-        wf, wu, idf = self.weights["flag"], self.weights["urgent"], self.idf
         # Prefix sums per word position: each head's weights, and the squared IDFs (the norm).
+        # Slots no training text had hold 0 in all three arrays, so they add nothing.
+        get_f, get_u, get_n = (
+            self.weights["flag"].__getitem__,
+            self.weights["urgent"].__getitem__,
+            self._idf2.__getitem__,
+        )
         pf, pu, pn = [0], [0], [0]
         sf = su = sn = 0
         for ids in positions:
-            for i in ids:
-                d = idf[i]
-                if d:
-                    sf += wf[i]
-                    su += wu[i]
-                    sn += d * d
+            sf += sum(map(get_f, ids))
+            su += sum(map(get_u, ids))
+            sn += sum(map(get_n, ids))
             pf.append(sf)
             pu.append(su)
             pn.append(sn)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,15 +95,16 @@ def inverse_document_frequency(rows: Sequence[dict[int, int]], size: int) -> lis
     """Smoothed IDF per slot (as scikit-learn computes it), 0 for slots in fewer than MIN_DF texts.
 
     Quantised exactly as the model file stores it, so training sees the values the bot will use.
+    Plain Python arithmetic (not NumPy's), so the result doesn't depend on the NumPy version.
     """
-    df = np.zeros(size, dtype=np.int64)
+    df = [0] * size
     for counts in rows:
-        df[np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))] += 1
+        for i in counts:
+            df[i] += 1
     n = len(rows)
-    idf = np.where(df >= MIN_DF, np.log((1 + n) / (1 + df)) + 1.0, 0.0)
-    scale = float(f"{(float(idf.max()) or 1.0) / 65535.0:.9e}")
-    quantised: list[float] = (np.clip(np.rint(idf / scale), 0, 65535) * scale).tolist()
-    return quantised
+    idf = [math.log((1 + n) / (1 + d)) + 1.0 if d >= MIN_DF else 0.0 for d in df]
+    scale = float(f"{(max(idf) or 1.0) / 65535.0:.9e}")
+    return [min(65535, max(0, round(v / scale))) * scale for v in idf]
 
 
 def matrix(rows: Sequence[dict[int, int]], idf: Sequence[float], size: int, pad: float) -> csr_matrix:
