@@ -359,7 +359,13 @@ class ShareService:
         return report, share
 
     async def close_report(self, report: Report, status: str) -> None:
-        await self.shares.set_report(report.id, status=status)
+        """Close an open report as ``status``, once: of two moderators acting on it at the same moment,
+        the second is told someone already did."""
+        if not await self.shares.close_report_if_open(report.id, status):
+            raise Conflict("Someone already acted on this report.")
+
+    async def reopen_report(self, report: Report) -> None:
+        await self.shares.set_report(report.id, status="open")
 
     async def mute_author(self, share: Share, duration: str) -> datetime | None:
         if duration not in MUTES:

@@ -269,6 +269,13 @@ class ShareRepository:
         assignments = ", ".join(f"{name} = ?" for name in changes)
         await self.db.execute(f"UPDATE share_reports SET {assignments} WHERE id = ?", (*changes.values(), report_id))
 
+    async def close_report_if_open(self, report_id: int, status: str) -> bool:
+        """open → ``status`` in one UPDATE (two moderators pressing at once close it once)."""
+        changed = await self.db.execute(
+            "UPDATE share_reports SET status = ? WHERE id = ? AND status = 'open'", (status, report_id)
+        )
+        return changed == 1
+
     async def mute(
         self, guild_id: int, circle_id: int, member_hash: bytes, until: datetime | None, now: datetime
     ) -> None:

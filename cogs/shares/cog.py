@@ -505,21 +505,23 @@ class SharesCog(commands.Cog, name="SharesCog"):
     async def on_mod_button(self, interaction: discord.Interaction[Any], action: str, report_id: int) -> None:
         report, share = await self.service.open_report(report_id)
         circle = await self.service.require_moderator(share, actor_from(interaction))
-        if report.status != "open":
-            raise InvalidInput("Someone already acted on this report.")
+        # Closed before acting: of two moderators pressing at the same moment, one acts.
+        status = {"remove": "removed", "dismiss": "dismissed"}.get(action, "muted")
+        await self.service.close_report(report, status)
         who = f"<@{interaction.user.id}>"
-        if action == "remove":
-            await self._take_down(share)
-            await self.service.close_report(report, "removed")
-            outcome = f"{who} removed the post."
-        elif action.startswith("mute"):
-            until = await self.service.mute_author(share, action.removeprefix("mute"))
-            await self.service.close_report(report, "muted")
-            length = f"until <t:{int(until.timestamp())}:f>" if until else "until a moderator lifts it"
-            outcome = f"{who} muted the poster in {circle.name} {length}. They'll learn it privately when they next try to post."
-        else:
-            await self.service.close_report(report, "dismissed")
-            outcome = f"{who} dismissed the report."
+        try:
+            if action == "remove":
+                await self._take_down(share)
+                outcome = f"{who} removed the post."
+            elif action.startswith("mute"):
+                until = await self.service.mute_author(share, action.removeprefix("mute"))
+                length = f"until <t:{int(until.timestamp())}:f>" if until else "until a moderator lifts it"
+                outcome = f"{who} muted the poster in {circle.name} {length}. They'll learn it privately when they next try to post."
+            else:
+                outcome = f"{who} dismissed the report."
+        except Exception:
+            await self.service.reopen_report(report)  # it didn't happen: the report stays open
+            raise
         await interaction.response.edit_message(view=layout(TD(f"🚩 Report on a share in {circle.name}: {outcome}")))
 
     async def _take_down(self, share: Share) -> None:
