@@ -33,13 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import LABEL, THINK_S, callback_times, db_count, start_bot
 from bench.serve import BotProcess
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.server import SandboxError
 
 MIX: tuple[tuple[str, int], ...] = (("checkin", 30), ("share", 10), ("reply", 15), ("support", 30), ("rsvp", 15))
 EVENTS_PER_ACTION = {"checkin": 2, "share": 3, "reply": 2, "support": 1, "rsvp": 1, "ping": 1}
-THINK_S = 0.25  # a person reading before their next step (see bench.run.think)
 TYPE_S = 2.0  # a person writing in a form before sending it (real people take far longer)
 READ_S = 1.5  # a person reading their share's private preview before pressing Post
 
@@ -340,8 +340,6 @@ async def run_step(runner: Runner, rate: float, duration: float, rng: random.Ran
 
 
 def _latencies(sandbox: Sandbox, outcomes: list[Outcome]) -> list[float]:
-    from bench.run import callback_times
-
     if not outcomes:
         return []
     times = callback_times(sandbox)
@@ -362,8 +360,6 @@ class Seen:
 
     @classmethod
     def read(cls, world: World) -> Seen:
-        from bench.run import LABEL
-
         server = world.sandbox.server
         bot_id = server.bot_user.id
         dm_of = {server.dm_channel(p.user).id: p.id for pair in world.pairs for p in pair}
@@ -407,8 +403,6 @@ async def verify(
     """Everything each person was promised arrived exactly once (and in order, for messages), and
     the bot logged no error since ``since`` (a time.time(): the step's start; an overloaded step
     before it may have logged answers that came too late)."""
-    from bench.run import db_count
-
     deadline = time.monotonic() + timeout
     while True:
         seen = Seen.read(world)
@@ -517,8 +511,6 @@ def _describe(result: StepResult) -> str:
 
 
 async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tuple[RampResult, RampResult, World]:
-    from bench.run import start_bot
-
     cfg = QUICK if quick else FULL
     # Baseline: the same ramp of /ping from the same number of people.
     sandbox = await Sandbox.create(spec_path=None)
@@ -541,8 +533,6 @@ async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tu
     try:
         bot = await start_bot("bot", sandbox, workdir, "load")
         world = await build_world(sandbox, cfg)
-        from bench.run import db_count
-
         seeded = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
         process = bot
         runner = Runner(world)

@@ -26,8 +26,6 @@ import gc
 import logging
 import os
 import platform
-import re
-import statistics
 import sys
 import tempfile
 import time
@@ -37,128 +35,32 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 import discord  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    HEADER,
+    LABEL,
+    LOAD_RATE_LIMIT,
+    ROOT,
+    BenchError,
+    Row,
+    Stat,
+    callback_times,
+    db_count,
+    start_bot,
+    think,
+)
 from bench.serve import BotProcess  # noqa: E402
 from bot.sandbox.actors import Outcome, Person, Sandbox  # noqa: E402
 from bot.sandbox.harness import TEST_SECRET_KEY  # noqa: E402
 from bot.sandbox.server import INTERACTION_TIMEOUT_S, Interaction  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.md"
-LOAD_RATE_LIMIT = (100_000, 1.0)  # latency scenarios: no artificial REST limits in the way
-CALLBACK_PATH = re.compile(r"^/interactions/(\d+)/[^/]+/callback$")
 SCENARIOS = ("latency", "storage", "startup", "relay", "load")  # load last: it leaves the biggest heap
-
-
-class BenchError(AssertionError):
-    """A benchmark's correctness check failed (not a missed target: a wrong result)."""
-
-
-# -- statistics and the table -------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
-    if not values:
-        raise BenchError("no samples")
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    k = (len(ordered) - 1) * q / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-@dataclass
-class Stat:
-    samples: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.samples, 99)
-
-    @property
-    def n(self) -> int:
-        return len(self.samples)
-
-
-@dataclass
-class Row:
-    scenario: str
-    measure: str
-    unit: str
-    bot: Stat | float
-    baseline: Stat | float | None = None
-    target: str = ""
-    met: bool | None = None
-    note: str = ""
-
-    def cells(self) -> list[str]:
-        def fmt(value: float) -> str:
-            if self.unit == "ms":
-                return f"{value * 1000:.2f}"
-            if abs(value) >= 100:
-                return f"{value:,.0f}"
-            return f"{value:.3g}"
-
-        def pair(stat: Stat | float | None) -> tuple[str, str]:
-            if stat is None:
-                return "", ""
-            if isinstance(stat, Stat):
-                return fmt(stat.median), fmt(stat.p99)
-            return fmt(stat), ""
-
-        bot_med, bot_p99 = pair(self.bot)
-        base_med, base_p99 = pair(self.baseline)
-        ratio_med = ratio_p99 = ""
-        if isinstance(self.bot, Stat) and isinstance(self.baseline, Stat):
-            ratio_med = f"{self.bot.median / self.baseline.median:.2f}x"
-            ratio_p99 = f"{self.bot.p99 / self.baseline.p99:.2f}x"
-        elif isinstance(self.bot, float) and isinstance(self.baseline, float) and self.baseline:
-            ratio_med = f"{self.bot / self.baseline:.2f}x"
-        n = str(self.bot.n) if isinstance(self.bot, Stat) else ""
-        met = "" if self.met is None else ("met" if self.met else "**missed**")
-        return [
-            self.scenario,
-            self.measure,
-            self.unit,
-            n,
-            bot_med,
-            bot_p99,
-            base_med,
-            base_p99,
-            ratio_med,
-            ratio_p99,
-            self.target,
-            met,
-            self.note,
-        ]
-
-
-HEADER = [
-    "Scenario",
-    "Measure",
-    "Unit",
-    "n",
-    "peer-circles median",
-    "p99",
-    "baseline median",
-    "baseline p99",
-    "ratio median",
-    "ratio p99",
-    "Target",
-    "Result",
-    "Note",
-]
 
 
 def machine() -> str:
@@ -190,41 +92,6 @@ def render(rows: list[Row], *, quick: bool, started: datetime, elapsed: float) -
     ]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     return "\n".join(lines) + "\n"
-
-
-# -- the bots under test -------------------------------------------------------------------------
-
-
-def db_count(path: Path, sql: str, params: Sequence[Any] = ()) -> int:
-    """Read a count straight from a bot's database file (WAL: safe while the bot runs)."""
-    import sqlite3
-
-    conn = sqlite3.connect(path, timeout=30)
-    try:
-        row = conn.execute(sql, tuple(params)).fetchone()
-    finally:
-        conn.close()
-    return int(row[0]) if row else 0
-
-
-async def start_bot(kind: str, sandbox: Sandbox, workdir: Path, name: str) -> BotProcess:
-    """The bot (or the baseline) in its own process against this sandbox, ready."""
-    return await BotProcess(kind, sandbox, workdir / f"{name}.db", workdir / f"{name}.log").start()
-
-
-# -- measuring interactions ---------------------------------------------------------------------
-
-
-def callback_times(sandbox: Sandbox) -> dict[int, float]:
-    """interaction id -> when the sandbox had handled the bot's (first successful) callback."""
-    found: dict[int, float] = {}
-    for request in sandbox.server.requests:
-        if request.method != "POST" or request.status >= 400:
-            continue
-        match = CALLBACK_PATH.match(request.path)
-        if match:
-            found.setdefault(int(match.group(1)), request.at)
-    return found
 
 
 def latencies(sandbox: Sandbox, outcomes: Sequence[Outcome]) -> list[float]:
@@ -267,17 +134,6 @@ async def measure(
         outcomes = await asyncio.gather(*(action(p) for p in who))
         collected += latencies(sandbox, outcomes)
     return collected
-
-
-THINK_S = 0.25
-
-
-async def think() -> None:
-    """A person reading or typing before their next step. Real people take seconds; without any
-    pause the harness (in its own process) can answer a form before discord.py has even stored
-    it (send_modal stores the modal only after Discord accepted the callback), which no person
-    could do."""
-    await asyncio.sleep(THINK_S)
 
 
 # -- scenario 1: interaction latency ------------------------------------------------------------
@@ -836,7 +692,6 @@ async def scenario_startup(quick: bool, workdir: Path) -> list[Row]:
 
 DM_ROUTE = "POST /channels/{channel_id}/messages"
 DM_LIMIT = (5, 5.0)  # Discord: 5 messages per 5 s per channel
-LABEL = re.compile(r"^\*\*(Member|Listener) · [A-Z0-9]{4}\*\*\n", re.S)
 
 
 @dataclass

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.run import BenchError, Row, Stat, percentile, render, run
+from bench.common import BenchError, Row, Stat, percentile
+from bench.run import render, run
 
 
 def test_percentile_and_ratio_cells() -> None:
