@@ -20,7 +20,7 @@ from bot.clock import FakeClock
 from bot.sandbox.actors import ChannelView, Person, Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import GUILD_VOICE, P, ScheduledEvent
-from bot.services.sessions import SessionService
+from bot.services.sessions.service import SessionService
 from bot.storage.sessions import SessionRepository
 
 LONDON = ZoneInfo("Europe/London")

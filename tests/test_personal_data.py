@@ -108,7 +108,7 @@ async def _session(services: Services, title: str) -> int:
     """An occurrence of a session series called ``title`` in the first circle (made once)."""
     from datetime import timedelta
 
-    from bot.services.sessions import SessionDraft
+    from bot.services.sessions.models import SessionDraft
     from tests.test_sessions_service import FakeDiscord
 
     sessions = services.sessions
@@ -128,7 +128,7 @@ async def _open_session(services: Services, title: str) -> int:
     from datetime import timedelta
 
     from bot.scheduler import Job
-    from bot.services.sessions import JOB_START
+    from bot.services.sessions.models import JOB_START
 
     occurrence_id = await _session(services, title)
     start = Job("seed", JOB_START, services.clock.now(), timedelta(0), {"occurrence_id": occurrence_id})

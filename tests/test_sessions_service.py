@@ -17,16 +17,16 @@ from bot.scheduler import JobRepository, Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.circles import CircleDraft, CircleService
 from bot.services.member_time import MemberTimeService
-from bot.services.sessions import (
+from bot.services.sessions.models import (
     DmResult,
     EventState,
     GoRoundView,
     ReminderView,
     SessionDraft,
-    SessionService,
     SessionView,
     parse_ref,
 )
+from bot.services.sessions.service import SessionService
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository

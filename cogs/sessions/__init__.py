@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.services.sessions import SessionService
+from bot.services.sessions.service import SessionService
 from cogs.sessions.cog import SessionsCog
 
 if TYPE_CHECKING:

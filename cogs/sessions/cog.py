@@ -13,7 +13,8 @@ from bot.errors import InvalidInput, StorageError
 from bot.services.circles import CircleService
 from bot.services.help import Audience
 from bot.services.recurrence import LAST, Occurrence, describe, local_phrase, offsets_text
-from bot.services.sessions import EventState, SessionDraft, SessionService, SessionView, UpcomingView
+from bot.services.sessions.models import EventState, SessionDraft, SessionView, UpcomingView
+from bot.services.sessions.service import SessionService
 from bot.services.timezones import search_timezones, validate_timezone
 from bot.storage.circles import Circle
 from bot.ui.confirm import ConfirmView
@@ -378,7 +379,7 @@ class SessionsCog(commands.Cog):
         guild = guild_of(interaction)
         actor = actor_from(interaction)
         series, _ = await self.service.resolve(guild.id, session)
-        circle = await self.service._circle(series.circle_id)
+        circle = await self.service.circle(series.circle_id)
         await self.service.require_facilitator(circle, actor, "change its sessions")
         series_only = [
             n
@@ -442,7 +443,7 @@ class SessionsCog(commands.Cog):
         guild = guild_of(interaction)
         actor = actor_from(interaction)
         series, _ = await self.service.resolve(guild.id, session)
-        await self.service.require_facilitator(await self.service._circle(series.circle_id), actor, "skip its sessions")
+        await self.service.require_facilitator(await self.service.circle(series.circle_id), actor, "skip its sessions")
         await interaction.response.defer(ephemeral=True, thinking=True)
         skipped = await self.service.skip(actor, guild.id, session, note)
         await reply(
@@ -459,7 +460,7 @@ class SessionsCog(commands.Cog):
         actor = actor_from(interaction)
         series, _ = await self.service.resolve(guild.id, session)
         await self.service.require_facilitator(
-            await self.service._circle(series.circle_id), actor, "cancel its sessions"
+            await self.service.circle(series.circle_id), actor, "cancel its sessions"
         )
 
         async def confirmed(pressed: discord.Interaction[Any]) -> None:

@@ -1,4 +1,4 @@
-"""discord.py implementation of the :class:`bot.services.sessions.SessionDiscord` port.
+"""discord.py implementation of the :class:`bot.services.sessions.port.SessionDiscord` port.
 
 Everything here works before the gateway is ready (REST only, through partial messageables and
 the HTTP client), because scheduled jobs whose time passed while the bot was down run during
@@ -15,7 +15,7 @@ from typing import Any
 import discord
 
 from bot.errors import MissingBotPermissions
-from bot.services.sessions import DmResult, GoRoundView, ReminderView, SessionView
+from bot.services.sessions.models import DmResult, GoRoundView, ReminderView, SessionView
 from bot.ui.replies import NO_PINGS
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.sessions.views import (

@@ -16,7 +16,8 @@ import discord
 
 from bot.safety import assess
 from bot.services.recurrence import offset_label
-from bot.services.sessions import GoRoundView, ReminderView, SessionService, SessionView
+from bot.services.sessions.models import GoRoundView, ReminderView, SessionView
+from bot.services.sessions.service import SessionService
 from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView, handle_interaction_error
 from bot.ui.people import actor_from
 from bot.ui.replies import NO_PINGS, reply, text_card

@@ -1,0 +1,317 @@
+"""Changing plans: one occurrence moved or skipped, a whole series edited or cancelled, and a
+circle's series stopped when the circle closes. Whoever said they were going is told privately."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services.access import Actor
+from bot.services.recurrence import Change, Occurrence, occurrence_on, parse_date, parse_offsets, parse_time
+from bot.services.sessions.attendance import Attendance
+from bot.services.sessions.core import SessionCore, SessionDeps
+from bot.services.sessions.models import (
+    CAPACITY_RANGE,
+    DESCRIPTION_LIMIT,
+    DURATION_RANGE,
+    SPEAKER_RANGE,
+    TITLE_LIMIT,
+    DmResult,
+    SessionView,
+    clean_text,
+    in_range,
+    job_prefix,
+)
+from bot.services.sessions.planning import Planning
+from bot.storage.circles import Circle
+from bot.storage.sessions import Series, StoredOccurrence
+
+log = logging.getLogger(__name__)
+
+
+class Changes(SessionCore):
+    def __init__(self, deps: SessionDeps, planning: Planning, attendance: Attendance) -> None:
+        super().__init__(deps)
+        self.planning = planning
+        self.attendance = attendance
+
+    async def _occurrence_for(self, series: Series, day: date | None) -> tuple[date, StoredOccurrence | None]:
+        if day is None:
+            raise InvalidInput("Pick one session (a date) from the list Discord offers as you type.")
+        changes = await self.repo.changes(series.id)
+        stored = await self.repo.occurrence_on(series.id, day)
+        if stored is None and occurrence_on(series.rule, day, changes) is None:
+            raise NotFound("That date isn't one of this session's dates any more. Pick one from the list.")
+        return day, stored
+
+    async def skip(self, actor: Actor, guild_id: int, ref: str, note: str | None = None) -> SessionView | Occurrence:
+        series, day = await self.resolve(guild_id, ref)
+        circle = await self.circle(series.circle_id)
+        await self.require_facilitator(circle, actor, "skip its sessions")
+        day, stored = await self._occurrence_for(series, day)
+        note = clean_text(note, 300, "note") or None
+        if stored is not None and stored.status != "scheduled":
+            raise Conflict("That session has already started or isn't scheduled any more, so it can't be skipped.")
+        planned = occurrence_on(series.rule, day, await self.repo.changes(series.id))
+        await self.repo.put_change(series.id, Change(day, skip=True), note)
+        if stored is None:
+            assert planned is not None
+            log.info("session occurrence skipped ahead series=%s", series.id)
+            return planned
+        view = await self.call_off(series, circle, stored, "skipped", note, tell="it was skipped")
+        await self.planning.ensure_window(series)
+        return view
+
+    async def call_off(
+        self,
+        series: Series,
+        circle: Circle | None,
+        stored: StoredOccurrence,
+        status: str,
+        note: str | None,
+        *,
+        tell: str,
+        delete_event: bool = True,
+    ) -> SessionView:
+        """Skip or cancel a scheduled occurrence: jobs, event, announcement, and tell who RSVPed."""
+        if not await self.repo.set_status_if(stored.id, ("scheduled",), status, note=note):
+            current = await self.repo.occurrence(stored.id)
+            assert current is not None
+            return await self.view(current, series, circle)
+        await self.scheduler.cancel_prefix(job_prefix(series.circle_id, stored.id))
+        stored = await self.repo.occurrence(stored.id) or stored
+        if stored.discord_event_id is not None and delete_event and self.discord is not None:
+            try:
+                await self.discord.delete_event(series.guild_id, stored.discord_event_id)
+            except Exception:
+                log.warning("could not remove a Discord event occurrence=%s", stored.id)
+        stored = await self.repo.update_occurrence(stored.id, event_status="gone")
+        view = await self.view(stored, series, circle)
+        await self.refresh_announcement(stored, view)
+        reason = f" A note from the facilitators: {note}" if note and tell == "it was skipped" else ""
+        text = (
+            f"**{series.title}** ({view.circle_name}) on <t:{int(view.starts_at.timestamp())}:F> "
+            f"won't take place: {tell}.{reason} You don't need to do anything."
+        )
+        await self._tell_rsvped(stored.id, text)
+        log.info("session occurrence %s occurrence=%s", status, stored.id)
+        return view
+
+    async def _tell_rsvped(self, occurrence_id: int, text: str) -> tuple[int, int]:
+        if self.discord is None:
+            return 0, 0
+        sent = closed = 0
+        for rsvp in await self.repo.rsvps(occurrence_id):
+            if rsvp.status not in ("going", "waitlist"):
+                continue
+            result = await self.discord.send_notice(rsvp.user_id, text)
+            if result is DmResult.SENT:
+                sent += 1
+            elif result is DmResult.CLOSED:
+                closed += 1
+                await self.repo.mark_dm_closed(occurrence_id, rsvp.user_id)
+        return sent, closed
+
+    async def cancel(self, actor: Actor, guild_id: int, ref: str) -> tuple[Series, int]:
+        """Cancel a whole series: its Discord events are removed and RSVPed members told privately."""
+        series, _ = await self.resolve(guild_id, ref)
+        circle = await self.circle(series.circle_id)
+        await self.require_facilitator(circle, actor, "cancel its sessions")
+        if not series.active:
+            raise Conflict("That session series has already ended or been cancelled.")
+        series = await self.repo.update_series(series.id, status="cancelled", cancelled_at=self.clock.now())
+        removed = 0
+        for stored in await self.repo.occurrences_of(series.id, ("scheduled",)):
+            await self.call_off(series, circle, stored, "cancelled", None, tell="the facilitators cancelled the series")
+            removed += 1
+        log.info("session series cancelled series=%s occurrences=%d", series.id, removed)
+        return series, removed
+
+    async def edit_occurrence(
+        self,
+        actor: Actor,
+        guild_id: int,
+        ref: str,
+        *,
+        new_date: str | None = None,
+        new_time: str | None = None,
+        duration_minutes: int | None = None,
+    ) -> SessionView | Occurrence:
+        series, day = await self.resolve(guild_id, ref)
+        circle = await self.circle(series.circle_id)
+        await self.require_facilitator(circle, actor, "change its sessions")
+        day, stored = await self._occurrence_for(series, day)
+        if stored is not None and stored.status != "scheduled":
+            raise Conflict("That session has already started or isn't scheduled any more, so it can't be changed.")
+        if new_date is None and new_time is None and duration_minutes is None:
+            raise InvalidInput("Add a new date, time or duration to change this session.")
+        changes = await self.repo.changes(series.id)
+        current = changes.get(day)
+        change = Change(
+            day,
+            new_date=parse_date(new_date, today=self.clock.now().date())
+            if new_date
+            else (current.new_date if current else None),
+            new_time=parse_time(new_time) if new_time else (current.new_time if current else None),
+            new_duration=timedelta(minutes=in_range(duration_minutes, DURATION_RANGE, "duration in minutes"))
+            if duration_minutes
+            else (current.new_duration if current else None),
+        )
+        moved = occurrence_on(series.rule, day, {**changes, day: change})
+        assert moved is not None
+        if moved.starts_at <= self.clock.now():
+            raise InvalidInput("That would put the session in the past. Pick a later date or time.")
+        await self.repo.put_change(series.id, change)
+        if stored is None:
+            await self.planning.ensure_window(series)
+            stored = await self.repo.occurrence_on(series.id, day)
+            if stored is None:
+                return moved
+            return await self.view(stored, series, circle)
+        return await self.move(series, circle, stored, moved.starts_at, moved.ends_at, by_hand=False)
+
+    async def move(
+        self,
+        series: Series,
+        circle: Circle | None,
+        stored: StoredOccurrence,
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        by_hand: bool,
+    ) -> SessionView:
+        """Follow a new time everywhere: the row first (so our own event edit isn't taken for a
+        hand edit), then the Discord event, the announcement, the jobs, and the people going."""
+        old = stored.starts_at
+        stored = await self.repo.update_occurrence(stored.id, starts_at=starts_at, ends_at=ends_at)
+        view = await self.view(stored, series, circle)
+        if not by_hand and stored.discord_event_id is not None and self.discord is not None:
+            try:
+                if not await self.discord.update_event(view):
+                    stored = await self.repo.update_occurrence(stored.id, event_status="gone")
+            except Exception:
+                log.warning("could not update a Discord event occurrence=%s", stored.id)
+        await self.planning.reschedule_jobs(series, stored)
+        await self.refresh_announcement(stored, view)
+        if old != starts_at:
+            await self._tell_rsvped(
+                stored.id,
+                f"**{series.title}** ({view.circle_name}) has moved: it now starts <t:{int(starts_at.timestamp())}:F> "
+                f"(<t:{int(starts_at.timestamp())}:R>). If you can't make the new time, press Not going on the "
+                "announcement.",
+            )
+        return view
+
+    async def edit_series(
+        self,
+        actor: Actor,
+        guild_id: int,
+        ref: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        start_time: str | None = None,
+        duration_minutes: int | None = None,
+        channel: tuple[int, str, str] | None = None,
+        reminders: str | None = None,
+        capacity: int | None = None,
+        speaker_minutes: int | None = None,
+    ) -> tuple[Series, list[str]]:
+        series, _ = await self.resolve(guild_id, ref)
+        circle = await self.circle(series.circle_id)
+        await self.require_facilitator(circle, actor, "change its sessions")
+        if not series.active:
+            raise Conflict("That session series has ended or was cancelled; schedule a new one instead.")
+        updates: dict[str, object] = {}
+        said: list[str] = []
+        if title is not None:
+            cleaned = clean_text(title, TITLE_LIMIT, "title")
+            if cleaned and cleaned != series.title:
+                updates["title"] = cleaned
+                said.append(f"title → {cleaned}")
+        if description is not None:
+            cleaned = clean_text(description, DESCRIPTION_LIMIT, "description")
+            if cleaned != series.description:
+                updates["description"] = cleaned
+                said.append("description")
+        if start_time is not None:
+            at = parse_time(start_time).strftime("%H:%M")
+            if at != series.start_time:
+                updates["start_time"] = at
+                said.append(f"start time → {at} ({series.timezone})")
+        if duration_minutes is not None:
+            minutes = in_range(duration_minutes, DURATION_RANGE, "duration in minutes")
+            if minutes != series.duration_minutes:
+                updates["duration_minutes"] = minutes
+                said.append(f"duration → {minutes} minutes")
+        if channel is not None:
+            channel_id, kind, name = channel
+            if kind not in ("voice", "stage", "text"):
+                raise InvalidInput("Pick a voice channel, a stage, or a text channel for the session.")
+            if channel_id != series.channel_id:
+                await self.port.require_event_permissions(guild_id, channel_id, kind)
+                if kind == "text":
+                    await self.port.require_post(guild_id, channel_id)
+                updates.update(channel_id=channel_id, channel_kind=kind, channel_name=name[:100])
+                said.append(f"place → <#{channel_id}>")
+        if reminders is not None:
+            offsets = ",".join(str(m) for m in parse_offsets(reminders))
+            if offsets != series.reminder_offsets:
+                updates["reminder_offsets"] = offsets
+                said.append("reminders")
+        if capacity is not None:
+            value = None if capacity == 0 else in_range(capacity, CAPACITY_RANGE, "number of places")
+            if value != series.capacity:
+                updates["capacity"] = value
+                said.append(f"places → {value or 'no limit'}")
+        if speaker_minutes is not None:
+            value = in_range(speaker_minutes, SPEAKER_RANGE, "minutes per speaker")
+            if value != series.speaker_minutes:
+                updates["speaker_minutes"] = value
+                said.append(f"minutes per speaker → {value}")
+        if not updates:
+            return series, []
+        series = await self.repo.update_series(series.id, **updates)
+        changes = await self.repo.changes(series.id)
+        for stored in await self.repo.occurrences_of(series.id, ("scheduled",)):
+            planned = occurrence_on(series.rule, stored.day, changes)
+            if planned is None:
+                continue
+            if planned.starts_at != stored.starts_at or planned.ends_at != stored.ends_at:
+                if planned.starts_at <= self.clock.now():
+                    continue
+                await self.move(series, circle, stored, planned.starts_at, planned.ends_at, by_hand=False)
+                continue
+            view = await self.view(stored, series, circle)
+            if stored.discord_event_id is not None and self.discord is not None:
+                try:
+                    await self.discord.update_event(view)
+                except Exception:
+                    log.warning("could not update a Discord event occurrence=%s", stored.id)
+            if "reminder_offsets" in updates:
+                await self.planning.reschedule_jobs(series, stored)
+            if "capacity" in updates:
+                await self.attendance.promote(stored.id)
+            await self.refresh_announcement(stored, await self.view(stored, series, circle))
+        log.info("session series edited series=%s fields=%d", series.id, len(updates))
+        return series, said
+
+    async def stop_circle(self, circle_id: int) -> int:
+        """A circle is being archived or deleted: end its series, remove upcoming Discord events,
+        tell people who were going. Call before deleting the circle (its rows go with it)."""
+        circle = await self.circles.get(circle_id)
+        if circle is None:
+            return 0
+        stopped = 0
+        for series in await self.repo.active_series(circle_id=circle_id):
+            await self.stop_for_archived(series, circle)
+            stopped += 1
+        return stopped
+
+    async def stop_for_archived(self, series: Series, circle: Circle) -> None:
+        """An archived circle's series stops: upcoming events are removed (its jobs already were)."""
+        await self.repo.update_series(series.id, status="ended")
+        for stored in await self.repo.occurrences_of(series.id, ("scheduled",)):
+            await self.call_off(series, circle, stored, "cancelled", None, tell="the circle has closed")
+        log.info("session series stopped; circle archived series=%s", series.id)
