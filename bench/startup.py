@@ -1,7 +1,7 @@
 """Scenario 4 (start-up at scale): the child process and the database generator.
 
-The parent (``bench.run``) runs the sandbox with N servers in its own process and starts this module
-as a fresh Python process per measurement::
+The parent (``bench.startup_scenario``) runs the sandbox with N servers in its own process and
+starts this module as a fresh Python process per measurement::
 
     python -m bench.startup bot|baseline API_URL GATEWAY_URL TOKEN DB_PATH
 

@@ -45,7 +45,7 @@ async def test_quick_run_prints_the_expected_rows(tmp_path: Path) -> None:
 
 
 def test_the_relay_allowance_follows_the_sandboxs_fixed_windows() -> None:
-    from bench.run import allowed_finish
+    from bench.relay import allowed_finish
 
     # Eight messages ready at once, 5 per 5 s: five now, three when the window closes.
     assert allowed_finish([0.0] * 8, 5, 5.0, None) == 5.0
