@@ -30,7 +30,7 @@ from bot.services.rota import RotaService
 from bot.services.sessions.service import SessionService
 from bot.services.setup_service import SetupService
 from bot.services.shares import ShareService
-from bot.services.support import SupportService
+from bot.services.support.service import SupportService
 from bot.storage.bot_state import BotStateRepository
 from bot.storage.checkins import CheckinRepository, NoteCipher
 from bot.storage.circles import CircleRepository

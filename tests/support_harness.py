@@ -16,7 +16,7 @@ from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.models import Message
 from bot.services.outbox import OutboxService
 from bot.services.rota import RotaService
-from bot.services.support import SupportService
+from bot.services.support.service import SupportService
 from bot.storage.listeners import ListenerRepository
 from bot.storage.support import SupportRepository
 

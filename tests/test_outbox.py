@@ -28,7 +28,7 @@ from bot.services.outbox import (
     outbox_key,
     row_context,
 )
-from bot.services.support import member_context
+from bot.services.support.models import member_context
 from bot.storage.database import Database
 from bot.storage.support import Conversation, OutboxRow, SupportRepository
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from bot.services.support import RELAY_CHUNK, chunks, member_context
+from bot.services.support.models import RELAY_CHUNK, chunks, member_context
 from bot.storage.database import Database
 from tests.support_harness import World
 

@@ -11,7 +11,7 @@ import logging
 
 from bot.errors import PeerCirclesError
 from bot.services.checkins import CheckinService
-from bot.services.support import SupportService
+from bot.services.support.service import SupportService
 
 log = logging.getLogger(__name__)
 

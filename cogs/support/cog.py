@@ -1,6 +1,6 @@
 """/support: ask for a listener and talk through the bot; the DM relay; offers, feedback, handoff, blocks.
 
-Thin: the rules live in ``bot/services/support.py`` and the outbox; how things look lives in
+Thin: the rules live in ``bot/services/support/`` and the outbox; how things look lives in
 ``relay.py``. Every reply to a person is private (ephemeral, or their own DM).
 
 Why ``/support ask`` and ``/support end`` rather than a runnable ``/support``: Discord doesn't let a
@@ -26,7 +26,8 @@ from bot.services.help import Audience
 from bot.services.outbox import OutboxService
 from bot.services.recurrence import local_phrase
 from bot.services.rota import stamp
-from bot.services.support import Accepted, RequestOutcome, Route, SupportService
+from bot.services.support.models import Accepted, RequestOutcome, Route
+from bot.services.support.service import SupportService
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
 from bot.ui.controls import Controls, button, row

@@ -18,7 +18,7 @@ from bot.services.crisis import CrisisResources
 from bot.services.outbox import Delivered, Outgoing, PermanentDeliveryError, Target, TransientDeliveryError
 from bot.services.rota import stamp
 from bot.services.sanitize import sanitize
-from bot.services.support import Alert, Notice, OfferCard
+from bot.services.support.models import Alert, Notice, OfferCard
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
 from bot.ui.controls import row

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
-from bot.services.support import COMMENT_LIMIT, NOTE_LIMIT, TOPIC_LIMIT
+from bot.services.support.models import COMMENT_LIMIT, NOTE_LIMIT, TOPIC_LIMIT
 from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
 
 if TYPE_CHECKING:
