@@ -6,6 +6,7 @@ the past; jobs are driven with ``clock.advance`` + ``scheduler.run_due`` (no tim
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -259,6 +260,25 @@ async def test_weekly_session_from_schedule_to_feedback_and_the_next_one(world: 
     upcoming = [e for e in events(sandbox) if e.status == 1]
     assert [event_start(e) for e in upcoming] == [london(day + timedelta(days=7))]
     assert sandbox.guild.events[event.id].status == 3
+    assert sandbox.channel("general").messages == []
+
+
+async def test_two_facilitators_starting_a_go_round_at_once_post_one(world: World) -> None:
+    # Both presses found no go-round post yet, and each posted one (with its own Pass and timer buttons).
+    sandbox = world.sandbox
+    fran, circle = await setup_circle(world, "alice", "bob")
+    fred = sandbox.member("fred", roles=["Facilitators"])
+    start = (world.clock.now() + timedelta(hours=1)).astimezone(LONDON).replace(second=0, microsecond=0)
+    await schedule(fran, circle="Grief", title="Now", first_date=start.date().isoformat(), start_time=f"{start:%H:%M}")
+    await world.advance_to(start)
+    opening = await circle.wait_for_message("is starting")
+    for name in ("alice", "bob"):
+        await sandbox.member(name).click(opening, "I'm here")
+    pressed = await asyncio.gather(fran.click(opening, "Go-round"), fred.click(opening, "Go-round"))
+    for outcome in pressed:
+        assert "Started a go-round with 2 people" in (await outcome.settled()).text
+    await circle.wait_for_message("## Go-round")
+    assert len([m for m in circle.messages if "## Go-round" in m.text]) == 1
     assert sandbox.channel("general").messages == []
 
 

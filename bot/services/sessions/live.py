@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, timedelta
 
+from bot.concurrency import KeyedLock
 from bot.errors import InvalidInput, NotFound
 from bot.scheduler import Job
 from bot.sends import RetryLater
@@ -34,6 +35,9 @@ class LiveSession(SessionCore):
     def __init__(self, deps: SessionDeps, planning: Planning) -> None:
         super().__init__(deps)
         self.planning = planning
+        # One go-round start per session at a time: two facilitators pressing Go-round together each
+        # posted one. The second now redraws the first's post.
+        self._starting: KeyedLock[int] = KeyedLock()
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -182,6 +186,10 @@ class LiveSession(SessionCore):
             log.warning("could not update the go-round occurrence=%s", stored.id)
 
     async def start_goround(self, actor: Actor, occurrence_id: int) -> GoRoundView:
+        async with self._starting.hold(occurrence_id):
+            return await self._start_goround(actor, occurrence_id)
+
+    async def _start_goround(self, actor: Actor, occurrence_id: int) -> GoRoundView:
         stored, series, circle = await self._open(occurrence_id)
         await self.require_facilitator(circle, actor, "lead its sessions")
         present = [p.user_id for p in await self.repo.presence(stored.id)]
