@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.common import LOAD_RATE_LIMIT, BenchError, Row, Stat, callback_times, db_count, start_bot, think
 from bot.sandbox.actors import Outcome, Person, Sandbox
-from bot.sandbox.server import INTERACTION_TIMEOUT_S, Interaction
+from bot.sandbox.state import INTERACTION_TIMEOUT_S, Interaction
 
 
 def latencies(sandbox: Sandbox, outcomes: Sequence[Outcome]) -> list[float]:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bot.sandbox.errors import SandboxError
+from bot.sandbox.gateway import INTENT_DIRECT_MESSAGES
 from bot.sandbox.models import (
     DM,
     FLAG_EPHEMERAL,
@@ -34,7 +36,8 @@ from bot.sandbox.models import (
     User,
     walk_components,
 )
-from bot.sandbox.server import INTENT_DIRECT_MESSAGES, Interaction, SandboxError, SandboxServer
+from bot.sandbox.server import SandboxServer
+from bot.sandbox.state import Interaction
 
 DEFAULT_TIMEOUT = 5.0
 
