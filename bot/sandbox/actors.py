@@ -13,8 +13,6 @@ Every step waits on the bot's answer (an event), with a timeout that names what 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -614,64 +612,8 @@ class Person:
         self, type: int, data: dict[str, Any], channel: Channel, *, source: Message | None = None
     ) -> Interaction:
         """Send one INTERACTION_CREATE (Discord's 3-second window starts); don't wait for the answer."""
-        server = self.sandbox.server
-        if not server.ready.is_set():
-            raise SandboxError("The bot is not connected to the sandbox yet")
-        interaction = Interaction(
-            id=server.ids.next(),
-            token=f"sandbox-interaction.{secrets.token_urlsafe(32)}",
-            type=type,
-            user=self.user,
-            guild_id=channel.guild_id,
-            channel_id=channel.id,
-            data=data,
-            source_message=source,
-        )
-        server.add_interaction(interaction)
+        interaction = await self.sandbox.server.create_interaction(self.user, type, data, channel, source=source)
         self._interactions.append(interaction)
-        payload: dict[str, Any] = {
-            "id": str(interaction.id),
-            "application_id": str(server.application_id),
-            "type": type,
-            "data": data,
-            "token": interaction.token,
-            "version": 1,
-            "channel_id": str(channel.id),
-            "locale": "en-GB",
-            "entitlements": [],
-            "attachment_size_limit": 10 * 1024 * 1024,
-        }
-        guild = server.guilds.get(channel.guild_id) if channel.guild_id else None
-        if guild is not None:
-            perms = guild.permissions_in(self.user.id, channel)
-            payload.update(
-                {
-                    "guild_id": str(guild.id),
-                    "guild": {"id": str(guild.id), "locale": "en-US", "features": ["COMMUNITY"]},
-                    "guild_locale": "en-US",
-                    "member": self.member.to_dict() | {"permissions": str(perms)},
-                    "app_permissions": str(guild.permissions_in(server.bot_user.id, channel)),
-                    "channel": channel.to_dict(),
-                    "authorizing_integration_owners": {"0": str(guild.id)},
-                    "context": 0,
-                }
-            )
-        else:
-            payload.update(
-                {
-                    "user": self.user.to_dict(),
-                    "app_permissions": str(
-                        P["VIEW_CHANNEL"] | P["SEND_MESSAGES"] | P["EMBED_LINKS"] | P["ATTACH_FILES"]
-                    ),
-                    "channel": channel.to_dict(),
-                    "authorizing_integration_owners": {"0": "0"},
-                    "context": 1,
-                }
-            )
-        if source is not None:
-            payload["message"] = source.to_dict()
-        await server.dispatch("INTERACTION_CREATE", payload)
-        interaction.sent = time.monotonic()
         return interaction
 
     async def _answer(self, interaction: Interaction, *, what: str, timeout: float = DEFAULT_TIMEOUT) -> Outcome:

@@ -297,6 +297,72 @@ class SandboxState:
             return found
         raise unknown("interaction", 10062)
 
+    async def create_interaction(
+        self, user: User, type: int, data: dict[str, Any], channel: Channel, *, source: Message | None = None
+    ) -> Interaction:
+        """Someone used a command, a component or a form: Discord sends the bot an
+        INTERACTION_CREATE (and its 3-second window starts)."""
+        if not self.gateway.ready.is_set():
+            raise SandboxError("The bot is not connected to the sandbox yet")
+        interaction = Interaction(
+            id=self.ids.next(),
+            token=f"sandbox-interaction.{secrets.token_urlsafe(32)}",
+            type=type,
+            user=user,
+            guild_id=channel.guild_id,
+            channel_id=channel.id,
+            data=data,
+            source_message=source,
+        )
+        self.add_interaction(interaction)
+        payload: dict[str, Any] = {
+            "id": str(interaction.id),
+            "application_id": str(self.application_id),
+            "type": type,
+            "data": data,
+            "token": interaction.token,
+            "version": 1,
+            "channel_id": str(channel.id),
+            "locale": "en-GB",
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        guild = self.guilds.get(channel.guild_id) if channel.guild_id else None
+        if guild is not None:
+            member = guild.members.get(user.id)
+            if member is None:
+                raise SandboxError(f"{user.username} is not in the server")
+            perms = guild.permissions_in(user.id, channel)
+            payload.update(
+                {
+                    "guild_id": str(guild.id),
+                    "guild": {"id": str(guild.id), "locale": "en-US", "features": ["COMMUNITY"]},
+                    "guild_locale": "en-US",
+                    "member": member.to_dict() | {"permissions": str(perms)},
+                    "app_permissions": str(guild.permissions_in(self.bot_user.id, channel)),
+                    "channel": channel.to_dict(),
+                    "authorizing_integration_owners": {"0": str(guild.id)},
+                    "context": 0,
+                }
+            )
+        else:
+            payload.update(
+                {
+                    "user": user.to_dict(),
+                    "app_permissions": str(
+                        P["VIEW_CHANNEL"] | P["SEND_MESSAGES"] | P["EMBED_LINKS"] | P["ATTACH_FILES"]
+                    ),
+                    "channel": channel.to_dict(),
+                    "authorizing_integration_owners": {"0": "0"},
+                    "context": 1,
+                }
+            )
+        if source is not None:
+            payload["message"] = source.to_dict()
+        await self.dispatch("INTERACTION_CREATE", payload)
+        interaction.sent = time.monotonic()
+        return interaction
+
     def interaction_changed(self, params: dict[str, str]) -> None:
         """Wake whoever waits on this interaction's response (see Outcome.settled)."""
         token = params.get("interaction_token")
