@@ -26,6 +26,7 @@ DOMAIN = [
     "bot/storage",
     "bot/safety",
     "bot/resources.py",
+    "bot/timekeeping",
 ]
 
 
@@ -61,6 +62,21 @@ def test_crisis_screen_needs_no_training_libraries(path: Path) -> None:
     # The bot reads the shipped model with the standard library; scikit-learn, SciPy and NumPy
     # are for training/safety/train.py only.
     bad = {m for m in imported_modules(path) if m.split(".")[0] in {"sklearn", "scipy", "numpy", "torch"}}
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+@pytest.mark.parametrize(
+    "path", python_files("bot/storage") + python_files("bot/timekeeping"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_storage_and_time_sit_below_the_services(path: Path) -> None:
+    # Storage never imports a service; bot/timekeeping, the bottom layer, only itself and bot.errors.
+    bottom = path.is_relative_to(ROOT / "bot" / "timekeeping")
+    bad = {
+        m
+        for m in imported_modules(path)
+        if m.startswith("bot.services")
+        or (bottom and m.split(".")[0] == "bot" and not m.startswith(("bot.timekeeping", "bot.errors")))
+    }
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 

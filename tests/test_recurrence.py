@@ -11,7 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InvalidInput
-from bot.services.recurrence import (
+from bot.timekeeping.parsing import parse_date, parse_offsets, parse_time, parse_weekdays
+from bot.timekeeping.recurrence import (
     LAST,
     Change,
     Kind,
@@ -21,14 +22,10 @@ from bot.services.recurrence import (
     nth_weekday,
     occurrence_on,
     occurrences,
-    offset_label,
-    parse_date,
-    parse_offsets,
-    parse_time,
-    parse_weekdays,
     rule_dates,
-    to_utc,
 )
+from bot.timekeeping.wallclock import to_utc
+from bot.timekeeping.words import offset_label
 
 ZONES = ["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -4,7 +4,7 @@ The first half is pure (no database, no Discord): when a slot's occurrences happ
 worked out from a local wall-clock time in the slot's zone so that daylight-saving changes never
 move a shift (a 19:00 Europe/London shift is at 19:00 local in summer and in winter; a local time
 that doesn't exist is shifted forward by the gap, one that happens twice takes the first, as in
-:mod:`bot.services.recurrence`), coverage, and hours in a period.
+:mod:`bot.timekeeping.recurrence`), coverage, and hours in a period.
 
 The second half, :class:`RotaService`, keeps the rules. Discord is reached only through the
 :class:`RotaPort` the listeners cog attaches (DMs to listeners, alerts to coordinators, the board).
@@ -26,11 +26,13 @@ from bot.clock import Clock
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
-from bot.services.recurrence import MAX_DAYS_AHEAD, WEEKDAY_NAMES, parse_date, parse_time, to_utc
 from bot.services.timezones import validate_timezone
 from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import Assignment, Listener, ListenerRepository, OnCall, Slot, SupportSettings, Swap
+from bot.timekeeping.parsing import MAX_DAYS_AHEAD, parse_date, parse_time
+from bot.timekeeping.wallclock import to_utc
+from bot.timekeeping.words import WEEKDAY_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from bot.services.sanitize import sanitize
 from bot.storage.circles import Circle, CircleRepository, Rotation
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.shares import PostingState, Report, Share, ShareRepository
+from bot.timekeeping.markup import stamp
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class ShareService:
     @staticmethod
     def _check_posting(circle: Circle, state: PostingState) -> None:
         if state.muted:
-            when = f" until <t:{int(from_iso(state.muted_until).timestamp())}:f>" if state.muted_until else ""
+            when = f" until {stamp(from_iso(state.muted_until), 'f')}" if state.muted_until else ""
             raise NotAllowed(
                 f"You can't post anonymously in {circle.name}{when}. If you think this is a mistake, "
                 "please talk to the circle's facilitators."
@@ -196,7 +197,7 @@ class ShareService:
             again = from_iso(state.oldest_recent) + RATE_WINDOW
             raise RateLimited(
                 f"You've shared {state.recent} times in {circle.name} in the last hour, which is this circle's limit. "
-                f"You can post again <t:{int(again.timestamp())}:R>. Your words weren't lost: copy them somewhere if you like."
+                f"You can post again {stamp(again, 'R')}. Your words weren't lost: copy them somewhere if you like."
             )
 
     async def sharing_options(self, circle: Circle) -> tuple[int, bool]:

@@ -16,8 +16,8 @@ from typing import Any
 from bot.clock import from_iso, to_iso
 from bot.crypto import derive_key
 from bot.privacy import ExportRows
-from bot.services.recurrence import Change, Kind, Rule
 from bot.storage.database import Database, Row
+from bot.timekeeping.recurrence import Change, Kind, Rule
 
 RSVP_KEPT_AFTER_END = timedelta(days=1)
 PRESENCE_KEPT_AFTER_END = timedelta(days=1)

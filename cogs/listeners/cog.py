@@ -17,7 +17,6 @@ from discord.ext import commands
 from bot.errors import InvalidInput, NotFound
 from bot.services.access import AccessService
 from bot.services.help import Audience
-from bot.services.recurrence import WEEKDAY_NAMES
 from bot.services.rota import (
     BoardDay,
     Mine,
@@ -33,6 +32,7 @@ from bot.services.rota import (
 from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import SupportSettings
+from bot.timekeeping.words import WEEKDAY_NAMES
 from bot.ui.audit import post_audit
 from bot.ui.controls import Controls, button, row
 from bot.ui.people import actor_from, guild_of

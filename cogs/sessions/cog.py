@@ -12,11 +12,12 @@ from discord.ext import commands
 from bot.errors import InvalidInput, StorageError
 from bot.services.circles import CircleService
 from bot.services.help import Audience
-from bot.services.recurrence import LAST, Occurrence, describe, local_phrase, offsets_text
 from bot.services.sessions.models import EventState, SessionDraft, SessionView, UpcomingView
 from bot.services.sessions.service import SessionService
 from bot.services.timezones import search_timezones, validate_timezone
 from bot.storage.circles import Circle
+from bot.timekeeping.recurrence import LAST, Occurrence, describe
+from bot.timekeeping.words import local_phrase, offsets_text
 from bot.ui.confirm import ConfirmView
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
@@ -227,7 +228,7 @@ class SessionsCog(commands.Cog):
         return out
 
     async def times(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        from bot.services.recurrence import parse_time
+        from bot.timekeeping.parsing import parse_time
 
         out: list[app_commands.Choice[str]] = []
         if current.strip():

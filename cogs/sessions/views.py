@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot.safety import assess
-from bot.services.recurrence import offset_label
 from bot.services.sessions.models import GoRoundView, ReminderView, SessionView
 from bot.services.sessions.service import SessionService
+from bot.timekeeping.words import offset_label
 from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView, handle_interaction_error
 from bot.ui.people import actor_from
 from bot.ui.replies import NO_PINGS, reply, text_card

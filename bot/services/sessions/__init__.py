@@ -3,7 +3,7 @@ waitlist, DM reminders, and the facilitated session itself (opening, go-round, t
 anonymous feedback).
 
 How it fits together
-    * A **series** stores the recurrence rule (:mod:`bot.services.recurrence`). Occurrences are
+    * A **series** stores the recurrence rule (:mod:`bot.timekeeping.recurrence`). Occurrences are
       made ahead of time (``ensure_window``): always the next one, plus any others starting
       within ``WINDOW`` (at most ``MAX_AHEAD``). Each gets a row, a native Discord Guild
       Scheduled Event, an announcement with Going / Not going buttons, and scheduler jobs

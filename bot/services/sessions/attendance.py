@@ -8,10 +8,11 @@ import logging
 from bot.errors import InvalidInput, NotFound
 from bot.scheduler import Job
 from bot.sends import RetryLater
-from bot.services.recurrence import local_phrase
 from bot.services.sessions.core import SessionCore
 from bot.services.sessions.models import LIVE, DmResult, ReminderView, RsvpResult, not_live_text
 from bot.storage.sessions import StoredOccurrence
+from bot.timekeeping.markup import stamp
+from bot.timekeeping.words import local_phrase
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class Attendance(SessionCore):
                 result = await self.discord.send_notice(
                     user_id,
                     f"Good news: a place opened up for **{series.title}** ({view.circle_name}) on "
-                    f"<t:{int(stored.starts_at.timestamp())}:F>, so you're going now. "
+                    f"{stamp(stored.starts_at)}, so you're going now. "
                     "If you can't make it after all, press Not going on the announcement so someone else can come.",
                 )
                 if result is DmResult.CLOSED:
@@ -129,7 +130,7 @@ class Attendance(SessionCore):
             await self.discord.send_notice(
                 user_id,
                 f"Thanks for your interest in **{result.view.title}** ({result.view.circle_name}) on "
-                f"<t:{int(result.view.starts_at.timestamp())}:F>. It's full right now, so you're number "
+                f"{stamp(result.view.starts_at)}. It's full right now, so you're number "
                 f"{result.position} on the waitlist. I'll message you if a place opens up.",
             )
 

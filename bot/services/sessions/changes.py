@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.access import Actor
-from bot.services.recurrence import Change, Occurrence, occurrence_on, parse_date, parse_offsets, parse_time
 from bot.services.sessions.attendance import Attendance
 from bot.services.sessions.core import SessionCore, SessionDeps
 from bot.services.sessions.models import (
@@ -26,6 +25,9 @@ from bot.services.sessions.models import (
 from bot.services.sessions.planning import Planning
 from bot.storage.circles import Circle
 from bot.storage.sessions import Series, StoredOccurrence
+from bot.timekeeping.markup import stamp
+from bot.timekeeping.parsing import parse_date, parse_offsets, parse_time
+from bot.timekeeping.recurrence import Change, Occurrence, occurrence_on
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class Changes(SessionCore):
         await self.refresh_announcement(stored, view)
         reason = f" A note from the facilitators: {note}" if note and tell == "it was skipped" else ""
         text = (
-            f"**{series.title}** ({view.circle_name}) on <t:{int(view.starts_at.timestamp())}:F> "
+            f"**{series.title}** ({view.circle_name}) on {stamp(view.starts_at)} "
             f"won't take place: {tell}.{reason} You don't need to do anything."
         )
         await self._tell_rsvped(stored.id, text)
@@ -197,8 +199,8 @@ class Changes(SessionCore):
         if old != starts_at:
             await self._tell_rsvped(
                 stored.id,
-                f"**{series.title}** ({view.circle_name}) has moved: it now starts <t:{int(starts_at.timestamp())}:F> "
-                f"(<t:{int(starts_at.timestamp())}:R>). If you can't make the new time, press Not going on the "
+                f"**{series.title}** ({view.circle_name}) has moved: it now starts {stamp(starts_at)} "
+                f"({stamp(starts_at, 'R')}). If you can't make the new time, press Not going on the "
                 "announcement.",
             )
         return view

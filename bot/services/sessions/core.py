@@ -17,12 +17,12 @@ from bot.errors import NotAllowed, NotFound
 from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.member_time import MemberTimeService
-from bot.services.recurrence import describe
 from bot.services.sessions.models import SessionView, parse_ref
 from bot.services.sessions.port import SessionDiscord
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.sessions import Rsvp, Series, SessionRepository, StoredOccurrence
+from bot.timekeeping.recurrence import describe
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,14 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, time
 
-from bot.services.recurrence import Change, tz
 from bot.services.sessions.changes import Changes
 from bot.services.sessions.core import SessionCore, SessionDeps
 from bot.services.sessions.live import LiveSession
 from bot.services.sessions.models import AUTOCLOSE_AFTER, HAND_EDIT_TOLERANCE, LIVE, EventState
 from bot.services.sessions.planning import Planning
+from bot.timekeeping.markup import stamp
+from bot.timekeeping.recurrence import Change
+from bot.timekeeping.wallclock import tz
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class EventSync(SessionCore):
         await self.planning.ensure_window(series)
         await self.tell_mods(
             guild_id,
-            f"The Discord event for **{series.title}** on <t:{int(view.starts_at.timestamp())}:F> was {how} by hand, "
+            f"The Discord event for **{series.title}** on {stamp(view.starts_at)} was {how} by hand, "
             "so I treated that session as skipped (its reminders are off and members who were going were told). "
             "The rest of the series goes on.",
         )
@@ -87,7 +89,7 @@ class EventSync(SessionCore):
         log.info("session event time edited by hand; followed occurrence=%s", stored.id)
         await self.tell_mods(
             guild_id,
-            f"The Discord event for **{series.title}** was moved by hand to <t:{int(starts_at.timestamp())}:F>. "
+            f"The Discord event for **{series.title}** was moved by hand to {stamp(starts_at)}. "
             "I followed: its announcement and reminders now use the new time.",
         )
         return True

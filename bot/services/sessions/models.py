@@ -9,9 +9,10 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.errors import InvalidInput
-from bot.services.recurrence import Occurrence, local_phrase
 from bot.storage.database import typed_id
 from bot.storage.sessions import Series, StoredOccurrence
+from bot.timekeeping.recurrence import Occurrence
+from bot.timekeeping.words import local_phrase
 
 # Job kinds (the lead registers these with the scheduler; see SessionService.job_handlers).
 JOB_REMIND = "session.remind"

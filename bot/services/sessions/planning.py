@@ -1,7 +1,7 @@
 """Planning: a new series (checked, stored, its first occurrences made), the rolling window of
 occurrences each with its Discord event, announcement and jobs, and the list of what's coming up.
 
-A **series** stores the recurrence rule (:mod:`bot.services.recurrence`). Occurrences are made
+A **series** stores the recurrence rule (:mod:`bot.timekeeping.recurrence`). Occurrences are made
 ahead of time (:meth:`Planning.ensure_window`): always the next one, plus any others starting
 within :data:`~bot.services.sessions.models.WINDOW` (at most ``MAX_AHEAD``). The window rolls
 forward when an occurrence ends, is closed, skipped or cancelled, and at every start.
@@ -14,21 +14,6 @@ from datetime import datetime, timedelta
 
 from bot.errors import InvalidInput, MissingBotPermissions, NotFound
 from bot.services.access import Actor
-from bot.services.recurrence import (
-    LAST,
-    Kind,
-    Occurrence,
-    Rule,
-    describe,
-    is_last_of_month,
-    local_phrase,
-    occurrences,
-    parse_date,
-    parse_offsets,
-    parse_time,
-    parse_weekdays,
-    week_of_month,
-)
 from bot.services.sessions.core import SessionCore
 from bot.services.sessions.models import (
     AUTOCLOSE_AFTER,
@@ -58,6 +43,18 @@ from bot.services.sessions.models import (
 from bot.services.timezones import validate_timezone
 from bot.storage.circles import Circle
 from bot.storage.sessions import Series, StoredOccurrence
+from bot.timekeeping.parsing import parse_date, parse_offsets, parse_time, parse_weekdays
+from bot.timekeeping.recurrence import (
+    LAST,
+    Kind,
+    Occurrence,
+    Rule,
+    describe,
+    is_last_of_month,
+    occurrences,
+    week_of_month,
+)
+from bot.timekeeping.words import local_phrase
 
 log = logging.getLogger(__name__)
 

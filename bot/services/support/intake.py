@@ -21,7 +21,6 @@ from bot.errors import Conflict, InvalidInput, NotAllowed
 from bot.safety import Level, assess
 from bot.scheduler import Job
 from bot.sends import RetryLater, is_rerun
-from bot.services.recurrence import local_phrase
 from bot.services.sanitize import sanitize
 from bot.services.support.core import SupportCore
 from bot.services.support.models import (
@@ -40,6 +39,7 @@ from bot.services.support.models import (
     topic_context,
 )
 from bot.storage.support import Conversation
+from bot.timekeeping.words import local_phrase
 
 log = logging.getLogger(__name__)
 

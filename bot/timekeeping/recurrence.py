@@ -15,7 +15,8 @@ Kinds
       never moved to the 4th or into the next month. Choose "last" to meet every month.
 
 Local wall-clock time is kept across daylight-saving changes: a 19:00 Europe/London session is at
-19:00 local in summer (18:00 UTC) and in winter (19:00 UTC). Two edge cases, by rule:
+19:00 local in summer (18:00 UTC) and in winter (19:00 UTC). Two edge cases, by rule (the same
+for every local time the bot keeps: :mod:`bot.timekeeping.wallclock`):
     * **A local time that doesn't exist** (the clocks jump forward over it, e.g. 01:30 on the
       night London moves from GMT to BST) is **shifted forward by the length of the gap**: 01:30
       becomes 02:30 BST. This is what :pep:`495` gives for ``fold=0``; the occurrence is marked
@@ -29,23 +30,18 @@ local date); the rest of the series is unaffected.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import InvalidInput
+from bot.timekeeping.wallclock import to_utc, tz
+from bot.timekeeping.words import WEEKDAY_NAMES, long_date, weekday_list
 
 LAST = -1
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th", LAST: "last"}
 # No series looks further ahead than this (a bound on every search, so nothing loops forever).
 HORIZON_YEARS = 10
-# How far ahead a date typed in a command may be. Nobody plans a session or a shift further out, and a
-# date near the end of the calendar (9999-12-31) can't have a duration or a horizon added to it.
-MAX_DAYS_AHEAD = 2 * 365 + 1
 DURATION_RANGE = (timedelta(minutes=10), timedelta(hours=12))
 INTERVAL_RANGE = (1, 12)
 
@@ -110,26 +106,6 @@ class Occurrence:
     local_start: datetime = field(compare=False)  # aware, in the rule's zone
     shifted: bool = field(default=False, compare=False)  # the local time didn't exist: moved by the gap
     changed: bool = field(default=False, compare=False)  # moved or resized by a Change
-
-
-def tz(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
-
-
-def to_utc(day: date, at: time, zone: str) -> tuple[datetime, bool]:
-    """A local wall-clock date and time as a UTC instant, and whether it fell in a gap.
-
-    ``fold=0``: an ambiguous time takes its first occurrence; a nonexistent one is read with the
-    offset from before the gap, which lands it the length of the gap later on the wall clock.
-    """
-    local = datetime.combine(day, at.replace(tzinfo=None, fold=0), tzinfo=tz(zone))
-    instant = local.astimezone(UTC)
-    back = instant.astimezone(tz(zone))
-    shifted = (back.date(), back.time().replace(fold=0)) != (day, at.replace(fold=0))
-    return instant, shifted
 
 
 def nth_weekday(year: int, month: int, weekday: int, n: int) -> date | None:
@@ -262,11 +238,6 @@ def occurrence_on(rule: Rule, original: date, changes: Mapping[date, Change] | N
 # -- words ------------------------------------------------------------------------------
 
 
-def weekday_list(days: frozenset[int] | set[int]) -> str:
-    names = [WEEKDAY_NAMES[d] for d in sorted(days)]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def describe(rule: Rule) -> str:
     """One line a person reads, e.g. "Every 2 weeks on Monday and Thursday at 19:00 (Europe/London)"."""
     at = f"at {rule.start_time.strftime('%H:%M')} ({rule.zone})"
@@ -280,110 +251,3 @@ def describe(rule: Rule) -> str:
     if rule.month_week == 5:
         text += " (only in months that have one)"
     return text
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day.strftime('%B %Y')}"
-
-
-def local_phrase(moment: datetime, zone: str) -> str:
-    """E.g. "19:00 on Tuesday 3 March 2026 (Europe/London)"."""
-    local = moment.astimezone(tz(zone))
-    return f"{local.strftime('%H:%M')} on {local.strftime('%A')} {long_date(local.date())} ({zone})"
-
-
-# -- reading what people type ---------------------------------------------------------------
-
-_TIME = re.compile(r"^\s*(\d{1,2})(?:[:.h](\d{2}))?\s*([ap]\.?m\.?)?\s*$", re.IGNORECASE)
-_OFFSET_PART = re.compile(r"(\d+)\s*(d|h|m)", re.IGNORECASE)
-_WEEKDAY_KEYS = {name[:2].lower(): index for index, name in enumerate(WEEKDAY_NAMES)}
-
-
-def parse_date(text: str, *, today: date) -> date:
-    """A date typed in a command, like 2026-03-17, at most :data:`MAX_DAYS_AHEAD` days after ``today``."""
-    cleaned = text.strip()
-    try:
-        day = date.fromisoformat(cleaned)
-    except ValueError:
-        raise InvalidInput(
-            f"I couldn't read “{cleaned[:30]}” as a date. Pick one from the list, or type it like 2026-03-17."
-        ) from None
-    if day > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidInput(f"{day.isoformat()} is too far ahead. Pick a date within the next two years.")
-    return day
-
-
-def parse_time(text: str) -> time:
-    match = _TIME.match(text)
-    if match:
-        hour, minute = int(match.group(1)), int(match.group(2) or 0)
-        meridiem = (match.group(3) or "").lower().replace(".", "")
-        if meridiem:
-            if not 1 <= hour <= 12:
-                match = None
-            else:
-                hour = hour % 12 + (12 if meridiem == "pm" else 0)
-        if match and 0 <= hour <= 23 and 0 <= minute <= 59:
-            return time(hour, minute)
-    raise InvalidInput(f"I couldn't read “{text.strip()[:30]}” as a time. Type it like 19:00 or 7:30pm (local time).")
-
-
-def parse_weekdays(text: str) -> frozenset[int]:
-    days: set[int] = set()
-    for token in re.split(r"[\s,;/+&]+|\band\b", text.strip().lower()):
-        if not token:
-            continue
-        key = token[:2]
-        if key not in _WEEKDAY_KEYS or not WEEKDAY_NAMES[_WEEKDAY_KEYS[key]].lower().startswith(token[:3]):
-            raise InvalidInput(
-                f"I couldn't read “{token[:20]}” as a day of the week. Type days like “Mon, Thu” or “Tuesday”."
-            )
-        days.add(_WEEKDAY_KEYS[key])
-    return frozenset(days)
-
-
-MAX_REMINDERS = 3
-MAX_REMINDER_OFFSET = timedelta(days=7)
-
-
-def parse_offsets(text: str) -> tuple[int, ...]:
-    """Reminder offsets in minutes, largest first: "24h, 15m" → (1440, 15); "none" → ()."""
-    cleaned = text.strip().lower()
-    if cleaned in ("", "none", "no", "off", "0"):
-        return ()
-    minutes: set[int] = set()
-    for token in re.split(r"[,;]+|\band\b", cleaned):
-        token = token.strip()
-        if not token:
-            continue
-        parts = _OFFSET_PART.findall(token)
-        if not parts or _OFFSET_PART.sub("", token).strip():
-            raise InvalidInput(
-                f"I couldn't read the reminder “{token[:20]}”. Write times before the session like “24h, 15m” "
-                "(d = days, h = hours, m = minutes), or “none”."
-            )
-        total = sum(int(n) * {"d": 1440, "h": 60, "m": 1}[unit.lower()] for n, unit in parts)
-        if not 1 <= total <= MAX_REMINDER_OFFSET.total_seconds() // 60:
-            raise InvalidInput("Each reminder must be between 1 minute and 7 days before the session.")
-        minutes.add(total)
-    if len(minutes) > MAX_REMINDERS:
-        raise InvalidInput(f"At most {MAX_REMINDERS} reminders per session, please.")
-    return tuple(sorted(minutes, reverse=True))
-
-
-def offset_label(minutes: int) -> str:
-    """1440 → "24 hours", 15 → "15 minutes", 90 → "1 hour 30 minutes"."""
-    if minutes % 1440 == 0 and minutes >= 2880:
-        days = minutes // 1440
-        return f"{days} days"
-    hours, mins = divmod(minutes, 60)
-    parts = []
-    if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
-    if mins:
-        parts.append(f"{mins} minute{'s' if mins != 1 else ''}")
-    return " ".join(parts)
-
-
-def offsets_text(offsets: tuple[int, ...]) -> str:
-    return ", ".join(offset_label(m) for m in offsets) + " before" if offsets else "no reminders"
