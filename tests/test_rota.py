@@ -13,18 +13,11 @@ from hypothesis import strategies as st
 
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.access import Actor
-from bot.services.rota import (
-    all_occurrences,
-    coverage,
-    describe_slot,
-    hours_in,
-    occurrence_on,
-    occurrences,
-    parse_key,
-    week_bounds,
-)
+from bot.services.rota import coverage, describe_slot, parse_key
 from bot.storage.database import Database
 from bot.storage.listeners import Assignment, OnCall, Slot
+from bot.timekeeping.shifts import all_occurrences, hours_in, occurrence_on, occurrences
+from bot.timekeeping.wallclock import week_bounds
 from tests.support_harness import World
 
 START = datetime(2026, 3, 23, 12, 0, tzinfo=UTC)  # Monday; the UK changes clocks on Sunday 29 March

@@ -1,13 +1,9 @@
 """Listeners and their rota: slots, shifts taken and dropped, swaps, availability, limits, hours.
 
-The first half is pure (no database, no Discord): when a slot's occurrences happen in UTC,
-worked out from a local wall-clock time in the slot's zone so that daylight-saving changes never
-move a shift (a 19:00 Europe/London shift is at 19:00 local in summer and in winter; a local time
-that doesn't exist is shifted forward by the gap, one that happens twice takes the first, as in
-:mod:`bot.timekeeping.recurrence`), coverage, and hours in a period.
-
-The second half, :class:`RotaService`, keeps the rules. Discord is reached only through the
-:class:`RotaPort` the listeners cog attaches (DMs to listeners, alerts to coordinators, the board).
+When a slot's shifts happen, across clock changes, and the hours worked in a period are pure time
+arithmetic, in :mod:`bot.timekeeping.shifts`. Here: who covers which shift, and :class:`RotaService`,
+which keeps the rules. Discord is reached only through the :class:`RotaPort` the listeners cog
+attaches (DMs to listeners, alerts to coordinators, the board).
 Every timed thing is a scheduler job keyed ``rota:{guild}:...``, so it survives restarts.
 """
 
@@ -29,9 +25,10 @@ from bot.services.access import AccessService, Actor
 from bot.services.timezones import validate_timezone
 from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
-from bot.storage.listeners import Assignment, Listener, ListenerRepository, OnCall, Slot, SupportSettings, Swap
+from bot.storage.listeners import Assignment, Listener, ListenerRepository, Slot, SupportSettings, Swap
 from bot.timekeeping.parsing import MAX_DAYS_AHEAD, parse_date, parse_time
-from bot.timekeeping.wallclock import to_utc
+from bot.timekeeping.shifts import Occurrence, all_occurrences, hours_in, occurrence_on, occurrences, slot_start_time
+from bot.timekeeping.wallclock import to_utc, week_bounds
 from bot.timekeeping.words import WEEKDAY_NAMES
 
 log = logging.getLogger(__name__)
@@ -52,28 +49,7 @@ ONCALL_END_JOB = "rota.oncall_end"
 JOB_KINDS = (REMINDER_JOB, SHIFT_START_JOB, SHIFT_END_JOB, COVERAGE_JOB, DAILY_JOB, ONCALL_END_JOB)
 
 
-# -- pure: occurrences, coverage, hours -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Occurrence:
-    starts_at: datetime  # UTC
-    ends_at: datetime  # UTC
-    slot_id: int = field(compare=False)
-    local_date: date = field(compare=False)
-    shifted: bool = field(default=False, compare=False)
-
-    @property
-    def key(self) -> str:
-        return occurrence_key(self.slot_id, self.local_date)
-
-    @property
-    def hours(self) -> float:
-        return (self.ends_at - self.starts_at).total_seconds() / 3600
-
-
-def occurrence_key(slot_id: int, local_date: date) -> str:
-    return f"{slot_id}:{local_date.isoformat()}"
+# -- slots and coverage ---------------------------------------------------------------------
 
 
 def parse_key(key: str) -> tuple[int, date]:
@@ -85,49 +61,6 @@ def parse_key(key: str) -> tuple[int, date]:
         return slot_id, date.fromisoformat(match.group(2))
     except ValueError:
         raise InvalidInput("Please pick a shift from the list Discord offers.") from None
-
-
-def slot_start_time(slot: Slot) -> time:
-    hour, minute = slot.start_time.split(":")
-    return time(int(hour), int(minute))
-
-
-def is_slot_date(slot: Slot, day: date) -> bool:
-    if slot.kind == "once":
-        return slot.local_date == day.isoformat()
-    return day.weekday() == slot.weekday
-
-
-def occurrence_on(slot: Slot, day: date) -> Occurrence | None:
-    """The occurrence of ``slot`` on its local date ``day`` (None if the slot doesn't run then)."""
-    if not is_slot_date(slot, day):
-        return None
-    start, shifted = to_utc(day, slot_start_time(slot), slot.timezone)
-    return Occurrence(start, start + timedelta(minutes=slot.duration_minutes), slot.id, day, shifted)
-
-
-def occurrences(slot: Slot, start: datetime, end: datetime) -> list[Occurrence]:
-    """Occurrences of one slot that overlap [start, end), in order."""
-    zone = ZoneInfo(slot.timezone)
-    first = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
-    found: list[Occurrence] = []
-    if slot.kind == "once":
-        assert slot.local_date is not None
-        days: Iterable[date] = [date.fromisoformat(slot.local_date)]
-    else:
-        assert slot.weekday is not None
-        offset = (slot.weekday - first.weekday()) % 7
-        days = (first + timedelta(days=offset + 7 * k) for k in range(((last - first).days // 7) + 2))
-    for day in days:
-        occurrence = occurrence_on(slot, day)
-        if occurrence is not None and occurrence.starts_at < end and occurrence.ends_at > start:
-            found.append(occurrence)
-    return sorted(found)
-
-
-def all_occurrences(slots: Iterable[Slot], start: datetime, end: datetime) -> list[Occurrence]:
-    return sorted(o for slot in slots for o in occurrences(slot, start, end))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,47 +93,6 @@ def coverage(
     return [Coverage(o, by_id[o.slot_id], tuple(by_key.get(o.key, ()))) for o in all_occurrences(slot_list, start, end)]
 
 
-def overlap(start: datetime, end: datetime, lo: datetime, hi: datetime) -> timedelta:
-    return max(timedelta(0), min(end, hi) - max(start, lo))
-
-
-def week_bounds(moment: datetime, zone: str) -> tuple[datetime, datetime]:
-    """The local week (Monday 00:00 to the next Monday 00:00) holding ``moment``, as UTC instants.
-    Across a daylight-saving change a week is an hour shorter or longer."""
-    local = moment.astimezone(ZoneInfo(zone)).date()
-    monday = local - timedelta(days=local.weekday())
-    start, _ = to_utc(monday, time(0, 0), zone)
-    end, _ = to_utc(monday + timedelta(days=7), time(0, 0), zone)
-    return start, end
-
-
-def hours_in(
-    assignments: Iterable[Assignment], oncall: Iterable[OnCall], start: datetime, end: datetime
-) -> dict[int, float]:
-    """Hours per listener in [start, end): shifts plus on-call time outside shifts (an on-call
-    stretch during the listener's own shift isn't counted twice)."""
-    spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for a in assignments:
-        spans[a.user_id].append((max(a.starts_at, start), min(a.ends_at, end)))
-    for o in oncall:
-        spans[o.user_id].append((max(o.started_at, start), min(o.ended_at, end)))
-    result: dict[int, float] = {}
-    for user_id, intervals in spans.items():
-        total = timedelta(0)
-        current: tuple[datetime, datetime] | None = None
-        for lo, hi in sorted(i for i in intervals if i[1] > i[0]):
-            if current is None or lo > current[1]:
-                if current is not None:
-                    total += current[1] - current[0]
-                current = (lo, hi)
-            else:
-                current = (current[0], max(current[1], hi))
-        if current is not None:
-            total += current[1] - current[0]
-        result[user_id] = total.total_seconds() / 3600
-    return result
-
-
 def describe_slot(slot: Slot) -> str:
     start = slot_start_time(slot)
     end = (datetime.combine(date(2000, 1, 1), start) + timedelta(minutes=slot.duration_minutes)).time()
@@ -214,18 +106,6 @@ def describe_slot(slot: Slot) -> str:
         assert slot.weekday is not None
         when = f"{WEEKDAY_NAMES[slot.weekday]}s"
     return f"{when} {times} ({slot.timezone}), {slot.needed} needed{label}"
-
-
-def occurrence_text(occurrence: Occurrence, zone: str) -> str:
-    """Plain text (for autocomplete lists), in the server's zone: "Tue 17 Mar 19:00–21:00"."""
-    start = occurrence.starts_at.astimezone(ZoneInfo(zone))
-    end = occurrence.ends_at.astimezone(ZoneInfo(zone))
-    return f"{start.strftime('%a')} {start.day} {start.strftime('%b %H:%M')}–{end.strftime('%H:%M')}"
-
-
-def stamp(moment: datetime, style: str = "f") -> str:
-    """A Discord timestamp: shown to each person in their own time zone."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 # -- the port to Discord --------------------------------------------------------------------

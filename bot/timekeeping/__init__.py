@@ -10,4 +10,5 @@ Where things are (each file imports only those above it in this list)
     parsing.py     the one reader of typed times ("19:00", "7pm", "19h"), days ("weekdays", "mon, wed"),
                    dates and session reminder offsets, for every command
     recurrence.py  session series: once, weekly, monthly on the Nth weekday; skipped and moved ones
+    shifts.py      the rota's weekly and one-off shifts, and hours worked in a period
 """

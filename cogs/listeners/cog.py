@@ -24,14 +24,12 @@ from bot.services.rota import (
     RotaNotice,
     RotaService,
     describe_slot,
-    occurrence_key,
-    occurrence_on,
-    occurrence_text,
-    stamp,
 )
 from bot.storage.database import typed_id
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import SupportSettings
+from bot.timekeeping.markup import stamp
+from bot.timekeeping.shifts import occurrence_key, occurrence_on, occurrence_text
 from bot.timekeeping.words import WEEKDAY_NAMES
 from bot.ui.audit import post_audit
 from bot.ui.controls import Controls, button, row

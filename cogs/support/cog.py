@@ -24,11 +24,11 @@ from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
 from bot.services.outbox import OutboxService
-from bot.services.rota import stamp
 from bot.services.support.models import Accepted, RequestOutcome, Route
 from bot.services.support.service import SupportService
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
+from bot.timekeeping.markup import stamp
 from bot.timekeeping.words import local_phrase
 from bot.ui.controls import Controls, button, row
 from bot.ui.people import actor_from

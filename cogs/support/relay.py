@@ -16,11 +16,11 @@ import discord
 
 from bot.services.crisis import CrisisResources
 from bot.services.outbox import Delivered, Outgoing, PermanentDeliveryError, Target, TransientDeliveryError
-from bot.services.rota import stamp
 from bot.services.sanitize import sanitize
 from bot.services.support.models import Alert, Notice, OfferCard
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
+from bot.timekeeping.markup import stamp
 from bot.ui.controls import row
 from bot.ui.safety import crisis_sections
 from bot.ui.sending import retry_if_transient, scheduled_send
