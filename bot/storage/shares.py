@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from bot.clock import to_iso
 from bot.privacy import ExportRows
 from bot.storage.circles import Circle
 from bot.storage.database import Database, Row
+from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
 
 MemberHasher = Callable[[int, int], bytes]
 
@@ -49,9 +50,7 @@ class Share:
 
     @classmethod
     def from_row(cls, row: Row) -> Share:
-        data: dict[str, Any] = {f.name: row[f.name] for f in fields(cls)}
-        data["notify"] = bool(data["notify"])
-        return cls(**data)
+        return from_row(cls, row, notify=flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,29 @@ class Report:
 
     @classmethod
     def from_row(cls, row: Row) -> Report:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return from_row(cls, row)
+
+
+# What a new share may be given: everything but the id and the counters, which start at 0.
+SHARE_INSERTABLE = field_names(Share, without=("id", "support_count", "reply_count"))
+# What changes once a share exists: its place in the review and posting, and what privacy and
+# retention erase (the text, the links to its author). Never where it belongs, its pseudonym or
+# its counters (those move only through add_reply and add_support).
+SHARE_EDITABLE = (
+    "status",
+    "content",
+    "content_warning",
+    "author_user_hash",
+    "author_user_enc",
+    "notify",
+    "channel_id",
+    "message_id",
+    "thread_id",
+    "review_message_id",
+    "post_at",
+    "posted_at",
+)
+REPORT_EDITABLE = ("status", "mod_message_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +144,8 @@ class ShareRepository:
 
     async def insert(self, values: dict[str, Any]) -> Share:
         values = {"public_id": os.urandom(8).hex(), **values}
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        row = await self.db.fetchone(
-            f"INSERT INTO shares ({columns}) VALUES ({marks}) RETURNING *", tuple(values.values())
-        )
+        columns = insert_clause("shares", SHARE_INSERTABLE, values)
+        row = await self.db.fetchone(f"INSERT INTO shares {columns} RETURNING *", tuple(values.values()))
         assert row is not None
         return Share.from_row(row)
 
@@ -144,11 +162,11 @@ class ShareRepository:
         return Share.from_row(row) if row else None
 
     async def update(self, share_id: int, **changes: Any) -> Share:
+        assignments = set_clause("shares", SHARE_EDITABLE, changes)
         if not changes:
             share = await self.get(share_id)
             assert share is not None
             return share
-        assignments = ", ".join(f"{name} = ?" for name in changes)
         row = await self.db.fetchone(
             f"UPDATE shares SET {assignments} WHERE id = ? RETURNING *", (*changes.values(), share_id)
         )
@@ -158,7 +176,7 @@ class ShareRepository:
     async def update_if(self, share_id: int, expected: str, **changes: Any) -> Share | None:
         """Change a share only while its status is ``expected``, in one UPDATE: of two moderators
         deciding at the same moment, one does. None when it had moved on."""
-        assignments = ", ".join(f"{name} = ?" for name in changes)
+        assignments = set_clause("shares", SHARE_EDITABLE, changes)
         row = await self.db.fetchone(
             f"UPDATE shares SET {assignments} WHERE id = ? AND status = ? RETURNING *",
             (*changes.values(), share_id, expected),
@@ -266,7 +284,7 @@ class ShareRepository:
         return Report.from_row(row) if row else None
 
     async def set_report(self, report_id: int, **changes: Any) -> None:
-        assignments = ", ".join(f"{name} = ?" for name in changes)
+        assignments = set_clause("share_reports", REPORT_EDITABLE, changes)
         await self.db.execute(f"UPDATE share_reports SET {assignments} WHERE id = ?", (*changes.values(), report_id))
 
     async def close_report_if_open(self, report_id: int, status: str) -> bool:
