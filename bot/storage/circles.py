@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from bot.clock import from_iso, to_iso
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
+from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
 
 
 class Rotation(StrEnum):
@@ -62,11 +63,16 @@ class Circle:
 
     @classmethod
     def from_row(cls, row: Row) -> Circle:
-        data: dict[str, Any] = {f.name: row[f.name] for f in fields(cls)}
-        for flag in ("channel_managed", "is_private", "anonymous_sharing", "premoderation", "allow_invites"):
-            data[flag] = bool(data[flag])
-        data["pseudonym_rotation"] = Rotation(data["pseudonym_rotation"])
-        return cls(**data)
+        return from_row(
+            cls,
+            row,
+            channel_managed=flag,
+            is_private=flag,
+            anonymous_sharing=flag,
+            premoderation=flag,
+            allow_invites=flag,
+            pseudonym_rotation=Rotation,
+        )
 
 
 EDITABLE = (
@@ -89,6 +95,8 @@ EDITABLE = (
     "share_delay_seconds",
     "allow_invites",
 )
+# A new circle may be given any of its columns but the id (``checkin_tags`` has its own setter).
+INSERTABLE = field_names(Circle, without=("id",))
 
 
 class CircleRepository:
@@ -107,9 +115,8 @@ class CircleRepository:
     # -- circles ------------------------------------------------------------------------
 
     async def insert(self, values: dict[str, Any]) -> Circle:
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        circle_id = await self.db.insert(f"INSERT INTO circles ({columns}) VALUES ({marks})", tuple(values.values()))
+        columns = insert_clause("circles", INSERTABLE, values)
+        circle_id = await self.db.insert(f"INSERT INTO circles {columns}", tuple(values.values()))
         circle = await self.get(circle_id)
         assert circle is not None
         return circle
@@ -141,11 +148,8 @@ class CircleRepository:
         return [Circle.from_row(r) for r in rows]
 
     async def update(self, circle_id: int, **changes: Any) -> Circle:
-        unknown = set(changes) - set(EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("circles", EDITABLE, changes)
         if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
             await self.db.execute(f"UPDATE circles SET {assignments} WHERE id = ?", (*changes.values(), circle_id))
         circle = await self.get(circle_id)
         assert circle is not None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.clock import to_iso
 from bot.storage.database import Database, Row
+from bot.storage.rows import from_row, set_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class GuildSettings:
 
     @classmethod
     def from_row(cls, row: Row) -> GuildSettings:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return from_row(cls, row)
 
 
 EDITABLE = ("timezone", "region", "mod_channel_id", "coordinator_role_id", "retention_days", "purge_after_days")
@@ -46,11 +47,8 @@ class GuildSettingsRepository:
         return GuildSettings.from_row(row)
 
     async def update(self, guild_id: int, now: datetime, **changes: Any) -> GuildSettings:
-        unknown = set(changes) - set(EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("guilds", EDITABLE, changes)
         await self.ensure(guild_id, now)
         if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
             await self.db.execute(f"UPDATE guilds SET {assignments} WHERE guild_id = ?", (*changes.values(), guild_id))
         return await self.get(guild_id)
