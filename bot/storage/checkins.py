@@ -18,11 +18,12 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.clock import from_iso, to_iso
+from bot.clock import from_iso, from_iso_or_none, to_iso
 from bot.crypto import derive_key
 from bot.privacy import ExportRows
 from bot.storage.circles import Circle
 from bot.storage.database import Database, Row
+from bot.storage.rows import Column, Computed, check_columns, flag, from_row, set_clause
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ def _tags(raw: str | None) -> tuple[str, ...]:
     return tuple(str(t) for t in value) if isinstance(value, list) else ()
 
 
+def _day_or_none(raw: str | None) -> date | None:
+    return date.fromisoformat(raw) if raw else None
+
+
 @dataclass(frozen=True, slots=True)
 class Checkin:
     id: int
@@ -85,20 +90,15 @@ class Checkin:
 
     @classmethod
     def from_row(cls, row: Row, notes: NoteCipher) -> Checkin:
-        sealed = row["note_enc"]
-        return cls(
-            id=row["id"],
-            guild_id=row["guild_id"],
-            circle_id=row["circle_id"],
-            user_id=row["user_id"],
-            mood=row["mood"],
-            note=notes.open(row["id"], sealed) if sealed is not None else None,
-            tags=_tags(row["tags"]),
-            share_pulse=bool(row["share_pulse"]),
-            timezone=row["timezone"],
-            local_date=date.fromisoformat(row["local_date"]),
-            created_at=from_iso(row["created_at"]),
-            updated_at=from_iso(row["updated_at"]) if row["updated_at"] else None,
+        return from_row(
+            cls,
+            row,
+            note=Computed(lambda r: notes.open(r["id"], r["note_enc"]) if r["note_enc"] is not None else None),
+            tags=_tags,
+            share_pulse=flag,
+            local_date=date.fromisoformat,
+            created_at=from_iso,
+            updated_at=from_iso_or_none,
         )
 
 
@@ -121,18 +121,7 @@ class Reminder:
 
     @classmethod
     def from_row(cls, row: Row) -> Reminder:
-        return cls(
-            id=row["id"],
-            guild_id=row["guild_id"],
-            user_id=row["user_id"],
-            circle_id=row["circle_id"],
-            local_time=row["local_time"],
-            weekdays=row["weekdays"],
-            status=row["status"],
-            paused_reason=row["paused_reason"],
-            notice_due=bool(row["notice_due"]),
-            next_at=from_iso(row["next_at"]) if row["next_at"] else None,
-        )
+        return from_row(cls, row, notice_due=flag, next_at=from_iso_or_none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +136,7 @@ class SupportRequest:
 
     @classmethod
     def from_row(cls, row: Row) -> SupportRequest:
-        return cls(
-            id=row["id"],
-            guild_id=row["guild_id"],
-            circle_id=row["circle_id"],
-            user_id=row["user_id"],
-            checkin_id=row["checkin_id"],
-            status=row["status"],
-            created_at=from_iso(row["created_at"]),
-        )
+        return from_row(cls, row, created_at=from_iso)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,21 +151,17 @@ class Prompt:
 
     @classmethod
     def from_row(cls, row: Row) -> Prompt:
-        return cls(
-            circle_id=row["circle_id"],
-            guild_id=row["guild_id"],
-            frequency=row["frequency"],
-            weekday=row["weekday"],
-            local_time=row["local_time"],
-            last_message_id=row["last_message_id"],
-            next_at=from_iso(row["next_at"]) if row["next_at"] else None,
-        )
+        return from_row(cls, row, next_at=from_iso_or_none)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckinSettings:
     listener_after_days: int | None = None
     listener_offered_on: date | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> CheckinSettings:
+        return from_row(cls, row, listener_offered_on=_day_or_none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +195,7 @@ _TAP_JOINS = (
 
 
 def _tap_context(row: Row, guild_id: int, circle_id: int, user_id: int) -> TapContext:
-    offered = row["tap_offered_on"]
+    # The pending request's server, circle and member are the ones asked about (the join's terms).
     pending = (
         SupportRequest(
             id=row["tap_request_id"],
@@ -232,10 +209,16 @@ def _tap_context(row: Row, guild_id: int, circle_id: int, user_id: int) -> TapCo
         if row["tap_request_id"] is not None
         else None
     )
+    settings = from_row(
+        CheckinSettings,
+        row,
+        listener_after_days=Column("tap_after_days"),
+        listener_offered_on=Column("tap_offered_on", _day_or_none),
+    )
     return TapContext(
         own_zone=row["tap_own_zone"] or None,
         server_zone=row["tap_server_zone"] or None,
-        settings=CheckinSettings(row["tap_after_days"], date.fromisoformat(offered) if offered else None),
+        settings=settings,
         pending=pending,
     )
 
@@ -249,6 +232,17 @@ class PulseEntry:
     tags: tuple[str, ...]
     local_date: date
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> PulseEntry:
+        return from_row(
+            cls, row, person=Column("user_id"), tags=_tags, local_date=date.fromisoformat, created_at=from_iso
+        )
+
+
+# What a member may change on a check-in, and the columns those are stored in (the note encrypted).
+CHECKIN_EDITABLE = ("mood", "note", "tags", "share_pulse")
+CHECKIN_EDITABLE_COLUMNS = ("mood", "note_enc", "tags", "share_pulse")
 
 
 class CheckinRepository:
@@ -336,10 +330,7 @@ class CheckinRepository:
         return self._checkin(row) if row else None
 
     async def update_checkin(self, checkin_id: int, when: datetime, **changes: Any) -> Checkin:
-        allowed = {"mood", "note", "tags", "share_pulse"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        check_columns("checkins", CHECKIN_EDITABLE, changes)
         values = dict(changes)
         if "note" in values:
             note = values.pop("note")
@@ -349,7 +340,7 @@ class CheckinRepository:
         if "share_pulse" in values:
             values["share_pulse"] = int(bool(values["share_pulse"]))
         if values:
-            assignments = ", ".join(f"{name} = ?" for name in values)
+            assignments = set_clause("checkins", CHECKIN_EDITABLE_COLUMNS, values)
             await self.db.execute(
                 f"UPDATE checkins SET {assignments}, updated_at = ? WHERE id = ?",
                 (*values.values(), to_iso(when), checkin_id),
@@ -386,16 +377,7 @@ class CheckinRepository:
             "WHERE circle_id = ? AND share_pulse = 1 AND created_at >= ? ORDER BY created_at, id",
             (circle_id, to_iso(since)),
         )
-        return [
-            PulseEntry(
-                r["user_id"],
-                r["mood"],
-                _tags(r["tags"]),
-                date.fromisoformat(r["local_date"]),
-                from_iso(r["created_at"]),
-            )
-            for r in rows
-        ]
+        return [PulseEntry.from_row(r) for r in rows]
 
     # -- circle tags ----------------------------------------------------------------------
 
@@ -416,10 +398,7 @@ class CheckinRepository:
             "SELECT listener_after_days, listener_offered_on FROM checkin_settings WHERE guild_id = ? AND user_id = ?",
             (guild_id, user_id),
         )
-        if row is None:
-            return CheckinSettings()
-        offered = row["listener_offered_on"]
-        return CheckinSettings(row["listener_after_days"], date.fromisoformat(offered) if offered else None)
+        return CheckinSettings.from_row(row) if row else CheckinSettings()
 
     async def set_listener_after(self, guild_id: int, user_id: int, days: int | None, when: datetime) -> None:
         if days is None:
