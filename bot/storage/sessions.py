@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -17,11 +17,27 @@ from bot.clock import from_iso, to_iso
 from bot.crypto import derive_key
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
+from bot.storage.rows import Column, field_names, flag, from_row, insert_clause, optional, set_clause
 from bot.timekeeping.recurrence import Change, Kind, Rule
 
 RSVP_KEPT_AFTER_END = timedelta(days=1)
 PRESENCE_KEPT_AFTER_END = timedelta(days=1)
 FEEDBACK_WINDOW = timedelta(days=7)
+
+_time = optional(from_iso)  # a time column, NULL kept as None
+
+
+def _change(row: Row) -> Change:
+    """A row of ``session_exceptions`` (its empty columns: nothing changed there)."""
+    return from_row(
+        Change,
+        row,
+        original_date=date.fromisoformat,
+        skip=flag,
+        new_date=lambda text: date.fromisoformat(text) if text else None,
+        new_time=lambda text: time.fromisoformat(text) if text else None,
+        new_duration=Column("duration_minutes", lambda minutes: timedelta(minutes=minutes) if minutes else None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +69,7 @@ class Series:
 
     @classmethod
     def from_row(cls, row: Row) -> Series:
-        data: dict[str, Any] = {f.name: row[f.name] for f in fields(cls)}
-        data["events_blocked"] = bool(data["events_blocked"])
-        return cls(**data)
+        return from_row(cls, row, events_blocked=flag)
 
     @property
     def active(self) -> bool:
@@ -115,11 +129,7 @@ class StoredOccurrence:
 
     @classmethod
     def from_row(cls, row: Row) -> StoredOccurrence:
-        data: dict[str, Any] = {f.name: row[f.name] for f in fields(cls)}
-        for key in ("starts_at", "ends_at", "timer_ends_at", "closed_at"):
-            if data[key] is not None:
-                data[key] = from_iso(data[key])
-        return cls(**data)
+        return from_row(cls, row, starts_at=_time, ends_at=_time, timer_ends_at=_time, closed_at=_time)
 
     @property
     def day(self) -> date:
@@ -135,6 +145,10 @@ class Rsvp:
     dm_closed: bool
     created_at: str
 
+    @classmethod
+    def from_row(cls, row: Row) -> Rsvp:
+        return from_row(cls, row, user_id=int, via_button=flag, via_interested=flag, dm_closed=flag)
+
 
 @dataclass(frozen=True, slots=True)
 class Presence:
@@ -142,7 +156,13 @@ class Presence:
     speak_order: int | None
     passed: bool
 
+    @classmethod
+    def from_row(cls, row: Row) -> Presence:
+        return from_row(cls, row, user_id=int, passed=flag)
 
+
+# A new series may be given any of its columns but the id.
+SERIES_INSERTABLE = field_names(Series, without=("id",))
 SERIES_EDITABLE = (
     "title",
     "description",
@@ -210,10 +230,9 @@ class SessionRepository:
     # -- series -------------------------------------------------------------------------
 
     async def insert_series(self, values: dict[str, Any]) -> Series:
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
+        columns = insert_clause("session_series", SERIES_INSERTABLE, values)
         series_id = await self.db.insert(
-            f"INSERT INTO session_series ({columns}) VALUES ({marks})", tuple(_value(v) for v in values.values())
+            f"INSERT INTO session_series {columns}", tuple(_value(v) for v in values.values())
         )
         series = await self.series(series_id)
         assert series is not None
@@ -236,11 +255,8 @@ class SessionRepository:
         return [Series.from_row(r) for r in rows]
 
     async def update_series(self, series_id: int, **changes: Any) -> Series:
-        unknown = set(changes) - set(SERIES_EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("session_series", SERIES_EDITABLE, changes)
         if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
             await self.db.execute(
                 f"UPDATE session_series SET {assignments} WHERE id = ?",
                 (*(_value(v) for v in changes.values()), series_id),
@@ -256,17 +272,8 @@ class SessionRepository:
 
     async def changes(self, series_id: int) -> dict[date, Change]:
         rows = await self.db.fetchall("SELECT * FROM session_exceptions WHERE series_id = ?", (series_id,))
-        found: dict[date, Change] = {}
-        for row in rows:
-            day = date.fromisoformat(row["original_date"])
-            found[day] = Change(
-                original_date=day,
-                skip=bool(row["skip"]),
-                new_date=date.fromisoformat(row["new_date"]) if row["new_date"] else None,
-                new_time=time.fromisoformat(row["new_time"]) if row["new_time"] else None,
-                new_duration=timedelta(minutes=row["duration_minutes"]) if row["duration_minutes"] else None,
-            )
-        return found
+        changes = [_change(row) for row in rows]
+        return {change.original_date: change for change in changes}
 
     async def exception_note(self, series_id: int, day: date) -> str | None:
         row = await self.db.fetchone(
@@ -352,11 +359,8 @@ class SessionRepository:
         return [StoredOccurrence.from_row(r) for r in rows]
 
     async def update_occurrence(self, occurrence_id: int, **changes: Any) -> StoredOccurrence:
-        unknown = set(changes) - set(OCCURRENCE_EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("session_occurrences", OCCURRENCE_EDITABLE, changes)
         if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
             await self.db.execute(
                 f"UPDATE session_occurrences SET {assignments} WHERE id = ?",
                 (*(_value(v) for v in changes.values()), occurrence_id),
@@ -367,10 +371,7 @@ class SessionRepository:
 
     async def set_status_if(self, occurrence_id: int, expected: tuple[str, ...], status: str, **extra: Any) -> bool:
         """Move an occurrence to ``status`` only if it is in one of ``expected`` (one UPDATE: no races)."""
-        unknown = set(extra) - set(OCCURRENCE_EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
-        assignments = ", ".join(["status = ?", *(f"{k} = ?" for k in extra)])
+        assignments = set_clause("session_occurrences", OCCURRENCE_EDITABLE, {"status": status, **extra})
         changed = await self.db.execute(
             f"UPDATE session_occurrences SET {assignments} WHERE id = ? AND status IN "
             f"({', '.join('?' for _ in expected)})",
@@ -391,7 +392,7 @@ class SessionRepository:
         row = await self.db.fetchone(
             "SELECT * FROM session_rsvps WHERE occurrence_id = ? AND user_id = ?", (occurrence_id, user_id)
         )
-        return _rsvp(row) if row else None
+        return Rsvp.from_row(row) if row else None
 
     async def rsvps(self, occurrence_id: int, status: str | None = None) -> list[Rsvp]:
         sql = "SELECT * FROM session_rsvps WHERE occurrence_id = ?"
@@ -400,7 +401,7 @@ class SessionRepository:
             sql += " AND status = ?"
             params.append(status)
         rows = await self.db.fetchall(sql + " ORDER BY created_at, rowid", params)
-        return [_rsvp(r) for r in rows]
+        return [Rsvp.from_row(r) for r in rows]
 
     async def count_rsvps(self, occurrence_id: int) -> tuple[int, int]:
         """(going, waitlisted)."""
@@ -560,7 +561,7 @@ class SessionRepository:
             "ORDER BY speak_order IS NULL, speak_order, arrived_at",
             (occurrence_id,),
         )
-        return [Presence(int(r["user_id"]), r["speak_order"], bool(r["passed"])) for r in rows]
+        return [Presence.from_row(r) for r in rows]
 
     async def is_present(self, occurrence_id: int, user_id: int) -> bool:
         row = await self.db.fetchone(
@@ -720,14 +721,3 @@ class SessionRepository:
                 total += await tx.execute(f"DELETE FROM {table} WHERE guild_id = ?", (guild_id,))
             total += await tx.execute("DELETE FROM session_series WHERE guild_id = ?", (guild_id,))
         return total
-
-
-def _rsvp(row: Row) -> Rsvp:
-    return Rsvp(
-        user_id=int(row["user_id"]),
-        status=row["status"],
-        via_button=bool(row["via_button"]),
-        via_interested=bool(row["via_interested"]),
-        dm_closed=bool(row["dm_closed"]),
-        created_at=row["created_at"],
-    )
