@@ -7,7 +7,7 @@ still personal data: this repository is a :class:`~bot.privacy.PersonalDataSourc
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ from bot.clock import from_iso, to_iso
 from bot.clock import from_iso_or_none as _when
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
+from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,7 @@ class SupportSettings:
 
     @classmethod
     def from_row(cls, row: Row) -> SupportSettings:
-        data: dict[str, Any] = {f.name: row[f.name] for f in fields(cls)}
-        data["auto_approve"] = bool(data["auto_approve"])
-        return cls(**data)
+        return from_row(cls, row, auto_approve=flag)
 
 
 SETTINGS_EDITABLE = (
@@ -76,22 +75,15 @@ class Listener:
 
     @classmethod
     def from_row(cls, row: Row) -> Listener:
-        return cls(
-            id=row["id"],
-            public_id=row["public_id"],
-            guild_id=row["guild_id"],
-            user_id=row["user_id"],
-            status=row["status"],
-            agreed_at=from_iso(row["agreed_at"]),
-            approved_at=_when(row["approved_at"]),
-            review_message_id=row["review_message_id"],
-            available_until=_when(row["available_until"]),
-            break_until=_when(row["break_until"]),
-            cooldown_until=_when(row["cooldown_until"]),
-            max_concurrent=row["max_concurrent"],
-            max_weekly_hours=row["max_weekly_hours"],
-            reminder_minutes=row["reminder_minutes"],
-            debrief_opt_in=bool(row["debrief_opt_in"]),
+        return from_row(
+            cls,
+            row,
+            agreed_at=from_iso,
+            approved_at=_when,
+            available_until=_when,
+            break_until=_when,
+            cooldown_until=_when,
+            debrief_opt_in=flag,
         )
 
 
@@ -125,7 +117,7 @@ class Slot:
 
     @classmethod
     def from_row(cls, row: Row) -> Slot:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +136,7 @@ class Assignment:
 
     @classmethod
     def from_row(cls, row: Row) -> Assignment:
-        return cls(
-            id=row["id"],
-            slot_id=row["slot_id"],
-            guild_id=row["guild_id"],
-            occurrence=row["occurrence"],
-            user_id=row["user_id"],
-            starts_at=from_iso(row["starts_at"]),
-            ends_at=from_iso(row["ends_at"]),
-        )
+        return from_row(cls, row, starts_at=from_iso, ends_at=from_iso)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +154,12 @@ class Swap:
 
     @classmethod
     def from_row(cls, row: Row) -> Swap:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return from_row(cls, row)
+
+
+# A new slot or swap may be given any of its columns but the id, and when it was made.
+SLOT_INSERTABLE = (*field_names(Slot, without=("id",)), "created_at")
+SWAP_INSERTABLE = (*field_names(Swap, without=("id",)), "created_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +167,10 @@ class OnCall:
     user_id: int
     started_at: datetime
     ended_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row) -> OnCall:
+        return from_row(cls, row, started_at=from_iso, ended_at=from_iso)
 
 
 class ListenerRepository:
@@ -202,15 +195,12 @@ class ListenerRepository:
         return await self.db.fetchone("SELECT 1 FROM support_settings WHERE guild_id = ?", (guild_id,)) is not None
 
     async def update_settings(self, guild_id: int, now: datetime, **changes: Any) -> SupportSettings:
-        unknown = set(changes) - set(SETTINGS_EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("support_settings", SETTINGS_EDITABLE, changes)
         await self.db.execute(
             "INSERT INTO support_settings (guild_id, updated_at) VALUES (?, ?) ON CONFLICT (guild_id) DO NOTHING",
             (guild_id, to_iso(now)),
         )
         if changes:
-            assignments = ", ".join(f"{name} = ?" for name in changes)
             await self.db.execute(
                 f"UPDATE support_settings SET {assignments}, updated_at = ? WHERE guild_id = ?",
                 (*changes.values(), to_iso(now), guild_id),
@@ -254,12 +244,9 @@ class ListenerRepository:
         return found
 
     async def update_listener(self, listener_id: int, now: datetime, **changes: Any) -> Listener:
-        unknown = set(changes) - set(LISTENER_EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("listeners", LISTENER_EDITABLE, changes)
         values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
         if values:
-            assignments = ", ".join(f"{name} = ?" for name in values)
             await self.db.execute(
                 f"UPDATE listeners SET {assignments}, updated_at = ? WHERE id = ?",
                 (*values.values(), to_iso(now), listener_id),
@@ -322,15 +309,14 @@ class ListenerRepository:
             sql += " AND user_id = ?"
             args = (*args, user_id)
         rows = await self.db.fetchall(sql, args)
-        return [OnCall(r["user_id"], from_iso(r["started_at"]), from_iso(r["ended_at"])) for r in rows]
+        return [OnCall.from_row(r) for r in rows]
 
     # -- slots --------------------------------------------------------------------------
 
     async def add_slot(self, values: dict[str, Any], now: datetime) -> Slot:
         values = {**values, "created_at": to_iso(now)}
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        slot_id = await self.db.insert(f"INSERT INTO rota_slots ({columns}) VALUES ({marks})", tuple(values.values()))
+        columns = insert_clause("rota_slots", SLOT_INSERTABLE, values)
+        slot_id = await self.db.insert(f"INSERT INTO rota_slots {columns}", tuple(values.values()))
         slot = await self.slot(slot_id)
         assert slot is not None
         return slot
@@ -439,9 +425,8 @@ class ListenerRepository:
 
     async def add_swap(self, values: dict[str, Any], now: datetime) -> Swap:
         values = {"public_id": secrets.token_hex(8), **values, "created_at": to_iso(now)}
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        swap_id = await self.db.insert(f"INSERT INTO rota_swaps ({columns}) VALUES ({marks})", tuple(values.values()))
+        columns = insert_clause("rota_swaps", SWAP_INSERTABLE, values)
+        swap_id = await self.db.insert(f"INSERT INTO rota_swaps {columns}", tuple(values.values()))
         row = await self.db.fetchone("SELECT * FROM rota_swaps WHERE id = ?", (swap_id,))
         assert row is not None
         return Swap.from_row(row)

@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock, from_iso, to_iso
 from bot.clock import from_iso_or_none as _when
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
+from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
 
 MemberHasher = Callable[[int, int], bytes]
 
@@ -75,36 +76,18 @@ class Conversation:
 
     @classmethod
     def from_row(cls, row: Row) -> Conversation:
-        return cls(
-            id=row["id"],
-            public_id=row["public_id"],
-            guild_id=row["guild_id"],
-            circle_id=row["circle_id"],
-            source=row["source"],
-            member_user_hash=row["member_user_hash"],
-            member_user_enc=row["member_user_enc"],
-            member_tag=row["member_tag"],
-            member_name=row["member_name"],
-            topic_enc=row["topic_enc"],
-            listener_user_id=row["listener_user_id"],
-            listener_tag=row["listener_tag"],
-            status=row["status"],
-            stage=row["stage"],
-            relay_mode=row["relay_mode"],
-            thread_id=row["thread_id"],
-            alert_channel_id=row["alert_channel_id"],
-            alert_message_id=row["alert_message_id"],
-            handoff_open=bool(row["handoff_open"]),
-            handoffs=row["handoffs"],
-            heavy=bool(row["heavy"]),
-            urgent_alerted_at=_when(row["urgent_alerted_at"]),
-            held_notice=bool(row["held_notice"]),
-            closed_by=row["closed_by"],
-            queued_for=_when(row["queued_for"]),
-            created_at=from_iso(row["created_at"]),
-            accepted_at=_when(row["accepted_at"]),
-            last_activity_at=from_iso(row["last_activity_at"]),
-            closed_at=_when(row["closed_at"]),
+        return from_row(
+            cls,
+            row,
+            handoff_open=flag,
+            heavy=flag,
+            urgent_alerted_at=_when,
+            held_notice=flag,
+            queued_for=_when,
+            created_at=from_iso,
+            accepted_at=_when,
+            last_activity_at=from_iso,
+            closed_at=_when,
         )
 
 
@@ -125,6 +108,8 @@ CONVERSATION_EDITABLE = (
     "member_user_enc",
     "relay_mode",
 )
+# A new conversation may be given any of its columns but the id.
+CONVERSATION_INSERTABLE = field_names(Conversation, without=("id",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,18 +127,7 @@ class Offer:
 
     @classmethod
     def from_row(cls, row: Row) -> Offer:
-        return cls(
-            id=row["id"],
-            public_id=row["public_id"],
-            conversation_id=row["conversation_id"],
-            guild_id=row["guild_id"],
-            listener_user_id=row["listener_user_id"],
-            kind=row["kind"],
-            stage=row["stage"],
-            status=row["status"],
-            channel_id=row["channel_id"],
-            message_id=row["message_id"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,21 +148,7 @@ class OutboxRow:
 
     @classmethod
     def from_row(cls, row: Row) -> OutboxRow:
-        return cls(
-            id=row["id"],
-            conversation_id=row["conversation_id"],
-            stream=row["stream"],
-            seq=row["seq"],
-            kind=row["kind"],
-            ciphertext=row["ciphertext"],
-            nonce=row["nonce"],
-            status=row["status"],
-            attempts=row["attempts"],
-            next_attempt_at=from_iso(row["next_attempt_at"]),
-            last_error=row["last_error"],
-            channel_id=row["channel_id"],
-            discord_message_id=row["discord_message_id"],
-        )
+        return from_row(cls, row, next_attempt_at=from_iso)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +158,10 @@ class Block:
     until: datetime
     conversation_id: str | None
     lifted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Block:
+        return from_row(cls, row, until=from_iso, lifted_at=_when)
 
 
 class SupportRepository:
@@ -221,11 +185,8 @@ class SupportRepository:
     async def insert(self, values: dict[str, Any]) -> Conversation:
         values = {"public_id": secrets.token_hex(8), **values}
         values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        conv_id = await self.db.insert(
-            f"INSERT INTO support_conversations ({columns}) VALUES ({marks})", tuple(values.values())
-        )
+        columns = insert_clause("support_conversations", CONVERSATION_INSERTABLE, values)
+        conv_id = await self.db.insert(f"INSERT INTO support_conversations {columns}", tuple(values.values()))
         found = await self.get(conv_id)
         assert found is not None
         return found
@@ -298,12 +259,9 @@ class SupportRepository:
         return [Conversation.from_row(r) for r in rows]
 
     async def update(self, conversation_id: int, **changes: Any) -> Conversation:
-        unknown = set(changes) - set(CONVERSATION_EDITABLE)
-        if unknown:
-            raise ValueError(f"Not editable: {sorted(unknown)}")
+        assignments = set_clause("support_conversations", CONVERSATION_EDITABLE, changes)
         values = {k: to_iso(v) if isinstance(v, datetime) else v for k, v in changes.items()}
         if values:
-            assignments = ", ".join(f"{name} = ?" for name in values)
             await self.db.execute(
                 f"UPDATE support_conversations SET {assignments} WHERE id = ?", (*values.values(), conversation_id)
             )
@@ -574,17 +532,11 @@ class SupportRepository:
             "ORDER BY until DESC LIMIT 1",
             (guild_id, member_hash, to_iso(now)),
         )
-        return self._block(row) if row else None
+        return Block.from_row(row) if row else None
 
     async def block(self, block_id: int) -> Block | None:
         row = await self.db.fetchone("SELECT * FROM support_blocks WHERE id = ?", (block_id,))
-        return self._block(row) if row else None
-
-    @staticmethod
-    def _block(row: Row) -> Block:
-        return Block(
-            row["id"], row["guild_id"], from_iso(row["until"]), row["conversation_id"], _when(row["lifted_at"])
-        )
+        return Block.from_row(row) if row else None
 
     async def lift_block(self, block_id: int, now: datetime) -> bool:
         changed = await self.db.execute(
