@@ -6,6 +6,7 @@ The bot calls :func:`build_services` in ``setup_hook``; cogs receive the service
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -14,9 +15,9 @@ from bot.privacy import PersonalDataRegistry
 from bot.scheduler import JobRepository, Scheduler
 from bot.services.about import AboutService
 from bot.services.access import AccessService
-from bot.services.checkins import PROMPT_JOB as CHECKIN_PROMPT_JOB
-from bot.services.checkins import REMINDER_JOB as CHECKIN_REMINDER_JOB
-from bot.services.checkins import CheckinService
+from bot.services.checkins.models import PROMPT_JOB as CHECKIN_PROMPT_JOB
+from bot.services.checkins.models import REMINDER_JOB as CHECKIN_REMINDER_JOB
+from bot.services.checkins.service import CheckinService
 from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
 from bot.services.maintenance import JOB_KIND as MAINTENANCE_JOB
@@ -27,6 +28,7 @@ from bot.services.pending_requests import PendingRequestSweep
 from bot.services.privacy_service import PrivacyService
 from bot.services.pseudonyms import PseudonymService
 from bot.services.rota import RotaService
+from bot.services.server_settings import ServerSettings
 from bot.services.sessions.service import SessionService
 from bot.services.setup_service import SetupService
 from bot.services.shares import ShareService
@@ -54,6 +56,7 @@ class Services:
     bot_state: BotStateRepository
     about: AboutService
     guild_settings: GuildSettingsRepository
+    server_settings: ServerSettings
     access: AccessService
     crisis: CrisisResources
     setup: SetupService
@@ -89,12 +92,15 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     scheduler = Scheduler(JobRepository(db), clock, use_timers=use_timers)
     guild_settings = GuildSettingsRepository(db, settings.default_timezone)
     guilds_lifecycle = GuildLifecycleRepository(db, settings.default_timezone)
-    maintenance = MaintenanceService(privacy, guilds_lifecycle, scheduler, clock)
-    scheduler.register(MAINTENANCE_JOB, maintenance.run_daily)
-    access = AccessService(guild_settings)
-    crisis = CrisisResources()
     circle_repo = CircleRepository(db)
     privacy.register(circle_repo)
+
+    async def circle_ids(guild_id: int) -> list[int]:
+        return [c.id for c in await circle_repo.in_guild(guild_id, include_archived=True)]
+
+    maintenance = MaintenanceService(privacy, guilds_lifecycle, scheduler, clock, circle_ids=circle_ids)
+    access = AccessService(guild_settings)
+    crisis = CrisisResources()
     member_settings = MemberSettingsRepository(db)
     privacy.register(member_settings)
     keyring = Keyring(settings.secret_key)
@@ -105,8 +111,14 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     privacy.register(listener_repo)
     support_repo = SupportRepository(db, keyring.member_hash, clock)
     privacy.register(support_repo)
-    rota = RotaService(listener_repo, guild_settings, access, scheduler, clock)
-    outbox = OutboxService(support_repo, keyring, clock)
+    rota = RotaService(
+        listener_repo, guild_settings, access, scheduler, clock, active_counts=support_repo.active_counts
+    )
+
+    async def relay_failed(*args: Any) -> None:
+        await support.delivery_failed(*args)  # the support service, built just below
+
+    outbox = OutboxService(support_repo, keyring, clock, on_failed=relay_failed)
     support = SupportService(
         support_repo,
         listener_repo,
@@ -119,25 +131,33 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         scheduler,
         clock,
     )
-    for kind, handler in {**rota.handlers(), **support.handlers()}.items():
-        scheduler.register(kind, handler)
     checkin_repo = CheckinRepository(db, NoteCipher(settings.secret_key))
     privacy.register(checkin_repo)
     checkins = CheckinService(checkin_repo, circle_repo, access, member_time, guild_settings, scheduler, clock)
-    scheduler.register(CHECKIN_REMINDER_JOB, checkins.run_reminder)
-    scheduler.register(CHECKIN_PROMPT_JOB, checkins.run_prompt)
     session_repo = SessionRepository(db, settings.secret_key)
     privacy.register(session_repo)
     sessions = SessionService(session_repo, circle_repo, guild_settings, access, member_time, scheduler, clock)
-    for kind, handler in sessions.job_handlers().items():
+    circle_service = CircleService(
+        circle_repo, guild_settings, access, privacy, scheduler, clock, closing_hooks=[sessions.stop_circle]
+    )
+    shares = ShareService(
+        share_repo,
+        circle_repo,
+        guild_settings,
+        access,
+        PseudonymService(keyring, share_repo, clock),
+        keyring,
+        scheduler,
+        clock,
+    )
+    # Every scheduled job's handler, in one place (a job's kind names the feature it belongs to).
+    # Jobs whose work is Discord's (an anonymous post going out after its delay) are registered by
+    # the client's setup_hook, which owns the Discord side.
+    scheduler.register(MAINTENANCE_JOB, maintenance.run_daily)
+    scheduler.register(CHECKIN_REMINDER_JOB, checkins.run_reminder)
+    scheduler.register(CHECKIN_PROMPT_JOB, checkins.run_prompt)
+    for kind, handler in {**rota.handlers(), **support.handlers(), **sessions.job_handlers()}.items():
         scheduler.register(kind, handler)
-    circle_service = CircleService(circle_repo, guild_settings, access, privacy, scheduler, clock)
-    circle_service.closing_hooks.append(sessions.stop_circle)
-
-    async def circle_ids(guild_id: int) -> list[int]:
-        return [c.id for c in await circle_repo.in_guild(guild_id, include_archived=True)]
-
-    maintenance.circle_ids = circle_ids
     return Services(
         settings=settings,
         clock=clock,
@@ -147,6 +167,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         bot_state=BotStateRepository(db),
         about=AboutService(privacy),
         guild_settings=guild_settings,
+        server_settings=ServerSettings(guild_settings),
         access=access,
         crisis=crisis,
         setup=SetupService(guild_settings, access, crisis.name_of, clock),
@@ -157,16 +178,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         checkins=checkins,
         sessions=sessions,
         keyring=keyring,
-        shares=ShareService(
-            share_repo,
-            circle_repo,
-            guild_settings,
-            access,
-            PseudonymService(keyring, share_repo, clock),
-            keyring,
-            scheduler,
-            clock,
-        ),
+        shares=shares,
         rota=rota,
         outbox=outbox,
         support=support,

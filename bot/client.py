@@ -1,4 +1,11 @@
-"""The Discord client: a ``commands.Bot`` that wires services into cogs in ``setup_hook``."""
+"""The Discord client: a ``commands.Bot`` that wires services into cogs in ``setup_hook``.
+
+This is the one place things are wired on the Discord side: ``bot/app.py`` builds every service
+(no Discord there); :meth:`PeerCirclesBot._add_cogs` gives each feature's cog exactly the services
+it uses, connects the features' Discord ports to their services, registers every persistent
+button's handlers (:mod:`bot.ui.routing`), and :meth:`PeerCirclesBot._start_jobs` starts the
+scheduler and every feature's start-up work. No cog reads another cog or ``bot.services``.
+"""
 
 from __future__ import annotations
 
@@ -20,26 +27,36 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
 from bot.safety import warm_up as warm_up_crisis_screen
+from bot.services.shares import POST_JOB as SHARE_POST_JOB
 from bot.ui.dispatch import CardState, ExpiredCards, system_now
 from bot.ui.errors import handle_interaction_error
+from bot.ui.routing import Routes
 from bot.ui.sending import MAX_RATELIMIT_TIMEOUT
+from cogs import about, checkins, circles, help, listeners, privacy, resources, sessions, shares, support, timezone
+from cogs import setup as server_setup
+from cogs.checkins.views import CHECKINS
+from cogs.listeners.views import LISTENERS
+from cogs.sessions.views import SESSIONS
+from cogs.shares.views import SHARES
+from cogs.support.views import SUPPORT
 
 log = logging.getLogger(__name__)
 _FROZEN = False  # gc.freeze() done (see on_ready)
 
-EXTENSIONS = (
-    "cogs.about",
-    "cogs.help",
-    "cogs.setup",
-    "cogs.circles",
-    "cogs.sessions",
-    "cogs.privacy",
-    "cogs.resources",
-    "cogs.timezone",
-    "cogs.shares",
-    "cogs.checkins",
-    "cogs.listeners",
-    "cogs.support",
+# Every feature package under cogs/, each with a setup() that the client calls in _add_cogs.
+FEATURES = (
+    "about",
+    "help",
+    "setup",
+    "circles",
+    "sessions",
+    "privacy",
+    "resources",
+    "timezone",
+    "shares",
+    "checkins",
+    "listeners",
+    "support",
 )
 
 
@@ -106,6 +123,7 @@ class PeerCirclesBot(commands.Bot):
         self._start_scheduler = start_scheduler
         self._sync_on_start = sync_on_start
         self._services: Services | None = None
+        self.routes = Routes()  # persistent buttons -> the cog that handles them (bot.ui.routing)
         self._lexicon_warmup: asyncio.Future[Any] | None = None
         self._synced_at_start = False
         self.last_sync: str | None = None
@@ -149,17 +167,89 @@ class PeerCirclesBot(commands.Bot):
             # second): do it now on a worker thread, so the first person to share or ask for
             # support after a start doesn't wait for it, and nobody else's answer stalls behind it.
             self._lexicon_warmup = asyncio.get_running_loop().run_in_executor(None, warm_up_crisis_screen)
-        log.info("setup complete extensions=%d", len(EXTENSIONS))
+        log.info("setup complete cogs=%d", len(self.cogs))
 
     async def _open_services(self) -> None:
         self._services = await build_services(self.settings, clock=self._clock, use_timers=self._use_timers)
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
+        await self._add_cogs(self._services)
+
+    async def _add_cogs(self, s: Services) -> None:
+        """Each feature's cog with exactly the services it uses; its Discord port and its buttons wired."""
+        expired = self.expired_cards
+        await about.setup(self, about=s.about)
+        await help.setup(self, access=s.access, rota=s.rota, circles=s.circles)
+        await server_setup.setup(self, setup_service=s.setup, crisis=s.crisis)
+        await circles.setup(self, circles=s.circles, guild_settings=s.server_settings)
+        await resources.setup(self, crisis=s.crisis, guild_settings=s.server_settings)
+        await timezone.setup(self, member_time=s.member_time)
+        await privacy.setup(
+            self, privacy=s.privacy_service, maintenance=s.maintenance, bot_state=s.bot_state, expired=expired
+        )
+        session_cog = await sessions.setup(
+            self, sessions=s.sessions, circles=s.circles, crisis=s.crisis, guild_settings=s.server_settings
+        )
+        s.sessions.attach(session_cog.port)
+        self.routes.provide(SESSIONS, session_cog)
+
+        support_cog = await support.setup(
+            self,
+            support=s.support,
+            outbox=s.outbox,
+            crisis=s.crisis,
+            guild_settings=s.server_settings,
+            access=s.access,
+            pending=s.pending_requests,
+        )
+        s.support.attach(support_cog.discord)
+        s.outbox.attach(support_cog.discord)
+        self.routes.provide(SUPPORT, support_cog)
+
+        listener_cog = await listeners.setup(
+            self,
+            rota=s.rota,
+            guild_settings=s.server_settings,
+            access=s.access,
+            support=s.support,
+            pending=s.pending_requests,
+        )
+        s.rota.attach(listener_cog.port)
+        self.routes.provide(LISTENERS, listener_cog)
+
+        # A check-in or a share can offer a listener: the support feature's request form.
+        share_cog = await shares.setup(
+            self,
+            shares=s.shares,
+            crisis=s.crisis,
+            guild_settings=s.server_settings,
+            access=s.access,
+            support=s.support,
+            ask_listener=support_cog.open_ask,
+        )
+        s.scheduler.register(SHARE_POST_JOB, share_cog.post_due)  # the post itself is Discord's work
+        self.routes.provide(SHARES, share_cog)
+
+        checkin_cog = await checkins.setup(
+            self,
+            checkins=s.checkins,
+            crisis=s.crisis,
+            guild_settings=s.server_settings,
+            support=s.support,
+            ask_listener=support_cog.open_ask,
+            expired=expired,
+        )
+        s.checkins.attach(checkin_cog.delivery)
+        self.routes.provide(CHECKINS, checkin_cog)
 
     async def _start_jobs(self) -> None:
-        await self.services.scheduler.start()
-        await self.services.maintenance.ensure_scheduled()
-        await self.services.checkins.ensure_scheduled()
+        """The scheduler, each feature's pending jobs (idempotent: one may have been missed while the
+        bot was down), and the support relay's outbox (which waits for the gateway to be ready)."""
+        s = self.services
+        await s.scheduler.start()
+        await s.maintenance.ensure_scheduled()
+        await s.checkins.ensure_scheduled()
+        await s.rota.ensure_scheduled()
+        await s.support.ensure_scheduled()
+        s.outbox.start(ready=self.wait_until_ready)
 
     # -- command sync -------------------------------------------------------------------
 
@@ -201,6 +291,7 @@ class PeerCirclesBot(commands.Bot):
         """Stop the scheduler (letting running jobs finish), disconnect, then close the database."""
         if self._services is not None:
             await self._services.scheduler.shutdown()
+            await self._services.outbox.stop()
         await super().close()
         if self._services is not None:
             await self._services.db.close()

@@ -1,8 +1,4 @@
-"""Test helpers for listener rotas and one-on-one support (not a test module).
-
-:func:`wire_support` builds the feature's services onto a running bot, as ``bot/app.py`` and
-``bot/client.py`` will once it is wired in there, and does nothing when they already are.
-"""
+"""Test helpers for listener rotas and one-on-one support (not a test module)."""
 
 from __future__ import annotations
 
@@ -19,47 +15,6 @@ from bot.services.rota import RotaService
 from bot.services.support.service import SupportService
 from bot.storage.listeners import ListenerRepository
 from bot.storage.support import SupportRepository
-
-EXTENSIONS = ("cogs.listeners", "cogs.support")
-
-
-def build(services: Any) -> None:
-    """Construct the repositories and services, register them, and set them on ``services``."""
-    listener_repo = ListenerRepository(services.db)
-    support_repo = SupportRepository(services.db, services.keyring.member_hash, services.clock)
-    services.privacy.register(listener_repo)
-    services.privacy.register(support_repo)
-    rota = RotaService(listener_repo, services.guild_settings, services.access, services.scheduler, services.clock)
-    outbox = OutboxService(support_repo, services.keyring, services.clock)
-    support = SupportService(
-        support_repo,
-        listener_repo,
-        rota,
-        outbox,
-        services.keyring,
-        services.guild_settings,
-        services.member_time,
-        services.access,
-        services.scheduler,
-        services.clock,
-    )
-    for kind, handler in {**rota.handlers(), **support.handlers()}.items():
-        services.scheduler.register(kind, handler)
-    services.rota = rota
-    services.outbox = outbox
-    services.support = support
-
-
-async def wire_support(bot: PeerCirclesBot) -> PeerCirclesBot:
-    if all(e in bot.extensions for e in EXTENSIONS):
-        return bot
-    if not hasattr(bot.services, "support"):
-        build(bot.services)
-    for extension in EXTENSIONS:
-        if extension not in bot.extensions:
-            await bot.load_extension(extension)
-    await bot.sync_commands(force=True)
-    return bot
 
 
 def services(bot: PeerCirclesBot) -> Any:
@@ -281,8 +236,15 @@ class World:
         self.member_time = MemberTimeService(MemberSettingsRepository(db), self.guilds, self.clock)
         self.listeners = ListenerRepository(db)
         self.repo = SupportRepository(db, self.keyring.member_hash, self.clock)
-        self.rota = RotaService(self.listeners, self.guilds, self.access, self.scheduler, self.clock)
-        self.outbox = OutboxService(self.repo, self.keyring, self.clock)
+        # Wired as bot/app.py wires them.
+        self.rota = RotaService(
+            self.listeners, self.guilds, self.access, self.scheduler, self.clock, active_counts=self.repo.active_counts
+        )
+
+        async def relay_failed(*args: Any) -> None:
+            await self.support.delivery_failed(*args)
+
+        self.outbox = OutboxService(self.repo, self.keyring, self.clock, on_failed=relay_failed)
         self.support = SupportService(
             self.repo,
             self.listeners,

@@ -80,13 +80,13 @@ def test_storage_and_time_sit_below_the_services(path: Path) -> None:
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
-def test_every_extension_is_a_cog_package_with_setup() -> None:
-    from bot.client import EXTENSIONS
+def test_every_feature_is_a_cog_package_with_setup() -> None:
+    from bot.client import FEATURES
 
     packages = sorted(p.name for p in (ROOT / "cogs").iterdir() if (p / "__init__.py").exists())
-    assert sorted(e.split(".")[1] for e in EXTENSIONS) == packages
-    for name in EXTENSIONS:
-        assert callable(importlib.import_module(name).setup)
+    assert sorted(FEATURES) == packages
+    for name in FEATURES:
+        assert callable(importlib.import_module(f"cogs.{name}").setup)
 
 
 def test_readme_invite_permissions_match_the_code() -> None:

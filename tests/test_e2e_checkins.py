@@ -19,39 +19,13 @@ from bot.client import PeerCirclesBot
 from bot.clock import FakeClock
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.harness import BotHarness
-from bot.services.checkins import PROMPT_JOB, REMINDER_JOB, CheckinService
-from bot.storage.checkins import CheckinRepository, NoteCipher
+from bot.services.checkins.models import PROMPT_JOB, REMINDER_JOB
+from bot.services.checkins.service import CheckinService
 from tests.test_e2e_circles import create_circle
 
 # Friday 27 March 2026, noon in London (GMT). The clocks go forward at 01:00 UTC on Sunday 29 March.
 START = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-async def wire(bot: PeerCirclesBot) -> PeerCirclesBot:
-    """Build the check-in service onto the bot and load the cog, unless the app already does."""
-    if "cogs.checkins" in bot.extensions:
-        return bot
-    services = bot.services
-    if getattr(services, "checkins", None) is None:
-        repo = CheckinRepository(services.db, NoteCipher(services.settings.secret_key))
-        services.privacy.register(repo)
-        service = CheckinService(
-            repo,
-            services.circles.circles,
-            services.access,
-            services.member_time,
-            services.guild_settings,
-            services.scheduler,
-            services.clock,
-        )
-        services.scheduler.register(REMINDER_JOB, service.run_reminder)
-        services.scheduler.register(PROMPT_JOB, service.run_prompt)
-        services.checkins = service  # type: ignore[attr-defined]
-    await bot.load_extension("cogs.checkins")
-    await bot.sync_commands(force=True)
-    await service_of(bot).ensure_scheduled()
-    return bot
 
 
 def service_of(bot: PeerCirclesBot) -> CheckinService:
@@ -76,7 +50,7 @@ async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIter
 async def cbot(timed: BotHarness) -> PeerCirclesBot:
     started = await timed.start()
     assert isinstance(started, PeerCirclesBot)
-    return await wire(started)
+    return started
 
 
 async def grief(sandbox: Sandbox) -> None:
@@ -380,9 +354,9 @@ async def test_invalid_reminder_times_get_a_kind_example_and_store_nothing(
     await grief(sandbox)
     alice = member(sandbox, "alice")
     late = await alice.slash("checkin reminders", time="25:00")
-    assert "hours go from 00 to 23" in late.text and "like 08:30 or 19:00" in late.text
-    evening = await alice.slash("checkin reminders", time="7pm")
-    assert "isn't a time I can use" in evening.text and "write 19:00" in evening.text
+    assert "hours go from 00 to 23" in late.text and "like 19:00, 7pm or 7:30 pm" in late.text
+    evening = await alice.slash("checkin reminders", time="evening")
+    assert "couldn't read “evening” as a time" in evening.text and "like 19:00, 7pm or 7:30 pm" in evening.text
     days = await alice.slash("checkin reminders", time="08:00", days="someday")
     assert "I don't know the day" in days.text
     assert await rows(cbot, "SELECT * FROM checkin_reminders") == []
@@ -433,7 +407,7 @@ async def test_the_prompt_button_works_after_a_restart(
 
     restarted = await timed.restart()
     assert isinstance(restarted, PeerCirclesBot)
-    bot = await wire(restarted)
+    bot = restarted
     opened = await alice.click(post, "Check in")
     assert opened.ephemeral and "How are you right now?" in opened.text
     await alice.click(opened, "5 · Very good")

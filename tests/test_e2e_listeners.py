@@ -16,7 +16,7 @@ from bot.clock import FakeClock
 from bot.sandbox.actors import Person, Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import Message
-from tests.support_harness import become_listener, services, setup_server, wire_support
+from tests.support_harness import become_listener, services, setup_server
 
 # Monday 23 March 2026, 12:00 UTC. The UK moves to summer time on Sunday 29 March.
 START = datetime(2026, 3, 23, 12, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIter
 async def rbot(timed: BotHarness) -> PeerCirclesBot:
     started = await timed.start()
     assert isinstance(started, PeerCirclesBot)
-    return await wire_support(started)
+    return started
 
 
 async def run_due(bot: PeerCirclesBot) -> list[str]:
@@ -138,7 +138,6 @@ async def test_coordinator_defines_slots_and_listeners_take_and_drop_on_the_boar
     # The board keeps working after a restart (persistent buttons).
     await timed.restart()
     assert isinstance(timed.bot, PeerCirclesBot)
-    await wire_support(timed.bot)
     dropper = await lena.click(board, "Drop a shift")
     mine = [o for c in dropper.message.all_components if c.get("type") == 3 for o in c["options"]]
     assert [o["label"] for o in mine] == ["Tue 24 Mar 19:00–21:00 · Evening"]

@@ -45,7 +45,7 @@ class JournalSource:
 
 @pytest.fixture
 async def privacy_bot(bot: PeerCirclesBot) -> PeerCirclesBot:
-    assert "cogs.privacy" in bot.extensions
+    assert bot.get_cog("PrivacyCog") is not None
     return bot
 
 

@@ -22,48 +22,8 @@ from bot.sandbox.actors import ChannelView, Person, Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import GUILD_VOICE, P, ScheduledEvent
 from bot.services.sessions.service import SessionService
-from bot.storage.sessions import SessionRepository
 
 LONDON = ZoneInfo("Europe/London")
-
-
-def attach_sessions(services: Any) -> SessionService:
-    """The wiring bot/app.py does for sessions (used here until it does)."""
-    repo = SessionRepository(services.db, services.settings.secret_key)
-    services.privacy.register(repo)
-    service = SessionService(
-        repo,
-        services.circles.circles,
-        services.guild_settings,
-        services.access,
-        services.member_time,
-        services.scheduler,
-        services.clock,
-    )
-    for kind, handler in service.job_handlers().items():
-        services.scheduler.register(kind, handler)
-    services.sessions = service
-    return service
-
-
-@pytest.fixture
-def wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until bot/app.py and bot/client.py wire sessions in, do it the same way (inside setup_hook,
-    so jobs due at start-up find their handlers and the cog is loaded before the scheduler starts)."""
-    import bot.client as client_module
-
-    if "cogs.sessions" in client_module.EXTENSIONS:
-        return
-    original = client_module.build_services
-
-    async def build(settings: Any, *, clock: Any = None, use_timers: bool = True) -> Any:
-        services = await original(settings, clock=clock, use_timers=use_timers)
-        if getattr(services, "sessions", None) is None:
-            attach_sessions(services)
-        return services
-
-    monkeypatch.setattr(client_module, "build_services", build)
-    monkeypatch.setattr(client_module, "EXTENSIONS", (*client_module.EXTENSIONS, "cogs.sessions"))
 
 
 class World:
@@ -106,7 +66,7 @@ class World:
 
 
 @pytest.fixture
-async def world(sandbox: Sandbox, tmp_path: Path, wired: None) -> AsyncIterator[World]:
+async def world(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[World]:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     harness = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
     w = World(sandbox, harness, clock)

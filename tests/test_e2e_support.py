@@ -34,8 +34,7 @@ from tests.support_harness import (
     on_call,
     services,
     setup_server,
-    wire_support,
-)
+    )
 
 START = datetime(2026, 3, 23, 12, 0, tzinfo=UTC)  # a Monday, noon in London (GMT)
 DM_ROUTE = "POST /channels/{channel_id}/messages"
@@ -58,7 +57,7 @@ async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIter
 async def sbot(timed: BotHarness) -> PeerCirclesBot:
     started = await timed.start()
     assert isinstance(started, PeerCirclesBot)
-    return await wire_support(started)
+    return started
 
 
 async def run_due(bot: PeerCirclesBot) -> list[str]:
@@ -561,7 +560,7 @@ async def test_faults_and_a_restart_deliver_every_message_exactly_once_in_order(
     assert pending is not None and pending["n"] > 0, "the restart comes with messages still undelivered"
     await timed.restart()  # the process stops mid-conversation
     assert isinstance(timed.bot, PeerCirclesBot)
-    bot = await wire_support(timed.bot)
+    bot = timed.bot
     server.inject("5xx", route=DM_ROUTE, times=40, status=503, probability=0.3)
     server.inject("5xx", route=DM_ROUTE, times=3, status=503, probability=0.5, after_success=True)
     for a, b in zip(to_lena[3:], to_maya[3:], strict=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,8 @@ class CircleService:
         registry: PersonalDataRegistry,
         scheduler: Scheduler,
         clock: Clock,
+        *,
+        closing_hooks: Sequence[Callable[[int], Awaitable[object]]] = (),
     ) -> None:
         self.circles = circles
         self.settings = settings
@@ -124,8 +126,8 @@ class CircleService:
         self.scheduler = scheduler
         self.clock = clock
         # Features with things to wind down when a circle is archived or deleted (e.g. sessions'
-        # Discord events) add a hook here; each gets the circle id before the circle changes.
-        self.closing_hooks: list[Callable[[int], Awaitable[object]]] = []
+        # Discord events); each gets the circle id before the circle changes. Given at wiring.
+        self.closing_hooks: tuple[Callable[[int], Awaitable[object]], ...] = tuple(closing_hooks)
 
     # -- reading ------------------------------------------------------------------------
 

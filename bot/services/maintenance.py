@@ -65,13 +65,15 @@ class MaintenanceService:
         guilds: GuildLifecycleRepository,
         scheduler: Scheduler,
         clock: Clock,
+        *,
+        circle_ids: Callable[[int], Awaitable[list[int]]] | None = None,
     ) -> None:
         self.registry = registry
         self.guilds = guilds
         self.scheduler = scheduler
         self.clock = clock
         # Given a server, the circle ids whose scheduled jobs (``circle:{id}:...``) a purge cancels.
-        self.circle_ids: Callable[[int], Awaitable[list[int]]] | None = None
+        self.circle_ids = circle_ids
 
     # -- the daily job ------------------------------------------------------------------
 

@@ -148,6 +148,7 @@ class OutboxService:
         *,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        on_failed: FailureHook | None = None,
     ) -> None:
         self.repo = repo
         self.keyring = keyring
@@ -155,7 +156,8 @@ class OutboxService:
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()
         self.transport: Transport | None = None
-        self.on_failed: FailureHook | None = None
+        # What to do when a message can't be delivered for good (the support service, at wiring).
+        self.on_failed = on_failed
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -206,6 +206,8 @@ class RotaService:
         access: AccessService,
         scheduler: Scheduler,
         clock: Clock,
+        *,
+        active_counts: Callable[[int], Awaitable[dict[int, int]]] | None = None,
     ) -> None:
         self.repo = repo
         self.guild_settings = guild_settings
@@ -213,8 +215,8 @@ class RotaService:
         self.scheduler = scheduler
         self.clock = clock
         self.port: RotaPort | None = None
-        # Set by the support service: a server's open conversations per listener (for /rota mine).
-        self.active_counts: Callable[[int], Awaitable[dict[int, int]]] | None = None
+        # A server's open support conversations per listener (for /rota mine), given at wiring.
+        self.active_counts = active_counts
 
     def attach(self, port: RotaPort) -> None:
         self.port = port

@@ -11,7 +11,7 @@ from typing import Any
 import discord
 
 from bot.services.crisis import CrisisResources
-from bot.storage.guilds import GuildSettingsRepository
+from bot.services.server_settings import ServerSettings
 from bot.ui.replies import reply, text_card
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
@@ -22,7 +22,7 @@ GENTLE_OPENING = (
 
 
 async def crisis_sections(
-    crisis: CrisisResources, settings: GuildSettingsRepository, guild_id: int | None, *, gentle: bool = True
+    crisis: CrisisResources, settings: ServerSettings, guild_id: int | None, *, gentle: bool = True
 ) -> list[str]:
     region = (await settings.get(guild_id)).region if guild_id is not None else None
     sections = crisis.sections(region)
@@ -32,7 +32,7 @@ async def crisis_sections(
 async def show_crisis_resources(
     interaction: discord.Interaction[Any],
     crisis: CrisisResources,
-    settings: GuildSettingsRepository,
+    settings: ServerSettings,
 ) -> None:
     """Reply (ephemerally) with the crisis resources for this server's country."""
     sections = await crisis_sections(crisis, settings, interaction.guild_id)

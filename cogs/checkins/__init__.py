@@ -1,19 +1,31 @@
-"""/checkin: private mood check-ins, history charts, reminders by DM; circle pulse and prompts for facilitators."""
+"""/checkin: private mood check-ins, history charts, reminders by DM; circle pulse and prompts for facilitators.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
-from bot.services.checkins import CheckinService
+from bot.services.checkins.service import CheckinService
+from bot.services.crisis import CrisisResources
+from bot.services.server_settings import ServerSettings
+from bot.services.support.service import SupportService
+from bot.ui.dispatch import ExpiredCards
+from bot.ui.ports import AskListener
 from cogs.checkins.cog import CheckinsCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    services = bot.services
-    service = getattr(services, "checkins", None)
-    if not isinstance(service, CheckinService):
-        raise RuntimeError("services.checkins is missing: bot/app.py builds it (see CheckinService)")
-    await bot.add_cog(CheckinsCog(bot, service, services.crisis, services.guild_settings))
+async def setup(
+    bot: commands.Bot,
+    *,
+    checkins: CheckinService,
+    crisis: CrisisResources,
+    guild_settings: ServerSettings,
+    support: SupportService,
+    ask_listener: AskListener,
+    expired: ExpiredCards,
+) -> CheckinsCog:
+    cog = CheckinsCog(bot, checkins, crisis, guild_settings, support, ask_listener, expired)
+    await bot.add_cog(cog)
+    return cog

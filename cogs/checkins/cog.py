@@ -5,43 +5,43 @@ import contextlib
 import io
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import InvalidInput, NotAllowed, NotFound, StorageError
+from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.services.access import Actor
-from bot.services.checkins import (
+from bot.services.checkins.models import (
     LISTENER_AFTER_RANGE,
     MOODS,
     PULSE_MIN_PEOPLE,
-    WEEKDAYS,
-    CheckinService,
     DeliveryResult,
     History,
     Period,
     Pulse,
-    describe_days,
-    parse_local_time,
-    parse_weekdays,
 )
+from bot.services.checkins.service import CheckinService
 from bot.services.circles import name_key
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
 from bot.services.mood_chart import describe_history, render_mood_chart
+from bot.services.server_settings import ServerSettings
+from bot.services.support.service import SupportService
 from bot.storage.checkins import Prompt, Reminder
 from bot.storage.circles import Circle
-from bot.storage.guilds import GuildSettingsRepository
+from bot.timekeeping.parsing import parse_time, parse_weekdays
+from bot.timekeeping.words import WEEKDAY_NAMES, describe_days
 from bot.ui.confirm import ConfirmView
+from bot.ui.dispatch import ExpiredCards
 from bot.ui.people import actor_from, guild_of
+from bot.ui.ports import AskListener
 from bot.ui.replies import NO_PINGS, reply
 from bot.ui.safety import crisis_sections
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.checkins.views import (
     CALM,
-    COG_NAME,
     DYNAMIC_ITEMS,
     DetailsModal,
     EditModal,
@@ -57,9 +57,6 @@ from cogs.checkins.views import (
     reminder_dm,
     when_text,
 )
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +249,7 @@ def prompt_text(circle: Circle, prompt: Prompt | None, zone: str) -> str:
             f"The **{circle.name}** circle has no check-in prompt. Schedule one with "
             "`/checkin prompt schedule:Daily time:19:00`."
         )
-    day = f"every {WEEKDAYS[prompt.weekday]}" if prompt.weekday is not None else "every day"
+    day = f"every {WEEKDAY_NAMES[prompt.weekday]}" if prompt.weekday is not None else "every day"
     upcoming = f" Next: {when_text(prompt.next_at, zone)}." if prompt.next_at else ""
     where = f"<#{circle.channel_id}>" if circle.channel_id else "the circle's channel (missing: run /circle repair)"
     return (
@@ -261,40 +258,38 @@ def prompt_text(circle: Circle, prompt: Prompt | None, zone: str) -> str:
     )
 
 
-class CheckinsCog(commands.Cog, name=COG_NAME):
+class CheckinsCog(commands.Cog, name="Checkins"):
     checkin = app_commands.Group(
         name="checkin", description="Private mood check-ins: one tap, yours alone.", guild_only=True
     )
 
     def __init__(
-        self, bot: PeerCirclesBot, service: CheckinService, crisis: CrisisResources, settings: GuildSettingsRepository
+        self,
+        bot: commands.Bot,
+        service: CheckinService,
+        crisis: CrisisResources,
+        settings: ServerSettings,
+        support: SupportService,
+        ask_listener: AskListener,
+        expired: ExpiredCards,
     ) -> None:
         self.bot = bot
         self.service = service
         self.crisis = crisis
         self.settings = settings
+        self.support = support
+        self.ask_listener = ask_listener
+        self.expired = expired
         self.delivery = DiscordCheckinDelivery(bot)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.service.attach(self.delivery)
         # A mood tap on a card already redrawn (a double click): the tap is keyed by its message, so
         # recording it again returns the same check-in; answer with it instead of "expired".
-        self.bot.expired_cards.do_anyway(MoodButton.__discord_ui_compiled_template__, self.mood_tapped_anyway)
+        self.expired.do_anyway(MoodButton.__discord_ui_compiled_template__, self.mood_tapped_anyway)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
-
-    @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        """Give every reminder and prompt a pending job (one may have been missed while the bot was
-        down). Idempotent, so reconnects are harmless."""
-        if self.bot.is_closed() or not self.service.scheduler.started:
-            return
-        try:
-            await self.service.ensure_scheduled()
-        except StorageError:  # shutting down while connecting
-            log.debug("check-in schedules not checked: the database is closed")
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -354,10 +349,9 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
         elif action == "listener":
             state = await self.service.state(checkin_id, user_id)
             guild_id = state.circle.guild_id
-            support = self.bot.get_cog("SupportCog")
-            if support is not None and await self.bot.services.support.has_listeners(guild_id):
+            if await self.support.has_listeners(guild_id):
                 # Listeners are set up here: ask one now, through the confidential relay.
-                await support.open_ask(interaction, guild_id, source="checkin")  # type: ignore[attr-defined]
+                await self.ask_listener(interaction, guild_id, source="checkin")
                 return
             result = await self.service.request_listener(checkin_id, user_id)
             await interaction.response.edit_message(view=checkin_card(result.state))
@@ -509,7 +503,7 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
 
     @checkin.command(name="reminders", description="See or change your check-in reminders (by DM).", extras=MEMBER)
     @app_commands.describe(
-        time="Your local time, HH:MM on a 24-hour clock, like 08:30 or 19:00",
+        time="Your local time, like 08:30, 19:00 or 7pm",
         days="Which days: every day, weekdays, weekends, or like mon, wed, fri",
         circle="Which circle the reminder is for (default: your only one)",
         offer_listener="Offer me a listener when I check in at 1 or 2 this many days in a row",
@@ -534,7 +528,7 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
         user_id = actor.user_id
         # Check everything before changing anything.
         if time is not None:
-            parse_local_time(time)
+            parse_time(time)
         if days is not None:
             parse_weekdays(days)
         setting_reminder = not stop and (time is not None or days is not None or circle is not None)
@@ -633,7 +627,7 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
     @app_commands.describe(
         circle="Which circle (default: this channel's)",
         schedule="Daily, weekly, or off (leave out to see the current prompt)",
-        time="Local time in the server's time zone, HH:MM, like 19:00",
+        time="Local time in the server's time zone, like 19:00 or 7pm",
         day="For a weekly prompt: which day",
     )
     @app_commands.choices(
@@ -644,7 +638,7 @@ class CheckinsCog(commands.Cog, name=COG_NAME):
         ]
     )
     @app_commands.choices(
-        day=[app_commands.Choice(name=name, value=index) for index, name in enumerate(WEEKDAYS)],
+        day=[app_commands.Choice(name=name, value=index) for index, name in enumerate(WEEKDAY_NAMES)],
     )
     @app_commands.autocomplete(circle=led_circles)
     async def prompt(

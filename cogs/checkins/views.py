@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import discord
 
-from bot.services.checkins import (
+from bot.services.checkins.models import (
     MAX_TAGS,
     MOODS,
     NOTE_LIMIT,
@@ -25,10 +25,10 @@ from bot.services.checkins import (
 )
 from bot.storage.checkins import Checkin
 from bot.storage.circles import Circle
-from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
+from bot.ui.errors import ErrorHandlingModal
+from bot.ui.routing import Route, routed
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
-COG_NAME = "Checkins"
 
 PRIVATE_LINE = "It's private: only you see it, unless you choose to share your mood with the circle's pulse."
 SHARING_EXPLAINED = (
@@ -44,7 +44,7 @@ PENDING_TEXT = (
 
 
 class CheckinHandlers(Protocol):
-    """What the persistent buttons call (implemented by the cog)."""
+    """What the persistent buttons call (implemented by the check-ins cog, wired in setup_hook)."""
 
     async def open_checkin(self, interaction: discord.Interaction[Any], circle_id: int) -> None: ...
 
@@ -57,19 +57,7 @@ class CheckinHandlers(Protocol):
     async def reminder_action(self, interaction: discord.Interaction[Any], action: str, reminder_id: int) -> None: ...
 
 
-def handlers(interaction: discord.Interaction[Any]) -> CheckinHandlers:
-    cog = interaction.client.get_cog(COG_NAME)
-    if cog is None:
-        raise RuntimeError("the check-ins cog is not loaded")
-    return cog
-
-
-async def _guarded(interaction: discord.Interaction[Any], action: Awaitable[None]) -> None:
-    """Dynamic items run outside a view's error handler: route errors through the one handler."""
-    try:
-        await action
-    except Exception as error:
-        await handle_interaction_error(interaction, error)
+CHECKINS: Route[CheckinHandlers] = Route("checkins")
 
 
 # -- persistent buttons -----------------------------------------------------------------------
@@ -102,7 +90,7 @@ class MoodButton(
         return cls(int(match["circle"]), int(match["mood"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _guarded(interaction, handlers(interaction).mood_tapped(interaction, self.circle_id, self.value))
+        await routed(interaction, CHECKINS, lambda h: h.mood_tapped(interaction, self.circle_id, self.value))
 
 
 class PromptButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"checkin:prompt:(?P<circle>\d+)"):
@@ -121,7 +109,7 @@ class PromptButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ch
         return cls(int(match["circle"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _guarded(interaction, handlers(interaction).open_checkin(interaction, self.circle_id))
+        await routed(interaction, CHECKINS, lambda h: h.open_checkin(interaction, self.circle_id))
 
 
 ACTION_LABELS = {
@@ -150,7 +138,7 @@ class CheckinAction(
         return cls(match["action"], int(match["checkin"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _guarded(interaction, handlers(interaction).checkin_action(interaction, self.action, self.checkin_id))
+        await routed(interaction, CHECKINS, lambda h: h.checkin_action(interaction, self.action, self.checkin_id))
 
 
 class CancelRequestButton(
@@ -173,7 +161,7 @@ class CancelRequestButton(
         return cls(int(match["request"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _guarded(interaction, handlers(interaction).cancel_request(interaction, self.request_id))
+        await routed(interaction, CHECKINS, lambda h: h.cancel_request(interaction, self.request_id))
 
 
 REMINDER_LABELS = {
@@ -204,7 +192,7 @@ class ReminderAction(
         return cls(match["action"], int(match["reminder"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _guarded(interaction, handlers(interaction).reminder_action(interaction, self.action, self.reminder_id))
+        await routed(interaction, CHECKINS, lambda h: h.reminder_action(interaction, self.action, self.reminder_id))
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

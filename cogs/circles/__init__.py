@@ -1,14 +1,18 @@
-"""/circle: create and look after circles (coordinators); join, leave and browse them (members)."""
+"""/circle: create and look after circles (coordinators); join, leave and browse them (members).
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
+from bot.services.circles import CircleService
+from bot.services.server_settings import ServerSettings
 from cogs.circles.cog import CirclesCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(CirclesCog(bot.services.circles, bot.services.guild_settings))
+async def setup(bot: commands.Bot, *, circles: CircleService, guild_settings: ServerSettings) -> CirclesCog:
+    cog = CirclesCog(circles, guild_settings)
+    await bot.add_cog(cog)
+    return cog

@@ -9,8 +9,8 @@ from discord.ext import commands
 
 from bot.services.circles import CircleDraft, CircleService
 from bot.services.help import Audience
+from bot.services.server_settings import ServerSettings
 from bot.storage.circles import Circle, Rotation
-from bot.storage.guilds import GuildSettingsRepository
 from bot.ui.audit import post_audit
 from bot.ui.confirm import ConfirmView
 from bot.ui.guild_ops import DiscordGuildOps
@@ -56,7 +56,7 @@ def summary(circle: Circle) -> str:
 class CirclesCog(commands.Cog):
     circle = app_commands.Group(name="circle", description="Peer support circles in this server.", guild_only=True)
 
-    def __init__(self, service: CircleService, settings: GuildSettingsRepository) -> None:
+    def __init__(self, service: CircleService, settings: ServerSettings) -> None:
         self.service = service
         self.settings = settings
 

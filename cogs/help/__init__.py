@@ -1,15 +1,19 @@
-"""/help: the commands available to this person, grouped by the role they play."""
+"""/help: the commands available to this person, grouped by the role they play.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
+from bot.services.access import AccessService
+from bot.services.circles import CircleService
+from bot.services.rota import RotaService
 from cogs.help.cog import HelpCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    services = bot.services
-    await bot.add_cog(HelpCog(bot, services.access, services.rota, services.circles))
+async def setup(bot: commands.Bot, *, access: AccessService, rota: RotaService, circles: CircleService) -> HelpCog:
+    cog = HelpCog(bot, access, rota, circles)
+    await bot.add_cog(cog)
+    return cog

@@ -1,15 +1,29 @@
-"""/listener and /rota: volunteer listeners and their shifts."""
+"""/listener and /rota: volunteer listeners and their shifts.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from discord.ext import commands
 
+from bot.services.access import AccessService
+from bot.services.pending_requests import PendingRequestSweep
+from bot.services.rota import RotaService
+from bot.services.server_settings import ServerSettings
+from bot.services.support.service import SupportService
 from cogs.listeners.cog import ListenersCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    services = cast(Any, bot.services)
-    await bot.add_cog(ListenersCog(bot, services.rota, services.guild_settings, services.access))
+async def setup(
+    bot: commands.Bot,
+    *,
+    rota: RotaService,
+    guild_settings: ServerSettings,
+    access: AccessService,
+    support: SupportService,
+    pending: PendingRequestSweep,
+) -> ListenersCog:
+    cog = ListenersCog(bot, rota, guild_settings, access, support, pending)
+    await bot.add_cog(cog)
+    return cog

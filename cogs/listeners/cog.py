@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import discord
 from discord import app_commands
@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.errors import InvalidInput, NotFound
 from bot.services.access import AccessService
 from bot.services.help import Audience
+from bot.services.pending_requests import PendingRequestSweep
 from bot.services.rota import (
     BoardDay,
     Mine,
@@ -25,8 +26,9 @@ from bot.services.rota import (
     RotaService,
     describe_slot,
 )
+from bot.services.server_settings import ServerSettings
+from bot.services.support.service import SupportService
 from bot.storage.database import typed_id
-from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import SupportSettings
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.shifts import occurrence_key, occurrence_on, occurrence_text
@@ -37,9 +39,6 @@ from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import NO_PINGS, reply
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.listeners.views import DYNAMIC_ITEMS, BoardButton, ReviewButton, SwapButton, select
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
 log = logging.getLogger(__name__)
 TD = discord.ui.TextDisplay
@@ -208,7 +207,7 @@ def report_sections(report: Report) -> list[str]:
 class DiscordRota:
     """The rota service's port: DMs to listeners, alerts to coordinators, the board, the role."""
 
-    def __init__(self, bot: PeerCirclesBot, service: RotaService, settings: GuildSettingsRepository) -> None:
+    def __init__(self, bot: commands.Bot, service: RotaService, settings: ServerSettings) -> None:
         self.bot = bot
         self.service = service
         self.settings = settings
@@ -357,18 +356,24 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
     )
 
     def __init__(
-        self, bot: PeerCirclesBot, service: RotaService, settings: GuildSettingsRepository, access: AccessService
+        self,
+        bot: commands.Bot,
+        service: RotaService,
+        settings: ServerSettings,
+        access: AccessService,
+        support: SupportService,
+        pending: PendingRequestSweep,
     ) -> None:
         self.bot = bot
         self.service = service
         self.settings = settings
         self.access = access
+        self.support = support
+        self.pending = pending
         self.port = DiscordRota(bot, service, settings)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.service.attach(self.port)
-        await self.service.ensure_scheduled()
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
@@ -384,16 +389,11 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         else:
             await interaction.response.send_message(view=view, ephemeral=True)
 
-    def _support(self) -> Any:
-        return getattr(self.bot.services, "support", None)
-
     async def _route_queued(self, guild_id: int) -> None:
-        support = self._support()
-        if support is not None:
-            try:
-                await support.route_queued(guild_id)
-            except Exception:
-                log.exception("routing queued support requests failed guild=%s", guild_id)
+        try:
+            await self.support.route_queued(guild_id)
+        except Exception:
+            log.exception("routing queued support requests failed guild=%s", guild_id)
 
     # -- /listener ----------------------------------------------------------------------
 
@@ -409,7 +409,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             await i.response.defer()
             outcome = await self.service.join(guild.id, owner)
             if outcome.approved:
-                await self.bot.services.pending_requests.sweep(guild.id)
+                await self.pending.sweep(guild.id)
                 text = (
                     "🎉 **Thank you: you're a listener now.** Take shifts on the rota board or with /rota take, or go "
                     "on call with /listener available. /listener limits sets how much you take on."
@@ -714,8 +714,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         guild = guild_of(interaction)
         end = self.service.clock.now()
         start = end - timedelta(days=days)
-        support = self._support()
-        conversations, feedback = await support.report_data(guild.id, start, end) if support else ([], [])
+        conversations, feedback = await self.support.report_data(guild.id, start, end)
         result = await self.service.report(guild.id, actor_from(interaction), start, end, conversations, feedback)
         await reply(interaction, view=card(*report_sections(result)))
 
@@ -904,7 +903,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         await interaction.response.defer()
         listener = await self.service.review(public_id, actor_from(interaction), action == "approve")
         if action == "approve":
-            await self.bot.services.pending_requests.sweep(listener.guild_id)
+            await self.pending.sweep(listener.guild_id)
         verb = "approved" if action == "approve" else "didn't approve"
         await interaction.edit_original_response(
             view=card(f"📝 <@{interaction.user.id}> {verb} <@{listener.user_id}> as a listener.")

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import discord
 
-from bot.ui.errors import handle_interaction_error
-
-if TYPE_CHECKING:
-    from cogs.listeners.cog import ListenersCog
+from bot.ui.routing import Route, routed
 
 
-def _cog(interaction: discord.Interaction[Any]) -> ListenersCog:
-    cog = interaction.client.get_cog("ListenersCog")
-    if cog is None:  # pragma: no cover - the items are registered by the cog
-        raise RuntimeError("listeners cog not loaded")
-    return cog
+class ListenerHandlers(Protocol):
+    """What the persistent buttons call (implemented by the listeners cog, wired in setup_hook)."""
+
+    async def on_review(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None: ...
+
+    async def on_board(self, interaction: discord.Interaction[Any], action: str) -> None: ...
+
+    async def on_swap(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None: ...
+
+
+LISTENERS: Route[ListenerHandlers] = Route("listeners")
 
 
 class ReviewButton(
@@ -43,10 +46,7 @@ class ReviewButton(
         return cls(match["action"], match["id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_review(interaction, self.action, self.public_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, LISTENERS, lambda h: h.on_review(interaction, self.action, self.public_id))
 
 
 class BoardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rota:board:(?P<action>take|drop|mine)"):
@@ -68,10 +68,7 @@ class BoardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rot
         return cls(match["action"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_board(interaction, self.action)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, LISTENERS, lambda h: h.on_board(interaction, self.action))
 
 
 class SwapButton(
@@ -95,10 +92,7 @@ class SwapButton(
         return cls(match["action"], match["id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_swap(interaction, self.action, self.public_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, LISTENERS, lambda h: h.on_swap(interaction, self.action, self.public_id))
 
 
 DYNAMIC_ITEMS = (ReviewButton, BoardButton, SwapButton)

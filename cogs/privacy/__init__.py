@@ -2,17 +2,29 @@
 
 Also keeps the record of which servers the bot is in, so a server's data is purged after the bot
 is removed from it.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
+from bot.services.maintenance import MaintenanceService
+from bot.services.privacy_service import PrivacyService
+from bot.storage.bot_state import BotStateRepository
+from bot.ui.dispatch import ExpiredCards
 from cogs.privacy.cog import PrivacyCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(PrivacyCog(bot, bot.services.privacy_service, bot.services.maintenance))
+async def setup(
+    bot: commands.Bot,
+    *,
+    privacy: PrivacyService,
+    maintenance: MaintenanceService,
+    bot_state: BotStateRepository,
+    expired: ExpiredCards,
+) -> PrivacyCog:
+    cog = PrivacyCog(bot, privacy, maintenance, bot_state, expired)
+    await bot.add_cog(cog)
+    return cog

@@ -4,7 +4,7 @@ import io
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -14,11 +14,10 @@ from bot.errors import ServerOnly, StorageError
 from bot.services.help import Audience
 from bot.services.maintenance import MaintenanceService
 from bot.services.privacy_service import DeletionReport, PrivacyOverview, PrivacyService
+from bot.storage.bot_state import BotStateRepository
+from bot.ui.dispatch import ExpiredCards
 from bot.ui.errors import ErrorHandlingLayoutView
 from bot.ui.replies import NO_PINGS, reply, text_card
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +181,19 @@ class ConfirmDelete(OwnedView):
 
 
 class PrivacyCog(commands.Cog):
-    def __init__(self, bot: PeerCirclesBot, privacy: PrivacyService, maintenance: MaintenanceService) -> None:
+    def __init__(
+        self,
+        bot: commands.Bot,
+        privacy: PrivacyService,
+        maintenance: MaintenanceService,
+        bot_state: BotStateRepository,
+        expired: ExpiredCards,
+    ) -> None:
         self.bot = bot
         self.service = privacy
         self.maintenance = maintenance
+        self.bot_state = bot_state
+        self.expired = expired
 
     @app_commands.command(
         name="privacy", description="What the bot keeps about you here, who can see it; export or delete it."
@@ -205,7 +213,7 @@ class PrivacyCog(commands.Cog):
     async def cog_load(self) -> None:
         # Export pressed on a card that expired (or was shown before a restart): it only ever sends
         # the presser their own data, privately, so do it anyway (once per button).
-        self.bot.expired_cards.do_anyway(EXPORT_ANYWAY, self.export_anyway)
+        self.expired.do_anyway(EXPORT_ANYWAY, self.export_anyway)
 
     async def export_anyway(self, interaction: discord.Interaction[Any], match: re.Match[str]) -> None:
         await send_export(self.service, interaction, note=EXPIRED_NOTE)
@@ -232,7 +240,7 @@ class PrivacyCog(commands.Cog):
             return
         # Only reconcile a database that belongs to this Discord application: pointing another bot
         # account at it must not mark every server as removed (and purge them 30 days later).
-        state = self.bot.services.bot_state
+        state = self.bot_state
         known, current = await state.get("application_id"), str(self.bot.application_id)
         if known is None:
             await state.set("application_id", current)

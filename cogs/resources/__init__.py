@@ -1,14 +1,18 @@
-"""/resources: crisis lines, always one step away (also in DMs)."""
+"""/resources: crisis lines, always one step away (also in DMs).
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
+from bot.services.crisis import CrisisResources
+from bot.services.server_settings import ServerSettings
 from cogs.resources.cog import ResourcesCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(ResourcesCog(bot.services.crisis, bot.services.guild_settings))
+async def setup(bot: commands.Bot, *, crisis: CrisisResources, guild_settings: ServerSettings) -> ResourcesCog:
+    cog = ResourcesCog(crisis, guild_settings)
+    await bot.add_cog(cog)
+    return cog

@@ -9,14 +9,14 @@ from discord.ext import commands
 from bot.errors import InvalidInput
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
-from bot.storage.guilds import GuildSettingsRepository
+from bot.services.server_settings import ServerSettings
 from bot.ui.replies import reply, text_card
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
 
 
 class ResourcesCog(commands.Cog):
-    def __init__(self, crisis: CrisisResources, settings: GuildSettingsRepository) -> None:
+    def __init__(self, crisis: CrisisResources, settings: ServerSettings) -> None:
         self.crisis = crisis
         self.settings = settings
 

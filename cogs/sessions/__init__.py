@@ -1,18 +1,27 @@
-"""/session: circle meetings as native Discord events, with RSVPs, DM reminders and a facilitated flow."""
+"""/session: circle meetings as native Discord events, with RSVPs, DM reminders and a facilitated flow.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
+from bot.services.circles import CircleService
+from bot.services.crisis import CrisisResources
+from bot.services.server_settings import ServerSettings
 from bot.services.sessions.service import SessionService
 from cogs.sessions.cog import SessionsCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    service = getattr(bot.services, "sessions", None)
-    if not isinstance(service, SessionService):
-        raise RuntimeError("bot.services.sessions is not wired (see bot/app.py)")
-    await bot.add_cog(SessionsCog(bot, service, bot.services.circles))
+async def setup(
+    bot: commands.Bot,
+    *,
+    sessions: SessionService,
+    circles: CircleService,
+    crisis: CrisisResources,
+    guild_settings: ServerSettings,
+) -> SessionsCog:
+    cog = SessionsCog(bot, sessions, circles, crisis, guild_settings)
+    await bot.add_cog(cog)
+    return cog

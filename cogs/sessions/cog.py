@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import discord
@@ -10,8 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput, StorageError
+from bot.safety import assess
 from bot.services.circles import CircleService
+from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
+from bot.services.server_settings import ServerSettings
 from bot.services.sessions.models import EventState, SessionDraft, SessionView, UpcomingView
 from bot.services.sessions.service import SessionService
 from bot.services.timezones import search_timezones, validate_timezone
@@ -21,11 +24,18 @@ from bot.timekeeping.words import local_phrase, offsets_text
 from bot.ui.confirm import ConfirmView
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
+from bot.ui.safety import CALM, crisis_sections
 from cogs.sessions.discord_port import DiscordSessionPort
-from cogs.sessions.views import FeedbackButton, SessionButton, ts, when_line, where_line
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
+from cogs.sessions.views import (
+    CloseConfirm,
+    CommentOffer,
+    FeedbackButton,
+    SessionButton,
+    StepOutView,
+    ts,
+    when_line,
+    where_line,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +93,34 @@ class SessionsCog(commands.Cog):
         name="session", description="Circle meetings: schedule, join, remind.", guild_only=True
     )
 
-    def __init__(self, bot: PeerCirclesBot, service: SessionService, circles: CircleService) -> None:
+    def __init__(
+        self,
+        bot: commands.Bot,
+        service: SessionService,
+        circles: CircleService,
+        crisis: CrisisResources,
+        guild_settings: ServerSettings,
+    ) -> None:
         self.bot = bot
         self.service = service
         self.circles = circles
+        self.crisis = crisis
+        self.guild_settings = guild_settings
         self.port = DiscordSessionPort(bot)
         self._wrapped: dict[str, Any] = {}
+        self._buttons = {
+            "rsvp": self._rsvp,
+            "unrsvp": self._unrsvp,
+            "here": self._here,
+            "goround": self._goround,
+            "close": self._close,
+            "pass": self._pass,
+            "tstart": self._timer,
+            "tpause": self._timer,
+            "tnext": self._timer,
+        }
 
     async def cog_load(self) -> None:
-        self.service.attach(self.port)
         self.bot.add_dynamic_items(SessionButton, FeedbackButton)
         self._hook_interest_events()
         if self.bot.is_ready():
@@ -100,8 +129,129 @@ class SessionsCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(SessionButton, FeedbackButton)
         self._unhook_interest_events()
-        if self.service.discord is self.port:
-            self.service.attach(None)
+
+    # -- buttons and forms (SessionHandlers, routed from views.py) -------------------------
+
+    async def on_session_button(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        await self._buttons[action](interaction, action, occurrence_id)
+
+    async def on_feedback(self, interaction: discord.Interaction[Any], occurrence_id: int, score: int) -> None:
+        feedback_id = await self.service.give_feedback(occurrence_id, interaction.user.id, score)
+        if feedback_id is None:
+            await reply(interaction, "You've already answered for this session. Thank you.")
+            return
+        await reply(
+            interaction,
+            f"Thank you: your answer ({score} of 5) is saved anonymously. If you like, add a private comment "
+            "for the facilitators (they can't see who wrote it).",
+            view=CommentOffer(feedback_id),
+        )
+
+    async def on_step_out(self, interaction: discord.Interaction[Any], occurrence_id: int) -> None:
+        await self.service.step_out(occurrence_id, interaction.user.id)
+        await interaction.response.edit_message(
+            content="Done: you're not in the go-round. You're still very welcome to listen.", view=None
+        )
+
+    async def on_comment(self, interaction: discord.Interaction[Any], feedback_id: int, text: str) -> None:
+        saved = await self.service.add_comment(feedback_id, text)
+        thanks = (
+            "Thank you: your comment is saved without your name."
+            if saved
+            else "You've already added a comment for this answer. Thank you."
+        )
+        if assess(text).flagged:
+            sections = await crisis_sections(self.crisis, self.guild_settings, interaction.guild_id)
+            sections.append(
+                f"{thanks} Because it's anonymous, nobody can reach out to you about it, so if you need support "
+                "now, please use one of the lines above or talk to someone you trust."
+            )
+            await reply(interaction, view=text_card(*sections, accent=CALM))
+            return
+        await reply(interaction, thanks)
+
+    async def _rsvp(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the announcement is updated too
+        result = await self.service.rsvp(occurrence_id, interaction.user.id)
+        view = result.view
+        when = f"{ts(view.starts_at)} ({ts(view.starts_at, 'R')})"
+        if result.status == "waitlist":
+            text = (
+                f"**{view.title}** is full, so you're number {result.position} on the waitlist for {when}. "
+                "I'll message you privately if a place opens up."
+            )
+        elif result.already:
+            text = f"You're already going to **{view.title}** on {when}. See you there."
+        else:
+            text = f"You're going to **{view.title}** on {when}. I'll remind you by DM before it starts."
+        await reply(interaction, text + "\n-# Changed your mind? Press Not going. Only you can see this.")
+
+    async def _unrsvp(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        changed = await self.service.unrsvp(occurrence_id, interaction.user.id)
+        text = (
+            "Okay, you're not going. Thank you for letting us know; you won't get reminders for this one."
+            if changed
+            else "You weren't on the list for this session, so there's nothing to change."
+        )
+        await reply(interaction, text)
+
+    async def _here(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        new = await self.service.arrive(occurrence_id, interaction.user.id)
+        text = (
+            "Welcome, it's good to have you here. When the facilitator starts a go-round you'll be in the order, "
+            "and you can pass at any time."
+            if new
+            else "You're already here. If you'd rather not be in the go-round, you can step out."
+        )
+        await reply(interaction, text, view=StepOutView(occurrence_id, interaction.user.id))
+
+    async def _goround(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        actor = actor_from(interaction)
+        await self.service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        goround = await self.service.start_goround(actor, occurrence_id)
+        await reply(interaction, f"Started a go-round with {len(goround.speakers)} people, in a random order.")
+
+    async def _close(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        actor = actor_from(interaction)
+        await self.service.require_facilitator_for(occurrence_id, actor, "close its sessions")
+
+        async def confirmed(pressed: discord.Interaction[Any]) -> None:
+            await pressed.response.defer()
+            count = await self.service.close(actor, occurrence_id)
+            await pressed.edit_original_response(
+                content=f"Closed. {count} {'person was' if count == 1 else 'people were'} here (only the number is kept).",
+                view=None,
+            )
+
+        await reply(
+            interaction,
+            "Close the session for everyone? I'll post the closing words and the anonymous feedback, and keep only "
+            "the number of people who were here.",
+            view=CloseConfirm(actor.user_id, confirmed),
+        )
+
+    async def _pass(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        passed = await self.service.pass_turn(occurrence_id, interaction.user.id)
+        text = (
+            "Okay, you've passed this round. That's always fine."
+            if passed
+            else "You're not in this go-round's order (only people who pressed I'm here before it started are)."
+        )
+        await reply(interaction, text)
+
+    async def _timer(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        actor = actor_from(interaction)
+        await self.service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if action == "tnext":
+            await self.service.next_speaker(actor, occurrence_id)
+            await reply(interaction, "Moved on to the next speaker.")
+            return
+        await self.service.timer(actor, occurrence_id, "start" if action == "tstart" else "pause")
+        await reply(interaction, "Timer started." if action == "tstart" else "Timer paused.")
 
     # -- Discord's "Interested" ------------------------------------------------------------
     #

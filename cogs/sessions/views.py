@@ -10,21 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol
 
 import discord
 
-from bot.safety import assess
 from bot.services.sessions.models import GoRoundView, ReminderView, SessionView
-from bot.services.sessions.service import SessionService
 from bot.timekeeping.words import offset_label
-from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView, handle_interaction_error
-from bot.ui.people import actor_from
-from bot.ui.replies import NO_PINGS, reply, text_card
-from bot.ui.safety import CALM, crisis_sections
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
+from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView
+from bot.ui.replies import NO_PINGS
+from bot.ui.routing import Route, routed
 
 SESSION_COLOUR = discord.Colour.from_rgb(96, 125, 160)
 WHERE = {"voice": "voice channel", "stage": "stage", "text": "text channel"}
@@ -80,6 +74,23 @@ def channel_url(guild_id: int, channel_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}"
 
 
+class SessionHandlers(Protocol):
+    """What the buttons and forms call (implemented by the sessions cog, wired in setup_hook)."""
+
+    async def on_session_button(
+        self, interaction: discord.Interaction[Any], action: str, occurrence_id: int
+    ) -> None: ...
+
+    async def on_feedback(self, interaction: discord.Interaction[Any], occurrence_id: int, score: int) -> None: ...
+
+    async def on_step_out(self, interaction: discord.Interaction[Any], occurrence_id: int) -> None: ...
+
+    async def on_comment(self, interaction: discord.Interaction[Any], feedback_id: int, text: str) -> None: ...
+
+
+SESSIONS: Route[SessionHandlers] = Route("sessions")
+
+
 class SessionButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"session:(?P<action>rsvp|unrsvp|here|goround|close|pass|tstart|tpause|tnext):(?P<occurrence>\d+)",
@@ -106,11 +117,7 @@ class SessionButton(
         return cls(match["action"], int(match["occurrence"]), getattr(item, "label", None) or "")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        # Dynamic items are dispatched outside the bot's views, so errors are handled here.
-        try:
-            await ACTIONS[self.action](interaction, _service(interaction), self.occurrence_id)
-        except Exception as error:
-            await handle_interaction_error(interaction, error)
+        await routed(interaction, SESSIONS, lambda h: h.on_session_button(interaction, self.action, self.occurrence_id))
 
 
 class FeedbackButton(
@@ -133,34 +140,7 @@ class FeedbackButton(
         return cls(int(match["occurrence"]), int(match["score"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await self._answer(interaction)
-        except Exception as error:
-            await handle_interaction_error(interaction, error)
-
-    async def _answer(self, interaction: discord.Interaction[Any]) -> None:
-        service = _service(interaction)
-        feedback_id = await service.give_feedback(self.occurrence_id, interaction.user.id, self.score)
-        if feedback_id is None:
-            await reply(interaction, "You've already answered for this session. Thank you.")
-            return
-        await reply(
-            interaction,
-            f"Thank you: your answer ({self.score} of 5) is saved anonymously. If you like, add a private comment "
-            "for the facilitators (they can't see who wrote it).",
-            view=CommentOffer(feedback_id),
-        )
-
-
-COG_NAME = "SessionsCog"
-
-
-def _service(interaction: discord.Interaction[Any]) -> SessionService:
-    cog = cast("PeerCirclesBot", interaction.client).get_cog(COG_NAME)
-    service = getattr(cog, "service", None)
-    if not isinstance(service, SessionService):
-        raise RuntimeError("the sessions cog is not loaded")
-    return service
+        await routed(interaction, SESSIONS, lambda h: h.on_feedback(interaction, self.occurrence_id, self.score))
 
 
 # -- cards --------------------------------------------------------------------------------
@@ -315,117 +295,6 @@ def closing_card(view: SessionView) -> discord.ui.LayoutView:
     return _card([f"## Thank you for being here\n{CLOSING_WORDS}", FEEDBACK_ASK, buttons])
 
 
-# -- button actions ------------------------------------------------------------------------
-
-Action = Callable[[discord.Interaction[Any], SessionService, int], Awaitable[None]]
-
-
-async def _rsvp(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)  # the announcement is updated too
-    result = await service.rsvp(occurrence_id, interaction.user.id)
-    view = result.view
-    when = f"{ts(view.starts_at)} ({ts(view.starts_at, 'R')})"
-    if result.status == "waitlist":
-        text = (
-            f"**{view.title}** is full, so you're number {result.position} on the waitlist for {when}. "
-            "I'll message you privately if a place opens up."
-        )
-    elif result.already:
-        text = f"You're already going to **{view.title}** on {when}. See you there."
-    else:
-        text = f"You're going to **{view.title}** on {when}. I'll remind you by DM before it starts."
-    await reply(interaction, text + "\n-# Changed your mind? Press Not going. Only you can see this.")
-
-
-async def _unrsvp(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    changed = await service.unrsvp(occurrence_id, interaction.user.id)
-    text = (
-        "Okay, you're not going. Thank you for letting us know; you won't get reminders for this one."
-        if changed
-        else "You weren't on the list for this session, so there's nothing to change."
-    )
-    await reply(interaction, text)
-
-
-async def _here(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-    new = await service.arrive(occurrence_id, interaction.user.id)
-    text = (
-        "Welcome, it's good to have you here. When the facilitator starts a go-round you'll be in the order, "
-        "and you can pass at any time."
-        if new
-        else "You're already here. If you'd rather not be in the go-round, you can step out."
-    )
-    await reply(interaction, text, view=StepOutView(occurrence_id, interaction.user.id))
-
-
-async def _goround(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-    actor = actor_from(interaction)
-    await service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    goround = await service.start_goround(actor, occurrence_id)
-    await reply(interaction, f"Started a go-round with {len(goround.speakers)} people, in a random order.")
-
-
-async def _close(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-    actor = actor_from(interaction)
-    await service.require_facilitator_for(occurrence_id, actor, "close its sessions")
-
-    async def confirmed(pressed: discord.Interaction[Any]) -> None:
-        await pressed.response.defer()
-        count = await service.close(actor, occurrence_id)
-        await pressed.edit_original_response(
-            content=f"Closed. {count} {'person was' if count == 1 else 'people were'} here (only the number is kept).",
-            view=None,
-        )
-
-    await reply(
-        interaction,
-        "Close the session for everyone? I'll post the closing words and the anonymous feedback, and keep only "
-        "the number of people who were here.",
-        view=CloseConfirm(actor.user_id, confirmed),
-    )
-
-
-async def _pass(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    passed = await service.pass_turn(occurrence_id, interaction.user.id)
-    text = (
-        "Okay, you've passed this round. That's always fine."
-        if passed
-        else "You're not in this go-round's order (only people who pressed I'm here before it started are)."
-    )
-    await reply(interaction, text)
-
-
-def _timer(action: str) -> Action:
-    async def run(interaction: discord.Interaction[Any], service: SessionService, occurrence_id: int) -> None:
-        actor = actor_from(interaction)
-        await service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if action == "tnext":
-            await service.next_speaker(actor, occurrence_id)
-            await reply(interaction, "Moved on to the next speaker.")
-            return
-        await service.timer(actor, occurrence_id, "start" if action == "tstart" else "pause")
-        await reply(interaction, "Timer started." if action == "tstart" else "Timer paused.")
-
-    return run
-
-
-ACTIONS: dict[str, Action] = {
-    "rsvp": _rsvp,
-    "unrsvp": _unrsvp,
-    "here": _here,
-    "goround": _goround,
-    "close": _close,
-    "pass": _pass,
-    "tstart": _timer("tstart"),
-    "tpause": _timer("tpause"),
-    "tnext": _timer("tnext"),
-}
-
-
 # -- short-lived private views ---------------------------------------------------------------
 
 
@@ -440,10 +309,7 @@ class StepOutView(ErrorHandlingView):
 
     @discord.ui.button(label="Step out of the go-round", style=discord.ButtonStyle.secondary)
     async def step_out(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        await _service(interaction).step_out(self.occurrence_id, interaction.user.id)
-        await interaction.response.edit_message(
-            content="Done: you're not in the go-round. You're still very welcome to listen.", view=None
-        )
+        await routed(interaction, SESSIONS, lambda h: h.on_step_out(interaction, self.occurrence_id))
 
 
 class CloseConfirm(ErrorHandlingView):
@@ -490,25 +356,7 @@ class CommentModal(ErrorHandlingModal):
         )
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        client = cast("PeerCirclesBot", interaction.client)
-        service = _service(interaction)
-        saved = await service.add_comment(self.feedback_id, self.text.value)
-        thanks = (
-            "Thank you: your comment is saved without your name."
-            if saved
-            else "You've already added a comment for this answer. Thank you."
-        )
-        if assess(self.text.value).flagged:
-            sections = await crisis_sections(
-                client.services.crisis, client.services.guild_settings, interaction.guild_id
-            )
-            sections.append(
-                f"{thanks} Because it's anonymous, nobody can reach out to you about it, so if you need support "
-                "now, please use one of the lines above or talk to someone you trust."
-            )
-            await reply(interaction, view=text_card(*sections, accent=CALM))
-            return
-        await reply(interaction, thanks)
+        await routed(interaction, SESSIONS, lambda h: h.on_comment(interaction, self.feedback_id, self.text.value))
 
 
 class Notice(ErrorHandlingLayoutView):

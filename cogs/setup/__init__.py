@@ -1,14 +1,18 @@
-"""/setup: the server's peer-circles settings (admins)."""
+"""/setup: the server's peer-circles settings (admins).
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
+from bot.services.crisis import CrisisResources
+from bot.services.setup_service import SetupService
 from cogs.setup.cog import SetupCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    await bot.add_cog(SetupCog(bot.services.setup, bot.services.crisis))
+async def setup(bot: commands.Bot, *, setup_service: SetupService, crisis: CrisisResources) -> SetupCog:
+    cog = SetupCog(setup_service, crisis)
+    await bot.add_cog(cog)
+    return cog

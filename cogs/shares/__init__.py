@@ -1,18 +1,31 @@
-"""/share: anonymous sharing in circles."""
+"""/share: anonymous sharing in circles.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from discord.ext import commands
 
-from bot.services.shares import POST_JOB
+from bot.services.access import AccessService
+from bot.services.crisis import CrisisResources
+from bot.services.server_settings import ServerSettings
+from bot.services.shares import ShareService
+from bot.services.support.service import SupportService
+from bot.ui.ports import AskListener
 from cogs.shares.cog import SharesCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    services = bot.services
-    cog = SharesCog(bot, services.shares, services.crisis, services.guild_settings, services.access)
-    services.scheduler.register(POST_JOB, cog.post_due)
+async def setup(
+    bot: commands.Bot,
+    *,
+    shares: ShareService,
+    crisis: CrisisResources,
+    guild_settings: ServerSettings,
+    access: AccessService,
+    support: SupportService,
+    ask_listener: AskListener,
+) -> SharesCog:
+    cog = SharesCog(bot, shares, crisis, guild_settings, access, support, ask_listener)
     await bot.add_cog(cog)
+    return cog

@@ -8,7 +8,7 @@ Thin: every rule lives in ``bot/services/shares.py``; every anonymous message le
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -20,12 +20,14 @@ from bot.scheduler import Job
 from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
+from bot.services.server_settings import ServerSettings
 from bot.services.shares import Outcome, Prepared, ReplyPlan, ShareService
+from bot.services.support.service import SupportService
 from bot.storage.circles import Circle
-from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.shares import Share
 from bot.ui.anonymous import AnonymousSender, layout, share_container
 from bot.ui.people import actor_from, guild_of
+from bot.ui.ports import AskListener
 from bot.ui.safety import crisis_sections
 from cogs.shares.views import (
     Controls,
@@ -39,9 +41,6 @@ from cogs.shares.views import (
     public_share_view,
     row,
 )
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
 log = logging.getLogger(__name__)
 MEMBER = {"audience": Audience.MEMBER}
@@ -62,17 +61,21 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
     def __init__(
         self,
-        bot: PeerCirclesBot,
+        bot: commands.Bot,
         service: ShareService,
         crisis: CrisisResources,
-        settings: GuildSettingsRepository,
+        settings: ServerSettings,
         access: AccessService,
+        support: SupportService,
+        ask_listener: AskListener,
     ) -> None:
         self.bot = bot
         self.service = service
         self.crisis = crisis
         self.settings = settings
         self.access = access
+        self.support = support
+        self.ask_listener = ask_listener
         self.sender = AnonymousSender(bot)
         self.remove_menu = app_commands.ContextMenu(name="Remove anonymous post", callback=self.remove_context)
         self.remove_menu.guild_only = True
@@ -102,14 +105,11 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
     async def _listener_choice(self, guild_id: int) -> tuple[str, list[discord.ui.Button[Any]]]:
         """A line and (when this server has listeners) a button that opens a one-to-one request."""
-        if not await self.bot.services.support.has_listeners(guild_id):
+        if not await self.support.has_listeners(guild_id):
             return NO_LISTENERS_NOTE, []
 
         async def talk(i: discord.Interaction[Any]) -> None:
-            support = self.bot.get_cog("SupportCog")
-            if support is None:  # pragma: no cover - loaded with the bot
-                raise InvalidInput("One-to-one support isn't available right now; /resources is.")
-            await support.open_ask(i, guild_id, source="share")  # type: ignore[attr-defined]
+            await self.ask_listener(i, guild_id, source="share")
 
         return LISTENER_OFFER, [button("Talk to a listener", talk, keeps_card=True)]
 

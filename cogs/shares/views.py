@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import discord
 
@@ -13,17 +13,17 @@ from bot.services.shares import REPLY_LIMIT, TEXT_LIMIT, WARNING_LIMIT
 from bot.storage.shares import Share
 from bot.ui.anonymous import layout, share_container, support_label
 from bot.ui.controls import Controls, Handler, button, row
-from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
-
-if TYPE_CHECKING:
-    from cogs.shares.cog import SharesCog
+from bot.ui.errors import ErrorHandlingModal
+from bot.ui.routing import Route, routed
 
 __all__ = [
+    "SHARES",
     "Controls",
     "Handler",
     "ModButton",
     "ReviewButton",
     "ShareButton",
+    "ShareHandlers",
     "ShareModal",
     "TextModal",
     "button",
@@ -31,11 +31,17 @@ __all__ = [
 ]
 
 
-def _cog(interaction: discord.Interaction[Any]) -> SharesCog:
-    cog = interaction.client.get_cog("SharesCog")
-    if cog is None:  # pragma: no cover - the cog is always loaded with its items
-        raise RuntimeError("shares cog not loaded")
-    return cog
+class ShareHandlers(Protocol):
+    """What the persistent buttons call (implemented by the shares cog, wired in setup_hook)."""
+
+    async def on_share_button(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None: ...
+
+    async def on_mod_button(self, interaction: discord.Interaction[Any], action: str, report_id: int) -> None: ...
+
+    async def on_review_button(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None: ...
+
+
+SHARES: Route[ShareHandlers] = Route("shares")
 
 
 class _ShareButton(
@@ -64,10 +70,7 @@ class _ShareButton(
         return cls(match["action"], match["id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_share_button(interaction, self.action, self.public_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SHARES, lambda h: h.on_share_button(interaction, self.action, self.public_id))
 
 
 ShareButton = _ShareButton
@@ -98,10 +101,7 @@ class ModButton(
         return cls(match["action"], int(match["report"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_mod_button(interaction, self.action, self.report_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SHARES, lambda h: h.on_mod_button(interaction, self.action, self.report_id))
 
 
 class ReviewButton(
@@ -123,10 +123,7 @@ class ReviewButton(
         return cls(match["action"], match["id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_review_button(interaction, self.action, self.public_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SHARES, lambda h: h.on_review_button(interaction, self.action, self.public_id))
 
 
 def public_share_view(share: Share, *, allow_invites: bool) -> discord.ui.LayoutView:

@@ -1,23 +1,31 @@
-"""/support: one-on-one support with a volunteer listener, relayed through the bot."""
+"""/support: one-on-one support with a volunteer listener, relayed through the bot.
+
+Wired in ``bot/client.py`` (``setup_hook``), which passes exactly the services this feature uses.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from discord.ext import commands
 
+from bot.services.access import AccessService
+from bot.services.crisis import CrisisResources
+from bot.services.outbox import OutboxService
+from bot.services.pending_requests import PendingRequestSweep
+from bot.services.server_settings import ServerSettings
+from bot.services.support.service import SupportService
 from cogs.support.cog import SupportCog
 
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
-
-async def setup(bot: PeerCirclesBot) -> None:
-    services = cast(Any, bot.services)
-    cog = SupportCog(
-        bot,
-        services.support,
-        services.outbox,
-        services.crisis,
-        services.guild_settings,
-        services.access,
-    )
+async def setup(
+    bot: commands.Bot,
+    *,
+    support: SupportService,
+    outbox: OutboxService,
+    crisis: CrisisResources,
+    guild_settings: ServerSettings,
+    access: AccessService,
+    pending: PendingRequestSweep,
+) -> SupportCog:
+    cog = SupportCog(bot, support, outbox, crisis, guild_settings, access, pending)
     await bot.add_cog(cog)
+    return cog

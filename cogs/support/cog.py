@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -24,9 +24,10 @@ from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
 from bot.services.outbox import OutboxService
+from bot.services.pending_requests import PendingRequestSweep
+from bot.services.server_settings import ServerSettings
 from bot.services.support.models import Accepted, RequestOutcome, Route
 from bot.services.support.service import SupportService
-from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.words import local_phrase
@@ -35,9 +36,6 @@ from bot.ui.people import actor_from
 from bot.ui.replies import reply
 from cogs.support.relay import LISTENER_COLOUR, MEMBER_COLOUR, NO_MENTIONS, DiscordSupport, SupportRenderer, card
 from cogs.support.views import DYNAMIC_ITEMS, ActionButton, AskModal, TextModal
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
 log = logging.getLogger(__name__)
 TD = discord.ui.TextDisplay
@@ -73,16 +71,18 @@ class SupportCog(commands.Cog, name="SupportCog"):
 
     def __init__(
         self,
-        bot: PeerCirclesBot,
+        bot: commands.Bot,
         service: SupportService,
         outbox: OutboxService,
         crisis: CrisisResources,
-        settings: GuildSettingsRepository,
+        settings: ServerSettings,
         access: AccessService,
+        pending: PendingRequestSweep,
     ) -> None:
         self.bot = bot
         self.service = service
         self.outbox = outbox
+        self.pending = pending
         self.crisis = crisis
         self.settings = settings
         self.access = access
@@ -95,19 +95,14 @@ class SupportCog(commands.Cog, name="SupportCog"):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.service.attach(self.discord)
-        self.outbox.attach(self.discord)
-        await self.service.ensure_scheduled()
-        self.outbox.start(ready=self.bot.wait_until_ready)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Requests members made from check-ins before this server had listeners: route them now."""
         for guild_id in await self.service.guilds_offering_support():
-            await self.bot.services.pending_requests.sweep(guild_id)
+            await self.pending.sweep(guild_id)
 
     async def cog_unload(self) -> None:
-        await self.outbox.stop()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     # -- helpers ------------------------------------------------------------------------

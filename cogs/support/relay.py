@@ -9,25 +9,23 @@ uses ``allowed_mentions=none``; relayed text is sanitised (mentions neutralised,
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import discord
+from discord.ext import commands
 
 from bot.services.crisis import CrisisResources
 from bot.services.outbox import Delivered, Outgoing, PermanentDeliveryError, Target, TransientDeliveryError
 from bot.services.sanitize import sanitize
+from bot.services.server_settings import ServerSettings
 from bot.services.support.models import Alert, Notice, OfferCard
-from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.support import Conversation
 from bot.timekeeping.markup import stamp
 from bot.ui.controls import row
 from bot.ui.safety import crisis_sections
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.support.views import ActionButton, FeedbackButton, OfferButton, UnblockButton
-
-if TYPE_CHECKING:
-    from bot.client import PeerCirclesBot
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ def relay_card(
 class SupportRenderer:
     """How each notice, offer and alert looks. Crisis resources follow the server's country."""
 
-    def __init__(self, bot: PeerCirclesBot, crisis: CrisisResources, settings: GuildSettingsRepository) -> None:
+    def __init__(self, bot: commands.Bot, crisis: CrisisResources, settings: ServerSettings) -> None:
         self.bot = bot
         self.crisis = crisis
         self.settings = settings
@@ -378,7 +376,7 @@ def _delivery_error(exc: BaseException) -> Exception:
 class DiscordSupport:
     """The outbox transport and the support service's port, over the bot's connection."""
 
-    def __init__(self, bot: PeerCirclesBot, renderer: SupportRenderer, settings: GuildSettingsRepository) -> None:
+    def __init__(self, bot: commands.Bot, renderer: SupportRenderer, settings: ServerSettings) -> None:
         self.bot = bot
         self.renderer = renderer
         self.settings = settings

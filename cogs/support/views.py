@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import discord
 
 from bot.services.support.models import COMMENT_LIMIT, NOTE_LIMIT, TOPIC_LIMIT
-from bot.ui.errors import ErrorHandlingModal, handle_interaction_error
-
-if TYPE_CHECKING:
-    from cogs.support.cog import SupportCog
+from bot.ui.errors import ErrorHandlingModal
+from bot.ui.routing import Route, routed
 
 
-def _cog(interaction: discord.Interaction[Any]) -> SupportCog:
-    cog = interaction.client.get_cog("SupportCog")
-    if cog is None:  # pragma: no cover - the items are registered by the cog
-        raise RuntimeError("support cog not loaded")
-    return cog
+class SupportHandlers(Protocol):
+    """What the persistent buttons call (implemented by the support cog, wired in setup_hook)."""
+
+    async def on_action(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None: ...
+
+    async def on_offer(self, interaction: discord.Interaction[Any], action: str, offer_public_id: str) -> None: ...
+
+    async def on_feedback(self, interaction: discord.Interaction[Any], public_id: str, score: int) -> None: ...
+
+    async def on_unblock(self, interaction: discord.Interaction[Any], block_id: int) -> None: ...
+
+
+SUPPORT: Route[SupportHandlers] = Route("support")
 
 
 class ActionButton(
@@ -53,10 +59,7 @@ class ActionButton(
         return cls(match["action"], match["id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_action(interaction, self.action, self.public_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SUPPORT, lambda h: h.on_action(interaction, self.action, self.public_id))
 
 
 class OfferButton(
@@ -80,10 +83,7 @@ class OfferButton(
         return cls(match["action"], match["id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_offer(interaction, self.action, self.offer_public_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SUPPORT, lambda h: h.on_offer(interaction, self.action, self.offer_public_id))
 
 
 class FeedbackButton(
@@ -105,10 +105,7 @@ class FeedbackButton(
         return cls(match["id"], int(match["score"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_feedback(interaction, self.public_id, self.score)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SUPPORT, lambda h: h.on_feedback(interaction, self.public_id, self.score))
 
 
 class UnblockButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"support:unblock:(?P<block>\d+)"):
@@ -127,10 +124,7 @@ class UnblockButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"s
         return cls(int(match["block"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await _cog(interaction).on_unblock(interaction, self.block_id)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc)
+        await routed(interaction, SUPPORT, lambda h: h.on_unblock(interaction, self.block_id))
 
 
 DYNAMIC_ITEMS = (ActionButton, OfferButton, FeedbackButton, UnblockButton)

@@ -53,8 +53,8 @@ class SupportService(SupportCore):
         self.intake = Intake(deps)
         self.conversation = LiveConversation(deps, self.intake)
         self.closing = Closing(deps)
-        self.outbox.on_failed = self.conversation.delivery_failed
-        self.rota.active_counts = self.repo.active_counts
+        # Delivery failures of relayed messages come here (bot/app.py wires the outbox to it).
+        self.delivery_failed = self.conversation.delivery_failed
 
         # Asking, and routing to listeners.
         self.check_can_request = self.intake.check_can_request
