@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from dataclasses import fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 from bot.clock import FakeClock, to_iso
 from bot.errors import InvalidInput, NotAllowed, NotFound
@@ -19,25 +15,19 @@ from bot.privacy import PersonalDataRegistry
 from bot.safety import Level
 from bot.scheduler import JobRepository, Scheduler
 from bot.services.access import AccessService, Actor
-from bot.services.checkins import (
+from bot.services.checkins.models import (
     DEFAULT_TAGS,
-    EVERY_DAY,
     NOTE_LIMIT,
     PROMPT_JOB,
     REMINDER_JOB,
-    CheckinService,
     DeliveryResult,
     Period,
-    describe_days,
     mood,
-    next_occurrence,
-    parse_local_time,
     parse_tag_list,
-    parse_weekdays,
     prompt_job_prefix,
     reminder_job_prefix,
-    wall_time_instant,
 )
+from bot.services.checkins.service import CheckinService
 from bot.services.member_time import MemberTimeService
 from bot.storage.checkins import CheckinRepository, CheckinSettings, NoteCipher, PulseEntry, Reminder
 from bot.storage.circles import Circle, CircleRepository
@@ -467,55 +457,6 @@ async def test_pulse_is_for_facilitators_coordinators_and_admins(world: World) -
         assert not (await world.service.pulse(circle, actor, Period.WEEK)).enough
 
 
-# -- wall-clock rules -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("08:30", time(8, 30)),
-        ("7:05", time(7, 5)),
-        ("23:59", time(23, 59)),
-        (" 00:00 ", time(0, 0)),
-        ("19.00", time(19)),
-    ],
-)
-def test_times_that_parse(text: str, expected: time) -> None:
-    assert parse_local_time(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "hint"),
-    [
-        ("25:00", "hours go from 00 to 23"),
-        ("12:60", "minutes from 00 to 59"),
-        ("7pm", "For 7 in the evening, write 19:00"),
-        ("noon", "isn't a time I can use"),
-        ("", "24-hour clock as HH:MM"),
-        ("0830", "isn't a time I can use"),
-    ],
-)
-def test_times_that_dont_parse_get_an_example(text: str, hint: str) -> None:
-    with pytest.raises(InvalidInput, match=hint):
-        parse_local_time(text)
-
-
-@given(st.integers(0, 23), st.integers(0, 59))
-def test_every_valid_time_round_trips(hour: int, minute: int) -> None:
-    assert parse_local_time(f"{hour:02d}:{minute:02d}") == time(hour, minute)
-
-
-def test_weekdays() -> None:
-    assert parse_weekdays(None) == EVERY_DAY and parse_weekdays("Every day") == EVERY_DAY
-    assert parse_weekdays("weekdays") == "01234" and parse_weekdays("weekends") == "56"
-    assert parse_weekdays("mon, wed and FRI") == "024"
-    assert parse_weekdays("sunday monday") == "06"
-    assert describe_days("024") == "on Mondays, Wednesdays and Fridays"
-    assert describe_days("01234") == "on weekdays"
-    with pytest.raises(InvalidInput, match="I don't know the day “someday”"):
-        parse_weekdays("mon, someday")
-
-
 def test_tag_lists() -> None:
     assert parse_tag_list("Sleep, work ,sleep,  family  time") == ("sleep", "work", "family time")
     with pytest.raises(InvalidInput, match="can't be a tag"):
@@ -532,108 +473,6 @@ def test_moods_have_words_and_emoji() -> None:
         mood(0)
 
 
-LONDON = ZoneInfo("Europe/London")
-
-
-def test_next_occurrence_across_london_clock_changes() -> None:
-    at = time(8, 30)
-    # Saturday 28 March 2026 is GMT; Sunday 29 March is BST (clocks forward at 01:00 UTC).
-    assert next_occurrence(datetime(2026, 3, 27, 12, tzinfo=UTC), at, EVERY_DAY, LONDON) == datetime(
-        2026, 3, 28, 8, 30, tzinfo=UTC
-    )
-    assert next_occurrence(datetime(2026, 3, 28, 8, 30, tzinfo=UTC), at, EVERY_DAY, LONDON) == datetime(
-        2026, 3, 29, 7, 30, tzinfo=UTC
-    )
-    # Autumn: Sunday 25 October 2026 back to GMT.
-    assert next_occurrence(datetime(2026, 10, 24, 7, 30, tzinfo=UTC), at, EVERY_DAY, LONDON) == datetime(
-        2026, 10, 25, 8, 30, tzinfo=UTC
-    )
-
-
-def test_a_time_in_the_spring_gap_moves_forward_and_a_doubled_time_fires_once() -> None:
-    # 01:30 doesn't exist in London on 29 March 2026: it happens at 02:30 BST (01:30 UTC).
-    gap = next_occurrence(datetime(2026, 3, 28, 12, tzinfo=UTC), time(1, 30), EVERY_DAY, LONDON)
-    assert gap == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
-    assert gap.astimezone(LONDON).hour == 2
-    # 01:30 happens twice on 25 October 2026: the first (BST, 00:30 UTC), then the next day.
-    first = next_occurrence(datetime(2026, 10, 24, 12, tzinfo=UTC), time(1, 30), EVERY_DAY, LONDON)
-    assert first == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
-    assert next_occurrence(first, time(1, 30), EVERY_DAY, LONDON) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
-
-
-def test_weekly_days_in_new_york_and_sydney() -> None:
-    ny = ZoneInfo("America/New_York")  # DST starts Sunday 8 March 2026
-    friday = datetime(2026, 3, 6, 23, tzinfo=UTC)
-    assert next_occurrence(friday, time(9), "0", ny) == datetime(2026, 3, 9, 13, tzinfo=UTC)
-    sydney = ZoneInfo("Australia/Sydney")  # DST ends Sunday 5 April 2026
-    assert next_occurrence(datetime(2026, 4, 4, 0, tzinfo=UTC), time(7), "6", sydney) == datetime(
-        2026, 4, 4, 21, tzinfo=UTC
-    )
-
-
-ZONES = [
-    "UTC",
-    "Europe/London",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Santiago",
-    "America/St_Johns",
-    "Australia/Sydney",
-    "Australia/Lord_Howe",
-    "Pacific/Auckland",
-    "Pacific/Chatham",
-    "Asia/Kolkata",
-    "Asia/Tehran",
-    "Africa/Casablanca",
-]
-
-
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    zone_name=st.sampled_from(ZONES),
-    after=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)),
-    hour=st.integers(0, 23),
-    minute=st.sampled_from([0, 1, 15, 30, 45, 59]),
-    days=st.sets(st.integers(0, 6), min_size=1),
-)
-def test_next_occurrence_properties(zone_name: str, after: datetime, hour: int, minute: int, days: set[int]) -> None:
-    zone = ZoneInfo(zone_name)
-    at = time(hour, minute)
-    digits = "".join(str(d) for d in sorted(days))
-    result = next_occurrence(after, at, digits, zone)
-    assert result.tzinfo is not None and result > after
-    assert result - after <= timedelta(days=7, hours=3)
-    local = result.astimezone(zone)
-    exists = wall_time_instant(local.date(), at, zone).astimezone(zone).time() == at
-    if exists:
-        # It is exactly the chosen wall-clock time on a chosen day.
-        assert (local.hour, local.minute) == (hour, minute)
-        assert local.weekday() in days
-    # No chosen day between `after` and the result was skipped.
-    day = after.astimezone(zone).date() - timedelta(days=1)
-    while day < local.date():
-        if day.weekday() in days:
-            assert wall_time_instant(day, at, zone) <= after
-        day += timedelta(days=1)
-    # Firing at the result and asking again moves on to a later day (never the same day twice).
-    following = next_occurrence(result, at, digits, zone)
-    assert following.astimezone(zone).date() > local.date()
-
-
-@settings(max_examples=25)
-@given(zone_name=st.sampled_from(ZONES), year=st.integers(2020, 2035), hour=st.integers(0, 23))
-def test_a_daily_rule_fires_once_per_local_day_through_a_whole_year(zone_name: str, year: int, hour: int) -> None:
-    zone = ZoneInfo(zone_name)
-    moment = datetime(year, 1, 1, tzinfo=zone).astimezone(UTC)
-    seen: list[date] = []
-    for _ in range(370):
-        moment = next_occurrence(moment, time(hour, 30), EVERY_DAY, zone)
-        seen.append(moment.astimezone(zone).date())
-    assume(len(seen) > 1)
-    assert all(b > a for a, b in itertools.pairwise(seen))
-    assert len(set(seen)) == len(seen)
-
-
 # -- reminders --------------------------------------------------------------------------------
 
 
@@ -642,7 +481,7 @@ async def test_reminders_fire_by_dm_and_reschedule(world: World) -> None:
     await world.time.set(GUILD, 42, "Europe/London")
     world.delivery.roles[42] = frozenset({ROLE})
     reminder = await world.service.set_reminder(GUILD, person(42), circle, "08:30", None)
-    assert (reminder.local_time, reminder.weekdays, reminder.active) == ("08:30", EVERY_DAY, True)
+    assert (reminder.local_time, reminder.weekdays, reminder.active) == ("08:30", "0123456", True)
     assert await world.pending(REMINDER_JOB) == [datetime(2026, 3, 28, 8, 30, tzinfo=UTC)]
     jobs = await world.scheduler.jobs.pending()
     assert all(j.id.startswith(reminder_job_prefix(reminder.id)) for j in jobs if j.kind == REMINDER_JOB)

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import matplotlib
 from matplotlib import image
 
-from bot.services.checkins import History
+from bot.services.checkins.models import History
 from bot.services.mood_chart import (
     BLUE,
     DPI,

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from bot.services.checkins import MOODS, History
+from bot.services.checkins.models import MOODS, History
 
 BLUE = "#0072B2"  # Okabe-Ito blue: each day's mood
 VERMILLION = "#D55E00"  # Okabe-Ito vermillion: the 7-day average

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from bot.errors import PeerCirclesError
-from bot.services.checkins import CheckinService
+from bot.services.checkins.service import CheckinService
 from bot.services.support.service import SupportService
 
 log = logging.getLogger(__name__)
