@@ -98,7 +98,10 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     async def circle_ids(guild_id: int) -> list[int]:
         return [c.id for c in await circle_repo.in_guild(guild_id, include_archived=True)]
 
-    maintenance = MaintenanceService(privacy, guilds_lifecycle, scheduler, clock, circle_ids=circle_ids)
+    bot_state = BotStateRepository(db)
+    maintenance = MaintenanceService(
+        privacy, guilds_lifecycle, scheduler, clock, circle_ids=circle_ids, bot_state=bot_state
+    )
     access = AccessService(guild_settings)
     crisis = CrisisResources()
     member_settings = MemberSettingsRepository(db)
@@ -164,7 +167,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         db=db,
         scheduler=scheduler,
         privacy=privacy,
-        bot_state=BotStateRepository(db),
+        bot_state=bot_state,
         about=AboutService(privacy),
         guild_settings=guild_settings,
         server_settings=ServerSettings(guild_settings),

@@ -182,9 +182,7 @@ class PeerCirclesBot(commands.Bot):
         await circles.setup(self, circles=s.circles, guild_settings=s.server_settings)
         await resources.setup(self, crisis=s.crisis, guild_settings=s.server_settings)
         await timezone.setup(self, member_time=s.member_time)
-        await privacy.setup(
-            self, privacy=s.privacy_service, maintenance=s.maintenance, bot_state=s.bot_state, expired=expired
-        )
+        await privacy.setup(self, privacy=s.privacy_service, maintenance=s.maintenance, expired=expired)
         session_cog = await sessions.setup(
             self, sessions=s.sessions, circles=s.circles, crisis=s.crisis, guild_settings=s.server_settings
         )

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.privacy import PersonalDataRegistry
 from bot.scheduler import Job, Scheduler
 from bot.sends import KEEP_RECORDS
+from bot.storage.bot_state import BotStateRepository
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class MaintenanceService:
         clock: Clock,
         *,
         circle_ids: Callable[[int], Awaitable[list[int]]] | None = None,
+        bot_state: BotStateRepository | None = None,
     ) -> None:
+        self.bot_state = bot_state
         self.registry = registry
         self.guilds = guilds
         self.scheduler = scheduler
@@ -142,6 +145,21 @@ class MaintenanceService:
         """The bot was removed from this server: its data is purged after the grace period."""
         await self.guilds.mark_removed(guild_id, self.clock.now())
         log.info("bot removed from a server; purge pending guild=%s", guild_id)
+
+    async def reconcile_for(self, application_id: int | None, present: Iterable[int]) -> list[int] | None:
+        """:meth:`reconcile`, but only for the Discord application that made this database.
+
+        Pointing another bot account at the database must not mark every server as removed (and
+        purge them 30 days later): then nothing is reconciled and ``None`` is returned.
+        """
+        if self.bot_state is not None:
+            known, current = await self.bot_state.get("application_id"), str(application_id)
+            if known is None:
+                await self.bot_state.set("application_id", current)
+            elif known != current:
+                log.warning("the database was made by another Discord application; not reconciling servers")
+                return None
+        return await self.reconcile(present)
 
     async def reconcile(self, present: Iterable[int]) -> list[int]:
         """At connect: mark present every server the bot is in, and removed every recorded

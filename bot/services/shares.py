@@ -286,6 +286,29 @@ class ShareService:
             log.warning("could not decrypt an author id share=%s", share.public_id)
             return None
 
+    async def find(self, public_id: str) -> Share | None:
+        """The share with this public id, in whatever state it is (None when there is none)."""
+        return await self.shares.by_public_id(public_id)
+
+    async def by_message(self, message_id: int) -> Share | None:
+        """The share posted as this message, if any."""
+        return await self.shares.by_message(message_id)
+
+    async def circles_in(self, guild_id: int, *, include_archived: bool = False) -> list[Circle]:
+        return await self.circles.in_guild(guild_id, include_archived=include_archived)
+
+    async def record_review_card(self, share: Share, message_id: int) -> None:
+        """Remember the moderators' review card for a share, to update it when it is decided."""
+        await self.shares.update(share.id, review_message_id=message_id)
+
+    async def record_report_card(self, report: Report, message_id: int) -> None:
+        await self.shares.set_report(report.id, mod_message_id=message_id)
+
+    async def forget_author_id(self, share: Share) -> None:
+        """Drop the encrypted author id once nothing needs to reach the author any more (a rejected
+        share's author has been told): nothing then links the share to a person."""
+        await self.shares.update(share.id, author_user_enc=None)
+
     async def get(self, public_id: str) -> Share:
         share = await self.shares.by_public_id(public_id)
         if share is None or share.status in ("deleted", "removed", "rejected"):

@@ -12,7 +12,6 @@ from discord.ext import commands
 
 from bot.services.maintenance import MaintenanceService
 from bot.services.privacy_service import PrivacyService
-from bot.storage.bot_state import BotStateRepository
 from bot.ui.dispatch import ExpiredCards
 from cogs.privacy.cog import PrivacyCog
 
@@ -22,9 +21,8 @@ async def setup(
     *,
     privacy: PrivacyService,
     maintenance: MaintenanceService,
-    bot_state: BotStateRepository,
     expired: ExpiredCards,
 ) -> PrivacyCog:
-    cog = PrivacyCog(bot, privacy, maintenance, bot_state, expired)
+    cog = PrivacyCog(bot, privacy, maintenance, expired)
     await bot.add_cog(cog)
     return cog

@@ -14,7 +14,6 @@ from bot.errors import ServerOnly, StorageError
 from bot.services.help import Audience
 from bot.services.maintenance import MaintenanceService
 from bot.services.privacy_service import DeletionReport, PrivacyOverview, PrivacyService
-from bot.storage.bot_state import BotStateRepository
 from bot.ui.dispatch import ExpiredCards
 from bot.ui.errors import ErrorHandlingLayoutView
 from bot.ui.replies import NO_PINGS, reply, text_card
@@ -186,13 +185,11 @@ class PrivacyCog(commands.Cog):
         bot: commands.Bot,
         privacy: PrivacyService,
         maintenance: MaintenanceService,
-        bot_state: BotStateRepository,
         expired: ExpiredCards,
     ) -> None:
         self.bot = bot
         self.service = privacy
         self.maintenance = maintenance
-        self.bot_state = bot_state
         self.expired = expired
 
     @app_commands.command(
@@ -238,17 +235,8 @@ class PrivacyCog(commands.Cog):
     async def on_ready(self) -> None:
         if self.bot.is_closed():
             return
-        # Only reconcile a database that belongs to this Discord application: pointing another bot
-        # account at it must not mark every server as removed (and purge them 30 days later).
-        state = self.bot_state
-        known, current = await state.get("application_id"), str(self.bot.application_id)
-        if known is None:
-            await state.set("application_id", current)
-        elif known != current:
-            log.warning("the database was made by another Discord application; not reconciling servers")
-            return
         try:
-            gone = await self.maintenance.reconcile(g.id for g in self.bot.guilds)
+            gone = await self.maintenance.reconcile_for(self.bot.application_id, (g.id for g in self.bot.guilds))
         except StorageError:  # the bot is shutting down while it was connecting
             log.debug("reconcile skipped: the database is closed")
             return

@@ -356,7 +356,7 @@ class SessionsCog(commands.Cog):
             except InvalidInput:
                 pass
         guild_id = interaction.guild_id or 0
-        return (await self.service.settings.get(guild_id)).timezone
+        return (await self.guild_settings.get(guild_id)).timezone
 
     async def dates(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         zone = await self._zone_for(interaction)

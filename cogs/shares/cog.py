@@ -122,7 +122,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         if interaction.guild is None:
             return []
         roles = self._roles(interaction)
-        found = await self.service.circles.in_guild(interaction.guild.id)
+        found = await self.service.circles_in(interaction.guild.id)
         needle = current.casefold()
         return [
             app_commands.Choice(name=c.name, value=c.name)
@@ -276,7 +276,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
     async def post_due(self, job: Job) -> None:
         """Scheduler handler: a delayed share's moment has come."""
-        share = await self.service.shares.by_public_id(str(job.payload.get("share")))
+        share = await self.service.find(str(job.payload.get("share")))
         if share is None or share.status != "scheduled":
             return
         await self._publish(share)
@@ -314,10 +314,10 @@ class SharesCog(commands.Cog, name="SharesCog"):
             row(ReviewButton("approve", share.public_id), ReviewButton("reject", share.public_id)),
         )
         message = await self.sender.post(channel_id, view)
-        await self.service.shares.update(share.id, review_message_id=message.id)
+        await self.service.record_review_card(share, message.id)
 
     async def on_review_button(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None:
-        share = await self.service.shares.by_public_id(public_id)
+        share = await self.service.find(public_id)
         if share is None:
             raise NotFound("That share no longer exists.")
         circle = await self.service.require_moderator(share, actor_from(interaction))
@@ -351,7 +351,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     f"Your anonymous share in **{circle.name}** wasn't approved, so it wasn't posted.{why}\n"
                     "You're welcome to write something else; /resources is there if you need support.",
                 )
-            await self.service.shares.update(decided.id, author_user_enc=None)
+            await self.service.forget_author_id(decided)
             await submitted.response.edit_message(
                 view=layout(TD(f"❌ <@{submitted.user.id}> didn't approve an anonymous share in {circle.name}."))
             )
@@ -494,7 +494,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
             ),
         )
         message = await self.sender.post(channel_id, view)
-        await self.service.shares.set_report(report.id, mod_message_id=message.id)
+        await self.service.record_report_card(report, message.id)
         await interaction.response.send_message(
             "Thank you for telling us. The moderators will look at it, and nobody will know you reported it.",
             ephemeral=True,
@@ -538,7 +538,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
     async def remove_context(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
         """Message menu → Apps → Remove anonymous post (facilitators and coordinators)."""
-        share = await self.service.shares.by_message(message.id)
+        share = await self.service.by_message(message.id)
         if share is not None:
             await self.service.require_moderator(share, actor_from(interaction))
             await self._take_down(share)
@@ -564,7 +564,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         shares = await self.service.mine(guild_id, user_id)
         if not shares:
             return Controls(user_id, TD("You have no anonymous shares here right now."), card="share:mine")
-        circles = {c.id: c.name for c in await self.service.circles.in_guild(guild_id, include_archived=True)}
+        circles = {c.id: c.name for c in await self.service.circles_in(guild_id, include_archived=True)}
         items: list[discord.ui.Item[Any]] = [
             TD(
                 "## Your anonymous shares\nOnly you can see this list. Deleting removes the post and its replies for everyone."
