@@ -27,7 +27,7 @@ from bot.services.outbox import OutboxService
 from bot.services.pending_requests import PendingRequestSweep
 from bot.services.privacy_service import PrivacyService
 from bot.services.pseudonyms import PseudonymService
-from bot.services.rota import RotaService
+from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
 from bot.services.sessions.service import SessionService
 from bot.services.setup_service import SetupService

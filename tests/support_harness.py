@@ -11,7 +11,7 @@ from bot.clock import FakeClock
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.models import Message
 from bot.services.outbox import OutboxService
-from bot.services.rota import RotaService
+from bot.services.rota.service import RotaService
 from bot.services.support.service import SupportService
 from bot.storage.listeners import ListenerRepository
 from bot.storage.support import SupportRepository

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.access import Actor
-from bot.services.rota import coverage, describe_slot, parse_key
+from bot.services.rota.models import coverage, describe_slot, parse_key
 from bot.storage.database import Database
 from bot.storage.listeners import Assignment, OnCall, Slot
 from bot.timekeeping.shifts import all_occurrences, hours_in, occurrence_on, occurrences

@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot.services.access import AccessService
 from bot.services.circles import CircleService
-from bot.services.rota import RotaService
+from bot.services.rota.service import RotaService
 from cogs.help.cog import HelpCog
 
 

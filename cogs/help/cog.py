@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.services.access import AccessService
 from bot.services.circles import CircleService
 from bot.services.help import Audience, CommandEntry, Viewer, group_for
-from bot.services.rota import RotaService
+from bot.services.rota.service import RotaService
 from bot.ui.people import actor_from
 from bot.ui.replies import reply, text_card
 

@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot.services.access import AccessService
 from bot.services.pending_requests import PendingRequestSweep
-from bot.services.rota import RotaService
+from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
 from bot.services.support.service import SupportService
 from cogs.listeners.cog import ListenersCog

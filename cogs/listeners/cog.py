@@ -18,14 +18,8 @@ from bot.errors import InvalidInput, NotFound
 from bot.services.access import AccessService
 from bot.services.help import Audience
 from bot.services.pending_requests import PendingRequestSweep
-from bot.services.rota import (
-    BoardDay,
-    Mine,
-    Report,
-    RotaNotice,
-    RotaService,
-    describe_slot,
-)
+from bot.services.rota.models import BoardDay, Mine, Report, RotaNotice, describe_slot
+from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
 from bot.services.support.service import SupportService
 from bot.storage.database import typed_id

@@ -19,7 +19,7 @@ from bot.scheduler import Scheduler
 from bot.services.access import AccessService
 from bot.services.member_time import MemberTimeService
 from bot.services.outbox import OutboxService
-from bot.services.rota import RotaService
+from bot.services.rota.service import RotaService
 from bot.services.support.models import (
     IDLE_JOB,
     URGENT_ALERT_EVERY,
