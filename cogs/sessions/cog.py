@@ -19,6 +19,7 @@ from bot.services.sessions.models import EventState, SessionDraft, SessionView, 
 from bot.services.sessions.service import SessionService
 from bot.services.timezones import search_timezones, validate_timezone
 from bot.storage.circles import Circle
+from bot.timekeeping.markup import stamp
 from bot.timekeeping.recurrence import LAST, Occurrence, describe
 from bot.timekeeping.words import local_phrase, offsets_text
 from bot.ui.confirm import ConfirmView
@@ -32,7 +33,6 @@ from cogs.sessions.views import (
     FeedbackButton,
     SessionButton,
     StepOutView,
-    ts,
     when_line,
     where_line,
 )
@@ -77,15 +77,15 @@ def upcoming_line(item: UpcomingView) -> str:
     status = " · **happening now**" if item.session and item.session.status == "open" else ""
     return (
         f"**{item.title}** · {item.circle_name}{status}\n"
-        f"{ts(item.starts_at)} ({ts(item.starts_at, 'R')}) · {where}{mine}\n"
+        f"{stamp(item.starts_at)} ({stamp(item.starts_at, 'R')}) · {where}{mine}\n"
         f"-# Your time: {item.local_text}"
     )
 
 
 def occurrence_text(found: SessionView | Occurrence, title: str) -> str:
     if isinstance(found, SessionView):
-        return f"**{title}** on {ts(found.starts_at)}"
-    return f"**{title}** on {ts(found.starts_at)}"
+        return f"**{title}** on {stamp(found.starts_at)}"
+    return f"**{title}** on {stamp(found.starts_at)}"
 
 
 class SessionsCog(commands.Cog):
@@ -174,7 +174,7 @@ class SessionsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)  # the announcement is updated too
         result = await self.service.rsvp(occurrence_id, interaction.user.id)
         view = result.view
-        when = f"{ts(view.starts_at)} ({ts(view.starts_at, 'R')})"
+        when = f"{stamp(view.starts_at)} ({stamp(view.starts_at, 'R')})"
         if result.status == "waitlist":
             text = (
                 f"**{view.title}** is full, so you're number {result.position} on the waitlist for {when}. "
@@ -478,7 +478,7 @@ class SessionsCog(commands.Cog):
         lines = [
             f"## Scheduled: {series.title}",
             f"**{found.name}** · {describe(series.rule)}",
-            f"**First session:** {ts(result.first.starts_at)} ({ts(result.first.starts_at, 'R')}), "
+            f"**First session:** {stamp(result.first.starts_at)} ({stamp(result.first.starts_at, 'R')}), "
             f"{local_phrase(result.first.starts_at, series.timezone)}",
             f"**Where:** <#{series.channel_id}> · **Reminders:** {offsets_text(series.offsets)}"
             + (f" · **Places:** {series.capacity}" if series.capacity else ""),
@@ -559,7 +559,7 @@ class SessionsCog(commands.Cog):
             )
             await reply(
                 interaction,
-                f"Changed: {occurrence_text(moved, series.title)} ({ts(moved.starts_at, 'R')}). The Discord event, "
+                f"Changed: {occurrence_text(moved, series.title)} ({stamp(moved.starts_at, 'R')}). The Discord event, "
                 "the announcement and the reminders follow, and anyone going was told privately.",
             )
             return
@@ -654,7 +654,7 @@ class SessionsCog(commands.Cog):
                 feedback = f"feedback: {row.responses} answered (shown from 5, to keep answers anonymous)"
             else:
                 feedback = f"feedback: **{row.average:.1f}** of 5 from {row.responses}"
-            lines.append(f"- {ts(row.starts_at, 'D')} · {row.title} · {people} · {feedback}")
+            lines.append(f"- {stamp(row.starts_at, 'D')} · {row.title} · {people} · {feedback}")
             comments.extend(f"- “{c}”" for c in row.comments)
         sections = ["\n".join(lines)[:3800]]
         if comments:

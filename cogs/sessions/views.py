@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import discord
 
 from bot.services.sessions.models import GoRoundView, ReminderView, SessionView
+from bot.timekeeping.markup import message_link, stamp
 from bot.timekeeping.words import offset_label
 from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView
 from bot.ui.replies import NO_PINGS
@@ -42,13 +43,9 @@ FEEDBACK_ASK = (
 )
 
 
-def ts(moment: Any, style: str = "F") -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
-
-
 def when_line(view: SessionView) -> str:
     minutes = int((view.ends_at - view.starts_at).total_seconds() // 60)
-    return f"**When:** {ts(view.starts_at)} ({ts(view.starts_at, 'R')}) · {minutes} minutes"
+    return f"**When:** {stamp(view.starts_at)} ({stamp(view.starts_at, 'R')}) · {minutes} minutes"
 
 
 def where_line(view: SessionView) -> str:
@@ -68,10 +65,6 @@ def places_line(view: SessionView) -> str:
 
 def event_url(view: SessionView) -> str | None:
     return f"https://discord.com/events/{view.guild_id}/{view.event_id}" if view.event_id else None
-
-
-def channel_url(guild_id: int, channel_id: int) -> str:
-    return f"https://discord.com/channels/{guild_id}/{channel_id}"
 
 
 class SessionHandlers(Protocol):
@@ -204,7 +197,7 @@ def reminder_card(reminder: ReminderView) -> discord.ui.LayoutView:
     zone_hint = "" if reminder.zone_is_own else " (the server's time zone; set your own with /timezone set)"
     head = (
         f"## Reminder: {view.title} starts in {soon}\n"
-        f"**{view.circle_name}** · {ts(view.starts_at)} ({ts(view.starts_at, 'R')})\n"
+        f"**{view.circle_name}** · {stamp(view.starts_at)} ({stamp(view.starts_at, 'R')})\n"
         f"**Your time:** {reminder.local_text}{zone_hint}\n"
         f"{where_line(view)}"
     )
@@ -218,7 +211,7 @@ def reminder_card(reminder: ReminderView) -> discord.ui.LayoutView:
     link = discord.ui.Button[Any](
         label="Open the channel",
         style=discord.ButtonStyle.link,
-        url=channel_url(view.guild_id, view.post_channel_id or view.channel_id),
+        url=message_link(view.guild_id, view.post_channel_id or view.channel_id),
     )
     return _card([head, f"**Ground rules**\n{reminder.ground_rules}", why, [link]])
 
@@ -257,7 +250,7 @@ def goround_text(goround: GoRoundView) -> str:
         line = f"{index + 1}. <@{user_id}>"
         if goround.current == index and not goround.closed:
             if goround.timer_state == "running" and goround.timer_ends_at is not None:
-                line += f" · **speaking now** · time gently up {ts(goround.timer_ends_at, 'R')}"
+                line += f" · **speaking now** · time gently up {stamp(goround.timer_ends_at, 'R')}"
             elif goround.timer_state == "paused":
                 line += f" · **speaking now** · timer paused with {_remaining(goround.remaining)} left"
             elif goround.timer_state == "done":
