@@ -25,6 +25,7 @@ from bot.services.shares import Outcome, Prepared, ReplyPlan, ShareService
 from bot.services.support.service import SupportService
 from bot.storage.circles import Circle
 from bot.storage.shares import Share
+from bot.timekeeping.markup import message_link, stamp
 from bot.ui.anonymous import AnonymousSender, layout, share_container
 from bot.ui.people import actor_from, guild_of
 from bot.ui.ports import AskListener
@@ -50,10 +51,6 @@ NO_LISTENERS_NOTE = (
     "The services above are there for you, any time."
 )
 LISTENER_OFFER = "You can also talk one-to-one with a volunteer listener, privately: they won't see who you are."
-
-
-def jump(guild_id: int, channel_id: int | None, message_id: int | None) -> str:
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
 class SharesCog(commands.Cog, name="SharesCog"):
@@ -215,9 +212,9 @@ class SharesCog(commands.Cog, name="SharesCog"):
             share = submitted.share
             if submitted.outcome is Outcome.POSTED:
                 share = await self._publish(share)
-                text = f"Posted in <#{circle.channel_id}> as **{share.pseudonym}**. [See it]({jump(circle.guild_id, share.channel_id, share.message_id)})"
+                text = f"Posted in <#{circle.channel_id}> as **{share.pseudonym}**. [See it]({message_link(circle.guild_id, share.channel_id, share.message_id)})"
             elif submitted.outcome is Outcome.SCHEDULED and submitted.post_at is not None:
-                text = f"It will appear in <#{circle.channel_id}> <t:{int(submitted.post_at.timestamp())}:R> as **{share.pseudonym}**."
+                text = f"It will appear in <#{circle.channel_id}> {stamp(submitted.post_at, 'R')} as **{share.pseudonym}**."
             else:
                 await self._send_for_review(share, circle)
                 text = "Sent to the moderators for a quick review. I'll tell you privately when it's decided."
@@ -290,7 +287,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 TD(
                     f"💛 **An anonymous share in {circle.name} may be from someone in crisis.** Nobody, including me, "
                     "knows who wrote it. They have already been shown crisis resources. If you can, reply gently in its "
-                    f"thread. [Go to the post]({jump(share.guild_id, share.channel_id, share.message_id)})"
+                    f"thread. [Go to the post]({message_link(share.guild_id, share.channel_id, share.message_id)})"
                 ),
                 row(ShareButton("reply", share.public_id)),
                 accent_colour=discord.Colour.gold(),
@@ -329,13 +326,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
             if author is not None:
                 await self.sender.tell_privately(
                     author,
-                    f"Your anonymous share in **{circle.name}** was approved and is now posted: {jump(share.guild_id, share.channel_id, share.message_id)}",
+                    f"Your anonymous share in **{circle.name}** was approved and is now posted: {message_link(share.guild_id, share.channel_id, share.message_id)}",
                 )
             await self.service.forget_author_id_unless_notify(share)
             await interaction.edit_original_response(
                 view=layout(
                     TD(
-                        f"✅ <@{interaction.user.id}> approved an anonymous share in {circle.name}. [Go to it]({jump(share.guild_id, share.channel_id, share.message_id)})"
+                        f"✅ <@{interaction.user.id}> approved an anonymous share in {circle.name}. [Go to it]({message_link(share.guild_id, share.channel_id, share.message_id)})"
                     )
                 )
             )
@@ -466,10 +463,10 @@ class SharesCog(commands.Cog, name="SharesCog"):
             if author is not None:
                 await self.sender.tell_privately(
                     author,
-                    f"Someone replied to your anonymous share in **{circle.name}**: {jump(share.guild_id, share.thread_id, message_id)}",
+                    f"Someone replied to your anonymous share in **{circle.name}**: {message_link(share.guild_id, share.thread_id, message_id)}",
                 )
         marker = " (marked as the author)" if plan.is_author else ""
-        done = f"Your reply is in the thread as **{plan.pseudonym}**{marker}. [See it]({jump(share.guild_id, share.thread_id, message_id)})"
+        done = f"Your reply is in the thread as **{plan.pseudonym}**{marker}. [See it]({message_link(share.guild_id, share.thread_id, message_id)})"
         await self._show(interaction, Controls(interaction.user.id, TD(done), card="share:replying"))
 
     async def _report(self, interaction: discord.Interaction[Any], share: Share, reason: str) -> None:
@@ -483,7 +480,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         _, allow = await self.service.sharing_options(circle)
         view = layout(
             TD(
-                f"🚩 **A report on an anonymous share in {circle.name}.** [Go to the post]({jump(share.guild_id, share.channel_id, share.message_id)})\n**Reason given:** {report.reason}"
+                f"🚩 **A report on an anonymous share in {circle.name}.** [Go to the post]({message_link(share.guild_id, share.channel_id, share.message_id)})\n**Reason given:** {report.reason}"
             ),
             share_container(share.pseudonym, share.content or "", share.content_warning, [], allow_invites=allow),
             row(
@@ -515,7 +512,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 outcome = f"{who} removed the post."
             elif action.startswith("mute"):
                 until = await self.service.mute_author(share, action.removeprefix("mute"))
-                length = f"until <t:{int(until.timestamp())}:f>" if until else "until a moderator lifts it"
+                length = f"until {stamp(until, 'f')}" if until else "until a moderator lifts it"
                 outcome = f"{who} muted the poster in {circle.name} {length}. They'll learn it privately when they next try to post."
             else:
                 outcome = f"{who} dismissed the report."
@@ -576,7 +573,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
             ]
             snippet = (share.content or "").replace("\n", " ")[:90]
             where = (
-                f"[{circles.get(share.circle_id, 'a circle')}]({jump(guild_id, share.channel_id, share.message_id)})"
+                f"[{circles.get(share.circle_id, 'a circle')}]({message_link(guild_id, share.channel_id, share.message_id)})"
                 if share.message_id
                 else circles.get(share.circle_id, "a circle")
             )
