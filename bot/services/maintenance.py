@@ -12,6 +12,7 @@ Logs carry counts and server ids only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class MaintenanceService:
         bot_state: BotStateRepository | None = None,
     ) -> None:
         self.bot_state = bot_state
+        self._lifecycle = asyncio.Lock()
         self.registry = registry
         self.guilds = guilds
         self.scheduler = scheduler
@@ -136,13 +138,21 @@ class MaintenanceService:
 
     # -- the bot joining and leaving servers --------------------------------------------
 
+    # Joins, removals and the reconcile at connect take turns: a reconcile reads which servers
+    # the bot is in and then writes, and a removal arriving in between must not be undone by it.
+
     async def guild_present(self, guild_id: int) -> None:
         """The bot is in this server (joined, or back after an outage or restart)."""
-        if await self.guilds.mark_present(guild_id, self.clock.now()):
-            log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
+        async with self._lifecycle:
+            if await self.guilds.mark_present(guild_id, self.clock.now()):
+                log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
 
     async def guild_removed(self, guild_id: int) -> None:
         """The bot was removed from this server: its data is purged after the grace period."""
+        async with self._lifecycle:
+            await self._mark_removed(guild_id)
+
+    async def _mark_removed(self, guild_id: int) -> None:
         await self.guilds.mark_removed(guild_id, self.clock.now())
         log.info("bot removed from a server; purge pending guild=%s", guild_id)
 
@@ -163,11 +173,15 @@ class MaintenanceService:
 
     async def reconcile(self, present: Iterable[int]) -> list[int]:
         """At connect: mark present every server the bot is in, and removed every recorded
-        server it is no longer in (it was removed while the bot was offline). Returns the latter."""
-        present_ids = set(present)
-        for guild_id in await self.guilds.mark_present_many(present_ids, self.clock.now()):
-            log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
-        gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids]
-        for guild_id in gone:
-            await self.guild_removed(guild_id)
-        return gone
+        server it is no longer in (it was removed while the bot was offline). Returns the latter.
+
+        ``present`` is read once the other lifecycle events have had their turn, so pass it lazily
+        (a generator over the client's guilds)."""
+        async with self._lifecycle:
+            present_ids = set(present)
+            for guild_id in await self.guilds.mark_present_many(present_ids, self.clock.now()):
+                log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
+            gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids]
+            for guild_id in gone:
+                await self._mark_removed(guild_id)
+            return gone
