@@ -156,7 +156,9 @@ class MaintenanceService:
         await self.guilds.mark_removed(guild_id, self.clock.now())
         log.info("bot removed from a server; purge pending guild=%s", guild_id)
 
-    async def reconcile_for(self, application_id: int | None, present: Iterable[int]) -> list[int] | None:
+    async def reconcile_for(
+        self, application_id: int | None, present: Iterable[int] | Callable[[], Iterable[int]]
+    ) -> list[int] | None:
         """:meth:`reconcile`, but only for the Discord application that made this database.
 
         Pointing another bot account at the database must not mark every server as removed (and
@@ -171,14 +173,14 @@ class MaintenanceService:
                 return None
         return await self.reconcile(present)
 
-    async def reconcile(self, present: Iterable[int]) -> list[int]:
+    async def reconcile(self, present: Iterable[int] | Callable[[], Iterable[int]]) -> list[int]:
         """At connect: mark present every server the bot is in, and removed every recorded
         server it is no longer in (it was removed while the bot was offline). Returns the latter.
 
-        ``present`` is read once the other lifecycle events have had their turn, so pass it lazily
-        (a generator over the client's guilds)."""
+        ``present`` may be a function: it is then called once the other lifecycle events have had
+        their turn, so a removal that arrived meanwhile is seen."""
         async with self._lifecycle:
-            present_ids = set(present)
+            present_ids = set(present() if callable(present) else present)
             for guild_id in await self.guilds.mark_present_many(present_ids, self.clock.now()):
                 log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
             gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids]

@@ -236,7 +236,9 @@ class PrivacyCog(commands.Cog):
         if self.bot.is_closed():
             return
         try:
-            gone = await self.maintenance.reconcile_for(self.bot.application_id, (g.id for g in self.bot.guilds))
+            gone = await self.maintenance.reconcile_for(
+                self.bot.application_id, lambda: [g.id for g in self.bot.guilds]
+            )
         except StorageError:  # the bot is shutting down while it was connecting
             log.debug("reconcile skipped: the database is closed")
             return
