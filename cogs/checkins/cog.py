@@ -559,7 +559,7 @@ class CheckinsCog(commands.Cog, name="Checkins"):
         elif setting_reminder and target is not None:
             await interaction.response.defer(ephemeral=True, thinking=True)
             reminder = await self.service.set_reminder(guild.id, actor, target, time, days)
-            zone = (await self.service.member_time.zone_name(guild.id, user_id))[0]
+            zone = await self.service.zone_name(guild.id, user_id)
             rule = f"{describe_days(reminder.weekdays)} at {reminder.local_time} ({zone})"
             try:
                 await interaction.user.send(
@@ -587,8 +587,8 @@ class CheckinsCog(commands.Cog, name="Checkins"):
             done.append(f"Reminders are on: {rule}. I sent you a DM so you know where they'll arrive.")
         notice = await self.service.pop_notice(guild.id, user_id)
         current = await self.service.reminder(guild.id, user_id)
-        zone = (await self.service.member_time.zone_name(guild.id, user_id))[0]
-        circle_of = await self.service.circles.get(current.circle_id) if current else None
+        zone = await self.service.zone_name(guild.id, user_id)
+        circle_of = await self.service.circle(current.circle_id) if current else None
         settings = await self.service.settings(guild.id, user_id)
         sections = reminder_sections(current, zone, circle_of, settings.listener_after_days)
         if done:

@@ -17,7 +17,7 @@ from bot.services.checkins.recording import Recording
 from bot.services.checkins.schedules import Schedules
 from bot.services.member_time import MemberTimeService
 from bot.storage.checkins import CheckinRepository
-from bot.storage.circles import CircleRepository
+from bot.storage.circles import Circle, CircleRepository
 from bot.storage.guilds import GuildSettingsRepository
 
 
@@ -78,6 +78,14 @@ class CheckinService(CheckinCore):
         self.stop_prompt = self.schedules.stop_prompt
         self.run_prompt = self.schedules.run_prompt
         self.ensure_scheduled = self.schedules.ensure_scheduled
+
+    async def circle(self, circle_id: int) -> Circle | None:
+        """The circle with this id, if it still exists."""
+        return await self.circles.get(circle_id)
+
+    async def zone_name(self, guild_id: int, user_id: int) -> str:
+        """The time zone this member's times are shown in (their own, or the server's)."""
+        return (await self.member_time.zone_name(guild_id, user_id))[0]
 
     def attach(self, delivery: CheckinDelivery) -> None:
         """The cog connects Discord (DMs, posting prompts, looking up a member's roles)."""
