@@ -602,12 +602,15 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             await post_audit(guild, mod, actor.user_id, lines)
 
     @rota.command(
-        name="add", description="Add a weekly shift (pick a day) or a one-off (give a date).", extras=FACILITATE
+        name="add",
+        description="Add weekly shifts (pick a day or type days) or a one-off (give a date).",
+        extras=FACILITATE,
     )
     @app_commands.describe(
         start="Local start time, like 19:00 or 7pm (the server's time zone)",
         hours="How long, in hours (0.5 to 12)",
         day="The day of the week, for a weekly shift",
+        days="Or several days, one weekly shift each: like mon, wed or weekdays",
         date="A date like 2026-03-17, for a one-off shift",
         needed="How many listeners the shift needs (default 1)",
         label="A short label, like Evening or Weekend",
@@ -619,6 +622,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         start: str,
         hours: app_commands.Range[float, 0.5, 12.0],
         day: int | None = None,
+        days: app_commands.Range[str, 1, 60] | None = None,
         date: str | None = None,
         needed: app_commands.Range[int, 1, 20] = 1,
         label: app_commands.Range[str, 0, 60] | None = None,
@@ -627,17 +631,27 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         actor = actor_from(interaction)
         await self.access.require_coordinator(guild.id, actor, "change the rota")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        slot = await self.service.add_slot(
-            guild.id, actor, start=start, hours=float(hours), needed=needed, weekday=day, on_date=date, label=label
+        slots = await self.service.add_slots(
+            guild.id,
+            actor,
+            start=start,
+            hours=float(hours),
+            needed=needed,
+            weekday=day,
+            days=days,
+            on_date=date,
+            label=label,
         )
         board = (await self.service.settings(guild.id)).board_message_id
         hint = "" if board else " Post the rota board with /rota board so listeners can take shifts."
-        await interaction.followup.send(f"Added: {describe_slot(slot)}.{hint}", ephemeral=True)
+        added = "; ".join(describe_slot(slot) for slot in slots)
+        shifts = "Added" if len(slots) == 1 else f"Added {len(slots)} shifts"
+        await interaction.followup.send(f"{shifts}: {added}.{hint}", ephemeral=True)
         await post_audit(
             guild,
             (await self.settings.get(guild.id)).mod_channel_id,
             actor.user_id,
-            [f"added a listener shift: {describe_slot(slot)}"],
+            [f"added a listener shift: {describe_slot(slot)}" for slot in slots],
         )
 
     async def slot_names(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:

@@ -55,6 +55,7 @@ class RotaService(RotaCore):
         self.start_cooldown = self._listeners.start_cooldown
         # Slots, and shifts taken, dropped and swapped.
         self.add_slot = self._slots.add_slot
+        self.add_slots = self._slots.add_slots
         self.slots = self._slots.slots
         self.remove_slot = self._slots.remove_slot
         self.take = self._slots.take

@@ -21,7 +21,7 @@ from bot.services.rota.models import (
 )
 from bot.services.timezones import validate_timezone
 from bot.storage.listeners import Assignment, Slot, Swap
-from bot.timekeeping.parsing import parse_date, parse_time
+from bot.timekeeping.parsing import parse_date, parse_time, parse_weekdays
 from bot.timekeeping.shifts import hours_in, occurrence_on
 from bot.timekeeping.wallclock import to_utc, week_bounds
 
@@ -47,6 +47,27 @@ class Slots(RotaCore):
         on_date: str | None = None,
         label: str | None = None,
     ) -> Slot:
+        """One weekly slot on ``weekday``, or a one-off on ``on_date``."""
+        (slot,) = await self.add_slots(
+            guild_id, actor, start=start, hours=hours, needed=needed, weekday=weekday, on_date=on_date, label=label
+        )
+        return slot
+
+    async def add_slots(
+        self,
+        guild_id: int,
+        actor: Actor,
+        *,
+        start: str,
+        hours: float,
+        needed: int = 1,
+        weekday: int | None = None,
+        days: str | None = None,
+        on_date: str | None = None,
+        label: str | None = None,
+    ) -> list[Slot]:
+        """A one-off slot on ``on_date``, or a weekly slot on each day of ``weekday`` and ``days``
+        (typed like "mon, wed" or "weekdays"). Everything is checked before anything is stored."""
         await self.access.require_coordinator(guild_id, actor, "change the rota")
         at = parse_time(start)
         minutes = round(hours * 60)
@@ -63,25 +84,34 @@ class Slots(RotaCore):
             "timezone": zone,
             "label": (label or "").strip()[:60] or None,
         }
+        chosen = set(parse_weekdays(days))
         if on_date:
             day = parse_date(on_date, today=self.clock.now().date())
             start_at, _ = to_utc(day, at, zone)
             if start_at <= self.clock.now():
                 raise InvalidInput("That one-off shift would be in the past. Pick a later date or time.")
-            values.update(kind="once", local_date=day.isoformat())
-        elif weekday is not None:
-            if not 0 <= weekday <= 6:
-                raise InvalidInput("Pick a day of the week from the list.")
-            values.update(kind="weekly", weekday=weekday)
+            kinds: list[dict[str, Any]] = [{"kind": "once", "local_date": day.isoformat()}]
+        elif weekday is not None or chosen:
+            if weekday is not None:
+                if not 0 <= weekday <= 6:
+                    raise InvalidInput("Pick a day of the week from the list.")
+                chosen.add(weekday)
+            kinds = [{"kind": "weekly", "weekday": d} for d in sorted(chosen)]
         else:
-            raise InvalidInput("Say when: a weekday for a weekly shift, or a date (like 2026-03-17) for a one-off.")
+            raise InvalidInput(
+                "Say when: a weekday (or days, like mon, wed or weekdays) for a weekly shift, "
+                "or a date (like 2026-03-17) for a one-off."
+            )
         await self.repo.update_settings(guild_id, self.clock.now())  # the server now uses the rota
-        slot = await self.repo.add_slot(values, self.clock.now())
-        await self.jobs.schedule_coverage_check(slot)
+        made: list[Slot] = []
+        for kind in kinds:
+            slot = await self.repo.add_slot(values | kind, self.clock.now())
+            await self.jobs.schedule_coverage_check(slot)
+            log.info("rota slot added guild=%s slot=%s", guild_id, slot.id)
+            made.append(slot)
         await self.jobs.ensure_guild_jobs(guild_id)
         await self._refresh(guild_id)
-        log.info("rota slot added guild=%s slot=%s", guild_id, slot.id)
-        return slot
+        return made
 
     async def slots(self, guild_id: int) -> list[Slot]:
         return await self.repo.slots(guild_id)
