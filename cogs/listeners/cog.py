@@ -1,6 +1,6 @@
 """/listener and /rota: volunteer listeners, their shifts, the rota board, and coordinators' settings.
 
-Thin: the rules live in ``bot/services/rota.py``. The board is one message in the listeners'
+Thin: the rules live in ``bot/services/rota/``. The board is one message in the listeners'
 channel, edited in place; its buttons are DynamicItems, so they keep working after a restart.
 """
 
