@@ -412,7 +412,7 @@ class SessionsCog(commands.Cog):
         duration="Length in minutes (default 60)",
         place="Where: a voice channel, a stage, or a text channel (default: the circle's channel)",
         recurrence="How often it repeats",
-        weekdays="Weekly: which days, like “Mon, Thu” (default: the first date's day)",
+        weekdays="Weekly: which days, like “Mon, Thu” or “weekdays” (default: the first date's day)",
         every_weeks="Weekly: every how many weeks (default 1)",
         month_week="Monthly: which weekday of the month (default: as on the first date)",
         reminders="DM reminders before it starts, like “24h, 15m” (the default) or “none”",
