@@ -602,9 +602,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             await post_audit(guild, mod, actor.user_id, lines)
 
     @rota.command(
-        name="add",
-        description="Add weekly shifts (pick a day or type days) or a one-off (give a date).",
-        extras=FACILITATE,
+        name="add", description="Add a weekly shift (pick a day) or a one-off (give a date).", extras=FACILITATE
     )
     @app_commands.describe(
         start="Local start time, like 19:00 or 7pm (the server's time zone)",
