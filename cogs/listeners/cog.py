@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -18,12 +18,11 @@ from bot.errors import InvalidInput, NotFound
 from bot.services.access import AccessService
 from bot.services.help import Audience
 from bot.services.pending_requests import PendingRequestSweep
-from bot.services.rota.models import BoardDay, Mine, Report, RotaNotice, describe_slot
+from bot.services.rota.models import describe_slot
 from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
 from bot.services.support.service import SupportService
 from bot.storage.database import typed_id
-from bot.storage.listeners import SupportSettings
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.shifts import occurrence_key, occurrence_on, occurrence_text
 from bot.timekeeping.words import WEEKDAY_NAMES
@@ -31,314 +30,30 @@ from bot.ui.audit import post_audit
 from bot.ui.controls import Controls, button, row
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import NO_PINGS, reply
-from bot.ui.sending import retry_if_transient, scheduled_send
-from cogs.listeners.views import DYNAMIC_ITEMS, BoardButton, ReviewButton, SwapButton, select
+from cogs.listeners.discord_port import DiscordRota
+from cogs.listeners.render import (
+    GUIDELINES,
+    ROTA_COLOUR,
+    TD,
+    board_sections,
+    board_view,
+    card,
+    mine_sections,
+    report_sections,
+    settings_text,
+)
+from cogs.listeners.views import DYNAMIC_ITEMS, select
 
 log = logging.getLogger(__name__)
-TD = discord.ui.TextDisplay
+
 LISTENER = {"audience": Audience.LISTENER}
 FACILITATE = {"audience": Audience.FACILITATOR}
 MEMBER = {"audience": Audience.MEMBER}
-ROTA_COLOUR = discord.Colour.from_rgb(120, 134, 199)
-TEXT_BUDGET = 3800
-
-GUIDELINES = (
-    "## Listener guidelines\n"
-    "As a volunteer listener you offer someone a calm, confidential space, one to one, through the bot.\n"
-    "1. **Listen.** Let them lead, and reflect back what you hear. You don't have to fix anything.\n"
-    "2. **Don't diagnose or prescribe.** Speak from your own experience if it helps; no medical, legal or "
-    "financial advice.\n"
-    "3. **No personal contact details.** Don't ask for or share phone numbers, social accounts or real names: "
-    "keep talking through the bot. Neither of you sees the other's account unless the member chooses to share theirs.\n"
-    "4. **Keep it confidential**, except to keep someone safe: then talk to a coordinator.\n"
-    "5. **Know when and how to escalate.** If someone may be in danger, I'll show you the steps and the crisis lines "
-    "to share, and alert the coordinators. If a conversation needs someone else, hand it off.\n"
-    "6. **Look after yourself.** Set your limits (/listener limits), take a break (/listener break), say when a "
-    "conversation was heavy, and ask for a debrief whenever you need one."
-)
 WEEKDAYS = [app_commands.Choice(name=name, value=index) for index, name in enumerate(WEEKDAY_NAMES)]
 RELAY_MODES = [
     app_commands.Choice(name="Direct messages with the bot", value="dm"),
     app_commands.Choice(name="Private threads in the listeners' channel", value="thread"),
 ]
-
-
-def _clip(lines: list[str], budget: int) -> str:
-    out: list[str] = []
-    used = 0
-    for index, line in enumerate(lines):
-        if used + len(line) + 1 > budget:
-            out.append(f"…and {len(lines) - index} more: /rota view shows them all.")
-            break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(out)
-
-
-def board_sections(days: list[BoardDay], *, highlight: int | None = None, budget: int = TEXT_BUDGET) -> list[str]:
-    sections = [
-        "## Listener rota: the next two weeks\n-# Times show in your own time zone. Each shift shows filled / needed."
-    ]
-    if not days:
-        return [*sections, "No shifts on the rota yet. Coordinators add them with /rota add."]
-    used = len(sections[0])
-    for day in days:
-        lines = [f"**{day.day.strftime('%A')} {day.day.day} {day.day.strftime('%B')}**"]
-        for c in day.rows:
-            mark = "✅" if c.full else ("⚠️" if c.filled == 0 else "➖")
-            who = ", ".join(f"<@{u}>" for u in c.listeners) or "nobody yet"
-            you = " · **you**" if highlight is not None and highlight in c.listeners else ""
-            label = f" · {c.slot.label}" if c.slot.label else ""
-            lines.append(
-                f"- {stamp(c.occurrence.starts_at, 't')}–{stamp(c.occurrence.ends_at, 't')} {mark} "
-                f"{c.filled}/{c.needed} · {who}{you}{label}"
-            )
-        text = "\n".join(lines)
-        if used + len(text) > budget:
-            sections.append("…more shifts follow: /rota view shows them all.")
-            break
-        used += len(text)
-        sections.append(text)
-    return sections
-
-
-def board_view(days: list[BoardDay]) -> discord.ui.LayoutView:
-    view = discord.ui.LayoutView(timeout=None)
-    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ROTA_COLOUR)
-    for index, section in enumerate(board_sections(days)):
-        if index:
-            container.add_item(discord.ui.Separator(visible=index == 1))
-        container.add_item(TD(section))
-    container.add_item(row(BoardButton("take"), BoardButton("drop"), BoardButton("mine")))
-    view.add_item(container)
-    return view
-
-
-def card(*sections: str, buttons: list[discord.ui.Item[Any]] | None = None) -> discord.ui.LayoutView:
-    view = discord.ui.LayoutView(timeout=None)
-    container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ROTA_COLOUR)
-    for index, section in enumerate(sections):
-        if index:
-            container.add_item(discord.ui.Separator())
-        container.add_item(TD(section))
-    if buttons:
-        container.add_item(row(*buttons))
-    view.add_item(container)
-    return view
-
-
-def settings_text(settings: SupportSettings, mod_channel: int | None) -> str:
-    def channel(value: int | None) -> str:
-        return f"<#{value}>" if value else "not set"
-
-    return "\n".join(
-        [
-            "## Listener and support settings",
-            f"- Listener role: {f'<@&{settings.listener_role_id}>' if settings.listener_role_id else 'not set'}",
-            f"- Listeners' channel (rota board, private threads): {channel(settings.listeners_channel_id)}",
-            f"- New listeners: {'approved automatically' if settings.auto_approve else 'approved by a coordinator'}",
-            "- Relay: "
-            + (
-                "private threads in the listeners' channel"
-                if settings.relay_mode == "thread"
-                else "direct messages with the bot"
-            ),
-            f"- Offer timeout before asking more people: {settings.offer_timeout_seconds // 60} min",
-            f"- Idle conversations close after: {settings.idle_close_minutes} min",
-            f"- Shift reminder: {settings.reminder_minutes} min before (listeners can change theirs)",
-            f"- Break after a heavy conversation: {settings.cooldown_minutes} min",
-            f"- Coordinator alerts go to: {channel(mod_channel)} (set with /setup)",
-        ]
-    )
-
-
-def mine_sections(mine: Mine) -> list[str]:
-    listener = mine.listener
-    now_line = (
-        f"You're on shift or on call until {stamp(mine.on_shift_until, 't')}."
-        if mine.on_shift_until
-        else "You're not on shift right now."
-    )
-    if mine.break_until is not None:
-        now_line += f" On a break until {stamp(mine.break_until, 't')}."
-    limit = f"{listener.max_weekly_hours} h" if listener.max_weekly_hours else "no limit"
-    lines = [
-        "## Your listening",
-        now_line,
-        f"- Open conversations: {mine.conversations} (at most {listener.max_concurrent} at once)",
-        f"- This week: {mine.hours_this_week:.1f} h so far, {mine.planned_this_week:.1f} h planned ({limit})",
-        f"- Reminders: {listener.reminder_minutes if listener.reminder_minutes is not None else 'the server default'}"
-        + (" min before a shift" if listener.reminder_minutes is not None else ""),
-    ]
-    shifts = [
-        f"- {stamp(a.starts_at, 'F')}–{stamp(a.ends_at, 't')}" + (f" · {slot.label}" if slot and slot.label else "")
-        for a, slot in mine.shifts
-    ]
-    return ["\n".join(lines), "**Your next shifts**\n" + (_clip(shifts, 2500) if shifts else "None yet: /rota take.")]
-
-
-def report_sections(report: Report) -> list[str]:
-    avg = (
-        f"{sum(report.feedback) / len(report.feedback):.1f}/5 from {len(report.feedback)}"
-        if report.feedback
-        else "none given"
-    )
-    head = (
-        f"## Rota report: {stamp(report.start, 'D')} to {stamp(report.end, 'D')}\n"
-        f"- Shifts: {report.occurrences} · fully covered {report.covered} ({report.coverage_percent}%) · "
-        f"partly {report.partly} · uncovered {report.uncovered}\n"
-        f"- Support requests: {report.requests} · answered {report.answered} · feedback {avg}"
-    )
-    rows = [
-        f"- <@{r.user_id}>: {r.hours:.1f} h · {r.shifts} shift{'s' if r.shifts != 1 else ''} · "
-        f"{r.conversations} conversation{'s' if r.conversations != 1 else ''}"
-        + (f" ({r.heavy} heavy)" if r.heavy else "")
-        for r in report.rows
-    ]
-    return [head, "**Hours per listener**\n" + (_clip(rows, 3000) if rows else "No hours in this period.")]
-
-
-class DiscordRota:
-    """The rota service's port: DMs to listeners, alerts to coordinators, the board, the role."""
-
-    def __init__(self, bot: commands.Bot, service: RotaService, settings: ServerSettings) -> None:
-        self.bot = bot
-        self.service = service
-        self.settings = settings
-
-    def render(self, notice: RotaNotice) -> discord.ui.LayoutView:
-        p = notice.params
-        kind = notice.kind
-        if kind == "reminder":
-            return card(
-                f"⏰ Your listener shift starts {stamp(p['starts_at'], 'R')} ({stamp(p['starts_at'], 't')}–"
-                f"{stamp(p['ends_at'], 't')}). Requests will come to you here. /listener break pauses them if you need to."
-            )
-        if kind == "shift_started":
-            return card(
-                f"🟢 Your listener shift has started and runs until {stamp(p['ends_at'], 't')}. I'll DM you when "
-                "someone asks for support. Thank you for being here."
-            )
-        if kind == "shift_ended":
-            return card(
-                f"Your shift has ended ({p['hours']:g} h; {p['week_hours']:g} h this week so far). Thank you. "
-                "Take a moment for yourself before you move on."
-            )
-        if kind == "slot_removed":
-            return card(
-                f"The shift on {stamp(p['starts_at'], 'F')} was removed from the rota, so you're no longer on it."
-            )
-        if kind == "swap_request":
-            theirs = p.get("theirs")
-            swap = (
-                f", in exchange for yours on {stamp(theirs['starts_at'], 'F')}–{stamp(theirs['ends_at'], 't')}"
-                if theirs
-                else ""
-            )
-            return card(
-                f"🔁 <@{p['from_user_id']}> asks if you'd take their listener shift on {stamp(p['starts_at'], 'F')}–"
-                f"{stamp(p['ends_at'], 't')}{swap}.",
-                buttons=[SwapButton("accept", p["swap"]), SwapButton("decline", p["swap"])],
-            )
-        if kind == "swap_accepted":
-            return card(
-                f"✅ <@{p['to_user_id']}> accepted your swap: the shift on {stamp(p['starts_at'], 'F')} is theirs now."
-            )
-        if kind == "swap_declined":
-            return card("Your swap request was declined, so the shift stays yours. /rota drop if you can't make it.")
-        if kind == "approved":
-            return card(
-                "🎉 **You're a listener now.** Take shifts on the rota board or with /rota take, or go on call any "
-                "time with /listener available. /listener limits sets how much you take on."
-            )
-        if kind == "declined":
-            return card(
-                "A coordinator didn't approve your listener application this time. You're welcome to talk with them."
-            )
-        if kind == "oncall_ended":
-            return card("Your on-call time has ended. Thank you.")
-        if kind == "review":
-            return card(
-                f"📝 <@{p['user_id']}> agreed to the listener guidelines and would like to be a listener.",
-                buttons=[ReviewButton("approve", p["listener"]), ReviewButton("decline", p["listener"])],
-            )
-        if kind in ("uncovered", "dropped_uncovered"):
-            first = (
-                "⚠️ **A listener shift in 48 hours isn't covered yet:**"
-                if kind == "uncovered"
-                else "⚠️ **A listener dropped a shift that starts soon, and it's now short:**"
-            )
-            return card(
-                f"{first} {stamp(p['starts_at'], 'F')}–{stamp(p['ends_at'], 't')} · {p['filled']}/{p['needed']} "
-                f"({p['slot']}). Listeners can take it on the rota board or with /rota take."
-            )
-        return card("(a rota update)")
-
-    async def tell_listener(self, user_id: int, notice: RotaNotice) -> int | None:
-        """A DM to a listener. From a scheduled job (shift reminders, a shift starting or ending,
-        on-call ending): once per occurrence, retried on a passing failure (bot.ui.sending)."""
-        try:
-            with retry_if_transient():
-                user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-                channel = user.dm_channel or await user.create_dm()
-            sent = await scheduled_send(
-                f"listener:{user_id}:{notice.kind}",
-                lambda nonce: channel.send(view=self.render(notice), allowed_mentions=NO_PINGS, nonce=nonce),
-            )
-        except discord.HTTPException:
-            log.info("rota notice not delivered kind=%s", notice.kind)
-            return None
-        return sent.message_id
-
-    async def tell_coordinators(self, guild_id: int, notice: RotaNotice) -> int | None:
-        channel_id = (await self.settings.get(guild_id)).mod_channel_id
-        if channel_id is None:
-            return None
-        try:
-            with retry_if_transient():
-                channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-            sent = await scheduled_send(
-                f"coordinators:{guild_id}:{notice.kind}",
-                lambda nonce: cast(Any, channel).send(view=self.render(notice), allowed_mentions=NO_PINGS, nonce=nonce),
-            )
-        except discord.HTTPException:
-            log.warning("rota alert not posted guild=%s kind=%s", guild_id, notice.kind)
-            return None
-        return sent.message_id
-
-    async def refresh_board(self, guild_id: int) -> None:
-        settings = await self.service.settings(guild_id)
-        if settings.board_channel_id is None or settings.board_message_id is None:
-            return
-        view = board_view(await self.service.board(guild_id))
-        try:
-            channel = self.bot.get_channel(settings.board_channel_id) or await self.bot.fetch_channel(
-                settings.board_channel_id
-            )
-            await (
-                cast(Any, channel)
-                .get_partial_message(settings.board_message_id)
-                .edit(view=view, allowed_mentions=NO_PINGS)
-            )
-        except discord.NotFound:
-            log.info("rota board message gone guild=%s", guild_id)
-            await self.service.remember_board(guild_id, None, None)
-
-    async def set_listener_role(self, guild_id: int, user_id: int, role_id: int, give: bool) -> bool:
-        guild = self.bot.get_guild(guild_id)
-        if guild is None:
-            return False
-        try:
-            member = await guild.fetch_member(user_id)
-            role = discord.Object(role_id)
-            if give:
-                await member.add_roles(role, reason="peer-circles: listener approved")
-            else:
-                await member.remove_roles(role, reason="peer-circles: listener stepped down")
-        except discord.HTTPException:
-            log.warning("listener role not changed guild=%s", guild_id)
-            return False
-        return True
 
 
 class ListenersCog(commands.Cog, name="ListenersCog"):
