@@ -40,6 +40,17 @@ class Form(discord.ui.Modal, title="Tell us"):
         )
 
 
+class Upload(discord.ui.Modal, title="Share a photo"):
+    photo: discord.ui.Label[Any] = discord.ui.Label(
+        text="Photo", component=discord.ui.FileUpload(custom_id="photo", max_values=2)
+    )
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        assert isinstance(self.photo.component, discord.ui.FileUpload)
+        files = [(a.filename, a.size) for a in self.photo.component.values]
+        await interaction.response.send_message(f"files={files}", ephemeral=True)
+
+
 class Buttons(discord.ui.View):
     def __init__(self) -> None:
         super().__init__(timeout=None)
@@ -70,6 +81,10 @@ async def surface(bot: PeerCirclesBot) -> PeerCirclesBot:
     async def panel(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.send_message("Panel", view=Buttons(), ephemeral=True)
 
+    @app_commands.command(name="upload", description="opens a form with a file upload")
+    async def upload(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_modal(Upload())
+
     @app_commands.command(name="fruit", description="autocomplete")
     async def fruit(interaction: discord.Interaction[Any], name: str) -> None:
         await interaction.response.send_message(f"fruit {name}", ephemeral=True)
@@ -83,7 +98,7 @@ async def surface(bot: PeerCirclesBot) -> PeerCirclesBot:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.followup.send("done thinking", ephemeral=True)
 
-    for command in (panel, fruit, slowpoke):
+    for command in (panel, upload, fruit, slowpoke):
         bot.tree.add_command(command)
     await bot.sync_commands(force=True)
     return bot
@@ -109,6 +124,18 @@ async def test_buttons_selects_and_modals(sandbox: Sandbox, surface: PeerCircles
     bob = sandbox.member("bob")
     with pytest.raises(SandboxError, match="someone else's ephemeral"):
         await bob.click(panel, "Open form")
+
+
+async def test_file_upload_fields_take_their_files_like_any_other_field(
+    sandbox: Sandbox, surface: PeerCirclesBot
+) -> None:
+    alice = sandbox.member("alice")
+    form = await alice.slash("upload")
+    assert form.kind == "modal" and form.modal["title"] == "Share a photo"
+    done = await alice.submit_modal(form, Photo=[("me.jpg", b"\xff\xd8 not really"), ("you.png", b"png")])
+    assert done.text == "files=[('me.jpg', 13), ('you.png', 3)]"
+    with pytest.raises(SandboxError, match="no field"):
+        await alice.submit_modal(form, files=[("me.jpg", b"")])
 
 
 async def test_autocomplete_and_deferred_replies(sandbox: Sandbox, surface: PeerCirclesBot) -> None:

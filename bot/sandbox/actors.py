@@ -334,10 +334,12 @@ class Person:
             3, data, self.sandbox.server.channels[message.channel_id], source=message, what=f"the {select!r} select"
         )
 
-    async def submit_modal(
-        self, opened: Outcome, files: dict[str, list[tuple[str, bytes]]] | None = None, **values: Any
-    ) -> Outcome:
-        """Fill in and submit the modal the bot opened. Fields by custom_id or label."""
+    async def submit_modal(self, opened: Outcome, /, **values: Any) -> Outcome:
+        """Fill in and submit the modal the bot opened. Fields by custom_id or label.
+
+        A text field takes a string, a select a list of values, a file upload a list of
+        ``(filename, content)`` pairs: ``submit_modal(form, note="hi", photo=[("me.jpg", b"...")])``.
+        """
         modal = opened.modal
         resolved: dict[str, dict[str, Any]] = {}
         used: set[str] = set()
@@ -374,7 +376,7 @@ class Person:
                 out["value"] = bool(value)
             elif kind == 19:
                 ids = []
-                for name, content in (files or {}).get(cid, []) or (files or {}).get(label or "", []):
+                for name, content in value or []:
                     att = Attachment(self.sandbox.server.ids.next(), name, content)
                     resolved.setdefault("attachments", {})[str(att.id)] = att.to_dict()
                     ids.append(str(att.id))
