@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def board_message(sandbox: Sandbox) -> Message:
     return found[0]
 
 
-async def add_tuesday_evening(ana: Person, **options: object) -> str:
+async def add_tuesday_evening(ana: Person, **options: Any) -> str:
     done = await (
         await ana.slash("rota add", start="19:00", hours=2, day=1, needed=2, label="Evening", **options)
     ).settled()

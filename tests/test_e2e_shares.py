@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from bot.sandbox.models import DM, FLAG_EPHEMERAL, Message
 GRIEF_TEXT = "It's been a year since Mum died and today I couldn't get out of bed."
 
 
-async def make_circle(sandbox: Sandbox, name: str = "Grief", **options: object) -> Person:
+async def make_circle(sandbox: Sandbox, name: str = "Grief", **options: Any) -> Person:
     ana = sandbox.admin("ana")
     await ana.slash("setup", moderation_channel=sandbox.channel("moderation"))
     opened = await ana.slash("circle create", name=name, description="For anyone grieving", **options)
@@ -30,13 +31,13 @@ async def join(sandbox: Sandbox, who: str, circle: str = "Grief") -> Person:
     return person
 
 
-async def write(person: Person, text: str, warning: str = "", **options: object) -> Outcome:
+async def write(person: Person, text: str, warning: str = "", **options: Any) -> Outcome:
     opened = await person.slash("share post", **options)
     assert opened.kind == "modal", opened.text
     return await person.submit_modal(opened, **{"share:text": text, "share:warning": warning})
 
 
-async def post(person: Person, text: str, warning: str = "", **options: object) -> Outcome:
+async def post(person: Person, text: str, warning: str = "", **options: Any) -> Outcome:
     preview = await write(person, text, warning, **options)
     posted = await person.click(preview, "Post")
     await posted.settled()
