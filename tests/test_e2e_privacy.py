@@ -21,7 +21,7 @@ class JournalSource:
     """A test-only personal-data source holding a few journal lines per person."""
 
     name = "e2e-journal"
-    tables = ("e2e_journal",)
+    tables: tuple[str, ...] = ("e2e_journal",)
     summary = "Your journal lines: kept 30 days."
 
     def __init__(self) -> None:

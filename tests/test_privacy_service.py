@@ -27,7 +27,7 @@ class NotesSource:
     """A small table-backed source: private notes, kept 30 days, with a keyed-hash column."""
 
     name = "notes"
-    tables = ("test_notes",)
+    tables: tuple[str, ...] = ("test_notes",)
     summary = "Your private notes: kept 30 days."
 
     def __init__(self, db: Database) -> None:
@@ -82,7 +82,7 @@ class MoodSource:
     """An in-memory source that records what the registry asked of it."""
 
     name = "mood"
-    tables = ("test_mood",)
+    tables: tuple[str, ...] = ("test_mood",)
     summary = "Your mood check-ins: kept 90 days."
 
     def __init__(self) -> None:

@@ -105,7 +105,7 @@ async def test_backup_copies_a_live_database(db: Database, tmp_path: Path) -> No
 
 class FakeSource:
     name = "fake"
-    tables = ("notes",)
+    tables: tuple[str, ...] = ("notes",)
     summary = "Notes: kept 30 days."
 
     async def export_user(self, guild_id: int, user_id: int) -> dict[str, list[dict[str, object]]]:
