@@ -97,9 +97,20 @@ async def test_a_process_killed_mid_send_runs_the_job_again_and_the_reminder_arr
         return [r.status for r in sandbox.server.requests if r.route == route and (r.json or {}).get("nonce") == nonce]
 
     held = sandbox.server.inject("hold", route=route)
-    run = [sys.executable, "-m", "bot", "run"]
-    pipes = {"stdout": asyncio.subprocess.DEVNULL, "stderr": asyncio.subprocess.PIPE}
-    first = await asyncio.create_subprocess_exec(*run, env=bot_env(sandbox, db_path), cwd=tmp_path, **pipes)
+
+    async def start_process() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=bot_env(sandbox, db_path),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+    first = await start_process()
     try:
         await asyncio.wait_for(held.reached.wait(), timeout=20)  # Discord has created the DM
         first.kill()  # and the process dies before it hears back
@@ -111,7 +122,7 @@ async def test_a_process_killed_mid_send_runs_the_job_again_and_the_reminder_arr
     held.release()
     assert len([m for m in alice.dms if "Time for your check-in" in m.text]) == 1
     sandbox.server.ready.clear()
-    second = await asyncio.create_subprocess_exec(*run, env=bot_env(sandbox, db_path), cwd=tmp_path, **pipes)
+    second = await start_process()
     try:
         await sandbox.wait_for(lambda: sandbox.server.ready.is_set(), "the second process to connect", timeout=20)
         second.send_signal(signal.SIGTERM)
