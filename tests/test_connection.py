@@ -20,6 +20,8 @@ import aiohttp
 import discord
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from bot.client import FEATURES, PeerCirclesBot
 from bot.clock import FakeClock
@@ -81,11 +83,17 @@ def _connector_error(cause: OSError, host: str = "discord.com", port: int = 443)
     return aiohttp.ClientConnectorError(key, cause)
 
 
+def _handshake_error(status: int) -> aiohttp.WSServerHandshakeError:
+    url = URL("wss://gateway.discord.gg/?v=10&encoding=json")
+    request = aiohttp.RequestInfo(url, "GET", CIMultiDictProxy(CIMultiDict()))
+    return aiohttp.WSServerHandshakeError(request, (), status=status, message="Invalid response status")
+
+
 def test_what_counts_as_unreachable_and_how_it_reads() -> None:
     dns = _connector_error(socket.gaierror(-3, "Temporary failure in name resolution"))
     refused = _connector_error(ConnectionRefusedError(111, "Connect call failed"))
     unreachable_net = _connector_error(OSError(101, "Network is unreachable"))
-    handshake = aiohttp.WSServerHandshakeError(None, (), status=503, message="Invalid response status")
+    handshake = _handshake_error(503)
     assert describe(dns) == "DNS lookup for discord.com failed: Temporary failure in name resolution"
     assert describe(refused) == "discord.com:443 refused the connection"
     assert describe(unreachable_net) == "could not connect to discord.com:443: Network is unreachable"
@@ -95,12 +103,12 @@ def test_what_counts_as_unreachable_and_how_it_reads() -> None:
         assert unreachable(exc), exc
     not_network = [
         PermissionError(13, "Permission denied"),  # e.g. DATABASE_PATH's folder: waiting won't fix it
-        aiohttp.WSServerHandshakeError(None, (), status=404, message="Invalid response status"),
+        _handshake_error(404),
         discord.LoginFailure("Improper token has been passed."),
         RuntimeError("boom"),
     ]
-    for exc in not_network:
-        assert not unreachable(exc), exc
+    for other in not_network:
+        assert not unreachable(other), other
 
 
 # -- the real client through the sandbox ----------------------------------------------------
