@@ -333,14 +333,17 @@ def test_reviewed_corrections(directory: CrisisDirectory) -> None:
 
 
 def test_stale_lists_entries_older_than_six_months(directory: CrisisDirectory) -> None:
-    newest = max(s.verified for _, s in directory.services())
-    oldest = min(s.verified for _, s in directory.services())
+    verified = [s.verified for _, s in directory.services()]
+    dates = [d for d in verified if d is not None]
+    assert dates == verified, "every listed service says when it was last verified"
+    newest, oldest = max(dates), min(dates)
     assert directory.stale(oldest) == []
     later = directory.stale(oldest + dt.timedelta(days=REVERIFY_AFTER_DAYS + 1))
     assert later and all(s.verified == oldest for _, s in later)
     everything = directory.stale(newest + dt.timedelta(days=400))
     assert len(everything) == len(directory.services())
-    assert [s.verified for _, s in everything] == sorted(s.verified for _, s in everything)
+    listed = [s.verified for _, s in everything]
+    assert listed == sorted(d for d in listed if d is not None)
 
 
 def test_resources_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
