@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.clock import utc
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services.access import Actor
 from bot.services.rota.models import coverage, describe_slot, parse_key
@@ -40,10 +41,6 @@ def slot(**values: Any) -> Slot:
         "status": "active",
     }
     return Slot(**{**base, **values})
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # -- pure ---------------------------------------------------------------------------------------
