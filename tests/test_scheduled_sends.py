@@ -365,9 +365,9 @@ async def test_support_follow_ups_carry_their_occurrence_nonce_and_are_queued_on
 ) -> None:
     _, lena, maya = await talking(sandbox, bot)
     support = bot.services.support
-    conversation = await support.repo.by_public_id(
-        str((await bot.services.db.fetchone("SELECT public_id FROM support_conversations"))["public_id"])
-    )
+    row = await bot.services.db.fetchone("SELECT public_id FROM support_conversations")
+    assert row is not None
+    conversation = await support.repo.by_public_id(str(row["public_id"]))
     assert conversation is not None
     job = await bot.services.scheduler.jobs.get(f"support:{conversation.public_id}:idle")
     assert job is not None
@@ -425,14 +425,26 @@ async def test_the_relay_keeps_its_exactly_once_record_under_a_lost_answer(
 
 
 class FakeResponse:
+    """What is read of a failed request's aiohttp response: discord.py its status and reason, the
+    bot its headers (Retry-After)."""
+
     def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.reason = "sandbox"
         self.headers = headers or {}
 
 
-def http_error(status: int, headers: dict[str, str] | None = None) -> discord.HTTPException:
-    return discord.HTTPException(FakeResponse(status, headers), {"code": 0, "message": "sandbox"})
+def http_error(
+    status: int,
+    headers: dict[str, str] | None = None,
+    *,
+    error: type[discord.HTTPException] = discord.HTTPException,
+    code: int = 0,
+    message: str = "sandbox",
+) -> discord.HTTPException:
+    # discord.py types the response as an aiohttp.ClientResponse, which only a live request can
+    # build; the stand-in has every attribute that is read, so the one ignore is here.
+    return error(FakeResponse(status, headers), {"code": code, "message": message})  # type: ignore[arg-type]
 
 
 def test_failures_discord_py_doesnt_retry_are_sorted_into_sure_and_unsure() -> None:
@@ -465,6 +477,6 @@ async def test_a_passing_failure_in_a_look_up_means_try_again_only_in_a_job(db: 
             raise http_error(503)
         assert info.value.reason == "http-503"
         with pytest.raises(discord.Forbidden), retry_if_transient():
-            raise discord.Forbidden(FakeResponse(403), {"code": 50007, "message": "closed"})
+            raise http_error(403, error=discord.Forbidden, code=50007, message="closed")
     finally:
         ledger.leave(token)
