@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot.app import Services
 from bot.client import PeerCirclesBot
 from bot.clock import FakeClock
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.models import Message
+from bot.services.access import Actor
 from bot.services.outbox import OutboxService
 from bot.services.rota.service import RotaService
 from bot.services.support.service import SupportService
-from bot.storage.listeners import ListenerRepository
-from bot.storage.support import SupportRepository
+from bot.storage.database import Database
+from bot.storage.listeners import Listener, ListenerRepository
+from bot.storage.support import Conversation, SupportRepository
 
 
-def services(bot: PeerCirclesBot) -> Any:
+def services(bot: PeerCirclesBot) -> Services:
     return bot.services
 
 
@@ -99,7 +102,7 @@ def relayed_texts(person: Person) -> list[str]:
     return [m.text for m in person.dms]
 
 
-def typed(services_: Any) -> tuple[RotaService, SupportService, OutboxService]:
+def typed(services_: Services) -> tuple[RotaService, SupportService, OutboxService]:
     return services_.rota, services_.support, services_.outbox
 
 
@@ -219,7 +222,7 @@ class World:
     GUILD = 1000
     COORDINATORS = 55
 
-    def __init__(self, db: Any, start: Any) -> None:
+    def __init__(self, db: Database, start: datetime) -> None:
         from bot.crypto import Keyring
         from bot.scheduler import JobRepository, Scheduler
         from bot.services.access import AccessService
@@ -267,9 +270,7 @@ class World:
         self.outbox.attach(self.transport)
 
     @property
-    def coordinator(self) -> Any:
-        from bot.services.access import Actor
-
+    def coordinator(self) -> Actor:
         return Actor.of(1, False, [self.COORDINATORS])
 
     async def setup(self, **settings: Any) -> None:
@@ -282,7 +283,7 @@ class World:
         )
         await self.rota.update_settings(self.GUILD, self.coordinator, auto_approve=True, **settings)
 
-    async def listener(self, user_id: int, *, on_call: bool = False, **limits: Any) -> Any:
+    async def listener(self, user_id: int, *, on_call: bool = False, **limits: Any) -> Listener | None:
         await self.listeners.save_agreement(self.GUILD, user_id, "active", self.clock.now())
         if limits:
             await self.rota.set_limits(self.GUILD, user_id, **limits)
@@ -295,7 +296,9 @@ class World:
         await self.outbox.drain()
         return fired
 
-    async def conversation(self) -> Any:
+    async def conversation(self) -> Conversation:
         row = await self.db.fetchone("SELECT public_id FROM support_conversations ORDER BY id DESC LIMIT 1")
         assert row is not None
-        return await self.repo.by_public_id(row["public_id"])
+        found = await self.repo.by_public_id(row["public_id"])
+        assert found is not None
+        return found

@@ -272,7 +272,7 @@ async def test_routes_for_a_dm_and_choosing_by_reply(world: World) -> None:
     await world.rota.set_limits(G, LENA, max_conversations=2)
     await talking(world, member=SAM)
     assert len(await world.support.route_dm(LENA, None)) == 2
-    await world.support.relay(await world.repo.by_public_id(pid) or (await world.conversation()), "member", "hi")  # type: ignore[arg-type]
+    await world.support.relay(await world.repo.by_public_id(pid) or (await world.conversation()), "member", "hi")
     await world.outbox.drain()
     row = await world.db.fetchone(
         "SELECT discord_message_id FROM support_outbox WHERE stream = 'listener' AND kind = 'relay'"
@@ -427,7 +427,8 @@ async def test_handoff_moves_the_conversation_and_tells_everyone(world: World) -
     card = world.port.offers[-1][1]
     assert card.kind == "handoff" and card.note == "go gently"
     accepted = await world.support.accept_offer(card.offer_public_id, OMAR)
-    assert accepted.handoff and accepted.previous_label.startswith("Listener · ")
+    assert accepted.handoff
+    assert accepted.previous_label is not None and accepted.previous_label.startswith("Listener · ")
     conv = await world.support.get(pid)
     assert conv.listener_user_id == OMAR and conv.handoffs == 1 and not conv.handoff_open
     assert world.port.told[-1][:2] == (LENA, "handoff_done")
