@@ -34,7 +34,7 @@ from tests.support_harness import (
     on_call,
     services,
     setup_server,
-    )
+)
 
 START = datetime(2026, 3, 23, 12, 0, tzinfo=UTC)  # a Monday, noon in London (GMT)
 DM_ROUTE = "POST /channels/{channel_id}/messages"
@@ -257,7 +257,11 @@ async def test_escalation_when_nobody_accepts(sandbox: Sandbox, sbot: PeerCircle
     await ana.wait_for_dm("You're now talking with Member · ")
     await sandbox.wait_for(lambda: "Someone took this support request" in alert.text, "the alert to be settled")
     for offer in (first, second):
-        await sandbox.wait_for(lambda o=offer: "taken by another listener" in o.text, "offers withdrawn")
+
+        def withdrawn(o: Message = offer) -> bool:
+            return "taken by another listener" in o.text
+
+        await sandbox.wait_for(withdrawn, "offers withdrawn")
     await maya.wait_for_dm("has joined")
     await dm(sbot, maya, "thank you for coming")
     await ana.wait_for_dm("thank you for coming")
