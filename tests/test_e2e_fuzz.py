@@ -545,8 +545,16 @@ async def build_server(sandbox: Sandbox, bot: PeerCirclesBot, clock: FakeClock) 
         ("Weekly check-in", now.date() + timedelta(days=2), "19:00", "weekly"),
         ("Tonight's circle", soon.astimezone(LONDON).date(), hhmm(soon), "once"),
     ):
-        options = {"first_date": first.isoformat(), "start_time": at, "recurrence": recurrence}
-        await settled(await cast.fran.slash("session schedule", circle="Grief", title=title, **options))
+        await settled(
+            await cast.fran.slash(
+                "session schedule",
+                circle="Grief",
+                title=title,
+                first_date=first.isoformat(),
+                start_time=at,
+                recurrence=recurrence,
+            )
+        )
 
     # Check-ins, and a reminder and a prompt due in ten minutes.
     in_ten = clock.now() + timedelta(minutes=10)
@@ -620,13 +628,12 @@ async def hostile_commands(crawler: Crawler, cast: Cast, clock: FakeClock) -> No
     await slash(cast.lena, "rota take", shift=f"{HUGE}:{tomorrow}")
     await slash(cast.ana, "rota remove", shift=HUGE)
     await slash(cast.ana, "rota remove", shift="²")
-    grief = {"circle": "Grief"}
-    await slash(cast.fran, "session schedule", **grief, title="x", first_date=v["format"], start_time=v["time"])
-    await slash(cast.fran, "session schedule", **grief, title="x", first_date=FAR, start_time="19:00")
+    await slash(cast.fran, "session schedule", circle="Grief", title="x", first_date=v["format"], start_time=v["time"])
+    await slash(cast.fran, "session schedule", circle="Grief", title="x", first_date=FAR, start_time="19:00")
     await slash(
         cast.fran,
         "session schedule",
-        **grief,
+        circle="Grief",
         title=v["mentions"][:100],
         first_date=tomorrow,
         start_time="18:00",
@@ -636,7 +643,7 @@ async def hostile_commands(crawler: Crawler, cast: Cast, clock: FakeClock) -> No
     await slash(
         cast.fran,
         "session schedule",
-        **grief,
+        circle="Grief",
         title=v["zalgo"],
         first_date=tomorrow,
         start_time="٠٦:٣٠pm",
@@ -645,9 +652,11 @@ async def hostile_commands(crawler: Crawler, cast: Cast, clock: FakeClock) -> No
         weekdays=v["emoji"],
     )
     await slash(
-        cast.fran, "session schedule", **grief, title=v["mentions"][:100], first_date=tomorrow, start_time="7pm"
+        cast.fran, "session schedule", circle="Grief", title=v["mentions"][:100], first_date=tomorrow, start_time="7pm"
     )
-    await slash(cast.carol, "session schedule", **grief, title="mine now", first_date=tomorrow, start_time="20:00")
+    await slash(
+        cast.carol, "session schedule", circle="Grief", title="mine now", first_date=tomorrow, start_time="20:00"
+    )
     await slash(cast.fran, "session edit", session=weekly, new_date=FAR)
     await slash(cast.fran, "session edit", session=weekly, new_time=v["time"])
     for command in ("session info", "session skip", "session cancel"):
