@@ -146,7 +146,7 @@ async def test_archive_stops_the_circles_schedules(service: CircleService) -> No
     async def handler(job: object) -> None:
         return None
 
-    service.scheduler.register("prompt", handler)  # type: ignore[arg-type]
+    service.scheduler.register("prompt", handler)
     await service.scheduler.schedule("prompt", FakeClock().now(), job_id=f"circle:{circle.id}:prompt")
     archived = await service.archive(ADMIN, circle, ops)
     assert archived.circle.status == "archived"

@@ -16,6 +16,7 @@ from bot.timekeeping.recurrence import (
     LAST,
     Change,
     Kind,
+    Occurrence,
     Rule,
     describe,
     is_rule_date,
@@ -70,7 +71,7 @@ def exists(day: date, at: time, zone: str) -> bool:
     return local.astimezone(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None) == local.replace(tzinfo=None)
 
 
-def check_wall_clock(rule: Rule, found: list) -> None:  # type: ignore[type-arg]
+def check_wall_clock(rule: Rule, found: list[Occurrence]) -> None:
     for occurrence in found:
         local = occurrence.starts_at.astimezone(ZoneInfo(rule.zone))
         assert occurrence.local_start == local
