@@ -57,6 +57,7 @@ def test_the_relay_allowance_follows_the_sandboxs_fixed_windows() -> None:
 
 async def test_the_load_ramp_checks_every_step_and_stops_at_the_first_miss() -> None:
     from bench.load import LoadConfig, Runner, StepResult, ramp
+    from bot.sandbox.actors import Sandbox
 
     checked: list[float] = []
     offered: list[float] = []
@@ -74,14 +75,16 @@ async def test_the_load_ramp_checks_every_step_and_stops_at_the_first_miss() -> 
     import bench.load as load
 
     real = load.run_step
-    load.run_step = fake_step  # type: ignore[assignment]
+    load.run_step = fake_step
     try:
         cfg = LoadConfig(
             members=1, circles=1, conversations=0, probe_s=1, confirm_s=0, start_rate=10, factor=2, max_steps=5
         )
-        result = await ramp(Runner(None, []), None, cfg, check, seed=0, log=lambda _: None)  # type: ignore[arg-type]
+        # Built but never listening: ramp reads it only for the latencies of a step's outcomes.
+        sandbox = await Sandbox.create(start=False)
+        result = await ramp(Runner(None, []), sandbox, cfg, check, seed=0, log=lambda _: None)
     finally:
-        load.run_step = real  # type: ignore[assignment]
+        load.run_step = real
     assert offered == [10, 20, 40]
     assert checked == [10, 20], "exactly-once checks run after every passing step, not after the failing one"
     assert result.best is not None and result.best.rate == 20
