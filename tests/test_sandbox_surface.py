@@ -98,7 +98,8 @@ async def surface(bot: PeerCirclesBot) -> PeerCirclesBot:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.followup.send("done thinking", ephemeral=True)
 
-    for command in (panel, upload, fruit, slowpoke):
+    commands: list[app_commands.Command[Any, ..., None]] = [panel, upload, fruit, slowpoke]
+    for command in commands:
         bot.tree.add_command(command)
     await bot.sync_commands(force=True)
     return bot
