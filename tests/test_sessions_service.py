@@ -303,8 +303,8 @@ async def test_rsvp_capacity_waitlist_in_order_and_promotion_by_dm(env: Env) -> 
     }
     # Raising the capacity promotes the next in line.
     await env.service.edit_series(FRAN, GUILD, str(result.series.id), capacity=3)
-    assert (await env.repo.rsvp(occ, DAN)) is not None
-    assert (await env.repo.rsvp(occ, DAN)).status == "going"  # type: ignore[union-attr]
+    promoted = await env.repo.rsvp(occ, DAN)
+    assert promoted is not None and promoted.status == "going"
 
 
 async def test_interested_counts_but_not_for_outsiders_of_a_private_circle_and_not_after_not_going(env: Env) -> None:
@@ -374,7 +374,7 @@ async def test_skip_ahead_and_skip_now_and_edit_one_occurrence(env: Env) -> None
     assert isinstance(moved, SessionView)
     assert moved.starts_at == london(date(2026, 3, 12), 18, 15)
     assert moved.ends_at - moved.starts_at == timedelta(minutes=90)
-    assert env.discord.events[moved.event_id].starts_at == moved.starts_at  # type: ignore[index]
+    assert moved.event_id is not None and env.discord.events[moved.event_id].starts_at == moved.starts_at
     start_job = await env.scheduler.jobs.get(f"circle:{circle.id}:session:{moved.occurrence_id}:start")
     assert start_job is not None and start_job.run_at == moved.starts_at
     # The series keeps its own time.
@@ -504,8 +504,10 @@ async def test_rebuild_follows_events_changed_while_away_and_is_idempotent(env: 
     events = {second.event_id: EventState(GUILD, "scheduled", moved, moved + timedelta(hours=1))}
     counts = await env.service.rebuild(events, {GUILD})
     assert counts["removed"] == 1 and counts["moved"] == 1
-    assert (await env.repo.occurrence(first.occurrence_id)).status == "skipped"  # type: ignore[union-attr]
-    assert (await env.repo.occurrence(second.occurrence_id)).starts_at == moved  # type: ignore[union-attr]
+    skipped = await env.repo.occurrence(first.occurrence_id)
+    assert skipped is not None and skipped.status == "skipped"
+    kept = await env.repo.occurrence(second.occurrence_id)
+    assert kept is not None and kept.starts_at == moved
     changes = await env.repo.changes(result.series.id)
     assert changes[date(2026, 3, 3)].skip and changes[date(2026, 3, 5)].new_time == time(18)
     # Our own edits come back as updates too: they are not taken for hand edits.
@@ -520,7 +522,8 @@ async def test_handlers_no_op_when_the_circle_is_gone_and_archive_stops_the_seri
     await env.circles.archive(ADMIN, circle, env.ops)
     assert await env.pending() == [], "archiving stopped the jobs"
     await env.service.rebuild()
-    assert (await env.repo.series(result.series.id)).status == "ended"  # type: ignore[union-attr]
+    ended = await env.repo.series(result.series.id)
+    assert ended is not None and ended.status == "ended"
     assert env.discord.events == {}
     # A purge leaves no rows; a stray job finds nothing and does nothing.
     other = await env.circle("Parents", members=(BOB,))
@@ -603,5 +606,6 @@ async def test_stop_circle_before_delete_removes_events_and_tells_the_going(env:
     assert await env.service.stop_circle(circle.id) == 1
     assert env.discord.events == {} and await env.pending() == []
     assert any("the circle has closed" in t for t in env.discord.dms_to(ALICE))
-    assert (await env.repo.series(result.series.id)).status == "ended"  # type: ignore[union-attr]
+    ended = await env.repo.series(result.series.id)
+    assert ended is not None and ended.status == "ended"
     assert await env.service.stop_circle(circle.id) == 0

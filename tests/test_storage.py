@@ -28,8 +28,10 @@ async def test_migrations_are_numbered_and_apply_to_an_empty_database(tmp_path: 
         assert applied == [m.version for m in migrations]
         assert await db.schema_version() == len(migrations)
         assert await db.migrate() == []  # idempotent
-        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
-        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+        journal = await db.fetchone("PRAGMA journal_mode")
+        assert journal is not None and journal[0] == "wal"
+        keys = await db.fetchone("PRAGMA foreign_keys")
+        assert keys is not None and keys[0] == 1
 
 
 async def test_migrations_apply_to_a_copy_at_every_earlier_version(tmp_path: Path) -> None:
@@ -64,7 +66,8 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path)
             await db.migrate(broken)
         assert "was left as it was" in str(info.value)
         assert await db.schema_version() == 1
-        assert (await db.fetchone("SELECT value FROM bot_state WHERE key = 'kept'"))["value"] == "yes"  # type: ignore[index]
+        kept = await db.fetchone("SELECT value FROM bot_state WHERE key = 'kept'")
+        assert kept is not None and kept["value"] == "yes"
     assert schema_of(path) == before
 
 
