@@ -326,16 +326,16 @@ async def test_an_urgent_topic_alerts_at_once_and_a_named_member_is_named(world:
 
 
 async def test_failed_deliveries_are_told_to_the_other_side(world: World) -> None:
-    from bot.services.outbox import PermanentDeliveryError
+    from bot.services.outbox import Delivered, Outgoing, PermanentDeliveryError, Target
 
     pid = await talking(world)
     conv = await world.support.get(pid)
 
     class Closed:
-        async def deliver(self, target: object, message: object, nonce: str) -> object:
+        async def deliver(self, target: Target, message: Outgoing, nonce: str) -> Delivered:
             raise PermanentDeliveryError("http-403-50007")
 
-    world.outbox.attach(Closed())  # type: ignore[arg-type]
+    world.outbox.attach(Closed())
     await world.support.relay(conv, "listener", "are you still there?")
     await world.outbox.drain()
     world.outbox.attach(world.transport)
