@@ -519,7 +519,7 @@ async def test_check_ins_outside_a_circle_after_leaving_and_after_deletion(
 
 
 async def test_privacy_export_and_delete_include_check_ins_and_reminders(
-    sandbox: Sandbox, cbot: PeerCirclesBot
+    sandbox: Sandbox, cbot: PeerCirclesBot, clock: FakeClock
 ) -> None:
     await grief(sandbox)
     alice = member(sandbox, "alice")
@@ -548,7 +548,7 @@ async def test_privacy_export_and_delete_include_check_ins_and_reminders(
         assert await rows(cbot, f"SELECT * FROM {table} WHERE user_id = ?", alice.id) == []
     assert len(await rows(cbot, "SELECT * FROM checkins WHERE user_id = ?", bob.id)) == 1
     # The reminder's job finds nothing and does nothing.
-    cbot.services.clock.set(datetime(2026, 3, 28, 8, 30, tzinfo=UTC))  # type: ignore[attr-defined]
+    clock.set(datetime(2026, 3, 28, 8, 30, tzinfo=UTC))
     await cbot.services.scheduler.run_due()
     assert [m for m in alice.dms if "Time for your check-in" in m.text] == []
 
