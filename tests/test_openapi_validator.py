@@ -255,7 +255,7 @@ def test_callback_error_inside_the_matching_alternative(validator: OpenAPIValida
 def test_modal_with_label_passes(validator: OpenAPIValidator) -> None:
     # The vendored spec has LabelComponentForModalRequest (type 18).
     assert "LabelComponentForModalRequest" in validator.spec["components"]["schemas"]
-    modal = {
+    modal: dict[str, Any] = {
         "type": 9,
         "data": {
             "custom_id": "x",
@@ -264,7 +264,7 @@ def test_modal_with_label_passes(validator: OpenAPIValidator) -> None:
         },
     }
     assert post_json(validator, CALLBACK, modal) == []
-    modal["data"]["components"][0]["component"]["style"] = 7  # type: ignore[index]
+    modal["data"]["components"][0]["component"]["style"] = 7
     assert post_json(validator, CALLBACK, modal) == [
         "create_interaction_response: body $.data.components[0].component.style: 7 is not one of [1, 2]"
     ]
