@@ -158,9 +158,7 @@ def feature_of(module: str) -> str:
 def test_a_feature_imports_no_other_feature_and_no_client(path: Path) -> None:
     module = module_of(path)
     bad = sorted(
-        d
-        for d in GRAPH[module]
-        if d == "bot.client" or (d.startswith("cogs.") and feature_of(d) != feature_of(module))
+        d for d in GRAPH[module] if d == "bot.client" or (d.startswith("cogs.") and feature_of(d) != feature_of(module))
     )
     assert bad == [], f"{module} imports {bad}: cross-feature needs go through a service or a port wired in setup_hook"
 
@@ -176,7 +174,9 @@ def test_cogs_never_look_up_services_or_other_cogs(path: Path) -> None:
     tree = ast.parse(path.read_text("utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in {"services", "get_cog"}:
-            pytest.fail(f"{path.relative_to(ROOT)}:{node.lineno} uses .{node.attr}: take what you need in the constructor")
+            pytest.fail(
+                f"{path.relative_to(ROOT)}:{node.lineno} uses .{node.attr}: take what you need in the constructor"
+            )
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
             args = node.args
             if len(args) >= 2 and isinstance(args[1], ast.Constant) and args[1].value in {"services", "get_cog"}:
