@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from bot.client import PeerCirclesBot
+from bot.clock import FakeClock
 from bot.sandbox.actors import Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import walk_components
@@ -61,6 +63,28 @@ async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
         # found from the custom_id's card name: every card the bot shows needs one (bot.ui.cards).
         unnamed = sorted({cid for cid in emitted_custom_ids(box) if card_of(cid) is None})
         assert unnamed == [], f"custom_ids without a registered card name (add them to bot.ui.cards.CARDS): {unnamed}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The bot's clock for the ``timed`` fixtures. A module overrides it to start on its own date."""
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
+    """The bot on the test clock and without real timers: scheduled jobs run when a test moves the
+    clock on. Built exactly as production builds it (``bot.client``'s setup_hook)."""
+    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
+    yield runner
+    await runner.stop()
+
+
+@pytest.fixture
+async def timed_bot(timed: BotHarness) -> PeerCirclesBot:
+    started = await timed.start()
+    assert isinstance(started, PeerCirclesBot)
+    return started
 
 
 @pytest.fixture

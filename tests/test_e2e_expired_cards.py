@@ -8,7 +8,6 @@ Each test asserts what the person sees, what others see, and what is stored or s
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,17 +50,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
-    yield runner
-    await runner.stop()
-
-
-@pytest.fixture
-async def ebot(timed: BotHarness) -> PeerCirclesBot:
-    started = await timed.start()
-    assert isinstance(started, PeerCirclesBot)
-    return started
+async def ebot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
+    return timed_bot
 
 
 async def restart(timed: BotHarness) -> PeerCirclesBot:

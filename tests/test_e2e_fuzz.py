@@ -38,10 +38,9 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,7 +49,6 @@ import pytest
 from bot.client import PeerCirclesBot
 from bot.clock import FakeClock
 from bot.sandbox.actors import Outcome, Person, Sandbox
-from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import DM, FLAG_EPHEMERAL, Message, P, component_text, walk_components
 from bot.sandbox.server import SandboxError
 from bot.services.sanitize import has_live_mention
@@ -448,17 +446,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
-    yield runner
-    await runner.stop()
-
-
-@pytest.fixture
-async def fbot(timed: BotHarness) -> PeerCirclesBot:
-    started = await timed.start()
-    assert isinstance(started, PeerCirclesBot)
-    return started
+async def fbot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
+    return timed_bot
 
 
 def hhmm(moment: datetime) -> str:

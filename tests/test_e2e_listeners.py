@@ -5,9 +5,7 @@ alerts, reports, availability, breaks and limits. Time runs on a FakeClock drive
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,17 +27,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
-    yield runner
-    await runner.stop()
-
-
-@pytest.fixture
-async def rbot(timed: BotHarness) -> PeerCirclesBot:
-    started = await timed.start()
-    assert isinstance(started, PeerCirclesBot)
-    return started
+async def rbot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
+    return timed_bot
 
 
 async def run_due(bot: PeerCirclesBot) -> list[str]:

@@ -11,9 +11,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,17 +45,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
-    yield runner
-    await runner.stop()
-
-
-@pytest.fixture
-async def sbot(timed: BotHarness) -> PeerCirclesBot:
-    started = await timed.start()
-    assert isinstance(started, PeerCirclesBot)
-    return started
+async def sbot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
+    return timed_bot
 
 
 async def run_due(bot: PeerCirclesBot) -> list[str]:

@@ -15,7 +15,7 @@ ciphertext that was stored, which someone holding the key could still read.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,17 +43,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
-    yield runner
-    await runner.stop()
-
-
-@pytest.fixture
-async def ebot(timed: BotHarness) -> PeerCirclesBot:
-    started = await timed.start()
-    assert isinstance(started, PeerCirclesBot)
-    return started
+async def ebot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
+    return timed_bot
 
 
 def on_disk(path: Path) -> dict[str, bytes]:

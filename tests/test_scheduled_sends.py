@@ -13,9 +13,7 @@ process on the same database; nothing here sleeps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -47,17 +45,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
-    yield runner
-    await runner.stop()
-
-
-@pytest.fixture
-async def bot(timed: BotHarness) -> PeerCirclesBot:
-    started = await timed.start()
-    assert isinstance(started, PeerCirclesBot)
-    return started
+async def bot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
+    return timed_bot
 
 
 def current(timed: BotHarness) -> PeerCirclesBot:
