@@ -233,3 +233,26 @@ def test_cogs_never_touch_a_repository(path: Path) -> None:
         ):
             chain = f"self.{node.value.value.attr}.{node.value.attr}.{node.attr}"
             pytest.fail(f"{path.relative_to(ROOT)}:{node.lineno} reaches into a repository: {chain}")
+
+
+def dynamic_items() -> Iterator[tuple[Path, ast.ClassDef]]:
+    for path in sorted((ROOT / "cogs").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ClassDef) and any("DynamicItem" in ast.unparse(b) for b in node.bases):
+                yield path, node
+
+
+def test_there_are_persistent_buttons_to_check() -> None:
+    assert len(list(dynamic_items())) >= 15
+
+
+@pytest.mark.parametrize("item", list(dynamic_items()), ids=lambda pn: f"{pn[0].parent.name}.{pn[1].name}")
+def test_every_persistent_button_is_routed_one_way(item: tuple[Path, ast.ClassDef]) -> None:
+    """A persistent button's callback goes through bot.ui.routing.routed (the one guarded path)."""
+    path, cls = item
+    callbacks = [n for n in cls.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "callback"]
+    assert callbacks, f"{path.relative_to(ROOT)}: {cls.name} has no callback"
+    calls = {
+        ast.unparse(n.func) for n in ast.walk(callbacks[0]) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    assert "routed" in calls, f"{path.relative_to(ROOT)}: {cls.name}.callback doesn't use routed()"
