@@ -432,8 +432,9 @@ def http_error(
     message: str = "sandbox",
 ) -> discord.HTTPException:
     # discord.py types the response as an aiohttp.ClientResponse, which only a live request can
-    # build; the stand-in has every attribute that is read, so the one ignore is here.
-    return error(FakeResponse(status, headers), {"code": code, "message": message})  # type: ignore[arg-type]
+    # build; the stand-in has every attribute that is read.
+    response: Any = FakeResponse(status, headers)
+    return error(response, {"code": code, "message": message})
 
 
 def test_failures_discord_py_doesnt_retry_are_sorted_into_sure_and_unsure() -> None:
