@@ -26,6 +26,8 @@ from bot.app import Services, build_services
 from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
+from bot.errors import StorageError
+from bot.i18n import language_of
 from bot.safety import warm_up as warm_up_crisis_screen
 from bot.services.shares import POST_JOB as SHARE_POST_JOB
 from bot.ui.dispatch import CardState, ExpiredCards, system_now
@@ -237,6 +239,16 @@ class PeerCirclesBot(commands.Bot):
         )
         s.checkins.attach(checkin_cog.delivery)
         self.routes.provide(CHECKINS, checkin_cog)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Remember the language each person uses with the bot in a server, for DMs sent later."""
+        if interaction.guild_id is None or self._services is None:
+            return
+        language = language_of(str(interaction.locale))
+        try:
+            await self._services.member_time.remember_language(interaction.guild_id, interaction.user.id, language)
+        except StorageError:  # shutting down
+            log.debug("language not remembered: the database is closed")
 
     async def _start_jobs(self) -> None:
         """The scheduler, each feature's pending jobs (idempotent: one may have been missed while the

@@ -7,39 +7,51 @@ reference code instead, with the traceback in the log only.
 
 from __future__ import annotations
 
+from bot.i18n import N_, Msg, msg
+
 
 class PeerCirclesError(Exception):
-    """Base for errors whose message is safe and useful to show to the person."""
+    """Base for errors whose message is safe and useful to show to the person.
 
-    default_message = "Something about that didn't work."
+    The message is a :class:`bot.i18n.Msg` (a plain string is taken as English source text): the
+    one error handler renders it in the reader's language. ``user_message`` is the English text.
+    """
 
-    def __init__(self, message: str | None = None) -> None:
-        self.user_message = message or self.default_message
+    default_message = N_("Something about that didn't work.")
+
+    def __init__(self, message: str | Msg | None = None) -> None:
+        if message is None:
+            message = msg(self.default_message)
+        self.message = message if isinstance(message, Msg) else msg(message)
         super().__init__(self.user_message)
+
+    @property
+    def user_message(self) -> str:
+        return str(self.message)
 
 
 class InvalidInput(PeerCirclesError):
-    default_message = "That input didn't look right. Please check it and try again."
+    default_message = N_("That input didn't look right. Please check it and try again.")
 
 
 class NotFound(PeerCirclesError):
-    default_message = "I couldn't find that. It may have been removed."
+    default_message = N_("I couldn't find that. It may have been removed.")
 
 
 class NotAllowed(PeerCirclesError):
-    default_message = "That's only available to people with the right role in this server."
+    default_message = N_("That's only available to people with the right role in this server.")
 
 
 class Conflict(PeerCirclesError):
-    default_message = "That already exists or was already done."
+    default_message = N_("That already exists or was already done.")
 
 
 class RateLimited(PeerCirclesError):
-    default_message = "That's been done a lot recently. Please wait a little and try again."
+    default_message = N_("That's been done a lot recently. Please wait a little and try again.")
 
 
 class ServerOnly(PeerCirclesError):
-    default_message = "That works inside a server, not in direct messages."
+    default_message = N_("That works inside a server, not in direct messages.")
 
 
 class MissingBotPermissions(PeerCirclesError):
@@ -49,13 +61,26 @@ class MissingBotPermissions(PeerCirclesError):
         self.permissions = permissions
         self.where = where
         names = ", ".join(f"**{p}**" for p in permissions)
-        place = f" in {where}" if where else ""
-        super().__init__(
-            f"I'm missing the {names} permission{'s' if len(permissions) > 1 else ''}{place}. "
-            "A server admin can fix this in Server Settings → Roles (give my role the permission, and "
-            "for role changes keep my role above the roles I manage), or in the channel's permission "
-            "settings. Nothing was changed."
+        fix = msg(
+            "A server admin can fix this in Server Settings → Roles (give my role the permission, and for role "
+            "changes keep my role above the roles I manage), or in the channel's permission settings. "
+            "Nothing was changed."
         )
+        if where:
+            missing = Msg(
+                "I'm missing the {names} permission in {where}.",
+                {"names": names, "where": where},
+                "I'm missing the {names} permissions in {where}.",
+                len(permissions),
+            )
+        else:
+            missing = Msg(
+                "I'm missing the {names} permission.",
+                {"names": names},
+                "I'm missing the {names} permissions.",
+                len(permissions),
+            )
+        super().__init__(msg("{missing} {fix}", missing=missing, fix=fix))
 
 
 class StorageError(Exception):

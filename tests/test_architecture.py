@@ -27,6 +27,7 @@ DOMAIN = [
     "bot/safety",
     "bot/resources.py",
     "bot/timekeeping",
+    "bot/i18n",
 ]
 
 

@@ -161,7 +161,8 @@ async def test_delete_asks_first_and_keep_changes_nothing(
     confirmed = await alice.click(card, "Delete everything")
     assert confirmed.kind == "deferred_update"
     await sandbox.wait_for(lambda: "erased" in card.message.text, "the deletion summary")
-    assert "I erased 2 records about you in this server" in card.message.text
+    # Two journal lines, and the language she uses with the bot (remembered for DMs sent later).
+    assert "I erased 3 records about you in this server" in card.message.text
     assert card.message.buttons == []
     assert (sandbox.guild.id, alice.id) not in journal.lines
     assert journal.lines[(sandbox.guild.id, bob.id)] == ["bob's"], "only the person who asked"

@@ -1,41 +1,62 @@
-"""Crisis resources as plain text sections, shared by /resources and every safety interception."""
+"""Crisis resources as plain text sections, shared by /resources and every safety interception.
+
+In the reader's language: the words around the numbers come from the catalogues, the directory's
+notes, hours and emergency numbers too (``bot/catalogues.py`` extracts them from
+``data/crisis_resources.json``), country names from CLDR; service names stay as published.
+"""
 
 from __future__ import annotations
 
+from bot.i18n import SOURCE, Speaker, speaker
 from bot.resources import CountryResources, CrisisDirectory, InternationalResources, Service
 
-OPENING = (
-    "## Support, right now\n"
-    "You don't have to go through this alone. These services are free, confidential and there to listen."
-)
+
+def opening(t: Speaker) -> str:
+    return (
+        t("## Support, right now")
+        + "\n"
+        + t("You don't have to go through this alone. These services are free, confidential and there to listen.")
+    )
 
 
-def _service_line(service: Service) -> str:
+def _service_line(service: Service, t: Speaker) -> str:
     parts = []
     if service.phone:
-        parts.append(f"call **{service.phone}**")
+        parts.append(t("call **{number}**", number=service.phone))
     if service.text:
         spelled_out = service.text.lower().startswith(("text", "sms", "whatsapp", "caretext"))
-        parts.append(service.text if spelled_out else f"text {service.text}")
+        parts.append(t(service.text) if spelled_out else t("text {number}", number=service.text))
     if service.hours:
-        parts.append(service.hours)
+        parts.append(t(service.hours))
     if service.web:
         parts.append(service.web)
     line = f"- **{service.name}**: " + " · ".join(parts)
-    return line + (f"\n  -# {service.notes}" if service.notes else "")
+    return line + (f"\n  -# {t(service.notes)}" if service.notes else "")
 
 
-def country_section(country: CountryResources) -> str:
-    lines = [f"**{country.country}**", f"In immediate danger? Call **{country.emergency}**."]
-    lines.extend(_service_line(s) for s in country.services)
+def country_name(country: CountryResources, t: Speaker) -> str:
+    """The country's name in the reader's language (CLDR), as the directory spells it in English."""
+    if t.language == SOURCE:
+        return country.country
+    return str(t.locale.territories.get(country.code, country.country))
+
+
+def country_section(country: CountryResources, t: Speaker | None = None) -> str:
+    t = t or speaker(SOURCE)
+    lines = [
+        f"**{country_name(country, t)}**",
+        t("In immediate danger? Call **{number}**.", number=t(country.emergency)),
+    ]
+    lines.extend(_service_line(s, t) for s in country.services)
     return "\n".join(lines)
 
 
-def international_section(international: InternationalResources) -> str:
-    lines = ["**Anywhere in the world**"]
+def international_section(international: InternationalResources, t: Speaker | None = None) -> str:
+    t = t or speaker(SOURCE)
+    lines = ["**" + t("Anywhere in the world") + "**"]
     if international.notes:
-        lines.append(international.notes)
-    lines.extend(_service_line(s) for s in international.services)
+        lines.append(t(international.notes))
+    lines.extend(_service_line(s, t) for s in international.services)
     return "\n".join(lines)
 
 
@@ -45,21 +66,30 @@ class CrisisResources:
     def __init__(self, directory: CrisisDirectory | None = None) -> None:
         self.directory = directory or CrisisDirectory.load()
 
-    def sections(self, country_code: str | None, *, chosen: bool = False) -> list[str]:
+    def sections(self, country_code: str | None, *, chosen: bool = False, t: Speaker | None = None) -> list[str]:
+        t = t or speaker(SOURCE)
         country = self.directory.for_country(country_code) if country_code else None
-        sections = [OPENING]
+        sections = [opening(t)]
         if country is not None:
-            sections.append(country_section(country))
-        sections.append(international_section(self.directory.international))
+            sections.append(country_section(country, t))
+        sections.append(international_section(self.directory.international, t))
         if country is None:
-            footer = "Pick your country to see lines near you: /resources country:<name>."
+            footer = t("Pick your country to see lines near you: /resources country:<name>.")
         elif chosen:
-            footer = "Another country: /resources country:<name>."
+            footer = t("Another country: /resources country:<name>.")
         else:
-            footer = f"Showing {country.country} because this server is set to it. Another country: /resources country:<name>."
+            footer = t(
+                "Showing {country} because this server is set to it. Another country: /resources country:<name>.",
+                country=country_name(country, t),
+            )
         sections.append(
-            f"-# {footer} If a number doesn't work, findahelpline.com lists current lines. "
-            "Peers in this server support each other, but they are not emergency services."
+            "-# "
+            + footer
+            + " "
+            + t(
+                "If a number doesn't work, findahelpline.com lists current lines. "
+                "Peers in this server support each other, but they are not emergency services."
+            )
         )
         return sections
 

@@ -1,4 +1,4 @@
-"""The time zone to use for a person: their own, else the server's."""
+"""The time zone and the language to use for a person: their own, else the server's."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class MemberTimeService:
         self.members = members
         self.guilds = guilds
         self.clock = clock
+        self._languages: dict[tuple[int, int], str] = {}
 
     async def zone_name(self, guild_id: int, user_id: int) -> tuple[str, bool]:
         """(zone name, whether it is the person's own choice)."""
@@ -33,3 +34,29 @@ class MemberTimeService:
 
     async def clear(self, guild_id: int, user_id: int) -> None:
         await self.members.set_timezone(guild_id, user_id, None, self.clock.now())
+
+    # -- language ---------------------------------------------------------------------------
+
+    async def language(self, guild_id: int, user_id: int) -> str | None:
+        """The language this person last used with the bot in this server (for DMs sent later),
+        else the server's chosen language, else None (the caller falls back to the server locale)."""
+        own = await self.members.language(guild_id, user_id)
+        if own:
+            return own
+        self._languages.pop((guild_id, user_id), None)  # deleted (e.g. /privacy): write it again next time
+        return (await self.guilds.get(guild_id)).language
+
+    async def remember_language(self, guild_id: int, user_id: int, language: str) -> None:
+        """Called on each interaction in a server; writes only when the language changed."""
+        key = (guild_id, user_id)
+        if self._languages.get(key) == language:
+            return
+        if len(self._languages) > 50_000:
+            self._languages.clear()
+        if await self.members.language(guild_id, user_id) != language:
+            await self.members.set_language(guild_id, user_id, language, self.clock.now())
+        self._languages[key] = language
+
+    def forget(self, guild_id: int, user_id: int) -> None:
+        """After a /privacy delete: the cache of what was written holds no trace of the person."""
+        self._languages.pop((guild_id, user_id), None)

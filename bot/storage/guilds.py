@@ -20,13 +20,22 @@ class GuildSettings:
     coordinator_role_id: int | None = None
     retention_days: int = 90
     purge_after_days: int = 30
+    language: str | None = None  # /setup language; None: Discord's server locale
 
     @classmethod
     def from_row(cls, row: Row) -> GuildSettings:
         return from_row(cls, row)
 
 
-EDITABLE = ("timezone", "region", "mod_channel_id", "coordinator_role_id", "retention_days", "purge_after_days")
+EDITABLE = (
+    "timezone",
+    "region",
+    "mod_channel_id",
+    "coordinator_role_id",
+    "retention_days",
+    "purge_after_days",
+    "language",
+)
 
 
 class GuildSettingsRepository:

@@ -12,7 +12,10 @@ from bot.storage.database import Database
 class MemberSettingsRepository:
     name = "member_settings"
     tables: tuple[str, ...] = ("member_settings",)
-    summary = "Your time zone, if you set one with /timezone: kept until you clear it or delete your data."
+    summary = (
+        "Your time zone, if you set one with /timezone, and the language you last used with the bot here "
+        "(for reminders by DM): kept until you clear them or delete your data."
+    )
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -24,18 +27,37 @@ class MemberSettingsRepository:
         return str(row["timezone"]) if row and row["timezone"] else None
 
     async def set_timezone(self, guild_id: int, user_id: int, timezone: str | None, now: datetime) -> None:
-        if timezone is None:
-            await self.db.execute("DELETE FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-            return
         await self.db.execute(
             "INSERT INTO member_settings (guild_id, user_id, timezone, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (guild_id, user_id) DO UPDATE SET timezone = excluded.timezone, updated_at = excluded.updated_at",
             (guild_id, user_id, timezone, to_iso(now)),
         )
+        await self._drop_if_empty(guild_id, user_id)
+
+    async def language(self, guild_id: int, user_id: int) -> str | None:
+        row = await self.db.fetchone(
+            "SELECT language FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return str(row["language"]) if row and row["language"] else None
+
+    async def set_language(self, guild_id: int, user_id: int, language: str, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO member_settings (guild_id, user_id, language, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+            (guild_id, user_id, language, to_iso(now)),
+        )
+
+    async def _drop_if_empty(self, guild_id: int, user_id: int) -> None:
+        """Nothing kept means no row: clearing the time zone of someone with no language leaves nothing."""
+        await self.db.execute(
+            "DELETE FROM member_settings WHERE guild_id = ? AND user_id = ? AND timezone IS NULL AND language IS NULL",
+            (guild_id, user_id),
+        )
 
     async def export_user(self, guild_id: int, user_id: int) -> ExportRows:
         rows = await self.db.fetchall(
-            "SELECT timezone, updated_at FROM member_settings WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+            "SELECT timezone, language, updated_at FROM member_settings WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
         )
         return {"member_settings": [dict(r) for r in rows]}
 

@@ -15,7 +15,9 @@ import discord
 from discord import app_commands
 
 from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, ServerOnly
+from bot.i18n import Msg, msg
 from bot.ui.cards import ALREADY, CardGuard, new_nonce, require_card, say_privately
+from bot.ui.language import reader
 from bot.ui.replies import reply
 
 log = logging.getLogger("bot.errors")
@@ -54,32 +56,48 @@ def _where(interaction: discord.Interaction[Any]) -> str | None:
 
 
 def describe_error(interaction: discord.Interaction[Any], error: BaseException) -> str:
-    """The message for the person; logs unexpected errors with a reference code."""
+    """The message for the person, in their language; logs unexpected errors with a reference code."""
+    return reader(interaction).render(_error_message(interaction, error))
+
+
+def _error_message(interaction: discord.Interaction[Any], error: BaseException) -> Msg:
     original = error
     while isinstance(original, (app_commands.CommandInvokeError, app_commands.TransformerError)) and original.__cause__:
         original = original.__cause__
     if isinstance(original, app_commands.CommandInvokeError):
         original = original.original
     if isinstance(original, PeerCirclesError):
-        return original.user_message
+        return original.message
     if isinstance(original, app_commands.TransformerError):
-        kind = original.type.name.replace("_", " ")
-        return f"I couldn't use “{str(original.value)[:60]}” as a {kind}. Please pick one from the list Discord offers."
-    if isinstance(original, app_commands.BotMissingPermissions):
-        return MissingBotPermissions(_permission_names(original.missing_permissions), _where(interaction)).user_message
-    if isinstance(original, discord.Forbidden) and original.code == 50013:
-        return MissingBotPermissions(["needed"], _where(interaction)).user_message.replace(
-            "the **needed** permission", "a permission I need"
+        return msg(
+            "I couldn't use “{value}” as a {kind}. Please pick one from the list Discord offers.",
+            value=str(original.value)[:60],
+            kind=original.type.name.replace("_", " "),
         )
+    if isinstance(original, app_commands.BotMissingPermissions):
+        return MissingBotPermissions(_permission_names(original.missing_permissions), _where(interaction)).message
+    if isinstance(original, discord.Forbidden) and original.code == 50013:
+        where = _where(interaction)
+        fix = msg(
+            "A server admin can fix this in Server Settings → Roles (give my role the permission, and for role "
+            "changes keep my role above the roles I manage), or in the channel's permission settings. "
+            "Nothing was changed."
+        )
+        if where:
+            return msg("I'm missing a permission I need in {where}. {fix}", where=where, fix=fix)
+        return msg("I'm missing a permission I need. {fix}", fix=fix)
     if isinstance(original, app_commands.MissingPermissions):
         names = ", ".join(_permission_names(original.missing_permissions))
-        return f"That's for people with the {names} permission in this server."
+        return msg("That's for people with the {names} permission in this server.", names=names)
     if isinstance(original, app_commands.NoPrivateMessage):
-        return ServerOnly().user_message
+        return ServerOnly().message
     if isinstance(original, app_commands.CommandOnCooldown):
-        return f"That was used a lot just now. Please try again in {original.retry_after:.0f} seconds."
+        return msg(
+            "That was used a lot just now. Please try again in {seconds} seconds.",
+            seconds=str(round(original.retry_after)),
+        )
     if isinstance(original, app_commands.CheckFailure):
-        return NotAllowed().user_message
+        return NotAllowed().message
     reference = new_reference()
     command = interaction.command.qualified_name if interaction.command else None
     custom_id = (
@@ -96,9 +114,10 @@ def describe_error(interaction: discord.Interaction[Any], error: BaseException) 
         str(custom_id).split(":", 1)[0] if custom_id else None,
         exc_info=(type(original), original, original.__traceback__),
     )
-    return (
+    return msg(
         "Sorry, something went wrong on my side and that didn't work. Nothing you entered was shared. "
-        f"If it keeps happening, please tell a server admin the reference code **{reference}**."
+        "If it keeps happening, please tell a server admin the reference code **{reference}**.",
+        reference=reference,
     )
 
 

@@ -10,23 +10,33 @@ from typing import Any
 
 import discord
 
+from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.services.crisis import CrisisResources
 from bot.services.server_settings import ServerSettings
+from bot.ui.language import reader
 from bot.ui.replies import reply, text_card
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
-GENTLE_OPENING = (
+GENTLE_OPENING = N_(
     "Thank you for writing that down. It sounds like things may be really hard right now. "
     "You don't have to carry this alone, and you deserve support."
 )
 
 
 async def crisis_sections(
-    crisis: CrisisResources, settings: ServerSettings, guild_id: int | None, *, gentle: bool = True
+    crisis: CrisisResources,
+    settings: ServerSettings,
+    guild_id: int | None,
+    *,
+    gentle: bool = True,
+    t: Speaker | None = None,
 ) -> list[str]:
+    """The crisis card's sections for this server's country, in ``t``'s language (the writer's: pass
+    ``reader(interaction)``; English when not given)."""
+    t = t or speaker(SOURCE)
     region = (await settings.get(guild_id)).region if guild_id is not None else None
-    sections = crisis.sections(region)
-    return [GENTLE_OPENING, *sections] if gentle else sections
+    sections = crisis.sections(region, t=t)
+    return [t(GENTLE_OPENING), *sections] if gentle else sections
 
 
 async def show_crisis_resources(
@@ -34,6 +44,6 @@ async def show_crisis_resources(
     crisis: CrisisResources,
     settings: ServerSettings,
 ) -> None:
-    """Reply (ephemerally) with the crisis resources for this server's country."""
-    sections = await crisis_sections(crisis, settings, interaction.guild_id)
+    """Reply (ephemerally, in the person's language) with the crisis resources for this server's country."""
+    sections = await crisis_sections(crisis, settings, interaction.guild_id, t=reader(interaction))
     await reply(interaction, view=text_card(*sections, accent=CALM))

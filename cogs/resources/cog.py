@@ -7,9 +7,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput
+from bot.i18n import msg
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
 from bot.services.server_settings import ServerSettings
+from bot.ui.language import reader
 from bot.ui.replies import reply, text_card
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
@@ -32,12 +34,16 @@ class ResourcesCog(commands.Cog):
             )
             if code is None:
                 raise InvalidInput(
-                    f"I don't have a list for “{country[:40]}” yet. Pick a country from the suggestions; "
-                    "findahelpline.com covers many more."
+                    msg(
+                        "I don't have a list for “{country}” yet. Pick a country from the suggestions; "
+                        "findahelpline.com covers many more.",
+                        country=country[:40],
+                    )
                 )
         elif interaction.guild_id is not None:
             code = (await self.settings.get(interaction.guild_id)).region
-        await reply(interaction, view=text_card(*self.crisis.sections(code, chosen=country is not None), accent=CALM))
+        sections = self.crisis.sections(code, chosen=country is not None, t=reader(interaction))
+        await reply(interaction, view=text_card(*sections, accent=CALM))
 
     resources.extras["audience"] = Audience.MEMBER
 
@@ -45,4 +51,7 @@ class ResourcesCog(commands.Cog):
     async def country_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=code) for code, name in self.crisis.search(current)]
+        t = reader(interaction)
+        found = self.crisis.search(current)
+        names = {code: t.locale.territories.get(code, name) for code, name in found}
+        return [app_commands.Choice(name=str(names[code]), value=code) for code, _ in found]
