@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.client import PeerCirclesBot
 from bot.sandbox.actors import Sandbox
 
@@ -36,3 +38,19 @@ async def test_an_unknown_country_gets_a_kind_answer(sandbox: Sandbox, bot: Peer
     assert "I don't have a list for “Atlantis” yet" in reply.text
     unset = await sandbox.member("alice").slash("resources")
     assert "Anywhere in the world" in unset.text
+
+
+async def test_the_crisis_card_speaks_the_readers_language(
+    sandbox: Sandbox, bot: PeerCirclesBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.i18n_fakes import marked, marked_catalogues
+
+    with marked_catalogues(monkeypatch):
+        await sandbox.admin("ana").slash("setup", region="DE")
+        lena = sandbox.member("lena", locale="de")
+        shown = await lena.slash("resources")
+        assert marked("de", "## Support, right now") in shown.text
+        assert "Deutschland" in shown.text  # the country's name from CLDR, in German
+        assert "TelefonSeelsorge" in shown.text  # service names stay as published
+        english = await sandbox.member("eve").slash("resources")
+        assert "## Support, right now" in english.text and "[de]" not in english.text

@@ -704,12 +704,24 @@ class Sandbox:
     # -- people -------------------------------------------------------------------------
 
     def member(
-        self, name: str, *, roles: list[str] | None = None, global_name: str | None = None, in_server: bool = True
+        self,
+        name: str,
+        *,
+        roles: list[str] | None = None,
+        global_name: str | None = None,
+        in_server: bool = True,
+        locale: str | None = None,
     ) -> Person:
-        """A person in the server (created on first use), with the named roles."""
+        """A person in the server (created on first use), with the named roles and, if given, the
+        Discord locale their client is set to (``"de"``, ``"pt-BR"``; default ``en-GB``)."""
         if name in self._people:
-            return self._people[name]
+            person = self._people[name]
+            if locale is not None:
+                person.user.locale = locale
+            return person
         user = self.server.add_user(name, global_name=global_name or name.capitalize())
+        if locale is not None:
+            user.locale = locale
         if in_server:
             role_ids = [self.role(r).id for r in roles or []]
             self.server.add_member(self.guild, user, role_ids)

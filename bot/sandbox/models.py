@@ -86,6 +86,7 @@ class User:
     global_name: str | None = None
     bot: bool = False
     dms_open: bool = True
+    locale: str = "en-GB"  # the language their Discord client is set to (sent with each interaction)
 
     @property
     def display_name(self) -> str:
@@ -299,6 +300,7 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     events: dict[int, ScheduledEvent] = field(default_factory=dict)
+    preferred_locale: str = "en-US"  # the server's language in Discord (a Community setting)
 
     @property
     def everyone(self) -> Role:
@@ -329,7 +331,7 @@ class Guild:
             "description": None,
             "banner": None,
             "premium_tier": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.preferred_locale,
             "public_updates_channel_id": None,
             "nsfw_level": 0,
             "premium_progress_bar_enabled": False,

@@ -323,7 +323,7 @@ class SandboxState:
             "token": interaction.token,
             "version": 1,
             "channel_id": str(channel.id),
-            "locale": "en-GB",
+            "locale": user.locale,
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -336,8 +336,8 @@ class SandboxState:
             payload.update(
                 {
                     "guild_id": str(guild.id),
-                    "guild": {"id": str(guild.id), "locale": "en-US", "features": ["COMMUNITY"]},
-                    "guild_locale": "en-US",
+                    "guild": {"id": str(guild.id), "locale": guild.preferred_locale, "features": ["COMMUNITY"]},
+                    "guild_locale": guild.preferred_locale,
                     "member": member.to_dict() | {"permissions": str(perms)},
                     "app_permissions": str(guild.permissions_in(self.bot_user.id, channel)),
                     "channel": channel.to_dict(),
@@ -429,6 +429,12 @@ class SandboxState:
     async def remove_event(self, event: ScheduledEvent) -> None:
         self.guilds[event.guild_id].events.pop(event.id, None)
         await self.dispatch("GUILD_SCHEDULED_EVENT_DELETE", event.to_dict(), intent=INTENT_GUILD_SCHEDULED_EVENTS)
+        await self.notify()
+
+    async def set_guild_locale(self, guild: Guild, locale: str) -> None:
+        """An admin changes the server's language in Discord's Community settings."""
+        guild.preferred_locale = locale
+        await self.dispatch("GUILD_UPDATE", guild.to_dict(), intent=INTENT_GUILDS)
         await self.notify()
 
     async def remove_bot_from(self, guild: Guild) -> None:
