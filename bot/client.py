@@ -27,9 +27,10 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
 from bot.errors import StorageError
-from bot.i18n import language_of
+from bot.i18n import catalogue_digest, language_of
 from bot.safety import warm_up as warm_up_crisis_screen
 from bot.services.shares import POST_JOB as SHARE_POST_JOB
+from bot.ui.command_i18n import CommandTranslator
 from bot.ui.dispatch import CardState, ExpiredCards, system_now
 from bot.ui.errors import handle_interaction_error
 from bot.ui.routing import Routes
@@ -173,6 +174,8 @@ class PeerCirclesBot(commands.Bot):
 
     async def _open_services(self) -> None:
         self._services = await build_services(self.settings, clock=self._clock, use_timers=self._use_timers)
+        # Command names, descriptions, options and choices in every shipped language (bot/locales).
+        await self.tree.set_translator(CommandTranslator())
         await self._add_cogs(self._services)
 
     async def _add_cogs(self, s: Services) -> None:
@@ -273,7 +276,9 @@ class PeerCirclesBot(commands.Bot):
             if guild is None
             else self.tree.get_commands(guild=guild) or self.tree.get_commands()
         )
-        payload = sorted((c.to_dict(self.tree) for c in commands_), key=lambda c: str(c.get("name")))
+        payload: list[Any] = sorted((c.to_dict(self.tree) for c in commands_), key=lambda c: str(c.get("name")))
+        # The localisations are part of what is synced: new or changed translations sync again.
+        payload.append({"catalogues": catalogue_digest()})
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     async def sync_commands(self, *, force: bool = False) -> bool:

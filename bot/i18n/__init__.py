@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -41,6 +42,7 @@ __all__ = [
     "SOURCE",
     "Msg",
     "Speaker",
+    "catalogue_digest",
     "language_of",
     "languages",
     "msg",
@@ -171,6 +173,14 @@ class Speaker:
 
     def number(self, value: float) -> str:
         return babel_numbers.format_decimal(value, locale=self.locale)
+
+
+def catalogue_digest() -> str:
+    """A fingerprint of the compiled catalogues (the slash commands are synced again when it changes)."""
+    h = hashlib.sha256()
+    for path in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo")):
+        h.update(path.parent.parent.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=16)
