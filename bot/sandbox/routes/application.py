@@ -3,6 +3,7 @@ is) and the application commands, global and per guild."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.sandbox.errors import DiscordHTTPError
@@ -72,10 +73,86 @@ async def sync_guild(state: SandboxState, req: Request) -> Any:
     return _store_commands(state, int(req.params["guild_id"]), req.json)
 
 
+# Discord's locales (https://discord.com/developers/docs/reference#locales): a localisation
+# dictionary may only use these keys.
+LOCALES = frozenset(
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
+)
+# A chat-input command's, option's and subcommand's name: 1-32 letters, digits, - or _, lowercase
+# where the script has case (Discord's rule; \w stands in for \p{L}\p{N}).
+CHAT_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+def _invalid(where: str, why: str) -> DiscordHTTPError:
+    return DiscordHTTPError(
+        400, 50035, "Invalid Form Body", {where: {"_errors": [{"code": "BASE_TYPE_BAD", "message": why}]}}
+    )
+
+
+def _check_localizations(item: dict[str, Any], where: str, *, chat_name: bool) -> None:
+    """Discord's rules for name_localizations / description_localizations, which the OpenAPI
+    description can't express: locale keys from Discord's list, names shaped like names."""
+    for key in ("name_localizations", "description_localizations"):
+        for locale, text in (item.get(key) or {}).items():
+            if locale not in LOCALES:
+                raise _invalid(f"{where}.{key}.{locale}", f"{locale!r} is not a Discord locale")
+            if not isinstance(text, str) or not text:
+                raise _invalid(f"{where}.{key}.{locale}", "must be a non-empty string")
+            if key == "name_localizations":
+                if len(text) > 32:
+                    raise _invalid(f"{where}.{key}.{locale}", "names are at most 32 characters")
+                if chat_name and (not CHAT_NAME.match(text) or text != text.lower()):
+                    raise _invalid(f"{where}.{key}.{locale}", f"{text!r} is not a valid command name")
+            elif len(text) > 100:
+                raise _invalid(f"{where}.{key}.{locale}", "descriptions are at most 100 characters")
+    for index, option in enumerate(item.get("options") or []):
+        _check_localizations(option, f"{where}.options.{index}", chat_name=True)
+    for index, choice in enumerate(item.get("choices") or []):
+        for locale, text in (choice.get("name_localizations") or {}).items():
+            if locale not in LOCALES:
+                raise _invalid(f"{where}.choices.{index}.name_localizations.{locale}", "not a Discord locale")
+            if not isinstance(text, str) or not 1 <= len(text) <= 100:
+                raise _invalid(f"{where}.choices.{index}.name_localizations.{locale}", "1 to 100 characters")
+
+
 def _store_commands(state: SandboxState, scope: int | None, payload: Any) -> list[dict[str, Any]]:
     stored: dict[str, dict[str, Any]] = {}
     previous = state.commands.get(scope, {})
-    for cmd in payload or []:
+    for index, cmd in enumerate(payload or []):
+        _check_localizations(cmd, str(index), chat_name=cmd.get("type", 1) == 1)
         key = f"{cmd.get('type', 1)}:{cmd['name']}"
         if key in stored:
             raise DiscordHTTPError(400, 50035, f"Duplicate command name {cmd['name']}")
