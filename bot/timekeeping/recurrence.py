@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.timekeeping.wallclock import to_utc, tz
-from bot.timekeeping.words import WEEKDAY_NAMES, long_date, weekday_list
+from bot.timekeeping.words import clock_time, day_and_date, weekday_list
 
 LAST = -1
-ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th", LAST: "last"}
 # No series looks further ahead than this (a bound on every search, so nothing loops forever).
 HORIZON_YEARS = 10
 DURATION_RANGE = (timedelta(minutes=10), timedelta(hours=12))
@@ -237,17 +237,32 @@ def occurrence_on(rule: Rule, original: date, changes: Mapping[date, Change] | N
 
 # -- words ------------------------------------------------------------------------------
 
+# Translators: {weekday} is a weekday's name ("Tuesday"), {time} a time of day, {zone} a time zone.
+MONTHLY = {
+    1: N_("Monthly on the 1st {weekday} at {time} ({zone})"),
+    2: N_("Monthly on the 2nd {weekday} at {time} ({zone})"),
+    3: N_("Monthly on the 3rd {weekday} at {time} ({zone})"),
+    4: N_("Monthly on the 4th {weekday} at {time} ({zone})"),
+    5: N_("Monthly on the 5th {weekday} at {time} ({zone}) (only in months that have one)"),
+    LAST: N_("Monthly on the last {weekday} at {time} ({zone})"),
+}
 
-def describe(rule: Rule) -> str:
-    """One line a person reads, e.g. "Every 2 weeks on Monday and Thursday at 19:00 (Europe/London)"."""
-    at = f"at {rule.start_time.strftime('%H:%M')} ({rule.zone})"
+
+def describe(rule: Rule, t: Speaker | None = None) -> str:
+    """One line a person reads, e.g. "Every 2 weeks on Monday and Thursday at 19:00 (Europe/London)",
+    in ``t``'s language (English when not given)."""
+    t = t if t is not None else speaker(SOURCE)
+    at = clock_time(rule.start_time, t)
     if rule.kind is Kind.ONCE:
-        return f"Once, on {rule.start_date.strftime('%A')} {long_date(rule.start_date)} {at}"
+        return t("Once, on {date} at {time} ({zone})", date=day_and_date(rule.start_date, t), time=at, zone=rule.zone)
     if rule.kind is Kind.WEEKLY:
-        every = "Every week" if rule.interval == 1 else f"Every {rule.interval} weeks"
-        return f"{every} on {weekday_list(rule.weekdays)} {at}"
+        return t.n(
+            "Every week on {days} at {time} ({zone})",
+            "Every {n} weeks on {days} at {time} ({zone})",
+            rule.interval,
+            days=weekday_list(rule.weekdays, t),
+            time=at,
+            zone=rule.zone,
+        )
     assert rule.month_week is not None and rule.month_weekday is not None
-    text = f"Monthly on the {ORDINALS[rule.month_week]} {WEEKDAY_NAMES[rule.month_weekday]} {at}"
-    if rule.month_week == 5:
-        text += " (only in months that have one)"
-    return text
+    return t(MONTHLY[rule.month_week], weekday=t.weekday(rule.month_weekday), time=at, zone=rule.zone)
