@@ -214,6 +214,7 @@ class PeerCirclesBot(commands.Bot):
             access=s.access,
             support=s.support,
             pending=s.pending_requests,
+            member_time=s.member_time,
         )
         s.rota.attach(listener_cog.port)
         self.routes.provide(LISTENERS, listener_cog)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from discord.ext import commands
 
 from bot.services.access import AccessService
+from bot.services.member_time import MemberTimeService
 from bot.services.pending_requests import PendingRequestSweep
 from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
@@ -23,7 +24,8 @@ async def setup(
     access: AccessService,
     support: SupportService,
     pending: PendingRequestSweep,
+    member_time: MemberTimeService,
 ) -> ListenersCog:
-    cog = ListenersCog(bot, rota, guild_settings, access, support, pending)
+    cog = ListenersCog(bot, rota, guild_settings, access, support, pending, member_time)
     await bot.add_cog(cog)
     return cog

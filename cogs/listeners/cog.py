@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.errors import InvalidInput, NotFound
 from bot.services.access import AccessService
 from bot.services.help import Audience
+from bot.services.member_time import MemberTimeService
 from bot.services.pending_requests import PendingRequestSweep
 from bot.services.rota.models import describe_slot
 from bot.services.rota.service import RotaService
@@ -72,6 +73,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         access: AccessService,
         support: SupportService,
         pending: PendingRequestSweep,
+        member_time: MemberTimeService,
     ) -> None:
         self.bot = bot
         self.service = service
@@ -79,7 +81,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         self.access = access
         self.support = support
         self.pending = pending
-        self.port = DiscordRota(bot, service, settings)
+        self.port = DiscordRota(bot, service, settings, member_time)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)

@@ -9,6 +9,7 @@ from typing import Any, cast
 import discord
 from discord.ext import commands
 
+from bot.services.member_time import MemberTimeService
 from bot.services.rota.models import RotaNotice
 from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
@@ -24,10 +25,13 @@ log = logging.getLogger(__name__)
 class DiscordRota:
     """The rota service's port: DMs to listeners, alerts to coordinators, the board, the role."""
 
-    def __init__(self, bot: commands.Bot, service: RotaService, settings: ServerSettings) -> None:
+    def __init__(
+        self, bot: commands.Bot, service: RotaService, settings: ServerSettings, member_time: MemberTimeService
+    ) -> None:
         self.bot = bot
         self.service = service
         self.settings = settings
+        self.member_time = member_time  # the language each listener last used, for DMs sent later
 
     def render(self, notice: RotaNotice) -> discord.ui.LayoutView:
         p = notice.params
