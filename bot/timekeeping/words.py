@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 
 from babel import Locale
+from babel.dates import format_skeleton
 from babel.lists import format_list
 from babel.units import format_unit
 
@@ -30,6 +31,8 @@ WEEKEND = frozenset({5, 6})
 ENGLISH_CLOCK = "HH:mm"
 ENGLISH_DATE = "d MMMM y"
 ENGLISH_DAY_AND_DATE = "EEEE d MMMM y"
+ENGLISH_SHORT_DATE = "EEE dd MMM y"
+ENGLISH_SHORT_DAY = "EEE dd MMM"
 ENGLISH_LISTS = Locale.parse("en_GB")
 
 # Translators: one weekday, said of every such day ("Mondays" in "on Mondays and Fridays"); {weekday} is
@@ -103,6 +106,15 @@ def day_and_date(day: date, t: Speaker | None = None) -> str:
     """ "Tuesday 3 March 2026" (German "Dienstag, 3. März 2026")."""
     t = _reader(t)
     return t.date(day, ENGLISH_DAY_AND_DATE if _english(t) else "full")
+
+
+def short_date(day: date, t: Speaker | None = None, *, year: bool = True) -> str:
+    """ "Tue 03 Mar 2026", or "Tue 03 Mar" without the year (German "Di., 3. März 2026"), for
+    suggestions and lists."""
+    t = _reader(t)
+    if _english(t):
+        return t.date(day, ENGLISH_SHORT_DATE if year else ENGLISH_SHORT_DAY)
+    return str(format_skeleton("yMMMEd" if year else "MMMEd", day, locale=t.locale))
 
 
 def local_phrase(moment: datetime, zone: str, t: Speaker | None = None) -> str:
