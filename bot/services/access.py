@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.errors import NotAllowed
+from bot.i18n import N_, Msg, msg
 from bot.storage.guilds import GuildSettingsRepository
 
 
@@ -22,6 +23,11 @@ class Actor:
         return cls(user_id, is_admin, frozenset(role_ids))
 
 
+# What a person tried to do, after "Only server admins ... can": a phrase for the message below.
+MANAGE_CIRCLES = N_("manage circles")
+CHANGE_SETTINGS = N_("change the server's peer-circles settings")
+
+
 class AccessService:
     def __init__(self, settings: GuildSettingsRepository) -> None:
         self.settings = settings
@@ -32,14 +38,23 @@ class AccessService:
         role = (await self.settings.get(guild_id)).coordinator_role_id
         return role is not None and role in actor.role_ids
 
-    async def require_coordinator(self, guild_id: int, actor: Actor, what: str = "manage circles") -> None:
+    async def require_coordinator(self, guild_id: int, actor: Actor, what: str | Msg = MANAGE_CIRCLES) -> None:
+        """``what`` is what they tried, after "can": ``N_("change the rota")`` or a ``msg(...)``."""
         if not await self.is_coordinator(guild_id, actor):
             raise NotAllowed(
-                f"Only server admins (Manage Server) and the coordinator role can {what}. "
-                "If you think you should be able to, ask a server admin."
+                msg(
+                    "Only server admins (Manage Server) and the coordinator role can {what}. "
+                    "If you think you should be able to, ask a server admin.",
+                    what=_said(what),
+                )
             )
 
     @staticmethod
-    def require_admin(actor: Actor, what: str = "change the server's peer-circles settings") -> None:
+    def require_admin(actor: Actor, what: str | Msg = CHANGE_SETTINGS) -> None:
         if not actor.is_admin:
-            raise NotAllowed(f"Only server admins (Manage Server) can {what}.")
+            raise NotAllowed(msg("Only server admins (Manage Server) can {what}.", what=_said(what)))
+
+
+def _said(what: str | Msg) -> Msg:
+    """An English phrase (marked with ``N_`` where it is written) is looked up in the reader's language."""
+    return what if isinstance(what, Msg) else msg(what)

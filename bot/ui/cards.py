@@ -8,7 +8,7 @@ never a person or what they wrote.
 
 When nothing live claims a press (the card was superseded, timed out, or shown before a restart),
 :mod:`bot.ui.dispatch` answers it privately with :func:`expired_line`: "This card has expired. Run
-/privacy to open it again." A new card must be added to :data:`CARDS`; the bot's views refuse an
+/privacy to open it again." (in the presser's language). A new card must be added to :data:`CARDS`; the bot's views refuse an
 unregistered name, and the end-to-end tests check every custom_id the bot emits.
 
 Private cards are also single-press: :class:`CardGuard` lets one press of a card run at a time
@@ -26,99 +26,100 @@ from typing import Any
 
 import discord
 
+from bot.i18n import N_, Msg, msg
+from bot.ui.language import reader
+
 log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 
-EXPIRED_CARD = "This card has expired."
-EXPIRED_FORM = "This form has expired, so I didn't keep what you wrote."
-ALREADY = "I'm already on it: one press is enough."
-BUSY = "I'm still finishing what you pressed a moment ago on this card. Please try again in a moment."
-UNKNOWN_HINT = "Please run the command again."
+EXPIRED_CARD = N_("This card has expired.")
+EXPIRED_FORM = N_("This form has expired, so I didn't keep what you wrote.")
+ALREADY = N_("I'm already on it: one press is enough.")
+BUSY = N_("I'm still finishing what you pressed a moment ago on this card. Please try again in a moment.")
+UNKNOWN_HINT = N_("Please run the command again.")
 
 
 @dataclass(frozen=True)
 class CardKind:
-    """What the person is told when a card of this kind is no longer live."""
+    """What the person is told when a card of this kind is no longer live.
+
+    ``hint`` is an English message marked with ``N_`` (said in the presser's language)."""
 
     hint: str
     persistent: bool = False  # its buttons are DynamicItems: they work after a restart
 
 
-def _run(command: str) -> str:
-    return f"Run {command} to open it again."
-
-
 # Every card name the bot may use, longest match wins (``share:reply`` before ``share``).
 CARDS: dict[str, CardKind] = {
     # -- private cards and forms (short-lived; gone after a restart) ----------------------
-    "privacy": CardKind(_run("/privacy")),
-    "circle:create": CardKind("Run /circle create to start again."),
-    "circle:edit": CardKind("Run /circle edit with rules:True to open it again."),
-    "circle:archive": CardKind(_run("/circle archive")),
-    "circle:delete": CardKind(_run("/circle delete")),
-    "circle:join": CardKind(_run("/circle join")),
-    "circle:leave": CardKind("You can see or delete your data any time with /privacy."),
-    "checkin:details": CardKind("Run /checkin edit to change your latest check-in."),
-    "checkin:edit": CardKind(_run("/checkin edit")),
-    "checkin:delete": CardKind(_run("/checkin delete")),
-    "session:cancel": CardKind(_run("/session cancel")),
-    "session:step-out": CardKind("Press **I'm here** on the session's opening post to open it again."),
-    "session:close-confirm": CardKind("Press **Close session** on the session's opening post to open it again."),
-    "session:comment": CardKind("Your answer to the feedback question is still saved."),
-    "share:post": CardKind("Run /share post to write it again."),
-    "share:replying": CardKind("Press **Reply anonymously** on the share to write again."),
-    "share:reporting": CardKind("Press **Report** on the share to try again."),
-    "share:rejecting": CardKind("Press **Reject** on the share to try again."),
-    "share:mine": CardKind(_run("/share mine")),
-    "support:ask": CardKind("Run /support ask to start again."),
-    "support:ending": CardKind(_run("/support end")),
-    "support:send-to": CardKind("Please send your message again."),
-    "support:confirm-block": CardKind("Press **End and block** on the conversation to open it again."),
-    "support:confirm-reveal": CardKind("Press **Share my account with the listener** to open it again."),
-    "support:replying": CardKind("Press **Reply to the member** in the thread to write again."),
-    "support:handing-off": CardKind("Press **Hand off** on the conversation to open it again."),
-    "support:commenting": CardKind("Press **Add a comment for the coordinators** to write again."),
-    "listener:join": CardKind(_run("/listener join")),
-    "listener:leave": CardKind(_run("/listener leave")),
-    "rota:choose": CardKind("Press **Take a shift** or **Drop a shift** on the rota board to open it again."),
+    "privacy": CardKind(N_("Run /privacy to open it again.")),
+    "circle:create": CardKind(N_("Run /circle create to start again.")),
+    "circle:edit": CardKind(N_("Run /circle edit with rules:True to open it again.")),
+    "circle:archive": CardKind(N_("Run /circle archive to open it again.")),
+    "circle:delete": CardKind(N_("Run /circle delete to open it again.")),
+    "circle:join": CardKind(N_("Run /circle join to open it again.")),
+    "circle:leave": CardKind(N_("You can see or delete your data any time with /privacy.")),
+    "checkin:details": CardKind(N_("Run /checkin edit to change your latest check-in.")),
+    "checkin:edit": CardKind(N_("Run /checkin edit to open it again.")),
+    "checkin:delete": CardKind(N_("Run /checkin delete to open it again.")),
+    "session:cancel": CardKind(N_("Run /session cancel to open it again.")),
+    "session:step-out": CardKind(N_("Press **I'm here** on the session's opening post to open it again.")),
+    "session:close-confirm": CardKind(N_("Press **Close session** on the session's opening post to open it again.")),
+    "session:comment": CardKind(N_("Your answer to the feedback question is still saved.")),
+    "share:post": CardKind(N_("Run /share post to write it again.")),
+    "share:replying": CardKind(N_("Press **Reply anonymously** on the share to write again.")),
+    "share:reporting": CardKind(N_("Press **Report** on the share to try again.")),
+    "share:rejecting": CardKind(N_("Press **Reject** on the share to try again.")),
+    "share:mine": CardKind(N_("Run /share mine to open it again.")),
+    "support:ask": CardKind(N_("Run /support ask to start again.")),
+    "support:ending": CardKind(N_("Run /support end to open it again.")),
+    "support:send-to": CardKind(N_("Please send your message again.")),
+    "support:confirm-block": CardKind(N_("Press **End and block** on the conversation to open it again.")),
+    "support:confirm-reveal": CardKind(N_("Press **Share my account with the listener** to open it again.")),
+    "support:replying": CardKind(N_("Press **Reply to the member** in the thread to write again.")),
+    "support:handing-off": CardKind(N_("Press **Hand off** on the conversation to open it again.")),
+    "support:commenting": CardKind(N_("Press **Add a comment for the coordinators** to write again.")),
+    "listener:join": CardKind(N_("Run /listener join to open it again.")),
+    "listener:leave": CardKind(N_("Run /listener leave to open it again.")),
+    "rota:choose": CardKind(N_("Press **Take a shift** or **Drop a shift** on the rota board to open it again.")),
     # -- persistent buttons (DynamicItems): expired only when the card was redrawn ----------
-    "share:reply": CardKind("Please try again from the share in the circle's channel.", persistent=True),
-    "share:support": CardKind("Please try again from the share in the circle's channel.", persistent=True),
-    "share:report": CardKind("Please try again from the share in the circle's channel.", persistent=True),
-    "share:mod": CardKind("Someone may already have acted on this report.", persistent=True),
-    "share:review": CardKind("Someone may already have decided on this share.", persistent=True),
-    "checkin:mood": CardKind("Run /checkin now to check in.", persistent=True),
-    "checkin:prompt": CardKind("Run /checkin now to check in.", persistent=True),
-    "checkin:do": CardKind("Run /checkin edit to change your latest check-in.", persistent=True),
-    "checkin:request": CardKind("Run /privacy to see what is kept about you.", persistent=True),
-    "checkin:reminder": CardKind("Run /checkin reminders to see or change them.", persistent=True),
-    "session:rsvp": CardKind("Run /session list to see what's coming up.", persistent=True),
-    "session:unrsvp": CardKind("Run /session list to see what's coming up.", persistent=True),
-    "session:here": CardKind("Please use the session's latest post.", persistent=True),
-    "session:goround": CardKind("Please use the session's latest post.", persistent=True),
-    "session:close": CardKind("Please use the session's latest post.", persistent=True),
-    "session:pass": CardKind("Please use the go-round's latest post.", persistent=True),
-    "session:tstart": CardKind("Please use the go-round's latest post.", persistent=True),
-    "session:tpause": CardKind("Please use the go-round's latest post.", persistent=True),
-    "session:tnext": CardKind("Please use the go-round's latest post.", persistent=True),
-    "session:fb": CardKind("Your answer may already be saved. Thank you.", persistent=True),
-    "support:end": CardKind(_run("/support end"), persistent=True),
-    "support:cancel": CardKind(_run("/support end"), persistent=True),
-    "support:handoff": CardKind("Please use the conversation's latest message.", persistent=True),
-    "support:block": CardKind("Please use the conversation's latest message.", persistent=True),
-    "support:reveal": CardKind("Please use the conversation's latest message.", persistent=True),
-    "support:say": CardKind("Please use the conversation's latest message.", persistent=True),
-    "support:comment": CardKind("Please use the latest message about this conversation.", persistent=True),
-    "support:heavy": CardKind("Please use the latest message about this conversation.", persistent=True),
-    "support:debrief": CardKind("Please use the latest message about this conversation.", persistent=True),
-    "support:claim": CardKind("Someone may already have taken this request.", persistent=True),
-    "support:offer": CardKind("Someone may already have taken this request.", persistent=True),
-    "support:fb": CardKind("Your answer may already be saved. Thank you.", persistent=True),
-    "support:unblock": CardKind("Someone may already have lifted this block.", persistent=True),
-    "listener:review": CardKind("Someone may already have decided on this application.", persistent=True),
-    "rota:board": CardKind("Please use the latest rota board, or /rota take and /rota drop.", persistent=True),
-    "rota:swap": CardKind("Run /rota mine to see your shifts.", persistent=True),
+    "share:reply": CardKind(N_("Please try again from the share in the circle's channel."), persistent=True),
+    "share:support": CardKind(N_("Please try again from the share in the circle's channel."), persistent=True),
+    "share:report": CardKind(N_("Please try again from the share in the circle's channel."), persistent=True),
+    "share:mod": CardKind(N_("Someone may already have acted on this report."), persistent=True),
+    "share:review": CardKind(N_("Someone may already have decided on this share."), persistent=True),
+    "checkin:mood": CardKind(N_("Run /checkin now to check in."), persistent=True),
+    "checkin:prompt": CardKind(N_("Run /checkin now to check in."), persistent=True),
+    "checkin:do": CardKind(N_("Run /checkin edit to change your latest check-in."), persistent=True),
+    "checkin:request": CardKind(N_("Run /privacy to see what is kept about you."), persistent=True),
+    "checkin:reminder": CardKind(N_("Run /checkin reminders to see or change them."), persistent=True),
+    "session:rsvp": CardKind(N_("Run /session list to see what's coming up."), persistent=True),
+    "session:unrsvp": CardKind(N_("Run /session list to see what's coming up."), persistent=True),
+    "session:here": CardKind(N_("Please use the session's latest post."), persistent=True),
+    "session:goround": CardKind(N_("Please use the session's latest post."), persistent=True),
+    "session:close": CardKind(N_("Please use the session's latest post."), persistent=True),
+    "session:pass": CardKind(N_("Please use the go-round's latest post."), persistent=True),
+    "session:tstart": CardKind(N_("Please use the go-round's latest post."), persistent=True),
+    "session:tpause": CardKind(N_("Please use the go-round's latest post."), persistent=True),
+    "session:tnext": CardKind(N_("Please use the go-round's latest post."), persistent=True),
+    "session:fb": CardKind(N_("Your answer may already be saved. Thank you."), persistent=True),
+    "support:end": CardKind(N_("Run /support end to open it again."), persistent=True),
+    "support:cancel": CardKind(N_("Run /support end to open it again."), persistent=True),
+    "support:handoff": CardKind(N_("Please use the conversation's latest message."), persistent=True),
+    "support:block": CardKind(N_("Please use the conversation's latest message."), persistent=True),
+    "support:reveal": CardKind(N_("Please use the conversation's latest message."), persistent=True),
+    "support:say": CardKind(N_("Please use the conversation's latest message."), persistent=True),
+    "support:comment": CardKind(N_("Please use the latest message about this conversation."), persistent=True),
+    "support:heavy": CardKind(N_("Please use the latest message about this conversation."), persistent=True),
+    "support:debrief": CardKind(N_("Please use the latest message about this conversation."), persistent=True),
+    "support:claim": CardKind(N_("Someone may already have taken this request."), persistent=True),
+    "support:offer": CardKind(N_("Someone may already have taken this request."), persistent=True),
+    "support:fb": CardKind(N_("Your answer may already be saved. Thank you."), persistent=True),
+    "support:unblock": CardKind(N_("Someone may already have lifted this block."), persistent=True),
+    "listener:review": CardKind(N_("Someone may already have decided on this application."), persistent=True),
+    "rota:board": CardKind(N_("Please use the latest rota board, or /rota take and /rota drop."), persistent=True),
+    "rota:swap": CardKind(N_("Run /rota mine to see your shifts."), persistent=True),
 }
 
 
@@ -132,11 +133,31 @@ def card_of(custom_id: str) -> str | None:
     return None
 
 
-def expired_line(custom_id: str, *, form: bool = False) -> str:
+def expired_message(custom_id: str, *, form: bool = False) -> Msg:
     """The calm private line for a press (or a form) that no live card claims. No content, no names."""
     name = card_of(custom_id)
-    hint = CARDS[name].hint if name is not None else UNKNOWN_HINT
-    return f"{EXPIRED_FORM if form else EXPIRED_CARD} {hint}"
+    return _expired(EXPIRED_FORM if form else EXPIRED_CARD, CARDS[name].hint if name is not None else UNKNOWN_HINT)
+
+
+def expired_line(custom_id: str, *, form: bool = False) -> str:
+    """:func:`expired_message` in English; :func:`say_privately` says it in the presser's language."""
+    return str(expired_message(custom_id, form=form))
+
+
+def _expired(head: str, hint: str) -> Msg:
+    # Translators: "{expired}" says the card (or form) expired; "{hint}" says how to open it again.
+    return msg("{expired} {hint}", expired=msg(head), hint=msg(hint))
+
+
+def _said(text: str | Msg) -> Msg:
+    """What to say: a Msg as it is; an English line of this module (ALREADY, BUSY, an
+    :func:`expired_line`) as the message it was made from, so it reads in the presser's language."""
+    if isinstance(text, Msg):
+        return text
+    for head in (EXPIRED_FORM, EXPIRED_CARD):
+        if text.startswith(head + " "):
+            return _expired(head, text[len(head) + 1 :])
+    return msg(text)
 
 
 def require_card(name: str) -> str:
@@ -152,8 +173,10 @@ def new_nonce() -> str:
     return secrets.token_hex(4)
 
 
-async def say_privately(interaction: discord.Interaction[Any], text: str) -> None:
-    """Answer with one private line; never raises (a lost answer is logged, not retried)."""
+async def say_privately(interaction: discord.Interaction[Any], text: str | Msg) -> None:
+    """Answer with one private line, in the presser's language; never raises (a lost answer is
+    logged, not retried)."""
+    text = reader(interaction).render(_said(text))
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
@@ -207,7 +230,7 @@ class CardGuard:
                 await say_privately(interaction, ALREADY if guard.busy is item else BUSY)
                 return
             if view.is_finished():  # dispatched while live, but another press finished the card first
-                await say_privately(interaction, expired_line(item.custom_id or ""))  # type: ignore[attr-defined]
+                await say_privately(interaction, expired_message(item.custom_id or ""))  # type: ignore[attr-defined]
                 return
             guard.busy = item
             try:

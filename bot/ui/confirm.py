@@ -7,15 +7,22 @@ from typing import Any
 
 import discord
 
+from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.ui.errors import ErrorHandlingView
+from bot.ui.language import reader
 
 OnConfirm = Callable[[discord.Interaction[Any]], Awaitable[None]]
+
+CANCEL = N_("Cancel")
+CANCELLED = N_("Okay, nothing was changed.")
 
 
 class ConfirmView(ErrorHandlingView):
     """``Confirm`` runs the action; ``Cancel`` says nothing changed. Only the asker can press.
 
     ``card`` names the card (see :mod:`bot.ui.cards`). A double click on Confirm runs the action once.
+    Labels are given in the asker's language; ``t`` (the asker's reader) says the default Cancel
+    label; the default "nothing was changed" is said in the language of whoever presses Cancel.
     """
 
     def __init__(
@@ -25,10 +32,11 @@ class ConfirmView(ErrorHandlingView):
         *,
         card: str,
         confirm_label: str,
-        cancel_label: str = "Cancel",
-        cancelled_text: str = "Okay, nothing was changed.",
+        cancel_label: str | None = None,
+        cancelled_text: str | None = None,
         danger: bool = True,
         timeout: float = 600,
+        t: Speaker | None = None,
     ) -> None:
         super().__init__(card=card, timeout=timeout)
         self.owner_id = owner_id
@@ -38,7 +46,7 @@ class ConfirmView(ErrorHandlingView):
             label=confirm_label, style=discord.ButtonStyle.danger if danger else discord.ButtonStyle.primary
         )
         cancel: discord.ui.Button[ConfirmView] = discord.ui.Button(
-            label=cancel_label, style=discord.ButtonStyle.secondary
+            label=cancel_label or (t or speaker(SOURCE))(CANCEL), style=discord.ButtonStyle.secondary
         )
         confirm.callback = self._confirm  # type: ignore[method-assign]
         cancel.callback = self._cancel  # type: ignore[method-assign]
@@ -54,4 +62,5 @@ class ConfirmView(ErrorHandlingView):
         await self.on_confirm(interaction)  # the card finishes when it succeeds (see bot.ui.cards)
 
     async def _cancel(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.edit_message(content=self.cancelled_text, view=None)
+        text = self.cancelled_text or reader(interaction)(CANCELLED)
+        await interaction.response.edit_message(content=text, view=None)
