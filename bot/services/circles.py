@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.clock import Clock, to_iso
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.i18n import N_, SOURCE, Msg, Speaker, msg, speaker
 from bot.privacy import PersonalDataRegistry
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService, Actor
@@ -30,13 +31,34 @@ RULES_LIMIT = 1500
 RETENTION_RANGE = (1, 3650)
 NAME_PATTERN = re.compile(r"^[\w][\w '&+\-.,()]*$")
 
-DEFAULT_GROUND_RULES = """\
+# Stored in English when a circle keeps the defaults, and shown in each reader's language.
+DEFAULT_GROUND_RULES = N_("""\
 1. What is shared here stays here. Don't repeat anyone's story outside the circle, or screenshot it.
 2. Treat everyone with empathy and respect. We are all equals here; nobody is the expert on someone else's life.
 3. Speak from your own experience: “I found…” rather than “you should…”.
 4. No advice unless someone asks for it. Listening is often the help.
 5. Everyone decides for themselves what is right for them.
-6. Peers support each other but are not emergency services. If you are in crisis, /resources shows who to call."""
+6. Peers support each other but are not emergency services. If you are in crisis, /resources shows who to call.""")
+
+TOO_LONG = {
+    "description": N_("The description can be at most {limit} characters; yours has {count}. Please shorten it."),
+    "ground rules": N_("The ground rules can be at most {limit} characters; yours has {count}. Please shorten it."),
+}
+
+# The settings of a circle as the audit line names them ("changed {setting} of **Grief**").
+SETTING_NAMES = {
+    "description": N_("description"),
+    "ground_rules": N_("ground rules"),
+    "anonymous_sharing": N_("anonymous sharing"),
+    "premoderation": N_("premoderation"),
+    "is_private": N_("is private"),
+    "pseudonym_rotation": N_("pseudonym rotation"),
+    "retention_days": N_("retention days"),
+    "facilitator_role_id": N_("facilitator role id"),
+    "share_rate_per_hour": N_("share rate per hour"),
+    "share_delay_seconds": N_("share delay seconds"),
+    "allow_invites": N_("allow invites"),
+}
 
 
 def name_key(name: str) -> str:
@@ -47,37 +69,56 @@ def clean_name(raw: str) -> str:
     name = " ".join(unicodedata.normalize("NFKC", raw).split())
     low, high = NAME_LIMITS
     if not low <= len(name) <= high:
-        raise InvalidInput(f"A circle name needs {low} to {high} characters; “{name[:50]}” has {len(name)}.")
+        raise InvalidInput(
+            msg(
+                "A circle name needs {low} to {high} characters; “{name}” has {count}.",
+                low=low,
+                high=high,
+                name=name[:50],
+                count=len(name),
+            )
+        )
     if not NAME_PATTERN.match(name):
         raise InvalidInput(
-            "A circle name can use letters, numbers, spaces and - ' & + . , ( ). "
-            "Try something simple like “New parents” or “Grief”."
+            msg(
+                "A circle name can use letters, numbers, spaces and - ' & + . , ( ). "
+                "Try something simple like “New parents” or “Grief”."
+            )
         )
     return name
 
 
-def channel_slug(name: str) -> str:
+def channel_slug(name: str, t: Speaker | None = None) -> str:
+    """The name of a circle's channel, in ``t``'s language (the server's; English when not given)."""
     slug = re.sub(r"[^\w]+", "-", name_key(name)).strip("-_")
-    return f"circle-{slug}"[:90]
+    # Translators: a Discord channel name: lowercase, no spaces ({slug} is the circle's name).
+    return (t or speaker(SOURCE))("circle-{slug}", slug=slug)[:90]
+
+
+def role_name(name: str, t: Speaker | None = None) -> str:
+    """The name of a circle's member role, in ``t``'s language (the server's; English when not given)."""
+    return (t or speaker(SOURCE))("Circle: {name}", name=name)
 
 
 def clean_text(raw: str | None, limit: int, what: str) -> str:
+    """``what`` is a key of :data:`TOO_LONG`."""
     text = (raw or "").strip()
     if len(text) > limit:
-        raise InvalidInput(f"The {what} can be at most {limit} characters; yours has {len(text)}. Please shorten it.")
+        raise InvalidInput(msg(TOO_LONG[what], limit=limit, count=len(text)))
     return text
 
 
-def _bounded(value: int, low: int, high: int, what: str) -> int:
+def _bounded(value: int, low: int, high: int, refusal: str) -> int:
+    """``refusal`` is an N_ message with {low} and {high}."""
     if not low <= value <= high:
-        raise InvalidInput(f"{what} must be between {low} and {high}.")
+        raise InvalidInput(msg(refusal, low=low, high=high))
     return value
 
 
 def check_retention(days: int) -> int:
     low, high = RETENTION_RANGE
     if not low <= days <= high:
-        raise InvalidInput(f"Data retention must be between {low} and {high} days.")
+        raise InvalidInput(msg("Data retention must be between {low} and {high} days.", low=low, high=high))
     return days
 
 
@@ -97,14 +138,18 @@ class CircleDraft:
 
 @dataclass(slots=True)
 class CircleChange:
+    """What changed, said twice: ``yours`` to the person who did it ("You renamed ..."), ``audit``
+    after their name in the moderation channel ("renamed ...")."""
+
     circle: Circle
-    audit: list[str] = field(default_factory=list)
+    audit: list[Msg] = field(default_factory=list)
+    yours: list[Msg] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class RepairReport:
     circle: Circle
-    fixed: tuple[str, ...]
+    fixed: tuple[Msg, ...]
 
 
 class CircleService:
@@ -138,11 +183,21 @@ class CircleService:
         circle = await self.circles.by_name(guild_id, name_key(name))
         if circle is None:
             names = [c.name for c in await self.circles.in_guild(guild_id)]
-            hint = f" Circles here: {', '.join(names)}." if names else " There are no circles here yet."
-            raise NotFound(f"There's no circle called “{name[:50]}”.{hint}")
+            if names:
+                raise NotFound(
+                    msg(
+                        "There's no circle called “{name}”. Circles here: {names}.",
+                        name=name[:50],
+                        names=", ".join(names),
+                    )
+                )
+            raise NotFound(msg("There's no circle called “{name}”. There are no circles here yet.", name=name[:50]))
         if active_only and not circle.active:
             raise InvalidInput(
-                f"The {circle.name} circle is archived: its history stays, but it's closed to new activity."
+                msg(
+                    "The {name} circle is archived: its history stays, but it's closed to new activity.",
+                    name=circle.name,
+                )
             )
         return circle
 
@@ -163,10 +218,13 @@ class CircleService:
         existing = await self.circles.by_name(guild_id, name_key(name))
         if existing is not None:
             raise Conflict(
-                f"There's already a circle called {existing.name} here. Circle names are unique in a server."
+                msg(
+                    "There's already a circle called {name} here. Circle names are unique in a server.",
+                    name=existing.name,
+                )
             )
         if draft.channel_id is not None and await self.circles.by_channel(draft.channel_id):
-            raise Conflict("That channel already belongs to another circle. Pick another, or let me create one.")
+            raise Conflict(msg("That channel already belongs to another circle. Pick another, or let me create one."))
         retention = draft.retention_days
         if retention is None:
             retention = (await self.settings.get(guild_id)).retention_days
@@ -183,7 +241,8 @@ class CircleService:
             ground_rules=clean_text(draft.ground_rules, RULES_LIMIT, "ground rules") or DEFAULT_GROUND_RULES,
         )
 
-    async def create(self, actor: Actor, draft: CircleDraft, ops: GuildOps) -> CircleChange:
+    async def create(self, actor: Actor, draft: CircleDraft, ops: GuildOps, t: Speaker | None = None) -> CircleChange:
+        """``t`` names the role and channel made for the circle (the server's language)."""
         guild_id = ops.guild_id
         draft = await self.validate(guild_id, actor, draft)
         needed = ["Manage Roles"] + ([] if draft.channel_id else ["Manage Channels"])
@@ -193,15 +252,17 @@ class CircleService:
         created_role: int | None = None
         created_channel: int | None = None
         try:
-            created_role = await ops.create_role(f"Circle: {draft.name}", reason)
+            created_role = await ops.create_role(role_name(draft.name, t), reason)
             access = ChannelAccess(draft.is_private, created_role, draft.facilitator_role_id)
             if draft.channel_id is None:
-                created_channel = await ops.create_channel(channel_slug(draft.name), draft.description, access, reason)
+                created_channel = await ops.create_channel(
+                    channel_slug(draft.name, t), draft.description, access, reason
+                )
                 channel_id = created_channel
             else:
                 channel_id = draft.channel_id
                 if not await ops.channel_exists(channel_id):
-                    raise InvalidInput("I can't find that channel any more. Pick another, or let me create one.")
+                    raise InvalidInput(msg("I can't find that channel any more. Pick another, or let me create one."))
                 if draft.is_private:
                     await ops.set_channel_access(channel_id, access, reason)
             circle = await self.circles.insert(
@@ -227,9 +288,17 @@ class CircleService:
             await self._undo(ops, created_role, created_channel)
             raise
         log.info("circle created circle=%s guild=%s", circle.id, guild_id)
-        where = "a new private channel" if created_channel and draft.is_private else "a new channel"
-        place = where if created_channel else f"<#{channel_id}>"
-        return CircleChange(circle, [f"created the circle **{circle.name}** in {place}"])
+        name = circle.name
+        if created_channel and draft.is_private:
+            audit = msg("created the circle **{name}** in a new private channel", name=name)
+            yours = msg("You created the circle **{name}** in a new private channel", name=name)
+        elif created_channel:
+            audit = msg("created the circle **{name}** in a new channel", name=name)
+            yours = msg("You created the circle **{name}** in a new channel", name=name)
+        else:
+            audit = msg("created the circle **{name}** in {channel}", name=name, channel=f"<#{channel_id}>")
+            yours = msg("You created the circle **{name}** in {channel}", name=name, channel=f"<#{channel_id}>")
+        return CircleChange(circle, [audit], [yours])
 
     async def _undo(self, ops: GuildOps, role_id: int | None, channel_id: int | None) -> None:
         """Remove what a failed creation made, so nothing is left half-created."""
@@ -250,15 +319,17 @@ class CircleService:
     async def edit(self, actor: Actor, circle: Circle, ops: GuildOps, **changes: Any) -> CircleChange:
         await self.access.require_coordinator(circle.guild_id, actor)
         updates: dict[str, Any] = {}
-        audit: list[str] = []
+        audit: list[Msg] = []
+        yours: list[Msg] = []
         if changes.get("name") is not None:
             name = clean_name(changes["name"])
             other = await self.circles.by_name(circle.guild_id, name_key(name))
             if other is not None and other.id != circle.id:
-                raise Conflict(f"There's already a circle called {name} here.")
+                raise Conflict(msg("There's already a circle called {name} here.", name=name))
             if name != circle.name:
                 updates.update(name=name, name_key=name_key(name))
-                audit.append(f"renamed the circle **{circle.name}** to **{name}**")
+                audit.append(msg("renamed the circle **{old}** to **{new}**", old=circle.name, new=name))
+                yours.append(msg("You renamed the circle **{old}** to **{new}**", old=circle.name, new=name))
         simple: dict[str, Callable[[Any], Any]] = {
             "description": lambda v: clean_text(v, DESCRIPTION_LIMIT, "description"),
             "ground_rules": lambda v: clean_text(v, RULES_LIMIT, "ground rules") or DEFAULT_GROUND_RULES,
@@ -268,8 +339,12 @@ class CircleService:
             "pseudonym_rotation": Rotation,
             "retention_days": check_retention,
             "facilitator_role_id": int,
-            "share_rate_per_hour": lambda v: _bounded(int(v), 1, 60, "The share limit per hour"),
-            "share_delay_seconds": lambda v: _bounded(int(v), 0, 900, "The posting delay (seconds)"),
+            "share_rate_per_hour": lambda v: _bounded(
+                int(v), 1, 60, N_("The share limit per hour must be between {low} and {high}.")
+            ),
+            "share_delay_seconds": lambda v: _bounded(
+                int(v), 0, 900, N_("The posting delay (seconds) must be between {low} and {high}.")
+            ),
             "allow_invites": bool,
         }
         for key, convert in simple.items():
@@ -278,9 +353,12 @@ class CircleService:
             value = convert(changes[key])
             if value != getattr(circle, key):
                 updates[key] = value.value if isinstance(value, Rotation) else value
-                audit.append(f"changed {key.replace('_', ' ')} of **{circle.name}**")
+                setting = msg(SETTING_NAMES[key])
+                # Translators: {setting} is a circle setting's name, like "description" or "premoderation".
+                audit.append(msg("changed {setting} of **{name}**", setting=setting, name=circle.name))
+                yours.append(msg("You changed {setting} of **{name}**", setting=setting, name=circle.name))
         if not updates:
-            return CircleChange(circle, [])
+            return CircleChange(circle)
         if "is_private" in updates or "facilitator_role_id" in updates:
             await ops.require(["Manage Roles"], circle.channel_id)
             if circle.channel_id is not None:
@@ -292,12 +370,12 @@ class CircleService:
                 )
                 await ops.set_channel_access(circle.channel_id, access, f"peer-circles: {circle.name} edited")
         updated = await self.circles.update(circle.id, **updates)
-        return CircleChange(updated, audit)
+        return CircleChange(updated, audit, yours)
 
     async def archive(self, actor: Actor, circle: Circle, ops: GuildOps) -> CircleChange:
         await self.access.require_coordinator(circle.guild_id, actor)
         if not circle.active:
-            raise Conflict(f"The {circle.name} circle is already archived.")
+            raise Conflict(msg("The {name} circle is already archived.", name=circle.name))
         if circle.channel_id is not None and await ops.channel_exists(circle.channel_id):
             await ops.require(["Manage Roles"], circle.channel_id)
             access = ChannelAccess(circle.is_private, circle.member_role_id, circle.facilitator_role_id, read_only=True)
@@ -307,7 +385,11 @@ class CircleService:
         stopped = await self.scheduler.cancel_prefix(f"circle:{circle.id}:")
         updated = await self.circles.update(circle.id, status="archived", archived_at=to_iso(self.clock.now()))
         log.info("circle archived circle=%s schedules_stopped=%d", circle.id, len(stopped))
-        return CircleChange(updated, [f"archived the circle **{circle.name}** (history kept, schedules stopped)"])
+        return CircleChange(
+            updated,
+            [msg("archived the circle **{name}** (history kept, schedules stopped)", name=circle.name)],
+            [msg("You archived the circle **{name}** (history kept, schedules stopped)", name=circle.name)],
+        )
 
     async def delete(self, actor: Actor, circle: Circle, ops: GuildOps) -> CircleChange:
         """Remove the bot's data for the circle and the role it manages. The channel stays."""
@@ -321,32 +403,37 @@ class CircleService:
         await self.circles.delete(circle.id)
         await self.circles.db.checkpoint_after_delete()
         log.info("circle deleted circle=%s", circle.id)
-        return CircleChange(circle, [f"deleted the circle **{circle.name}** and its data (the channel was kept)"])
+        return CircleChange(
+            circle,
+            [msg("deleted the circle **{name}** and its data (the channel was kept)", name=circle.name)],
+            [msg("You deleted the circle **{name}** and its data (the channel was kept)", name=circle.name)],
+        )
 
-    async def repair(self, actor: Actor, circle: Circle, ops: GuildOps) -> RepairReport:
-        """Re-create a missing role or channel and re-apply the channel's access rules."""
+    async def repair(self, actor: Actor, circle: Circle, ops: GuildOps, t: Speaker | None = None) -> RepairReport:
+        """Re-create a missing role or channel and re-apply the channel's access rules. ``t`` names
+        a re-created role or channel (the server's language)."""
         await self.access.require_coordinator(circle.guild_id, actor)
-        fixed: list[str] = []
+        fixed: list[Msg] = []
         reason = f"peer-circles: repairing circle {circle.name}"
         role_id = circle.member_role_id
         if role_id is None or not await ops.role_exists(role_id):
             await ops.require(["Manage Roles"])
-            role_id = await ops.create_role(f"Circle: {circle.name}", reason)
-            fixed.append("re-created the member role (members need to join again to get it)")
+            role_id = await ops.create_role(role_name(circle.name, t), reason)
+            fixed.append(msg("re-created the member role (members need to join again to get it)"))
         elif not await ops.can_assign(role_id):
-            fixed.append("the member role is above my role: move my role higher in Server Settings → Roles")
+            fixed.append(msg("the member role is above my role: move my role higher in Server Settings → Roles"))
         channel_id = circle.channel_id
         access = ChannelAccess(circle.is_private, role_id, circle.facilitator_role_id, read_only=not circle.active)
         managed = circle.channel_managed
         if channel_id is None or not await ops.channel_exists(channel_id):
             await ops.require(["Manage Channels", "Manage Roles"])
-            channel_id = await ops.create_channel(channel_slug(circle.name), circle.description, access, reason)
+            channel_id = await ops.create_channel(channel_slug(circle.name, t), circle.description, access, reason)
             managed = True
-            fixed.append("re-created the channel")
+            fixed.append(msg("re-created the channel"))
         elif circle.is_private or not circle.active:
             await ops.require(["Manage Roles"], channel_id)
             await ops.set_channel_access(channel_id, access, reason)
-            fixed.append("re-applied the channel's access rules")
+            fixed.append(msg("re-applied the channel's access rules"))
         updated = await self.circles.update(
             circle.id, member_role_id=role_id, channel_id=channel_id, channel_managed=int(managed)
         )
@@ -372,11 +459,14 @@ class CircleService:
 
     def check_joinable(self, circle: Circle) -> int:
         if not circle.active:
-            raise InvalidInput(f"The {circle.name} circle is archived, so it isn't taking new members.")
+            raise InvalidInput(msg("The {name} circle is archived, so it isn't taking new members.", name=circle.name))
         if circle.member_role_id is None or circle.channel_id is None:
             raise InvalidInput(
-                f"The {circle.name} circle needs a quick repair before anyone can join. "
-                "A server admin or coordinator can run /circle repair."
+                msg(
+                    "The {name} circle needs a quick repair before anyone can join. "
+                    "A server admin or coordinator can run /circle repair.",
+                    name=circle.name,
+                )
             )
         return circle.member_role_id
 
@@ -386,13 +476,18 @@ class CircleService:
         if not await ops.role_exists(role_id):
             await self.circles.update(circle.id, member_role_id=None)
             raise InvalidInput(
-                f"The {circle.name} circle's role is missing. A server admin or coordinator can run /circle repair."
+                msg(
+                    "The {name} circle's role is missing. A server admin or coordinator can run /circle repair.",
+                    name=circle.name,
+                )
             )
         await ops.require(["Manage Roles"])
         if not await ops.can_assign(role_id):
             raise InvalidInput(
-                "I can't give you the circle's role because it is above my own role. "
-                "A server admin can fix this by moving my role higher in Server Settings → Roles."
+                msg(
+                    "I can't give you the circle's role because it is above my own role. "
+                    "A server admin can fix this by moving my role higher in Server Settings → Roles."
+                )
             )
         already = await ops.member_has_role(user_id, role_id)
         await ops.add_member_role(user_id, role_id, "peer-circles: joined a circle")

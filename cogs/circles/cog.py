@@ -7,16 +7,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import Msg, Speaker, msg
 from bot.services.circles import CircleDraft, CircleService
 from bot.services.help import Audience
 from bot.services.server_settings import ServerSettings
 from bot.storage.circles import Circle, Rotation
-from bot.ui.audit import post_audit
+from bot.ui.audit import post_server_audit
 from bot.ui.confirm import ConfirmView
 from bot.ui.guild_ops import DiscordGuildOps
+from bot.ui.language import reader, server_speaker
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
-from cogs.circles.views import GroundRulesModal, JoinView, LeaveDataView, join_text
+from cogs.circles.views import GroundRulesModal, JoinView, LeaveDataView, ground_rules, join_text, rotation_label
 
 ROTATIONS = [
     app_commands.Choice(name="Weekly (a new pseudonym each week)", value=Rotation.WEEKLY.value),
@@ -28,29 +30,40 @@ FACILITATE = {"audience": Audience.FACILITATOR}
 MEMBER = {"audience": Audience.MEMBER}
 
 
-def summary(circle: Circle) -> str:
+def summary(circle: Circle, t: Speaker) -> str:
     lines = [
-        f"## {circle.name}" + (" (archived)" if not circle.active else ""),
+        f"## {circle.name}" if circle.active else t("## {name} (archived)", name=circle.name),
         circle.description or "",
-        f"- Channel: <#{circle.channel_id}>" if circle.channel_id else "- Channel: missing (run /circle repair)",
-        f"- Member role: <@&{circle.member_role_id}>"
+        t("- Channel: {channel}", channel=f"<#{circle.channel_id}>")
+        if circle.channel_id
+        else t("- Channel: missing (run /circle repair)"),
+        t("- Member role: {role}", role=f"<@&{circle.member_role_id}>")
         if circle.member_role_id
-        else "- Member role: missing (run /circle repair)",
-        f"- Facilitators: <@&{circle.facilitator_role_id}>"
+        else t("- Member role: missing (run /circle repair)"),
+        t("- Facilitators: {role}", role=f"<@&{circle.facilitator_role_id}>")
         if circle.facilitator_role_id
-        else "- Facilitators: not set",
-        f"- {'Private: only members see the channel' if circle.is_private else 'Open: everyone can see the channel'}",
-        f"- Anonymous sharing: {'on, ' + circle.pseudonym_rotation.label if circle.anonymous_sharing else 'off'}",
-        f"- Pre-moderation of shares: {'on' if circle.premoderation else 'off'}",
-        f"- Shares per member per hour: {circle.share_rate_per_hour}"
-        + (
-            f"; posted after a random delay of up to {circle.share_delay_seconds} s"
-            if circle.share_delay_seconds
-            else ""
-        ),
-        f"- Data kept for {circle.retention_days} days",
+        else t("- Facilitators: not set"),
+        t("- Private: only members see the channel")
+        if circle.is_private
+        else t("- Open: everyone can see the channel"),
+        t("- Anonymous sharing: on, {rotation}", rotation=rotation_label(circle.pseudonym_rotation, t))
+        if circle.anonymous_sharing
+        else t("- Anonymous sharing: off"),
+        t("- Pre-moderation of shares: on") if circle.premoderation else t("- Pre-moderation of shares: off"),
+        t(
+            "- Shares per member per hour: {rate}; posted after a random delay of up to {seconds} s",
+            rate=circle.share_rate_per_hour,
+            seconds=circle.share_delay_seconds,
+        )
+        if circle.share_delay_seconds
+        else t("- Shares per member per hour: {rate}", rate=circle.share_rate_per_hour),
+        t.n("- Data kept for {n} day", "- Data kept for {n} days", circle.retention_days),
     ]
     return "\n".join(line for line in lines if line)
+
+
+def bullets(t: Speaker, lines: list[Msg] | tuple[Msg, ...]) -> str:
+    return "\n".join(f"- {t.render(line)}" for line in lines)
 
 
 class CirclesCog(commands.Cog):
@@ -60,9 +73,9 @@ class CirclesCog(commands.Cog):
         self.service = service
         self.settings = settings
 
-    async def _audit(self, guild: discord.Guild, actor_id: int, lines: list[str]) -> None:
-        settings = await self.settings.get(guild.id)
-        await post_audit(guild, settings.mod_channel_id, actor_id, lines)
+    async def _audit(self, guild: discord.Guild, actor_id: int, lines: list[Msg]) -> None:
+        """Audit lines are posted for the server: in the server's language."""
+        await post_server_audit(self.settings, guild, actor_id, lines)
 
     # -- autocomplete -------------------------------------------------------------------
 
@@ -71,8 +84,12 @@ class CirclesCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild is None:
             return []
+        t = reader(interaction)
         found = await self.service.search(interaction.guild.id, current, include_archived=archived)
-        return [app_commands.Choice(name=c.name + ("" if c.active else " (archived)"), value=c.name) for c in found]
+        return [
+            app_commands.Choice(name=c.name if c.active else t("{name} (archived)", name=c.name)[:100], value=c.name)
+            for c in found
+        ]
 
     async def active_circles(
         self, interaction: discord.Interaction[Any], current: str
@@ -114,6 +131,7 @@ class CirclesCog(commands.Cog):
     ) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
+        t = reader(interaction)
         draft = await self.service.validate(
             guild.id,
             actor,
@@ -132,19 +150,25 @@ class CirclesCog(commands.Cog):
 
         async def finish(submitted: discord.Interaction[Any], rules: str) -> None:
             await submitted.response.defer(ephemeral=True, thinking=True)
+            said = reader(submitted)
             ops = DiscordGuildOps(guild_of(submitted))
-            change = await self.service.create(actor, CircleDraft(**{**_fields(draft), "ground_rules": rules}), ops)
+            names = await server_speaker(self.settings, guild.id, guild)  # the role and channel are the server's
+            change = await self.service.create(
+                actor, CircleDraft(**{**_fields(draft), "ground_rules": rules}), ops, t=names
+            )
             await reply(
                 submitted,
                 view=text_card(
-                    f"Created **{change.circle.name}**. Members can join with /circle join.",
-                    summary(change.circle),
+                    said("Created **{name}**. Members can join with /circle join.", name=change.circle.name),
+                    summary(change.circle, said),
                 ),
             )
             await self._audit(guild, actor.user_id, change.audit)
 
         await interaction.response.send_modal(
-            GroundRulesModal(f"Ground rules for {draft.name}", draft.ground_rules, finish, card="circle:create")
+            GroundRulesModal(
+                t("Ground rules for {name}", name=draft.name), draft.ground_rules, finish, card="circle:create", t=t
+            )
         )
 
     @circle.command(name="edit", description="Change a circle's settings or ground rules.", extras=FACILITATE)
@@ -199,14 +223,16 @@ class CirclesCog(commands.Cog):
             "allow_invites": allow_invites,
         }
         await self.service.access.require_coordinator(guild.id, actor)
+        t = reader(interaction)
 
         async def apply(target: discord.Interaction[Any], extra: dict[str, Any]) -> None:
+            said = reader(target)
             change = await self.service.edit(actor, found, DiscordGuildOps(guild), **changes, **extra)
-            if change.audit:
-                text = "Saved:\n" + "\n".join(f"- You {line}" for line in change.audit)
+            if change.yours:
+                text = said("Saved:") + "\n" + bullets(said, change.yours)
             else:
-                text = "Nothing changed: add an option to /circle edit to change something."
-            await reply(target, view=text_card(text, summary(change.circle)))
+                text = said("Nothing changed: add an option to /circle edit to change something.")
+            await reply(target, view=text_card(text, summary(change.circle, said)))
             await self._audit(guild, actor.user_id, change.audit)
 
         if rules:
@@ -215,7 +241,13 @@ class CirclesCog(commands.Cog):
                 await apply(submitted, {"ground_rules": text})
 
             await interaction.response.send_modal(
-                GroundRulesModal(f"Ground rules for {found.name}", found.ground_rules, with_rules, card="circle:edit")
+                GroundRulesModal(
+                    t("Ground rules for {name}", name=found.name),
+                    found.ground_rules,
+                    with_rules,
+                    card="circle:edit",
+                    t=t,
+                )
             )
         else:
             await apply(interaction, {})
@@ -227,20 +259,33 @@ class CirclesCog(commands.Cog):
         actor = actor_from(interaction)
         found = await self.service.find(guild.id, circle)
         await self.service.access.require_coordinator(guild.id, actor)
+        t = reader(interaction)
 
         async def confirmed(pressed: discord.Interaction[Any]) -> None:
             change = await self.service.archive(actor, found, DiscordGuildOps(guild))
             await pressed.response.edit_message(
-                content=f"Archived **{found.name}**. Its channel is read-only and its schedules have stopped.",
+                content=reader(pressed)(
+                    "Archived **{name}**. Its channel is read-only and its schedules have stopped.", name=found.name
+                ),
                 view=None,
             )
             await self._audit(guild, actor.user_id, change.audit)
 
         await reply(
             interaction,
-            f"Archive **{found.name}**? Members keep read access to its history, nobody can post, and scheduled "
-            "sessions and prompts stop.",
-            view=ConfirmView(actor.user_id, confirmed, card="circle:archive", confirm_label="Archive", danger=False),
+            t(
+                "Archive **{name}**? Members keep read access to its history, nobody can post, and scheduled "
+                "sessions and prompts stop.",
+                name=found.name,
+            ),
+            view=ConfirmView(
+                actor.user_id,
+                confirmed,
+                card="circle:archive",
+                confirm_label=t.p("button", "Archive"),
+                danger=False,
+                t=t,
+            ),
         )
 
     @circle.command(name="delete", description="Delete a circle and the bot's data for it.", extras=FACILITATE)
@@ -250,23 +295,32 @@ class CirclesCog(commands.Cog):
         actor = actor_from(interaction)
         found = await self.service.find(guild.id, circle)
         await self.service.access.require_coordinator(guild.id, actor)
+        t = reader(interaction)
 
         async def confirmed(pressed: discord.Interaction[Any]) -> None:
+            said = reader(pressed)
             change = await self.service.delete(actor, found, DiscordGuildOps(guild))
-            channel = (
-                f" The channel <#{found.channel_id}> was kept; delete it yourself if its history should go too."
-                if found.channel_id
-                else ""
-            )
-            await pressed.response.edit_message(content=f"Deleted **{found.name}** and its data.{channel}", view=None)
+            if found.channel_id:
+                text = said(
+                    "Deleted **{name}** and its data. The channel {channel} was kept; delete it yourself if its "
+                    "history should go too.",
+                    name=found.name,
+                    channel=f"<#{found.channel_id}>",
+                )
+            else:
+                text = said("Deleted **{name}** and its data.", name=found.name)
+            await pressed.response.edit_message(content=text, view=None)
             await self._audit(guild, actor.user_id, change.audit)
 
         await reply(
             interaction,
-            f"Delete **{found.name}**? This removes everything peer-circles keeps for it (settings, members' "
-            "consent records, and later check-ins, shares and sessions) and its member role. This can't be undone. "
-            "If you only want to close it, use /circle archive instead.",
-            view=ConfirmView(actor.user_id, confirmed, card="circle:delete", confirm_label="Delete circle"),
+            t(
+                "Delete **{name}**? This removes everything peer-circles keeps for it (settings, members' "
+                "consent records, and later check-ins, shares and sessions) and its member role. This can't be "
+                "undone. If you only want to close it, use /circle archive instead.",
+                name=found.name,
+            ),
+            view=ConfirmView(actor.user_id, confirmed, card="circle:delete", confirm_label=t("Delete circle"), t=t),
         )
 
     @circle.command(name="repair", description="Re-create a circle's missing channel or role.", extras=FACILITATE)
@@ -276,27 +330,42 @@ class CirclesCog(commands.Cog):
         actor = actor_from(interaction)
         found = await self.service.find(guild.id, circle)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await self.service.repair(actor, found, DiscordGuildOps(guild))
-        done = "\n".join(f"- {line}" for line in report.fixed) or "- Everything was already in place."
-        await reply(interaction, view=text_card(f"**Repaired {found.name}**\n{done}", summary(report.circle)))
+        t = reader(interaction)
+        names = await server_speaker(self.settings, guild.id, guild)  # a re-created role or channel is the server's
+        report = await self.service.repair(actor, found, DiscordGuildOps(guild), t=names)
+        done = bullets(t, report.fixed) or t("- Everything was already in place.")
+        await reply(
+            interaction,
+            view=text_card(t("**Repaired {name}**", name=found.name) + "\n" + done, summary(report.circle, t)),
+        )
         if report.fixed:
-            await self._audit(guild, actor.user_id, [f"repaired the circle **{found.name}**"])
+            await self._audit(guild, actor.user_id, [msg("repaired the circle **{name}**", name=found.name)])
 
     # -- members ------------------------------------------------------------------------
 
     @circle.command(name="list", description="The circles in this server.", extras=MEMBER)
     async def list_circles(self, interaction: discord.Interaction[Any]) -> None:
         guild = guild_of(interaction)
+        t = reader(interaction)
         circles = await self.service.in_guild(guild.id)
         if not circles:
-            await reply(interaction, "There are no circles here yet. A server admin or coordinator can create one.")
+            await reply(interaction, t("There are no circles here yet. A server admin or coordinator can create one."))
             return
         mine = {r.id for r in getattr(interaction.user, "roles", [])}
         lines = [
-            f"- **{c.name}**{' (you are in it)' if c.member_role_id in mine else ''}: {c.description or 'no description'}"
+            t(
+                "- **{name}** (you are in it): {description}",
+                name=c.name,
+                description=c.description or t("no description"),
+            )
+            if c.member_role_id in mine
+            else t("- **{name}**: {description}", name=c.name, description=c.description or t("no description"))
             for c in circles
         ]
-        await reply(interaction, view=text_card("## Circles\n" + "\n".join(lines), "-# Join one with /circle join."))
+        await reply(
+            interaction,
+            view=text_card(t("## Circles") + "\n" + "\n".join(lines), t("-# Join one with /circle join.")),
+        )
 
     @circle.command(
         name="info", description="About one circle: its channel, rules and privacy settings.", extras=MEMBER
@@ -304,7 +373,11 @@ class CirclesCog(commands.Cog):
     @app_commands.autocomplete(circle=any_circles)
     async def info(self, interaction: discord.Interaction[Any], circle: str) -> None:
         found = await self.service.find(guild_of(interaction).id, circle)
-        await reply(interaction, view=text_card(summary(found), f"**Ground rules**\n{found.ground_rules}"))
+        t = reader(interaction)
+        await reply(
+            interaction,
+            view=text_card(summary(found, t), t("**Ground rules**\n{rules}", rules=ground_rules(found, t))),
+        )
 
     @circle.command(name="join", description="Join a circle, after reading its ground rules.", extras=MEMBER)
     @app_commands.autocomplete(circle=active_circles)
@@ -313,40 +386,53 @@ class CirclesCog(commands.Cog):
         found = await self.service.find(guild.id, circle, active_only=True)
         self.service.check_joinable(found)
         user_id = interaction.user.id
+        t = reader(interaction)
 
         async def agreed(pressed: discord.Interaction[Any]) -> None:
             new = await self.service.join(found, user_id, DiscordGuildOps(guild))
-            where = f" Head to <#{found.channel_id}> whenever you're ready." if found.channel_id else ""
-            text = f"Welcome to **{found.name}**.{where}" if new else f"You're already in **{found.name}**.{where}"
-            await pressed.response.edit_message(content=text, view=None)
+            await pressed.response.edit_message(content=joined_text(reader(pressed), found, new), view=None)
 
-        await reply(interaction, join_text(found), view=JoinView(user_id, agreed))
+        role = guild.get_role(found.member_role_id) if found.member_role_id else None
+        await reply(
+            interaction,
+            join_text(found, t, role.name if role else None),
+            view=JoinView(user_id, agreed, t),
+        )
 
     @circle.command(name="leave", description="Leave a circle.", extras=MEMBER)
     @app_commands.autocomplete(circle=any_circles)
     async def leave(self, interaction: discord.Interaction[Any], circle: str) -> None:
         guild = guild_of(interaction)
+        t = reader(interaction)
         found = await self.service.find(guild.id, circle)
         user_id = interaction.user.id
         left = await self.service.leave(found, user_id, DiscordGuildOps(guild))
         if not left:
-            await reply(interaction, f"You aren't in **{found.name}**, so there's nothing to leave.")
+            await reply(interaction, t("You aren't in **{name}**, so there's nothing to leave.", name=found.name))
             return
 
         async def forget(pressed: discord.Interaction[Any]) -> None:
             counts = await self.service.forget_member(found, user_id)
             total = sum(counts.values())
             await pressed.response.edit_message(
-                content=f"Done: I deleted {total} item{'s' if total != 1 else ''} about you in **{found.name}**.",
+                content=reader(pressed).n(
+                    "Done: I deleted {n} item about you in **{name}**.",
+                    "Done: I deleted {n} items about you in **{name}**.",
+                    total,
+                    name=found.name,
+                ),
                 view=None,
             )
 
         await reply(
             interaction,
-            f"You've left **{found.name}**. Take care of yourself. You can come back any time.\n"
-            "Would you like me to delete what I keep about you in this circle? (Anonymous posts stay, "
-            "but nothing links them to you.)",
-            view=LeaveDataView(user_id, forget),
+            t(
+                "You've left **{name}**. Take care of yourself. You can come back any time.\n"
+                "Would you like me to delete what I keep about you in this circle? (Anonymous posts stay, "
+                "but nothing links them to you.)",
+                name=found.name,
+            ),
+            view=LeaveDataView(user_id, forget, t),
         )
 
     # -- things changed by hand in Discord ---------------------------------------------
@@ -357,22 +443,49 @@ class CirclesCog(commands.Cog):
         if circle is not None:
             await self._notice(
                 channel.guild,
-                f"The channel of the **{circle.name}** circle was deleted. Run /circle repair to re-create it.",
+                msg(
+                    "⚠️ The channel of the **{name}** circle was deleted. Run /circle repair to re-create it.",
+                    name=circle.name,
+                ),
             )
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:
         for circle in await self.service.forget_role(role.guild.id, role.id):
             await self._notice(
-                role.guild, f"A role of the **{circle.name}** circle was deleted. Run /circle repair to re-create it."
+                role.guild,
+                msg(
+                    "⚠️ A role of the **{name}** circle was deleted. Run /circle repair to re-create it.",
+                    name=circle.name,
+                ),
             )
 
-    async def _notice(self, guild: discord.Guild, text: str) -> None:
+    async def _notice(self, guild: discord.Guild, text: Msg) -> None:
+        """A moderation alert: posted for the server, in the server's language."""
         settings = await self.settings.get(guild.id)
         channel = guild.get_channel(settings.mod_channel_id) if settings.mod_channel_id else None
         if isinstance(channel, discord.TextChannel):
+            t = await server_speaker(self.settings, guild.id, guild)
             with contextlib.suppress(discord.HTTPException):
-                await channel.send(f"⚠️ {text}", allowed_mentions=discord.AllowedMentions.none())
+                await channel.send(t.render(text), allowed_mentions=discord.AllowedMentions.none())
+
+
+def joined_text(t: Speaker, circle: Circle, new: bool) -> str:
+    if circle.channel_id and new:
+        return t(
+            "Welcome to **{name}**. Head to {channel} whenever you're ready.",
+            name=circle.name,
+            channel=f"<#{circle.channel_id}>",
+        )
+    if circle.channel_id:
+        return t(
+            "You're already in **{name}**. Head to {channel} whenever you're ready.",
+            name=circle.name,
+            channel=f"<#{circle.channel_id}>",
+        )
+    return (
+        t("Welcome to **{name}**.", name=circle.name) if new else t("You're already in **{name}**.", name=circle.name)
+    )
 
 
 def _fields(draft: CircleDraft) -> dict[str, Any]:
