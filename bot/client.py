@@ -228,6 +228,7 @@ class PeerCirclesBot(commands.Bot):
             access=s.access,
             support=s.support,
             ask_listener=support_cog.open_ask,
+            member_time=s.member_time,
         )
         s.scheduler.register(SHARE_POST_JOB, share_cog.post_due)  # the post itself is Discord's work
         self.routes.provide(SHARES, share_cog)

@@ -8,6 +8,10 @@ pseudonym and sanitised text.
 What links a post to its author: a keyed member hash (moderation, rate limits, "my posts"; stable
 across pseudonym rotation) and, only when the author asked for notifications or the circle
 pre-moderates, the author's id encrypted with AES-GCM. Both are dropped at the circle's retention.
+
+Words are :class:`bot.i18n.Msg` (the cog renders them for whoever reads them). A pseudonym is made in
+the language the circle reads (the server's, passed in by the cog as ``language``), never the
+writer's: it is stored when first made, so it never changes afterwards.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock, from_iso, to_iso
 from bot.crypto import DecryptionError, Keyring
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, RateLimited
+from bot.i18n import N_, SOURCE, msg, msgs
 from bot.safety import Assessment, Level, assess
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService, Actor
@@ -42,6 +47,7 @@ MIN_DELAY_SECONDS = 10
 RATE_WINDOW = timedelta(hours=1)
 UTC_ZONE = ZoneInfo("UTC")  # circle.share_rate_per_hour counts shares in this window
 POST_JOB = "share.post"
+MODERATE_SHARES = N_("moderate anonymous shares")  # "Only ... can {what}."
 
 
 class Outcome(StrEnum):
@@ -114,7 +120,7 @@ class ShareService:
 
             circle = await self.circles.by_name(guild_id, name_key(name))
             if circle is None:
-                raise NotFound(f"There's no circle called “{name[:50]}”. /circle list shows them.")
+                raise NotFound(msg("There's no circle called “{name}”. /circle list shows them.", name=name[:50]))
         elif channel_id is not None:
             circle = await self.circles.by_channel(channel_id)
         if circle is None:
@@ -122,10 +128,10 @@ class ShareService:
             if len(mine) == 1:
                 circle = mine[0]
             elif not mine:
-                raise InvalidInput("Shares go to a circle you're in. Join one with /circle join first.")
+                raise InvalidInput(msg("Shares go to a circle you're in. Join one with /circle join first."))
             else:
                 raise InvalidInput(
-                    "Which circle is this for? Add the circle option, or run /share post in its channel."
+                    msg("Which circle is this for? Add the circle option, or run /share post in its channel.")
                 )
         self._check_open_to(circle, role_ids)
         return circle
@@ -133,13 +139,19 @@ class ShareService:
     @staticmethod
     def _check_open_to(circle: Circle, role_ids: set[int]) -> None:
         if not circle.active:
-            raise InvalidInput(f"The {circle.name} circle is archived, so it isn't taking new shares.")
+            raise InvalidInput(
+                msg("The {circle} circle is archived, so it isn't taking new shares.", circle=circle.name)
+            )
         if circle.member_role_id not in role_ids:
-            raise NotAllowed(f"Only members of {circle.name} can share there. You can join with /circle join.")
+            raise NotAllowed(
+                msg("Only members of {circle} can share there. You can join with /circle join.", circle=circle.name)
+            )
         if not circle.anonymous_sharing:
-            raise InvalidInput(f"Anonymous sharing is switched off in {circle.name}.")
+            raise InvalidInput(msg("Anonymous sharing is switched off in {circle}.", circle=circle.name))
         if circle.channel_id is None:
-            raise InvalidInput(f"{circle.name} needs a quick repair first (a coordinator can run /circle repair).")
+            raise InvalidInput(
+                msg("{circle} needs a quick repair first (a coordinator can run /circle repair).", circle=circle.name)
+            )
 
     async def circle_to_post(
         self, guild_id: int, user_id: int, *, name: str | None, channel_id: int | None, role_ids: set[int]
@@ -170,9 +182,16 @@ class ShareService:
     ) -> Prepared:
         cleaned = sanitize(text or "", limit=limit + 1, allow_invites=allow_invites)
         if not cleaned:
-            raise InvalidInput("There's nothing to share yet. Write a few words and try again.")
+            raise InvalidInput(msg("There's nothing to share yet. Write a few words and try again."))
         if len(cleaned) > limit:
-            raise InvalidInput(f"That's a little long: please keep it under {limit} characters (it has {len(text)}).")
+            raise InvalidInput(
+                msgs(
+                    "That's a little long: please keep it under {n} character (it has {length}).",
+                    "That's a little long: please keep it under {n} characters (it has {length}).",
+                    limit,
+                    length=len(text),
+                )
+            )
         warning = sanitize(content_warning or "", limit=WARNING_LIMIT, allow_invites=False) or None
         return Prepared(cleaned, warning, assess(f"{warning or ''}\n{cleaned}"))
 
@@ -187,17 +206,35 @@ class ShareService:
     @staticmethod
     def _check_posting(circle: Circle, state: PostingState) -> None:
         if state.muted:
-            when = f" until {stamp(from_iso(state.muted_until), 'f')}" if state.muted_until else ""
+            if state.muted_until:
+                raise NotAllowed(
+                    msg(
+                        "You can't post anonymously in {circle} until {when}. If you think this is a mistake, "
+                        "please talk to the circle's facilitators.",
+                        circle=circle.name,
+                        when=stamp(from_iso(state.muted_until), "f"),
+                    )
+                )
             raise NotAllowed(
-                f"You can't post anonymously in {circle.name}{when}. If you think this is a mistake, "
-                "please talk to the circle's facilitators."
+                msg(
+                    "You can't post anonymously in {circle}. If you think this is a mistake, "
+                    "please talk to the circle's facilitators.",
+                    circle=circle.name,
+                )
             )
         limit = circle.share_rate_per_hour
         if state.recent >= limit and state.oldest_recent is not None:
             again = from_iso(state.oldest_recent) + RATE_WINDOW
             raise RateLimited(
-                f"You've shared {state.recent} times in {circle.name} in the last hour, which is this circle's limit. "
-                f"You can post again {stamp(again, 'R')}. Your words weren't lost: copy them somewhere if you like."
+                msgs(
+                    "You've shared {n} time in {circle} in the last hour, which is this circle's limit. "
+                    "You can post again {when}. Your words weren't lost: copy them somewhere if you like.",
+                    "You've shared {n} times in {circle} in the last hour, which is this circle's limit. "
+                    "You can post again {when}. Your words weren't lost: copy them somewhere if you like.",
+                    state.recent,
+                    circle=circle.name,
+                    when=stamp(again, "R"),
+                )
             )
 
     async def sharing_options(self, circle: Circle) -> tuple[int, bool]:
@@ -213,20 +250,25 @@ class ShareService:
         zone = await self._zone(circle.guild_id) if rotation in (Rotation.DAILY, Rotation.WEEKLY) else UTC_ZONE
         return epoch_for(rotation, now, zone, post_token)
 
-    async def preview_name(self, circle: Circle, user_id: int) -> str:
-        """The pseudonym the preview shows, without storing anything (nothing is kept before Post)."""
+    async def preview_name(self, circle: Circle, user_id: int, *, language: str = SOURCE) -> str:
+        """The pseudonym the preview shows, without storing anything (nothing is kept before Post).
+        ``language``: the circle's (the server's), whose words a new pseudonym is made of."""
         h = self.member_hash(circle.guild_id, user_id)
         epoch = await self._epoch(circle, self.clock.now(), secrets.token_hex(8))
         known = await self.shares.pseudonym_for(circle.id, epoch, h)
-        return known or name_from_digest(self.keyring.pseudonym_digest(circle.guild_id, circle.id, h, epoch))
+        digest = self.keyring.pseudonym_digest(circle.guild_id, circle.id, h, epoch)
+        return known or name_from_digest(digest, language)
 
-    async def submit(self, circle: Circle, user_id: int, prepared: Prepared, *, notify: bool) -> Submitted:
+    async def submit(
+        self, circle: Circle, user_id: int, prepared: Prepared, *, notify: bool, language: str = SOURCE
+    ) -> Submitted:
+        """Store the share (``language``: the server's, for a pseudonym made now) and say what happens next."""
         await self.check_can_post(circle, user_id)
         now = self.clock.now()
         h = self.member_hash(circle.guild_id, user_id)
         token = secrets.token_hex(8)
         epoch = await self._epoch(circle, now, token)
-        pseudonym = await self.pseudonyms.pseudonym(circle.guild_id, circle.id, h, epoch)
+        pseudonym = await self.pseudonyms.pseudonym(circle.guild_id, circle.id, h, epoch, language)
         delay, _ = await self.sharing_options(circle)
         outcome = Outcome.REVIEW if circle.premoderation else (Outcome.SCHEDULED if delay else Outcome.POSTED)
         post_at = None
@@ -312,25 +354,26 @@ class ShareService:
     async def get(self, public_id: str) -> Share:
         share = await self.shares.by_public_id(public_id)
         if share is None or share.status in ("deleted", "removed", "rejected"):
-            raise NotFound("That share is no longer here.")
+            raise NotFound(msg("That share is no longer here."))
         return share
 
     async def circle_of(self, share: Share) -> Circle:
         circle = await self.circles.get(share.circle_id)
         if circle is None:
-            raise NotFound("That circle no longer exists.")
+            raise NotFound(msg("That circle no longer exists."))
         return circle
 
     # -- replies and support ------------------------------------------------------------
 
-    async def plan_reply(self, share: Share, user_id: int, text: str) -> ReplyPlan:
+    async def plan_reply(self, share: Share, user_id: int, text: str, *, language: str = SOURCE) -> ReplyPlan:
+        """Check a reply and find its pseudonym (``language``: the server's, for a pseudonym made now)."""
         circle = await self.circle_of(share)
         if share.status != "posted" or share.thread_id is None:
-            raise InvalidInput("That share isn't open for replies.")
+            raise InvalidInput(msg("That share isn't open for replies."))
         h = self.member_hash(share.guild_id, user_id)
         muted, _ = await self.shares.muted_until(circle.id, h, self.clock.now())
         if muted:
-            raise NotAllowed(f"You can't post anonymously in {circle.name} right now.")
+            raise NotAllowed(msg("You can't post anonymously in {circle} right now.", circle=circle.name))
         _, allow_invites = await self.sharing_options(circle)
         prepared = self.prepare(text, None, allow_invites=allow_invites, limit=REPLY_LIMIT)
         is_author = share.author_user_hash is not None and share.author_user_hash == h
@@ -338,7 +381,7 @@ class ShareService:
             epoch = share.epoch
         else:
             epoch = epoch_for(circle.pseudonym_rotation, self.clock.now(), await self._zone(share.guild_id), "")
-        pseudonym = await self.pseudonyms.pseudonym(share.guild_id, share.circle_id, h, epoch)
+        pseudonym = await self.pseudonyms.pseudonym(share.guild_id, share.circle_id, h, epoch, language)
         return ReplyPlan(share, pseudonym, is_author, prepared.text, h, prepared.assessment)
 
     async def record_reply(self, plan: ReplyPlan, message_id: int) -> None:
@@ -357,12 +400,12 @@ class ShareService:
     async def report(self, share: Share, user_id: int, reason: str) -> Report:
         cleaned = sanitize(reason or "", limit=REASON_LIMIT)
         if not cleaned:
-            raise InvalidInput("Please say briefly what's wrong, so the moderators can act on it.")
+            raise InvalidInput(msg("Please say briefly what's wrong, so the moderators can act on it."))
         report = await self.shares.add_report(
             share, self.member_hash(share.guild_id, user_id), cleaned, self.clock.now()
         )
         if report is None:
-            raise Conflict("You've already reported this share. The moderators have it.")
+            raise Conflict(msg("You've already reported this share. The moderators have it."))
         log.info("share reported share=%s report=%s", share.public_id, report.id)
         return report
 
@@ -370,32 +413,32 @@ class ShareService:
         circle = await self.circle_of(share)
         if circle.facilitator_role_id is not None and circle.facilitator_role_id in actor.role_ids:
             return circle
-        await self.access.require_coordinator(share.guild_id, actor, "moderate anonymous shares")
+        await self.access.require_coordinator(share.guild_id, actor, MODERATE_SHARES)
         return circle
 
     async def open_report(self, report_id: int) -> tuple[Report, Share]:
         report = await self.shares.report(report_id)
         if report is None:
-            raise NotFound("That report no longer exists.")
+            raise NotFound(msg("That report no longer exists."))
         share = await self.shares.get(report.share_id)
         if share is None:
-            raise NotFound("That share no longer exists.")
+            raise NotFound(msg("That share no longer exists."))
         return report, share
 
     async def close_report(self, report: Report, status: str) -> None:
         """Close an open report as ``status``, once: of two moderators acting on it at the same moment,
         the second is told someone already did."""
         if not await self.shares.close_report_if_open(report.id, status):
-            raise Conflict("Someone already acted on this report.")
+            raise Conflict(msg("Someone already acted on this report."))
 
     async def reopen_report(self, report: Report) -> None:
         await self.shares.set_report(report.id, status="open")
 
     async def mute_author(self, share: Share, duration: str) -> datetime | None:
         if duration not in MUTES:
-            raise InvalidInput("Unknown mute length.")
+            raise InvalidInput(msg("Unknown mute length."))
         if share.author_user_hash is None:
-            raise InvalidInput("This post can no longer be linked to anyone, so there is nobody to mute.")
+            raise InvalidInput(msg("This post can no longer be linked to anyone, so there is nobody to mute."))
         length = MUTES[duration]
         until = self.clock.now() + length if length else None
         await self.shares.mute(share.guild_id, share.circle_id, share.author_user_hash, until, self.clock.now())
@@ -421,7 +464,7 @@ class ShareService:
             changes = {"status": "rejected", "content": None, "content_warning": None}
             decided = await self.shares.update_if(share.id, "pending_review", **changes)
         if decided is None:
-            raise Conflict("Someone already decided on this share.")
+            raise Conflict(msg("Someone already decided on this share."))
         if not approve:
             await self.shares.db.checkpoint_after_delete()
         return decided
@@ -438,7 +481,7 @@ class ShareService:
     async def own(self, public_id: str, user_id: int) -> Share:
         share = await self.shares.by_public_id(public_id)
         if share is None or share.author_user_hash != self.member_hash(share.guild_id, user_id):
-            raise NotFound("I can't find that share among yours. It may already be deleted.")
+            raise NotFound(msg("I can't find that share among yours. It may already be deleted."))
         return share
 
     async def delete_own(self, share: Share) -> None:

@@ -5,6 +5,10 @@ text only: no function in this module accepts a user, a member or an id of a per
 cannot reach a message, a component, a thread name or a log line by this path. Every send uses
 ``allowed_mentions=none`` and the text is sanitised again (mentions neutralised, invites removed)
 even though the service already did it.
+
+The words around the text are in the language of whoever reads them, passed in as a
+:class:`bot.i18n.Speaker`: for a share, its buttons, its reply thread and the moderators' copies,
+the server's language (``server_speaker``), never the writer's, which would say something about them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import discord
 
+from bot.i18n import Speaker
 from bot.services.sanitize import sanitize
 
 log = logging.getLogger(__name__)
@@ -28,23 +33,26 @@ def _spoiler(text: str) -> str:
     return "||" + text.replace("|", "\\|") + "||"
 
 
-def share_body(pseudonym: str, text: str, content_warning: str | None, *, allow_invites: bool = False) -> list[str]:
-    """The readable parts of a share, as everyone will see them."""
+def share_body(
+    pseudonym: str, text: str, content_warning: str | None, *, t: Speaker, allow_invites: bool = False
+) -> list[str]:
+    """The readable parts of a share, as everyone will see them (``t``: the server's language)."""
     clean = sanitize(text, limit=MAX_TEXT, allow_invites=allow_invites)
-    header = f"**{sanitize(pseudonym, limit=80)}** shared anonymously"
+    header = t("**{pseudonym}** shared anonymously", pseudonym=sanitize(pseudonym, limit=80))
     if content_warning:
         warning = sanitize(content_warning, limit=100)
-        return [header, f"**Content warning:** {warning}\n{_spoiler(clean)}"]
+        return [header, t("**Content warning:** {warning}\n{text}", warning=warning, text=_spoiler(clean))]
     return [header, clean]
 
 
-def reply_body(pseudonym: str, text: str, is_author: bool, *, allow_invites: bool = False) -> str:
-    marker = " (author)" if is_author else ""
-    return f"**{sanitize(pseudonym, limit=80)}**{marker}\n{sanitize(text, limit=MAX_TEXT, allow_invites=allow_invites)}"
+def reply_body(pseudonym: str, text: str, is_author: bool, *, t: Speaker, allow_invites: bool = False) -> str:
+    name = sanitize(pseudonym, limit=80)
+    header = t("**{pseudonym}** (author)", pseudonym=name) if is_author else f"**{name}**"
+    return f"{header}\n{sanitize(text, limit=MAX_TEXT, allow_invites=allow_invites)}"
 
 
-def support_label(count: int) -> str:
-    return f"Sending support · {count}" if count else "Sending support"
+def support_label(count: int, t: Speaker) -> str:
+    return t("Sending support · {count}", count=t.number(count)) if count else t("Sending support")
 
 
 def share_container(
@@ -53,10 +61,11 @@ def share_container(
     content_warning: str | None,
     buttons: list[discord.ui.Item[Any]],
     *,
+    t: Speaker,
     allow_invites: bool = False,
 ) -> discord.ui.Container[Any]:
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=SHARE_COLOUR)
-    header, body = share_body(pseudonym, text, content_warning, allow_invites=allow_invites)
+    header, body = share_body(pseudonym, text, content_warning, t=t, allow_invites=allow_invites)
     container.add_item(discord.ui.TextDisplay(header))
     container.add_item(discord.ui.TextDisplay(body))
     if buttons:
@@ -95,24 +104,27 @@ class AnonymousSender:
         message: discord.Message = await channel.send(view=view, allowed_mentions=NO_MENTIONS)
         return message
 
-    async def post_share(self, channel_id: int, pseudonym: str, view: discord.ui.LayoutView) -> tuple[int, int | None]:
-        """Post a share and open its reply thread (named after the pseudonym only)."""
+    async def post_share(
+        self, channel_id: int, pseudonym: str, view: discord.ui.LayoutView, *, t: Speaker
+    ) -> tuple[int, int | None]:
+        """Post a share and open its reply thread (named after the pseudonym only, in ``t``'s language)."""
         message = await self.post(channel_id, view)
         thread_id: int | None = None
         try:
-            thread = await message.create_thread(name=f"Replies to {sanitize(pseudonym, limit=80)}"[:100])
+            name = t("Replies to {pseudonym}", pseudonym=sanitize(pseudonym, limit=80))
+            thread = await message.create_thread(name=name[:100])
             thread_id = thread.id
         except discord.HTTPException:
             log.warning("could not open a reply thread message=%s", message.id)
         return message.id, thread_id
 
     async def post_reply(
-        self, thread_id: int, pseudonym: str, text: str, is_author: bool, *, allow_invites: bool
+        self, thread_id: int, pseudonym: str, text: str, is_author: bool, *, t: Speaker, allow_invites: bool
     ) -> int:
         thread = await self._channel(thread_id)
         if isinstance(thread, discord.Thread) and thread.archived:
             await thread.edit(archived=False)
-        view = layout(discord.ui.TextDisplay(reply_body(pseudonym, text, is_author, allow_invites=allow_invites)))
+        view = layout(discord.ui.TextDisplay(reply_body(pseudonym, text, is_author, t=t, allow_invites=allow_invites)))
         message: discord.Message = await thread.send(view=view, allowed_mentions=NO_MENTIONS)
         return message.id
 
@@ -131,7 +143,8 @@ class AnonymousSender:
             log.info("anonymous message already gone message=%s", message_id)
 
     async def tell_privately(self, user_id: int, text: str) -> bool:
-        """A DM to one person about their own content (a reply arrived, a review decision). Says nobody's name."""
+        """A DM to one person about their own content (a reply arrived, a review decision), already in
+        their language (``member_speaker``). Says nobody's name."""
         try:
             user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
             await user.send(text, allowed_mentions=NO_MENTIONS)

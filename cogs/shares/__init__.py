@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
+from bot.services.member_time import MemberTimeService
 from bot.services.server_settings import ServerSettings
 from bot.services.shares import ShareService
 from bot.services.support.service import SupportService
@@ -25,7 +26,8 @@ async def setup(
     access: AccessService,
     support: SupportService,
     ask_listener: AskListener,
+    member_time: MemberTimeService,
 ) -> SharesCog:
-    cog = SharesCog(bot, shares, crisis, guild_settings, access, support, ask_listener)
+    cog = SharesCog(bot, shares, crisis, guild_settings, access, support, ask_listener, member_time)
     await bot.add_cog(cog)
     return cog

@@ -3,6 +3,13 @@
 Thin: every rule lives in ``bot/services/shares.py``; every anonymous message leaves through
 ``bot/ui/anonymous.py``. Interactions are always answered ephemerally, so Discord shows nobody a
 "used /share" line: the public post is a separate message from the bot.
+
+Who reads which language: forms, previews, errors, the crisis card and every private answer are in
+the language of the person who pressed (``reader``); the share itself, its buttons, its reply
+thread and its pseudonym, and the moderators' alert, review and report cards are in the server's
+(``server_speaker``), so nothing public says anything about the writer; a DM sent later (a reply
+or support arrived, a review decision) is in the language its reader last used with the bot
+(``member_speaker``).
 """
 
 from __future__ import annotations
@@ -15,11 +22,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import N_, Speaker, msg
 from bot.safety import Level
 from bot.scheduler import Job
 from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
+from bot.services.member_time import MemberTimeService
 from bot.services.server_settings import ServerSettings
 from bot.services.shares import Outcome, Prepared, ReplyPlan, ShareService
 from bot.services.support.service import SupportService
@@ -27,6 +36,7 @@ from bot.storage.circles import Circle
 from bot.storage.shares import Share
 from bot.timekeeping.markup import message_link, stamp
 from bot.ui.anonymous import AnonymousSender, layout, share_container
+from bot.ui.language import member_speaker, reader, server_speaker
 from bot.ui.people import actor_from, guild_of
 from bot.ui.ports import AskListener
 from bot.ui.safety import crisis_sections
@@ -46,11 +56,12 @@ from cogs.shares.views import (
 log = logging.getLogger(__name__)
 MEMBER = {"audience": Audience.MEMBER}
 TD = discord.ui.TextDisplay
-NO_LISTENERS_NOTE = (
+NO_LISTENERS_NOTE = N_(
     "This server has no volunteer listeners yet, so one-to-one support isn't available here. "
     "The services above are there for you, any time."
 )
-LISTENER_OFFER = "You can also talk one-to-one with a volunteer listener, privately: they won't see who you are."
+LISTENER_OFFER = N_("You can also talk one-to-one with a volunteer listener, privately: they won't see who you are.")
+SHARE_STATUS = {"posted": N_("posted"), "scheduled": N_("about to appear"), "pending_review": N_("waiting for review")}
 
 
 class SharesCog(commands.Cog, name="SharesCog"):
@@ -65,6 +76,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         access: AccessService,
         support: SupportService,
         ask_listener: AskListener,
+        member_time: MemberTimeService,
     ) -> None:
         self.bot = bot
         self.service = service
@@ -73,6 +85,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         self.access = access
         self.support = support
         self.ask_listener = ask_listener
+        self.member_time = member_time
         self.sender = AnonymousSender(bot)
         self.remove_menu = app_commands.ContextMenu(name="Remove anonymous post", callback=self.remove_context)
         self.remove_menu.guild_only = True
@@ -100,15 +113,23 @@ class SharesCog(commands.Cog, name="SharesCog"):
     async def _mod_channel(self, guild_id: int) -> int | None:
         return (await self.settings.get(guild_id)).mod_channel_id
 
-    async def _listener_choice(self, guild_id: int) -> tuple[str, list[discord.ui.Button[Any]]]:
+    async def _server(self, guild_id: int) -> Speaker:
+        """Words for the circle and its moderators: the server's language."""
+        return await server_speaker(self.settings, guild_id, self.bot.get_guild(guild_id))
+
+    async def _dm(self, guild_id: int, user_id: int) -> Speaker:
+        """Words for a DM sent later: the language the person last used with the bot here."""
+        return await member_speaker(self.member_time, guild_id, user_id, self.bot.get_guild(guild_id))
+
+    async def _listener_choice(self, guild_id: int, t: Speaker) -> tuple[str, list[discord.ui.Button[Any]]]:
         """A line and (when this server has listeners) a button that opens a one-to-one request."""
         if not await self.support.has_listeners(guild_id):
-            return NO_LISTENERS_NOTE, []
+            return t(NO_LISTENERS_NOTE), []
 
         async def talk(i: discord.Interaction[Any]) -> None:
             await self.ask_listener(i, guild_id, source="share")
 
-        return LISTENER_OFFER, [button("Talk to a listener", talk, keeps_card=True)]
+        return t(LISTENER_OFFER), [button(t("Talk to a listener"), talk, keeps_card=True)]
 
     def _roles(self, interaction: discord.Interaction[Any]) -> set[int]:
         return {r.id for r in getattr(interaction.user, "roles", [])}
@@ -141,12 +162,15 @@ class SharesCog(commands.Cog, name="SharesCog"):
         )
         if target.premoderation and await self._mod_channel(guild.id) is None:
             raise InvalidInput(
-                f"{target.name} reviews shares before they appear, but this server has no moderation channel yet. "
-                "Please ask an admin to set one with /setup."
+                msg(
+                    "{circle} reviews shares before they appear, but this server has no moderation channel yet. "
+                    "Please ask an admin to set one with /setup.",
+                    circle=target.name,
+                )
             )
-        await interaction.response.send_modal(self._modal(target))
+        await interaction.response.send_modal(self._modal(target, reader(interaction)))
 
-    def _modal(self, circle: Circle, text: str = "", warning: str = "", notify: bool = False) -> ShareModal:
+    def _modal(self, circle: Circle, t: Speaker, text: str = "", warning: str = "", notify: bool = False) -> ShareModal:
         async def written(submitted: discord.Interaction[Any], new_text: str, new_warning: str) -> None:
             _, allow = await self.service.sharing_options(circle)
             prepared = self.service.prepare(new_text, new_warning, allow_invites=allow)
@@ -155,14 +179,15 @@ class SharesCog(commands.Cog, name="SharesCog"):
             else:
                 await self._preview(submitted, circle, prepared, notify)
 
-        return ShareModal(circle.name, written, text=text, warning=warning)
+        return ShareModal(circle.name, written, t=t, text=text, warning=warning)
 
     async def _care(
         self, interaction: discord.Interaction[Any], circle: Circle, prepared: Prepared, notify: bool
     ) -> None:
         """Crisis words: resources first, privately; the person decides what happens next."""
         owner = interaction.user.id
-        sections = await crisis_sections(self.crisis, self.settings, circle.guild_id)
+        t = reader(interaction)
+        sections = await crisis_sections(self.crisis, self.settings, circle.guild_id, t=t)
 
         async def post_anyway(i: discord.Interaction[Any]) -> None:
             await self._preview(i, circle, prepared, notify)
@@ -172,21 +197,21 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 i,
                 Controls(
                     owner,
-                    TD("Okay, nothing was posted. Take care of yourself; /resources is always here."),
+                    TD(reader(i)("Okay, nothing was posted. Take care of yourself; /resources is always here.")),
                     card="share:post",
                 ),
             )
 
-        note, talk = await self._listener_choice(circle.guild_id)
+        note, talk = await self._listener_choice(circle.guild_id, t)
         view = Controls(
             owner,
             *[TD(s) for s in sections],
             TD(f"-# {note}"),
-            TD("Would you still like to share this with your circle? You'll see a preview first."),
+            TD(t("Would you still like to share this with your circle? You'll see a preview first.")),
             row(
-                button("Continue to preview", post_anyway, discord.ButtonStyle.primary),
+                button(t("Continue to preview"), post_anyway, discord.ButtonStyle.primary),
                 *talk,
-                button("Don't post", cancel),
+                button(t("Don't post"), cancel),
             ),
             card="share:post",
         )
@@ -196,63 +221,98 @@ class SharesCog(commands.Cog, name="SharesCog"):
         self, interaction: discord.Interaction[Any], circle: Circle, prepared: Prepared, notify: bool
     ) -> None:
         owner = interaction.user.id
-        pseudonym = await self.service.preview_name(circle, owner)
+        t = reader(interaction)  # the frame and its buttons: the writer's language
+        circle_t = await self._server(circle.guild_id)  # the share as the circle will see it, and its pseudonym
+        pseudonym = await self.service.preview_name(circle, owner, language=circle_t.language)
         delay, allow = await self.service.sharing_options(circle)
-        when = (
-            f" It will appear at a random moment up to {delay} seconds after you press Post, so nobody can match "
-            "the moment you posted."
-            if delay
-            else ""
-        )
-        review = " A moderator will review it first (they won't see who wrote it)." if circle.premoderation else ""
+        channel = f"<#{circle.channel_id}>"
+        about = [
+            # Translators: "Post" is the button below the preview.
+            t(
+                "**Preview.** This is exactly how your share will look in {channel}. "
+                "Nothing is posted until you press Post.",
+                channel=channel,
+            )
+        ]
+        if delay:
+            about.append(
+                t.n(
+                    "It will appear at a random moment up to {n} second after you press Post, so nobody can match "
+                    "the moment you posted.",
+                    "It will appear at a random moment up to {n} seconds after you press Post, so nobody can match "
+                    "the moment you posted.",
+                    delay,
+                )
+            )
+        if circle.premoderation:
+            about.append(t("A moderator will review it first (they won't see who wrote it)."))
 
         async def do_post(i: discord.Interaction[Any]) -> None:
             await i.response.defer()
-            submitted = await self.service.submit(circle, owner, prepared, notify=notify)
+            t = reader(i)
+            language = (await self._server(circle.guild_id)).language
+            submitted = await self.service.submit(circle, owner, prepared, notify=notify, language=language)
             share = submitted.share
             if submitted.outcome is Outcome.POSTED:
                 share = await self._publish(share)
-                text = f"Posted in <#{circle.channel_id}> as **{share.pseudonym}**. [See it]({message_link(circle.guild_id, share.channel_id, share.message_id)})"
+                text = t(
+                    "Posted in {channel} as **{pseudonym}**. [See it]({link})",
+                    channel=channel,
+                    pseudonym=share.pseudonym,
+                    link=message_link(circle.guild_id, share.channel_id, share.message_id),
+                )
             elif submitted.outcome is Outcome.SCHEDULED and submitted.post_at is not None:
-                text = f"It will appear in <#{circle.channel_id}> {stamp(submitted.post_at, 'R')} as **{share.pseudonym}**."
+                text = t(
+                    "It will appear in {channel} {when} as **{pseudonym}**.",
+                    channel=channel,
+                    when=stamp(submitted.post_at, "R"),
+                    pseudonym=share.pseudonym,
+                )
             else:
                 await self._send_for_review(share, circle)
-                text = "Sent to the moderators for a quick review. I'll tell you privately when it's decided."
+                text = t("Sent to the moderators for a quick review. I'll tell you privately when it's decided.")
             await self._show(
                 i,
                 Controls(
                     owner,
-                    TD(text + "\n-# /share mine lists your shares; you can delete them there."),
+                    TD(text + "\n" + t("-# /share mine lists your shares; you can delete them there.")),
                     card="share:post",
                 ),
             )
 
         async def edit(i: discord.Interaction[Any]) -> None:
-            await i.response.send_modal(self._modal(circle, prepared.text, prepared.content_warning or "", notify))
+            await i.response.send_modal(
+                self._modal(circle, reader(i), prepared.text, prepared.content_warning or "", notify)
+            )
 
         async def cancel(i: discord.Interaction[Any]) -> None:
-            await self._show(i, Controls(owner, TD("Cancelled: nothing was posted or kept."), card="share:post"))
+            await self._show(
+                i, Controls(owner, TD(reader(i)("Cancelled: nothing was posted or kept.")), card="share:post")
+            )
 
         async def toggle(i: discord.Interaction[Any]) -> None:
             await self._preview(i, circle, prepared, not notify)
 
-        notify_label = "Tell me about replies: on" if notify else "Tell me about replies: off"
+        notify_label = t("Tell me about replies: on") if notify else t("Tell me about replies: off")
         view = Controls(
             owner,
-            TD(
-                f"**Preview.** This is exactly how your share will look in <#{circle.channel_id}>. Nothing is posted until you press Post.{when}{review}"
-            ),
+            TD(" ".join(about)),
             share_container(
-                pseudonym, prepared.text, prepared.content_warning, disabled_public_buttons(), allow_invites=allow
+                pseudonym,
+                prepared.text,
+                prepared.content_warning,
+                disabled_public_buttons(circle_t),
+                t=circle_t,
+                allow_invites=allow,
             ),
             row(
                 # Post runs once: a double click is told it's in hand, a later press that the card expired.
-                button("Post", do_post, discord.ButtonStyle.success, action="post"),
-                button("Edit", edit, keeps_card=True, action="edit"),  # the form may be closed unsent
-                button("Cancel", cancel, action="cancel"),
+                button(t.p("button", "Post"), do_post, discord.ButtonStyle.success, action="post"),
+                button(t.p("button", "Edit"), edit, keeps_card=True, action="edit"),  # the form may be closed unsent
+                button(t.p("button", "Cancel"), cancel, action="cancel"),
                 button(notify_label, toggle, action="notify"),
             ),
-            TD("-# With replies on, I'll DM you when someone replies or sends support; never who."),
+            TD(t("-# With replies on, I'll DM you when someone replies or sends support; never who.")),
             card="share:post",
         )
         await self._show(interaction, view)
@@ -260,10 +320,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
     async def _publish(self, share: Share) -> Share:
         circle = await self.service.circle_of(share)  # fresh: the preview may be half an hour old
         if circle.channel_id is None:
-            raise InvalidInput(f"{circle.name} has no channel right now; a coordinator can run /circle repair.")
+            raise InvalidInput(
+                msg("{circle} has no channel right now; a coordinator can run /circle repair.", circle=circle.name)
+            )
         _, allow = await self.service.sharing_options(circle)
+        t = await self._server(share.guild_id)
         message_id, thread_id = await self.sender.post_share(
-            circle.channel_id, share.pseudonym, public_share_view(share, allow_invites=allow)
+            circle.channel_id, share.pseudonym, public_share_view(share, t=t, allow_invites=allow), t=t
         )
         share = await self.service.mark_posted(share, circle.channel_id, message_id, thread_id)
         log.info("share posted share=%s circle=%s", share.public_id, circle.id)
@@ -282,14 +345,19 @@ class SharesCog(commands.Cog, name="SharesCog"):
         channel_id = await self._mod_channel(share.guild_id)
         if channel_id is None:
             return
+        t = await self._server(share.guild_id)
         view = layout(
             discord.ui.Container(
                 TD(
-                    f"💛 **An anonymous share in {circle.name} may be from someone in crisis.** Nobody, including me, "
-                    "knows who wrote it. They have already been shown crisis resources. If you can, reply gently in its "
-                    f"thread. [Go to the post]({message_link(share.guild_id, share.channel_id, share.message_id)})"
+                    t(
+                        "💛 **An anonymous share in {circle} may be from someone in crisis.** Nobody, including me, "
+                        "knows who wrote it. They have already been shown crisis resources. If you can, reply gently "
+                        "in its thread. [Go to the post]({link})",
+                        circle=circle.name,
+                        link=message_link(share.guild_id, share.channel_id, share.message_id),
+                    )
                 ),
-                row(ShareButton("reply", share.public_id)),
+                row(ShareButton("reply", share.public_id, t=t)),
                 accent_colour=discord.Colour.gold(),
             )
         )
@@ -301,14 +369,19 @@ class SharesCog(commands.Cog, name="SharesCog"):
     async def _send_for_review(self, share: Share, circle: Circle) -> None:
         channel_id = await self._mod_channel(share.guild_id)
         if channel_id is None:
-            raise InvalidInput("No moderation channel is set, so I can't send this for review.")
+            raise InvalidInput(msg("No moderation channel is set, so I can't send this for review."))
         _, allow = await self.service.sharing_options(circle)
+        t = await self._server(share.guild_id)
         view = layout(
             TD(
-                f"📝 **A new anonymous share in {circle.name} is waiting for review.** Nobody, including moderators, can see who wrote it."
+                t(
+                    "📝 **A new anonymous share in {circle} is waiting for review.** "
+                    "Nobody, including moderators, can see who wrote it.",
+                    circle=circle.name,
+                )
             ),
-            share_container(share.pseudonym, share.content or "", share.content_warning, [], allow_invites=allow),
-            row(ReviewButton("approve", share.public_id), ReviewButton("reject", share.public_id)),
+            share_container(share.pseudonym, share.content or "", share.content_warning, [], t=t, allow_invites=allow),
+            row(ReviewButton("approve", share.public_id, t=t), ReviewButton("reject", share.public_id, t=t)),
         )
         message = await self.sender.post(channel_id, view)
         await self.service.record_review_card(share, message.id)
@@ -316,23 +389,35 @@ class SharesCog(commands.Cog, name="SharesCog"):
     async def on_review_button(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None:
         share = await self.service.find(public_id)
         if share is None:
-            raise NotFound("That share no longer exists.")
+            raise NotFound(msg("That share no longer exists."))
         circle = await self.service.require_moderator(share, actor_from(interaction))
         if action == "approve":
             await interaction.response.defer()
             author = await self.service.author_id(share)
             share = await self.service.decide_review(share, approve=True)
             share = await self._publish(share)
+            link = message_link(share.guild_id, share.channel_id, share.message_id)
             if author is not None:
+                dm = await self._dm(share.guild_id, author)
                 await self.sender.tell_privately(
                     author,
-                    f"Your anonymous share in **{circle.name}** was approved and is now posted: {message_link(share.guild_id, share.channel_id, share.message_id)}",
+                    dm(
+                        "Your anonymous share in **{circle}** was approved and is now posted: {link}",
+                        circle=circle.name,
+                        link=link,
+                    ),
                 )
             await self.service.forget_author_id_unless_notify(share)
+            t = await self._server(share.guild_id)  # the review card is the moderators' record
             await interaction.edit_original_response(
                 view=layout(
                     TD(
-                        f"✅ <@{interaction.user.id}> approved an anonymous share in {circle.name}. [Go to it]({message_link(share.guild_id, share.channel_id, share.message_id)})"
+                        t(
+                            "✅ {moderator} approved an anonymous share in {circle}. [Go to it]({link})",
+                            moderator=f"<@{interaction.user.id}>",
+                            circle=circle.name,
+                            link=link,
+                        )
                     )
                 )
             )
@@ -342,26 +427,38 @@ class SharesCog(commands.Cog, name="SharesCog"):
             decided = await self.service.decide_review(share, approve=False)
             author = await self.service.author_id(share)
             if author is not None:
-                why = f"\nThe moderator's note: {reason.strip()}" if reason.strip() else ""
-                await self.sender.tell_privately(
-                    author,
-                    f"Your anonymous share in **{circle.name}** wasn't approved, so it wasn't posted.{why}\n"
-                    "You're welcome to write something else; /resources is there if you need support.",
-                )
+                dm = await self._dm(share.guild_id, author)
+                lines = [
+                    dm("Your anonymous share in **{circle}** wasn't approved, so it wasn't posted.", circle=circle.name)
+                ]
+                if reason.strip():
+                    lines.append(dm("The moderator's note: {note}", note=reason.strip()))
+                lines.append(dm("You're welcome to write something else; /resources is there if you need support."))
+                await self.sender.tell_privately(author, "\n".join(lines))
             await self.service.forget_author_id(decided)
+            t = await self._server(share.guild_id)
             await submitted.response.edit_message(
-                view=layout(TD(f"❌ <@{submitted.user.id}> didn't approve an anonymous share in {circle.name}."))
+                view=layout(
+                    TD(
+                        t(
+                            "❌ {moderator} didn't approve an anonymous share in {circle}.",
+                            moderator=f"<@{submitted.user.id}>",
+                            circle=circle.name,
+                        )
+                    )
+                )
             )
 
+        t = reader(interaction)  # the form is the moderator's own
         await interaction.response.send_modal(
             TextModal(
-                "Not approving this share",
-                "A note for the author (optional)",
+                t("Not approving this share"),
+                t("A note for the author (optional)"),
                 rejected,
                 card="share:rejecting",
                 required=False,
                 max_length=500,
-                description="Sent privately to the author. They won't learn who you are.",
+                description=t("Sent privately to the author. They won't learn who you are."),
             )
         )
 
@@ -369,27 +466,28 @@ class SharesCog(commands.Cog, name="SharesCog"):
 
     async def on_share_button(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None:
         share = await self.service.get(public_id)
+        t = reader(interaction)
         if action == "support":
             await self._support(interaction, share)
         elif action == "reply":
             await interaction.response.send_modal(
                 TextModal(
-                    "Reply anonymously",
-                    "Your reply",
+                    t("Reply anonymously"),
+                    t("Your reply"),
                     lambda i, text: self._reply(i, share, text),
                     card="share:replying",
-                    description="Posted in the thread under a pseudonym. Speak from your own experience.",
+                    description=t("Posted in the thread under a pseudonym. Speak from your own experience."),
                 )
             )
         else:
             await interaction.response.send_modal(
                 TextModal(
-                    "Report this share",
-                    "What's wrong?",
+                    t("Report this share"),
+                    t("What's wrong?"),
                     lambda i, text: self._report(i, share, text),
                     card="share:reporting",
                     max_length=500,
-                    description="Only moderators see this. They won't learn that you reported it.",
+                    description=t("Only moderators see this. They won't learn that you reported it."),
                 )
             )
 
@@ -399,24 +497,29 @@ class SharesCog(commands.Cog, name="SharesCog"):
         if added and share.channel_id and share.message_id:
             circle = await self.service.circle_of(share)
             _, allow = await self.service.sharing_options(circle)
-            await self.sender.edit(share.channel_id, share.message_id, public_share_view(share, allow_invites=allow))
+            view = public_share_view(share, t=await self._server(share.guild_id), allow_invites=allow)
+            await self.sender.edit(share.channel_id, share.message_id, view)
             author = await self.service.author_id(share) if share.notify else None
             if author is not None and author != interaction.user.id:
+                dm = await self._dm(share.guild_id, author)
                 await self.sender.tell_privately(
-                    author, f"Someone sent support to your anonymous share in **{circle.name}** 💛"
+                    author, dm("Someone sent support to your anonymous share in **{circle}** 💛", circle=circle.name)
                 )
+        t = reader(interaction)
         text = (
-            "Your support was sent 💛 Nobody sees who sends it."
+            t("Your support was sent 💛 Nobody sees who sends it.")
             if added
-            else "You've already sent support to this share 💛"
+            else t("You've already sent support to this share 💛")
         )
         await interaction.followup.send(text, ephemeral=True)
 
     async def _reply(self, interaction: discord.Interaction[Any], share: Share, text: str) -> None:
-        plan = await self.service.plan_reply(share, interaction.user.id, text)
+        language = (await self._server(share.guild_id)).language  # a new pseudonym is in the circle's words
+        plan = await self.service.plan_reply(share, interaction.user.id, text, language=language)
         if plan.assessment.level is not Level.NONE:
             owner = interaction.user.id
-            sections = await crisis_sections(self.crisis, self.settings, share.guild_id)
+            t = reader(interaction)
+            sections = await crisis_sections(self.crisis, self.settings, share.guild_id, t=t)
 
             async def anyway(i: discord.Interaction[Any]) -> None:
                 await self._post_reply(i, plan)
@@ -425,11 +528,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 await self._show(
                     i,
                     Controls(
-                        owner, TD("Okay, your reply wasn't posted. Take care of yourself."), card="share:replying"
+                        owner,
+                        TD(reader(i)("Okay, your reply wasn't posted. Take care of yourself.")),
+                        card="share:replying",
                     ),
                 )
 
-            note, talk = await self._listener_choice(share.guild_id)
+            note, talk = await self._listener_choice(share.guild_id, t)
             await self._show(
                 interaction,
                 Controls(
@@ -437,9 +542,9 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     *[TD(s) for s in sections],
                     TD(f"-# {note}"),
                     row(
-                        button("Post my reply", anyway, discord.ButtonStyle.primary),
+                        button(t("Post my reply"), anyway, discord.ButtonStyle.primary),
                         *talk,
-                        button("Don't post", cancel),
+                        button(t("Don't post"), cancel),
                     ),
                     card="share:replying",
                 ),
@@ -455,45 +560,77 @@ class SharesCog(commands.Cog, name="SharesCog"):
         _, allow = await self.service.sharing_options(circle)
         assert share.thread_id is not None
         message_id = await self.sender.post_reply(
-            share.thread_id, plan.pseudonym, plan.text, plan.is_author, allow_invites=allow
+            share.thread_id,
+            plan.pseudonym,
+            plan.text,
+            plan.is_author,
+            t=await self._server(share.guild_id),
+            allow_invites=allow,
         )
         await self.service.record_reply(plan, message_id)
+        link = message_link(share.guild_id, share.thread_id, message_id)
         if share.notify and not plan.is_author:
             author = await self.service.author_id(share)
             if author is not None:
+                dm = await self._dm(share.guild_id, author)
                 await self.sender.tell_privately(
                     author,
-                    f"Someone replied to your anonymous share in **{circle.name}**: {message_link(share.guild_id, share.thread_id, message_id)}",
+                    dm(
+                        "Someone replied to your anonymous share in **{circle}**: {link}", circle=circle.name, link=link
+                    ),
                 )
-        marker = " (marked as the author)" if plan.is_author else ""
-        done = f"Your reply is in the thread as **{plan.pseudonym}**{marker}. [See it]({message_link(share.guild_id, share.thread_id, message_id)})"
+        t = reader(interaction)
+        if plan.is_author:
+            done = t(
+                "Your reply is in the thread as **{pseudonym}** (marked as the author). [See it]({link})",
+                pseudonym=plan.pseudonym,
+                link=link,
+            )
+        else:
+            done = t(
+                "Your reply is in the thread as **{pseudonym}**. [See it]({link})", pseudonym=plan.pseudonym, link=link
+            )
         await self._show(interaction, Controls(interaction.user.id, TD(done), card="share:replying"))
 
     async def _report(self, interaction: discord.Interaction[Any], share: Share, reason: str) -> None:
         channel_id = await self._mod_channel(share.guild_id)
         if channel_id is None:
             raise InvalidInput(
-                "This server has no moderation channel yet, so reports can't reach anyone. Please tell a facilitator or an admin."
+                msg(
+                    "This server has no moderation channel yet, so reports can't reach anyone. "
+                    "Please tell a facilitator or an admin."
+                )
             )
         report = await self.service.report(share, interaction.user.id, reason)
         circle = await self.service.circle_of(share)
         _, allow = await self.service.sharing_options(circle)
+        t = await self._server(share.guild_id)
+        actions = ("remove", "mute1d", "mute7d", "mutepermanent", "dismiss")
         view = layout(
             TD(
-                f"🚩 **A report on an anonymous share in {circle.name}.** [Go to the post]({message_link(share.guild_id, share.channel_id, share.message_id)})\n**Reason given:** {report.reason}"
+                t(
+                    "🚩 **A report on an anonymous share in {circle}.** [Go to the post]({link})\n"
+                    "**Reason given:** {reason}",
+                    circle=circle.name,
+                    link=message_link(share.guild_id, share.channel_id, share.message_id),
+                    reason=report.reason,
+                )
             ),
-            share_container(share.pseudonym, share.content or "", share.content_warning, [], allow_invites=allow),
-            row(
-                *[ModButton(action, report.id) for action in ("remove", "mute1d", "mute7d", "mutepermanent", "dismiss")]
-            ),
+            share_container(share.pseudonym, share.content or "", share.content_warning, [], t=t, allow_invites=allow),
+            row(*[ModButton(action, report.id, t=t) for action in actions]),
             TD(
-                "-# Nobody, including moderators, can see who wrote this or who reported it. Muting is keyed to the poster, so it holds across pseudonyms."
+                t(
+                    "-# Nobody, including moderators, can see who wrote this or who reported it. "
+                    "Muting is keyed to the poster, so it holds across pseudonyms."
+                )
             ),
         )
         message = await self.sender.post(channel_id, view)
         await self.service.record_report_card(report, message.id)
         await interaction.response.send_message(
-            "Thank you for telling us. The moderators will look at it, and nobody will know you reported it.",
+            reader(interaction)(
+                "Thank you for telling us. The moderators will look at it, and nobody will know you reported it."
+            ),
             ephemeral=True,
         )
 
@@ -506,20 +643,36 @@ class SharesCog(commands.Cog, name="SharesCog"):
         status = {"remove": "removed", "dismiss": "dismissed"}.get(action, "muted")
         await self.service.close_report(report, status)
         who = f"<@{interaction.user.id}>"
+        t = await self._server(share.guild_id)  # the report card is the moderators' record
         try:
             if action == "remove":
                 await self._take_down(share)
-                outcome = f"{who} removed the post."
+                outcome = t("{moderator} removed the post.", moderator=who)
             elif action.startswith("mute"):
                 until = await self.service.mute_author(share, action.removeprefix("mute"))
-                length = f"until {stamp(until, 'f')}" if until else "until a moderator lifts it"
-                outcome = f"{who} muted the poster in {circle.name} {length}. They'll learn it privately when they next try to post."
+                if until:
+                    outcome = t(
+                        "{moderator} muted the poster in {circle} until {when}. "
+                        "They'll learn it privately when they next try to post.",
+                        moderator=who,
+                        circle=circle.name,
+                        when=stamp(until, "f"),
+                    )
+                else:
+                    outcome = t(
+                        "{moderator} muted the poster in {circle} until a moderator lifts it. "
+                        "They'll learn it privately when they next try to post.",
+                        moderator=who,
+                        circle=circle.name,
+                    )
             else:
-                outcome = f"{who} dismissed the report."
+                outcome = t("{moderator} dismissed the report.", moderator=who)
         except Exception:
             await self.service.reopen_report(report)  # it didn't happen: the report stays open
             raise
-        await interaction.response.edit_message(view=layout(TD(f"🚩 Report on a share in {circle.name}: {outcome}")))
+        await interaction.response.edit_message(
+            view=layout(TD(t("🚩 Report on a share in {circle}: {outcome}", circle=circle.name, outcome=outcome)))
+        )
 
     async def _take_down(self, share: Share) -> None:
         if share.channel_id and share.message_id:
@@ -539,50 +692,61 @@ class SharesCog(commands.Cog, name="SharesCog"):
         if share is not None:
             await self.service.require_moderator(share, actor_from(interaction))
             await self._take_down(share)
-            await interaction.response.send_message("Removed the anonymous post and its replies.", ephemeral=True)
+            await interaction.response.send_message(
+                reader(interaction)("Removed the anonymous post and its replies."), ephemeral=True
+            )
             return
         found = await self.service.reply_share(message.id)
         if found is None:
-            raise InvalidInput("That isn't an anonymous post or reply from me.")
+            raise InvalidInput(msg("That isn't an anonymous post or reply from me."))
         reply_id, parent = found
         await self.service.require_moderator(parent, actor_from(interaction))
         await message.delete()
         await self.service.remove_reply(reply_id)
-        await interaction.response.send_message("Removed the anonymous reply.", ephemeral=True)
+        await interaction.response.send_message(reader(interaction)("Removed the anonymous reply."), ephemeral=True)
 
     # -- /share mine --------------------------------------------------------------------
 
     @share.command(name="mine", description="Your anonymous shares in this server; delete any of them.", extras=MEMBER)
     async def mine(self, interaction: discord.Interaction[Any]) -> None:
         guild = guild_of(interaction)
-        await self._show(interaction, await self._mine_view(guild.id, interaction.user.id))
+        await self._show(interaction, await self._mine_view(guild.id, interaction.user.id, reader(interaction)))
 
-    async def _mine_view(self, guild_id: int, user_id: int) -> Controls:
+    async def _mine_view(self, guild_id: int, user_id: int, t: Speaker) -> Controls:
         shares = await self.service.mine(guild_id, user_id)
         if not shares:
-            return Controls(user_id, TD("You have no anonymous shares here right now."), card="share:mine")
+            return Controls(user_id, TD(t("You have no anonymous shares here right now.")), card="share:mine")
         circles = {c.id: c.name for c in await self.service.circles_in(guild_id, include_archived=True)}
         items: list[discord.ui.Item[Any]] = [
             TD(
-                "## Your anonymous shares\nOnly you can see this list. Deleting removes the post and its replies for everyone."
+                t(
+                    "## Your anonymous shares\n"
+                    "Only you can see this list. Deleting removes the post and its replies for everyone."
+                )
             )
         ]
         for share in shares:
-            status = {"posted": "posted", "scheduled": "about to appear", "pending_review": "waiting for review"}[
-                share.status
-            ]
             snippet = (share.content or "").replace("\n", " ")[:90]
+            name = circles.get(share.circle_id) or t("a circle")
             where = (
-                f"[{circles.get(share.circle_id, 'a circle')}]({message_link(guild_id, share.channel_id, share.message_id)})"
-                if share.message_id
-                else circles.get(share.circle_id, "a circle")
+                f"[{name}]({message_link(guild_id, share.channel_id, share.message_id)})" if share.message_id else name
             )
             items.append(
                 discord.ui.Section(
                     TD(
-                        f"**{where}** · as {share.pseudonym} · {status} · 💛 {share.support_count} · 💬 {share.reply_count}\n> {snippet}"
+                        t(
+                            "**{circle}** · as {pseudonym} · {status} · 💛 {support} · 💬 {replies}\n> {snippet}",
+                            circle=where,
+                            pseudonym=share.pseudonym,
+                            status=t(SHARE_STATUS[share.status]),
+                            support=t.number(share.support_count),
+                            replies=t.number(share.reply_count),
+                            snippet=snippet,
+                        )
                     ),
-                    accessory=button("Delete", self._delete_handler(share, user_id), discord.ButtonStyle.danger),
+                    accessory=button(
+                        t.p("button", "Delete"), self._delete_handler(share, user_id), discord.ButtonStyle.danger
+                    ),
                 )
             )
         return Controls(user_id, *items, card="share:mine")
@@ -591,6 +755,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
         async def ask(interaction: discord.Interaction[Any]) -> None:
             async def confirm(i: discord.Interaction[Any]) -> None:
                 await i.response.defer()
+                t = reader(i)
                 own = await self.service.own(share.public_id, user_id)
                 await self._take_down(own)
                 if own.review_message_id:
@@ -598,21 +763,29 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     if channel_id:
                         await self.sender.delete(channel_id, own.review_message_id)
                 await self.service.delete_own(own)
-                view = await self._mine_view(own.guild_id, user_id)
-                view.add_item(TD("-# Deleted. It's gone from the circle, and nothing links it to you any more."))
+                view = await self._mine_view(own.guild_id, user_id, t)
+                view.add_item(TD(t("-# Deleted. It's gone from the circle, and nothing links it to you any more.")))
                 await self._show(i, view)
 
             async def keep(i: discord.Interaction[Any]) -> None:
-                await self._show(i, await self._mine_view(share.guild_id, user_id))
+                await self._show(i, await self._mine_view(share.guild_id, user_id, reader(i)))
 
+            t = reader(interaction)
             await self._show(
                 interaction,
                 Controls(
                     user_id,
                     TD(
-                        f"Delete your share posted as **{share.pseudonym}**? It disappears from the circle with its replies. This can't be undone."
+                        t(
+                            "Delete your share posted as **{pseudonym}**? It disappears from the circle with its "
+                            "replies. This can't be undone.",
+                            pseudonym=share.pseudonym,
+                        )
                     ),
-                    row(button("Delete it", confirm, discord.ButtonStyle.danger), button("Keep it", keep)),
+                    row(
+                        button(t("Delete it"), confirm, discord.ButtonStyle.danger),
+                        button(t("Keep it"), keep),
+                    ),
                     card="share:mine",
                 ),
             )
