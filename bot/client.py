@@ -189,7 +189,12 @@ class PeerCirclesBot(commands.Bot):
         await timezone.setup(self, member_time=s.member_time)
         await privacy.setup(self, privacy=s.privacy_service, maintenance=s.maintenance, expired=expired)
         session_cog = await sessions.setup(
-            self, sessions=s.sessions, circles=s.circles, crisis=s.crisis, guild_settings=s.server_settings
+            self,
+            sessions=s.sessions,
+            circles=s.circles,
+            crisis=s.crisis,
+            guild_settings=s.server_settings,
+            member_time=s.member_time,
         )
         s.sessions.attach(session_cog.port)
         self.routes.provide(SESSIONS, session_cog)

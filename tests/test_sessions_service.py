@@ -12,6 +12,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.errors import Conflict, InvalidInput, MissingBotPermissions, NotAllowed
+from bot.i18n import Msg
 from bot.privacy import PersonalDataRegistry, uncovered_tables
 from bot.scheduler import JobRepository, Scheduler
 from bot.services.access import AccessService, Actor
@@ -123,13 +124,13 @@ class FakeDiscord:
         return DmResult.SENT
 
     async def send_reminder(self, user_id: int, reminder: ReminderView) -> DmResult:
-        return await self._dm(user_id, f"reminder {reminder.offset_minutes} {reminder.local_text}")
+        return await self._dm(user_id, f"reminder {reminder.offset_minutes} {reminder.local_text()}")
 
-    async def send_notice(self, user_id: int, text: str) -> DmResult:
-        return await self._dm(user_id, text)
+    async def send_notice(self, guild_id: int, user_id: int, text: Msg) -> DmResult:
+        return await self._dm(user_id, str(text))
 
-    async def post_text(self, channel_id: int, text: str) -> None:
-        self.mod_notices.append(text)
+    async def post_text(self, guild_id: int, channel_id: int, text: Msg) -> None:
+        self.mod_notices.append(str(text))
 
     def kinds(self, kind: str) -> list[Any]:
         return [payload for k, payload in self.posts.values() if k == kind]
@@ -392,7 +393,7 @@ async def test_series_edit_moves_upcoming_sessions_and_keeps_single_changes(env:
     first = result.made[0]
     await env.service.rsvp(first.occurrence_id, ALICE)
     _, said = await env.service.edit_series(FRAN, GUILD, str(result.series.id), start_time="20:00", reminders="1h")
-    assert said == ["start time → 20:00 (Europe/London)", "reminders"]
+    assert [str(s) for s in said] == ["start time → 20:00 (Europe/London)", "reminders"]
     stored = await env.repo.occurrence(first.occurrence_id)
     assert stored is not None and stored.starts_at == london(date(2026, 3, 3), 20)
     assert any("has moved" in t for t in env.discord.dms_to(ALICE))

@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
+from bot.services.member_time import MemberTimeService
 from bot.services.server_settings import ServerSettings
 from bot.services.sessions.service import SessionService
 from cogs.sessions.cog import SessionsCog
@@ -21,7 +22,8 @@ async def setup(
     circles: CircleService,
     crisis: CrisisResources,
     guild_settings: ServerSettings,
+    member_time: MemberTimeService,
 ) -> SessionsCog:
-    cog = SessionsCog(bot, sessions, circles, crisis, guild_settings)
+    cog = SessionsCog(bot, sessions, circles, crisis, guild_settings, member_time)
     await bot.add_cog(cog)
     return cog

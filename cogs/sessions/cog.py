@@ -2,27 +2,33 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import discord
+from babel.numbers import format_decimal
 from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput, StorageError
+from bot.i18n import Speaker, msg
 from bot.safety import assess
 from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
+from bot.services.member_time import MemberTimeService
 from bot.services.server_settings import ServerSettings
-from bot.services.sessions.models import EventState, SessionDraft, SessionView, UpcomingView
+from bot.services.sessions.models import EventState, SessionDraft, SessionView, UpcomingView, channel_link
 from bot.services.sessions.service import SessionService
 from bot.services.timezones import search_timezones, validate_timezone
 from bot.storage.circles import Circle
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.recurrence import LAST, Occurrence, describe
-from bot.timekeeping.words import local_phrase, offsets_text
+from bot.timekeeping.words import local_phrase, offsets_text, short_date
+from bot.ui.command_i18n import NAME_CONTEXT, NAME_PATTERN
 from bot.ui.confirm import ConfirmView
+from bot.ui.language import reader
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
 from bot.ui.safety import CALM, crisis_sections
@@ -71,21 +77,38 @@ def channel_kind(channel: Any) -> str:
     return "text"
 
 
-def upcoming_line(item: UpcomingView) -> str:
-    where = f"<#{item.channel_id}>"
-    mine = {"going": " · **you're going**", "waitlist": " · you're on the waitlist"}.get(item.rsvp or "", "")
-    status = " · **happening now**" if item.session and item.session.status == "open" else ""
-    return (
-        f"**{item.title}** · {item.circle_name}{status}\n"
-        f"{stamp(item.starts_at)} ({stamp(item.starts_at, 'R')}) · {where}{mine}\n"
-        f"-# Your time: {item.local_text}"
-    )
+def upcoming_line(item: UpcomingView, t: Speaker) -> str:
+    head = f"**{item.title}** · {item.circle_name}"
+    if item.session and item.session.status == "open":
+        head = t("{session} · **happening now**", session=head)
+    when = f"{stamp(item.starts_at)} ({stamp(item.starts_at, 'R')}) · <#{item.channel_id}>"
+    if item.rsvp == "going":
+        when = t("{when} · **you're going**", when=when)
+    elif item.rsvp == "waitlist":
+        when = t("{when} · you're on the waitlist", when=when)
+    return "\n".join([head, when, t("-# Your time: {time}", time=item.local_text(t))])
 
 
-def occurrence_text(found: SessionView | Occurrence, title: str) -> str:
-    if isinstance(found, SessionView):
-        return f"**{title}** on {stamp(found.starts_at)}"
-    return f"**{title}** on {stamp(found.starts_at)}"
+def occurrence_text(found: SessionView | Occurrence, title: str, t: Speaker) -> str:
+    return t("**{title}** on {when}", title=title, when=stamp(found.starts_at))
+
+
+def option_name(name: str, t: Speaker) -> str:
+    """A slash command option's name as the reader's Discord shows it (see bot/ui/command_i18n.py)."""
+    translated = t.p(NAME_CONTEXT, name)
+    return translated if NAME_PATTERN.match(translated) and translated == translated.lower() else name
+
+
+def where_and_reminders(channel_id: int, reminders: str, capacity: int | None, t: Speaker) -> str:
+    """ "**Where:** #channel · **Reminders:** 24 hours, 15 minutes before · **Places:** 8"."""
+    if capacity:
+        return t(
+            "**Where:** {channel} · **Reminders:** {reminders} · **Places:** {places}",
+            channel=channel_link(channel_id),
+            reminders=reminders,
+            places=capacity,
+        )
+    return t("**Where:** {channel} · **Reminders:** {reminders}", channel=channel_link(channel_id), reminders=reminders)
 
 
 class SessionsCog(commands.Cog):
@@ -100,13 +123,14 @@ class SessionsCog(commands.Cog):
         circles: CircleService,
         crisis: CrisisResources,
         guild_settings: ServerSettings,
+        member_time: MemberTimeService,
     ) -> None:
         self.bot = bot
         self.service = service
         self.circles = circles
         self.crisis = crisis
         self.guild_settings = guild_settings
-        self.port = DiscordSessionPort(bot)
+        self.port = DiscordSessionPort(bot, guild_settings, member_time)
         self._wrapped: dict[str, Any] = {}
         self._buttons = {
             "rsvp": self._rsvp,
@@ -136,35 +160,44 @@ class SessionsCog(commands.Cog):
         await self._buttons[action](interaction, action, occurrence_id)
 
     async def on_feedback(self, interaction: discord.Interaction[Any], occurrence_id: int, score: int) -> None:
+        t = reader(interaction)
         feedback_id = await self.service.give_feedback(occurrence_id, interaction.user.id, score)
         if feedback_id is None:
-            await reply(interaction, "You've already answered for this session. Thank you.")
+            await reply(interaction, t("You've already answered for this session. Thank you."))
             return
         await reply(
             interaction,
-            f"Thank you: your answer ({score} of 5) is saved anonymously. If you like, add a private comment "
-            "for the facilitators (they can't see who wrote it).",
-            view=CommentOffer(feedback_id),
+            t(
+                "Thank you: your answer ({score} of 5) is saved anonymously. If you like, add a private comment "
+                "for the facilitators (they can't see who wrote it).",
+                score=score,
+            ),
+            view=CommentOffer(feedback_id, t),
         )
 
     async def on_step_out(self, interaction: discord.Interaction[Any], occurrence_id: int) -> None:
+        t = reader(interaction)
         await self.service.step_out(occurrence_id, interaction.user.id)
         await interaction.response.edit_message(
-            content="Done: you're not in the go-round. You're still very welcome to listen.", view=None
+            content=t("Done: you're not in the go-round. You're still very welcome to listen."), view=None
         )
 
     async def on_comment(self, interaction: discord.Interaction[Any], feedback_id: int, text: str) -> None:
+        t = reader(interaction)
         saved = await self.service.add_comment(feedback_id, text)
         thanks = (
-            "Thank you: your comment is saved without your name."
+            t("Thank you: your comment is saved without your name.")
             if saved
-            else "You've already added a comment for this answer. Thank you."
+            else t("You've already added a comment for this answer. Thank you.")
         )
         if assess(text).flagged:
-            sections = await crisis_sections(self.crisis, self.guild_settings, interaction.guild_id)
+            sections = await crisis_sections(self.crisis, self.guild_settings, interaction.guild_id, t=t)
             sections.append(
-                f"{thanks} Because it's anonymous, nobody can reach out to you about it, so if you need support "
-                "now, please use one of the lines above or talk to someone you trust."
+                t(
+                    "{thanks} Because it's anonymous, nobody can reach out to you about it, so if you need support "
+                    "now, please use one of the lines above or talk to someone you trust.",
+                    thanks=thanks,
+                )
             )
             await reply(interaction, view=text_card(*sections, accent=CALM))
             return
@@ -172,86 +205,114 @@ class SessionsCog(commands.Cog):
 
     async def _rsvp(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # the announcement is updated too
+        t = reader(interaction)
         result = await self.service.rsvp(occurrence_id, interaction.user.id)
         view = result.view
         when = f"{stamp(view.starts_at)} ({stamp(view.starts_at, 'R')})"
         if result.status == "waitlist":
-            text = (
-                f"**{view.title}** is full, so you're number {result.position} on the waitlist for {when}. "
-                "I'll message you privately if a place opens up."
+            text = t(
+                "**{title}** is full, so you're number {position} on the waitlist for {when}. "
+                "I'll message you privately if a place opens up.",
+                title=view.title,
+                position=result.position,
+                when=when,
             )
         elif result.already:
-            text = f"You're already going to **{view.title}** on {when}. See you there."
+            text = t("You're already going to **{title}** on {when}. See you there.", title=view.title, when=when)
         else:
-            text = f"You're going to **{view.title}** on {when}. I'll remind you by DM before it starts."
-        await reply(interaction, text + "\n-# Changed your mind? Press Not going. Only you can see this.")
+            text = t(
+                "You're going to **{title}** on {when}. I'll remind you by DM before it starts.",
+                title=view.title,
+                when=when,
+            )
+        await reply(interaction, text + "\n" + t("-# Changed your mind? Press Not going. Only you can see this."))
 
     async def _unrsvp(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        t = reader(interaction)
         changed = await self.service.unrsvp(occurrence_id, interaction.user.id)
         text = (
-            "Okay, you're not going. Thank you for letting us know; you won't get reminders for this one."
+            t("Okay, you're not going. Thank you for letting us know; you won't get reminders for this one.")
             if changed
-            else "You weren't on the list for this session, so there's nothing to change."
+            else t("You weren't on the list for this session, so there's nothing to change.")
         )
         await reply(interaction, text)
 
     async def _here(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
+        t = reader(interaction)
         new = await self.service.arrive(occurrence_id, interaction.user.id)
         text = (
-            "Welcome, it's good to have you here. When the facilitator starts a go-round you'll be in the order, "
-            "and you can pass at any time."
+            t(
+                "Welcome, it's good to have you here. When the facilitator starts a go-round you'll be in the order, "
+                "and you can pass at any time."
+            )
             if new
-            else "You're already here. If you'd rather not be in the go-round, you can step out."
+            else t("You're already here. If you'd rather not be in the go-round, you can step out.")
         )
-        await reply(interaction, text, view=StepOutView(occurrence_id, interaction.user.id))
+        await reply(interaction, text, view=StepOutView(occurrence_id, interaction.user.id, t))
 
     async def _goround(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         actor = actor_from(interaction)
-        await self.service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
+        await self.service.require_facilitator_for(occurrence_id, actor, msg("lead its sessions"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         goround = await self.service.start_goround(actor, occurrence_id)
-        await reply(interaction, f"Started a go-round with {len(goround.speakers)} people, in a random order.")
+        await reply(
+            interaction,
+            reader(interaction).n(
+                "Started a go-round with {n} person, in a random order.",
+                "Started a go-round with {n} people, in a random order.",
+                len(goround.speakers),
+            ),
+        )
 
     async def _close(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         actor = actor_from(interaction)
-        await self.service.require_facilitator_for(occurrence_id, actor, "close its sessions")
+        await self.service.require_facilitator_for(occurrence_id, actor, msg("close its sessions"))
+        t = reader(interaction)
 
         async def confirmed(pressed: discord.Interaction[Any]) -> None:
             await pressed.response.defer()
             count = await self.service.close(actor, occurrence_id)
             await pressed.edit_original_response(
-                content=f"Closed. {count} {'person was' if count == 1 else 'people were'} here (only the number is kept).",
+                content=reader(pressed).n(
+                    "Closed. {n} person was here (only the number is kept).",
+                    "Closed. {n} people were here (only the number is kept).",
+                    count,
+                ),
                 view=None,
             )
 
         await reply(
             interaction,
-            "Close the session for everyone? I'll post the closing words and the anonymous feedback, and keep only "
-            "the number of people who were here.",
-            view=CloseConfirm(actor.user_id, confirmed),
+            t(
+                "Close the session for everyone? I'll post the closing words and the anonymous feedback, and keep "
+                "only the number of people who were here."
+            ),
+            view=CloseConfirm(actor.user_id, confirmed, t),
         )
 
     async def _pass(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        t = reader(interaction)
         passed = await self.service.pass_turn(occurrence_id, interaction.user.id)
         text = (
-            "Okay, you've passed this round. That's always fine."
+            t("Okay, you've passed this round. That's always fine.")
             if passed
-            else "You're not in this go-round's order (only people who pressed I'm here before it started are)."
+            else t("You're not in this go-round's order (only people who pressed I'm here before it started are).")
         )
         await reply(interaction, text)
 
     async def _timer(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         actor = actor_from(interaction)
-        await self.service.require_facilitator_for(occurrence_id, actor, "lead its sessions")
+        await self.service.require_facilitator_for(occurrence_id, actor, msg("lead its sessions"))
         await interaction.response.defer(ephemeral=True, thinking=True)
+        t = reader(interaction)
         if action == "tnext":
             await self.service.next_speaker(actor, occurrence_id)
-            await reply(interaction, "Moved on to the next speaker.")
+            await reply(interaction, t("Moved on to the next speaker."))
             return
         await self.service.timer(actor, occurrence_id, "start" if action == "tstart" else "pause")
-        await reply(interaction, "Timer started." if action == "tstart" else "Timer paused.")
+        await reply(interaction, t("Timer started.") if action == "tstart" else t("Timer paused."))
 
     # -- Discord's "Interested" ------------------------------------------------------------
     #
@@ -336,13 +397,17 @@ class SessionsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild is None:
             return []
-        found = await self.service.choices(interaction.guild.id, actor_from(interaction), current)
+        found = await self.service.choices(
+            interaction.guild.id, actor_from(interaction), current, t=reader(interaction)
+        )
         return [app_commands.Choice(name=label, value=ref) for label, ref in found]
 
     async def series_refs(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild is None:
             return []
-        found = await self.service.choices(interaction.guild.id, actor_from(interaction), current, series_only=True)
+        found = await self.service.choices(
+            interaction.guild.id, actor_from(interaction), current, series_only=True, t=reader(interaction)
+        )
         return [app_commands.Choice(name=label, value=ref) for label, ref in found]
 
     async def zones(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
@@ -359,18 +424,23 @@ class SessionsCog(commands.Cog):
         return (await self.guild_settings.get(guild_id)).timezone
 
     async def dates(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+        t = reader(interaction)
         zone = await self._zone_for(interaction)
         today = datetime.now(ZoneInfo(zone)).date()
         needle = current.strip().casefold()
         out: list[app_commands.Choice[str]] = []
         try:
             typed = date.fromisoformat(current.strip())
-            out.append(app_commands.Choice(name=f"{typed.strftime('%a %d %b %Y')}", value=typed.isoformat()))
+            out.append(app_commands.Choice(name=short_date(typed, t), value=typed.isoformat()))
         except ValueError:
             pass
         for offset in range(0, 60):
             day = today + timedelta(days=offset)
-            label = day.strftime("%a %d %b %Y") + (" (today)" if offset == 0 else " (tomorrow)" if offset == 1 else "")
+            label = short_date(day, t)
+            if offset == 0:
+                label = t("{date} (today)", date=label)
+            elif offset == 1:
+                label = t("{date} (tomorrow)", date=label)
             if not needle or needle in label.casefold() or day.isoformat().startswith(needle):
                 out.append(app_commands.Choice(name=label, value=day.isoformat()))
             if len(out) >= 25:
@@ -473,26 +543,39 @@ class SessionsCog(commands.Cog):
         await self.service.validate(guild.id, actor, draft)
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.schedule(actor, guild.id, draft)
+        t = reader(interaction)
         series = result.series
         first = result.made[0] if result.made else None
         lines = [
-            f"## Scheduled: {series.title}",
-            f"**{found.name}** · {describe(series.rule)}",
-            f"**First session:** {stamp(result.first.starts_at)} ({stamp(result.first.starts_at, 'R')}), "
-            f"{local_phrase(result.first.starts_at, series.timezone)}",
-            f"**Where:** <#{series.channel_id}> · **Reminders:** {offsets_text(series.offsets)}"
-            + (f" · **Places:** {series.capacity}" if series.capacity else ""),
+            t("## Scheduled: {title}", title=series.title),
+            f"**{found.name}** · {describe(series.rule, t)}",
+            t(
+                "**First session:** {when} ({relative}), {local}",
+                when=stamp(result.first.starts_at),
+                relative=stamp(result.first.starts_at, "R"),
+                local=local_phrase(result.first.starts_at, series.timezone, t),
+            ),
+            where_and_reminders(series.channel_id, offsets_text(series.offsets, t), series.capacity, t),
         ]
         if result.first.shifted:
             lines.append(
-                "-# That local time doesn't exist on that day (the clocks go forward), so it's an hour later "
-                "on the clock that one time."
+                t(
+                    "-# That local time doesn't exist on that day (the clocks go forward), so it's an hour later "
+                    "on the clock that one time."
+                )
             )
+        channel = f"<#{found.channel_id}>"  # checked by the service: the circle has its channel
         made = (
-            f"I added {'it' if len(result.made) == 1 else f'the next {len(result.made)}'} to Discord's Events list "
-            f"and posted the announcement in <#{found.channel_id}>. Later sessions are added as each one ends."
+            t.n(
+                "I added it to Discord's Events list and posted the announcement in {channel}. "
+                "Later sessions are added as each one ends.",
+                "I added the next {n} to Discord's Events list and posted the announcement in {channel}. "
+                "Later sessions are added as each one ends.",
+                len(result.made),
+                channel=channel,
+            )
             if first and first.event_id
-            else f"I posted the announcement in <#{found.channel_id}>."
+            else t("I posted the announcement in {channel}.", channel=channel)
         )
         await reply(interaction, view=text_card("\n".join(lines), made))
 
@@ -529,9 +612,10 @@ class SessionsCog(commands.Cog):
     ) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
+        t = reader(interaction)
         series, _ = await self.service.resolve(guild.id, session)
         circle = await self.service.circle(series.circle_id)
-        await self.service.require_facilitator(circle, actor, "change its sessions")
+        await self.service.require_facilitator(circle, actor, msg("change its sessions"))
         series_only = [
             n
             for n, v in (
@@ -546,11 +630,14 @@ class SessionsCog(commands.Cog):
         ]
         if scope == "this" and series_only:
             raise InvalidInput(
-                f"{', '.join(series_only)} apply to every session: choose scope “Every session in the series”."
+                msg(
+                    "{options} apply to every session: choose scope “Every session in the series”.",
+                    options=", ".join(option_name(n, t) for n in series_only),
+                )
             )
         if scope == "series" and new_date is not None:
             raise InvalidInput(
-                "Moving to another date works for one session at a time: choose scope “Just this session”."
+                msg("Moving to another date works for one session at a time: choose scope “Just this session”.")
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         if scope == "this":
@@ -559,8 +646,12 @@ class SessionsCog(commands.Cog):
             )
             await reply(
                 interaction,
-                f"Changed: {occurrence_text(moved, series.title)} ({stamp(moved.starts_at, 'R')}). The Discord event, "
-                "the announcement and the reminders follow, and anyone going was told privately.",
+                t(
+                    "Changed: {session} ({relative}). The Discord event, the announcement and the reminders follow, "
+                    "and anyone going was told privately.",
+                    session=occurrence_text(moved, series.title, t),
+                    relative=stamp(moved.starts_at, "R"),
+                ),
             )
             return
         updated, said = await self.service.edit_series(
@@ -577,12 +668,16 @@ class SessionsCog(commands.Cog):
             speaker_minutes=speaker_minutes,
         )
         if not said:
-            await reply(interaction, "Nothing changed: add an option to /session edit to change something.")
+            await reply(interaction, t("Nothing changed: add an option to /session edit to change something."))
             return
         await reply(
             interaction,
-            f"Saved for every session of **{updated.title}**: " + "; ".join(said) + ". "
-            "Upcoming Discord events and announcements were updated.",
+            t(
+                "Saved for every session of **{title}**: {changes}. Upcoming Discord events and announcements "
+                "were updated.",
+                title=updated.title,
+                changes="; ".join(t.render(m) for m in said),
+            ),
         )
 
     @session.command(name="skip", description="Skip one session (the series goes on).", extras=FACILITATE)
@@ -594,13 +689,19 @@ class SessionsCog(commands.Cog):
         guild = guild_of(interaction)
         actor = actor_from(interaction)
         series, _ = await self.service.resolve(guild.id, session)
-        await self.service.require_facilitator(await self.service.circle(series.circle_id), actor, "skip its sessions")
+        await self.service.require_facilitator(
+            await self.service.circle(series.circle_id), actor, msg("skip its sessions")
+        )
         await interaction.response.defer(ephemeral=True, thinking=True)
         skipped = await self.service.skip(actor, guild.id, session, note)
+        t = reader(interaction)
         await reply(
             interaction,
-            f"Skipped {occurrence_text(skipped, series.title)}. Its Discord event and reminders are gone, anyone going "
-            "was told privately, and the rest of the series goes on.",
+            t(
+                "Skipped {session}. Its Discord event and reminders are gone, anyone going was told privately, "
+                "and the rest of the series goes on.",
+                session=occurrence_text(skipped, series.title, t),
+            ),
         )
 
     @session.command(name="cancel", description="Cancel a whole series of sessions.", extras=FACILITATE)
@@ -611,28 +712,39 @@ class SessionsCog(commands.Cog):
         actor = actor_from(interaction)
         series, _ = await self.service.resolve(guild.id, session)
         await self.service.require_facilitator(
-            await self.service.circle(series.circle_id), actor, "cancel its sessions"
+            await self.service.circle(series.circle_id), actor, msg("cancel its sessions")
         )
+        t = reader(interaction)
 
         async def confirmed(pressed: discord.Interaction[Any]) -> None:
             await pressed.response.defer()
             cancelled, removed = await self.service.cancel(actor, guild.id, session)
             await pressed.edit_original_response(
-                content=f"Cancelled **{cancelled.title}**. I removed {removed} upcoming "
-                f"event{'s' if removed != 1 else ''} from Discord's Events list and told anyone going, privately.",
+                content=reader(pressed).n(
+                    "Cancelled **{title}**. I removed {n} upcoming event from Discord's Events list and told anyone "
+                    "going, privately.",
+                    "Cancelled **{title}**. I removed {n} upcoming events from Discord's Events list and told anyone "
+                    "going, privately.",
+                    removed,
+                    title=cancelled.title,
+                ),
                 view=None,
             )
 
         await reply(
             interaction,
-            f"Cancel every upcoming session of **{series.title}**? The Discord events are removed and people who "
-            "said they're going are told privately. A session that's happening now isn't interrupted.",
+            t(
+                "Cancel every upcoming session of **{title}**? The Discord events are removed and people who said "
+                "they're going are told privately. A session that's happening now isn't interrupted.",
+                title=series.title,
+            ),
             view=ConfirmView(
                 actor.user_id,
                 confirmed,
                 card="session:cancel",
-                confirm_label="Cancel the series",
-                cancel_label="Keep it",
+                confirm_label=t.p("button", "Cancel the series"),
+                cancel_label=t.p("button", "Keep it"),
+                t=t,
             ),
         )
 
@@ -641,25 +753,36 @@ class SessionsCog(commands.Cog):
     @app_commands.autocomplete(circle=circle_names)
     async def report(self, interaction: discord.Interaction[Any], circle: str) -> None:
         guild = guild_of(interaction)
+        t = reader(interaction)
         found = await self._find_circle(interaction, circle)
         rows = await self.service.report(actor_from(interaction), guild.id, found.id)
         if not rows:
-            await reply(interaction, f"No **{found.name}** sessions have closed yet.")
+            await reply(interaction, t("No **{circle}** sessions have closed yet.", circle=found.name))
             return
-        lines = [f"## Sessions of {found.name}"]
+        lines = [t("## Sessions of {circle}", circle=found.name)]
         comments: list[str] = []
         for row in rows:
-            people = "not recorded" if row.attendance is None else f"{row.attendance} here"
+            people = t("not recorded") if row.attendance is None else t("{n} here", n=row.attendance)
             if row.average is None:
-                feedback = f"feedback: {row.responses} answered (shown from 5, to keep answers anonymous)"
+                feedback = t.n(
+                    "feedback: {n} answered (shown from 5, to keep answers anonymous)",
+                    "feedback: {n} answered (shown from 5, to keep answers anonymous)",
+                    row.responses,
+                )
             else:
-                feedback = f"feedback: **{row.average:.1f}** of 5 from {row.responses}"
-            lines.append(f"- {stamp(row.starts_at, 'D')} · {row.title} · {people} · {feedback}")
-            comments.extend(f"- “{c}”" for c in row.comments)
+                average = Decimal(f"{row.average:.1f}")  # rounded as before, written as the reader writes numbers
+                feedback = t(
+                    "feedback: **{average}** of 5 from {n}",
+                    average=format_decimal(average, "0.0", locale=t.locale),
+                    n=row.responses,
+                )
+            title = row.title if row.title is not None else t("Session")
+            lines.append(f"- {stamp(row.starts_at, 'D')} · {title} · {people} · {feedback}")
+            comments.extend(t("- “{comment}”", comment=c) for c in row.comments)
         sections = ["\n".join(lines)[:3800]]
         if comments:
-            sections.append(("**Comments** (anonymous, in no particular order)\n" + "\n".join(comments))[:3800])
-        sections.append("-# Only counts are kept: nobody's attendance or answers are linked to them.")
+            sections.append((t("**Comments** (anonymous, in no particular order)") + "\n" + "\n".join(comments))[:3800])
+        sections.append(t("-# Only counts are kept: nobody's attendance or answers are linked to them."))
         await reply(interaction, view=text_card(*sections))
 
     # -- everyone -----------------------------------------------------------------------
@@ -670,20 +793,25 @@ class SessionsCog(commands.Cog):
     async def list_sessions(self, interaction: discord.Interaction[Any], circle: str | None = None) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
+        t = reader(interaction)
         circle_id = (await self._find_circle(interaction, circle)).id if circle else None
         items = await self.service.upcoming(guild.id, actor, circle_id=circle_id)
         zone, own = await self.service.member_time.zone_name(guild.id, actor.user_id)
         zone_line = (
-            f"-# “Your time” is in {zone}, your own time zone."
+            t("-# “Your time” is in {zone}, your own time zone.", zone=zone)
             if own
-            else f"-# “Your time” is in {zone}, the server's time zone. Set your own with /timezone set."
+            else t("-# “Your time” is in {zone}, the server's time zone. Set your own with /timezone set.", zone=zone)
         )
         if not items:
-            await reply(interaction, "No sessions are coming up yet. Facilitators can add one with /session schedule.")
+            await reply(
+                interaction, t("No sessions are coming up yet. Facilitators can add one with /session schedule.")
+            )
             return
         await reply(
             interaction,
-            view=text_card("## Upcoming sessions\n" + "\n\n".join(upcoming_line(i) for i in items), zone_line),
+            view=text_card(
+                t("## Upcoming sessions") + "\n" + "\n\n".join(upcoming_line(i, t) for i in items), zone_line
+            ),
         )
 
     @session.command(name="info", description="About one session: when, where, how to join.", extras=MEMBER)
@@ -692,24 +820,38 @@ class SessionsCog(commands.Cog):
     async def info(self, interaction: discord.Interaction[Any], session: str) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
+        t = reader(interaction)
         series, upcoming, circle = await self.service.info(guild.id, actor, session)
+        reminders = offsets_text(series.offsets, t)
         head = [
             f"## {series.title}",
-            f"**{circle.name}** · {describe(series.rule)}",
-            f"**Where:** <#{series.channel_id}> · {series.duration_minutes} minutes",
-            f"**Reminders:** {offsets_text(series.offsets)}"
-            + (f" · **Places:** {series.capacity}" if series.capacity else ""),
+            f"**{circle.name}** · {describe(series.rule, t)}",
+            t.n(
+                "**Where:** {channel} · {n} minute",
+                "**Where:** {channel} · {n} minutes",
+                series.duration_minutes,
+                channel=channel_link(series.channel_id),
+            ),
+            t("**Reminders:** {reminders} · **Places:** {places}", reminders=reminders, places=series.capacity)
+            if series.capacity
+            else t("**Reminders:** {reminders}", reminders=reminders),
         ]
         if series.description:
             head.append(series.description)
         if not series.active:
-            head.append(f"This series has {'been cancelled' if series.status == 'cancelled' else 'ended'}.")
+            head.append(
+                t("This series has been cancelled.") if series.status == "cancelled" else t("This series has ended.")
+            )
         sections = ["\n".join(head)]
         if upcoming:
-            sections.append("**Coming up**\n" + "\n\n".join(upcoming_line(i) for i in upcoming))
+            sections.append(t("**Coming up**") + "\n" + "\n\n".join(upcoming_line(i, t) for i in upcoming))
             first = upcoming[0].session
             if first is not None:
-                sections.append(f"{when_line(first)}\n{where_line(first)}\n-# Press Going on its announcement to RSVP.")
+                sections.append(
+                    "\n".join(
+                        [when_line(first, t), where_line(first, t), t("-# Press Going on its announcement to RSVP.")]
+                    )
+                )
         await reply(interaction, view=text_card(*sections))
 
     @session.command(name="remind", description="Reminders by DM for every session of a circle.", extras=MEMBER)
@@ -718,14 +860,20 @@ class SessionsCog(commands.Cog):
     @app_commands.autocomplete(circle=circle_names)
     async def remind(self, interaction: discord.Interaction[Any], circle: str, setting: str) -> None:
         guild = guild_of(interaction)
+        t = reader(interaction)
         found = await self._find_circle(interaction, circle)
         on = setting == "on"
         await self.service.set_reminders(guild.id, found.id, interaction.user.id, on)
         text = (
-            f"Done: I'll remind you by DM before every **{found.name}** session, with the time in your own time "
-            "zone. Turn it off any time with /session remind."
+            t(
+                "Done: I'll remind you by DM before every **{circle}** session, with the time in your own time "
+                "zone. Turn it off any time with /session remind.",
+                circle=found.name,
+            )
             if on
-            else f"Done: no more reminders for every **{found.name}** session. Sessions you press Going on still "
-            "remind you."
+            else t(
+                "Done: no more reminders for every **{circle}** session. Sessions you press Going on still remind you.",
+                circle=found.name,
+            )
         )
         await reply(interaction, text)

@@ -3,6 +3,10 @@
 Everything here works before the gateway is ready (REST only, through partial messageables and
 the HTTP client), because scheduled jobs whose time passed while the bot was down run during
 start-up, before the guild cache is filled.
+
+Who reads decides the language: the Discord event, the announcement, the opening, the go-round,
+the closing and the moderators' notices are in the server's language; reminders and notices by DM
+in the language the member last used with the bot in that server.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from typing import Any
 import discord
 
 from bot.errors import MissingBotPermissions
+from bot.i18n import Msg, Speaker
+from bot.services.member_time import MemberTimeService
+from bot.services.server_settings import ServerSettings
 from bot.services.sessions.models import DmResult, GoRoundView, ReminderView, SessionView
+from bot.ui.language import member_speaker, server_speaker
 from bot.ui.replies import NO_PINGS
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.sessions.views import (
@@ -46,8 +54,20 @@ def _digest(text: str) -> str:
 
 
 class DiscordSessionPort:
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, settings: ServerSettings, member_time: MemberTimeService) -> None:
         self.client = client
+        self.settings = settings
+        self.member_time = member_time
+
+    # -- who reads ------------------------------------------------------------------------
+
+    async def _server(self, guild_id: int) -> Speaker:
+        """Posts for the circle: the server's language."""
+        return await server_speaker(self.settings, guild_id, self.client.get_guild(guild_id))
+
+    async def _member(self, guild_id: int, user_id: int) -> Speaker:
+        """A DM sent later: the language the member last used with the bot in this server."""
+        return await member_speaker(self.member_time, guild_id, user_id, self.client.get_guild(guild_id))
 
     # -- permissions --------------------------------------------------------------------
 
@@ -89,10 +109,11 @@ class DiscordSessionPort:
 
     # -- events -------------------------------------------------------------------------
 
-    def _event_payload(self, view: SessionView) -> dict[str, Any]:
+    def _event_payload(self, view: SessionView, t: Speaker) -> dict[str, Any]:
         description = view.description
-        description = (description + "\n\n" if description else "") + (
-            f"A {view.circle_name} circle session. RSVP with Going on its announcement, or press Interested here."
+        description = (description + "\n\n" if description else "") + t(
+            "A {circle} circle session. RSVP with Going on its announcement, or press Interested here.",
+            circle=view.circle_name,
         )
         payload: dict[str, Any] = {
             "name": view.title[:100],
@@ -103,7 +124,7 @@ class DiscordSessionPort:
             "entity_type": ENTITY_TYPES[view.channel_kind],
         }
         if view.channel_kind == "text":
-            name = view.channel_name or "circle channel"
+            name = view.channel_name or t("circle channel")
             payload["channel_id"] = None
             payload["entity_metadata"] = {"location": f"#{name}"[:100]}
         else:
@@ -112,14 +133,15 @@ class DiscordSessionPort:
         return payload
 
     async def create_event(self, view: SessionView) -> int:
-        payload = self._event_payload(view)
+        t = await self._server(view.guild_id)
+        payload = self._event_payload(view, t)
         if payload.get("channel_id") is None:
             payload.pop("channel_id")
         if payload.get("entity_metadata") is None:
             payload.pop("entity_metadata")
         try:
             data = await self.client.http.create_guild_scheduled_event(
-                view.guild_id, reason="peer-circles: a circle session", **payload
+                view.guild_id, reason=t("peer-circles: a circle session"), **payload
             )
         except discord.Forbidden:
             raise MissingBotPermissions(["Create Events"]) from None
@@ -128,9 +150,10 @@ class DiscordSessionPort:
     async def update_event(self, view: SessionView) -> bool:
         if view.event_id is None:
             return False
+        t = await self._server(view.guild_id)
         try:
             await self.client.http.edit_scheduled_event(
-                view.guild_id, view.event_id, reason="peer-circles: session changed", **self._event_payload(view)
+                view.guild_id, view.event_id, reason=t("peer-circles: session changed"), **self._event_payload(view, t)
             )
         except discord.NotFound:
             return False
@@ -146,8 +169,11 @@ class DiscordSessionPort:
         return True
 
     async def delete_event(self, guild_id: int, event_id: int) -> None:
+        t = await self._server(guild_id)
         try:
-            await self.client.http.delete_scheduled_event(guild_id, event_id, reason="peer-circles: session called off")
+            await self.client.http.delete_scheduled_event(
+                guild_id, event_id, reason=t("peer-circles: session called off")
+            )
         except discord.NotFound:
             return
 
@@ -195,32 +221,39 @@ class DiscordSessionPort:
             log.info("a session post was deleted by hand message_channel=%s", channel_id)
 
     async def post_announcement(self, channel_id: int, view: SessionView) -> int | None:
-        return await self._send(channel_id, announcement_card(view), f"announcement:{view.occurrence_id}")
+        t = await self._server(view.guild_id)
+        return await self._send(channel_id, announcement_card(view, t), f"announcement:{view.occurrence_id}")
 
     async def update_announcement(self, channel_id: int, message_id: int, view: SessionView) -> None:
-        await self._edit(channel_id, message_id, announcement_card(view))
+        await self._edit(channel_id, message_id, announcement_card(view, await self._server(view.guild_id)))
 
     async def post_opening(self, channel_id: int, view: SessionView, ground_rules: str) -> int | None:
-        return await self._send(channel_id, opening_card(view, ground_rules), f"opening:{view.occurrence_id}")
+        t = await self._server(view.guild_id)
+        return await self._send(channel_id, opening_card(view, ground_rules, t), f"opening:{view.occurrence_id}")
 
     async def close_opening(self, channel_id: int, message_id: int, view: SessionView, ground_rules: str) -> None:
-        await self._edit(channel_id, message_id, opening_card(view, ground_rules, closed=True))
+        t = await self._server(view.guild_id)
+        await self._edit(channel_id, message_id, opening_card(view, ground_rules, t, closed=True))
 
     async def post_goround(self, channel_id: int, view: SessionView, goround: GoRoundView) -> int | None:
-        return await self._send(channel_id, goround_card(view, goround), f"goround:{view.occurrence_id}")
+        t = await self._server(view.guild_id)
+        return await self._send(channel_id, goround_card(view, goround, t), f"goround:{view.occurrence_id}")
 
     async def update_goround(self, channel_id: int, message_id: int, view: SessionView, goround: GoRoundView) -> None:
-        await self._edit(channel_id, message_id, goround_card(view, goround))
+        await self._edit(channel_id, message_id, goround_card(view, goround, await self._server(view.guild_id)))
 
     async def post_closing(self, channel_id: int, view: SessionView) -> int | None:
-        return await self._send(channel_id, closing_card(view), f"closing:{view.occurrence_id}")
+        t = await self._server(view.guild_id)
+        return await self._send(channel_id, closing_card(view, t), f"closing:{view.occurrence_id}")
 
-    async def post_text(self, channel_id: int, text: str) -> None:
+    async def post_text(self, guild_id: int, channel_id: int, text: Msg) -> None:
         channel = self._channel(channel_id)
+        said = (await self._server(guild_id)).render(text)
         try:
+            # Once per channel and message (the English text names it, whatever the language).
             await scheduled_send(
-                f"text:{channel_id}:{_digest(text)}",
-                lambda nonce: channel.send(text[:2000], allowed_mentions=NO_PINGS, nonce=nonce),
+                f"text:{channel_id}:{_digest(str(text))}",
+                lambda nonce: channel.send(said[:2000], allowed_mentions=NO_PINGS, nonce=nonce),
             )
         except discord.HTTPException:
             log.warning("could not post a session notice channel=%s", channel_id)
@@ -245,7 +278,10 @@ class DiscordSessionPort:
         return DmResult.SENT_BEFORE if sent.status == "sent_before" else DmResult.SENT
 
     async def send_reminder(self, user_id: int, reminder: ReminderView) -> DmResult:
-        return await self._dm(user_id, reminder_card(reminder), f"reminder:{user_id}")
+        t = await self._member(reminder.session.guild_id, user_id)
+        return await self._dm(user_id, reminder_card(reminder, t), f"reminder:{user_id}")
 
-    async def send_notice(self, user_id: int, text: str) -> DmResult:
-        return await self._dm(user_id, Notice(text), f"notice:{user_id}:{_digest(text)}")
+    async def send_notice(self, guild_id: int, user_id: int, text: Msg) -> DmResult:
+        t = await self._member(guild_id, user_id)
+        # Once per person and message: the English text names it, whatever the language.
+        return await self._dm(user_id, Notice(t.render(text)), f"notice:{user_id}:{_digest(str(text))}")

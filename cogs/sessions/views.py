@@ -1,6 +1,9 @@
 """What sessions look like in Discord: announcements, reminders, the opening, the go-round, the
 closing feedback, and the persistent buttons on them.
 
+Each card takes ``t``, its reader's :class:`~bot.i18n.Speaker`: the server's language for what is
+posted for the circle, the member's for a reminder, the presser's for a private card.
+
 Persistent buttons are :class:`discord.ui.DynamicItem` subclasses whose custom_ids carry only an
 occurrence id and an action (never a person), so they keep working after a restart.
 """
@@ -14,53 +17,76 @@ from typing import Any, Protocol
 
 import discord
 
-from bot.services.sessions.models import GoRoundView, ReminderView, SessionView
+from bot.i18n import N_, Speaker
+from bot.services.sessions.models import BOT_NOTES, GoRoundView, ReminderView, SessionView, channel_link
 from bot.timekeeping.markup import message_link, stamp
 from bot.timekeeping.words import offset_label
 from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView
+from bot.ui.language import reader
 from bot.ui.replies import NO_PINGS
 from bot.ui.routing import Route, routed
 
 SESSION_COLOUR = discord.Colour.from_rgb(96, 125, 160)
-WHERE = {"voice": "voice channel", "stage": "stage", "text": "text channel"}
+WHERE = {"voice": N_("voice channel"), "stage": N_("stage"), "text": N_("text channel")}
 
-OPENING_WORDS = (
+OPENING_WORDS = N_(
     "Welcome, everyone. Take a breath and settle in; there's no rush. Share as much or as little as you like, "
     "and listening is always enough."
 )
-CONFIDENTIAL = (
+CONFIDENTIAL = N_(
     "**What is shared here stays in the circle.** Please don't repeat anyone's story outside it, or screenshot it."
 )
-RESOURCES_LINE = "If you're struggling right now, /resources shows crisis lines, privately, any time."
-CLOSING_WORDS = (
+RESOURCES_LINE = N_("If you're struggling right now, /resources shows crisis lines, privately, any time.")
+CLOSING_WORDS = N_(
     "Thank you all for being here and for listening to each other. What was shared stays in the circle. "
     "Be gentle with yourselves until we meet again, and if things get heavy before then, /resources shows "
     "who you can reach at any hour."
 )
-FEEDBACK_ASK = (
+FEEDBACK_ASK = N_(
     "**How helpful was this session for you?** Tap a number (1 = not really, 5 = very). It's anonymous: "
     "nobody, not even the facilitators, can see who answered what."
 )
+FOR_FACILITATORS = N_("-# For facilitators")
+GROUND_RULES = N_("**Ground rules**\n{rules}")
 
 
-def when_line(view: SessionView) -> str:
+def when_line(view: SessionView, t: Speaker) -> str:
     minutes = int((view.ends_at - view.starts_at).total_seconds() // 60)
-    return f"**When:** {stamp(view.starts_at)} ({stamp(view.starts_at, 'R')}) · {minutes} minutes"
+    return t.n(
+        "**When:** {when} ({relative}) · {n} minute",
+        "**When:** {when} ({relative}) · {n} minutes",
+        minutes,
+        when=stamp(view.starts_at),
+        relative=stamp(view.starts_at, "R"),
+    )
 
 
-def where_line(view: SessionView) -> str:
-    return f"**Where:** <#{view.channel_id}> ({WHERE.get(view.channel_kind, 'channel')})"
+def where_line(view: SessionView, t: Speaker) -> str:
+    kind = WHERE.get(view.channel_kind)
+    return t(
+        "**Where:** {channel} ({kind})",
+        channel=channel_link(view.channel_id),
+        kind=t(kind) if kind else t("channel"),
+    )
 
 
-def places_line(view: SessionView) -> str:
+def places_line(view: SessionView, t: Speaker) -> str:
     if view.capacity is None:
-        return f"**Going:** {view.going}"
-    text = f"**Going:** {view.going} of {view.capacity} places"
+        return t("**Going:** {going}", going=view.going)
     if view.waiting:
-        text += f" · {view.waiting} on the waitlist"
-    elif view.full:
-        text += " · full: Going puts you on the waitlist"
-    return text
+        return t(
+            "**Going:** {going} of {capacity} places · {waiting} on the waitlist",
+            going=view.going,
+            capacity=view.capacity,
+            waiting=view.waiting,
+        )
+    if view.full:
+        return t(
+            "**Going:** {going} of {capacity} places · full: Going puts you on the waitlist",
+            going=view.going,
+            capacity=view.capacity,
+        )
+    return t("**Going:** {going} of {capacity} places", going=view.going, capacity=view.capacity)
 
 
 def event_url(view: SessionView) -> str | None:
@@ -160,78 +186,96 @@ def _card(parts: list[Part], accent: discord.Colour | None = SESSION_COLOUR) -> 
     return view
 
 
-def announcement_card(view: SessionView) -> discord.ui.LayoutView:
-    head = f"## 🗓️ {view.title}\n**{view.circle_name}** · {view.recurrence}"
-    details = [when_line(view), where_line(view)]
+def announcement_card(view: SessionView, t: Speaker) -> discord.ui.LayoutView:
+    """The announcement in the circle's channel (``t``: the server's language)."""
+    head = f"## 🗓️ {view.title}\n**{view.circle_name}** · {view.recurrence(t)}"
+    details = [when_line(view, t), where_line(view, t)]
     if view.description:
         details.append(view.description)
     row: list[discord.ui.Item[Any]] = []
     if view.status == "scheduled":
-        details.append(places_line(view))
-        footer = (
+        details.append(places_line(view, t))
+        footer = t(
             "-# Press **Going** and I'll remind you by DM before it starts; the event also appears in "
             "Discord's Events list, where **Interested** counts too. Nobody is shown who's going."
         )
         row = [
-            SessionButton("rsvp", view.occurrence_id, "Going", discord.ButtonStyle.success),
-            SessionButton("unrsvp", view.occurrence_id, "Not going"),
+            SessionButton("rsvp", view.occurrence_id, t.p("button", "Going"), discord.ButtonStyle.success),
+            SessionButton("unrsvp", view.occurrence_id, t.p("button", "Not going")),
         ]
         url = event_url(view)
         if url:
-            row.append(discord.ui.Button(label="Open in Events", style=discord.ButtonStyle.link, url=url))
+            row.append(discord.ui.Button(label=t("Open in Events"), style=discord.ButtonStyle.link, url=url))
     elif view.status == "open":
         channel = view.post_channel_id or view.channel_id
-        footer = f"**Happening now.** You're welcome to join in <#{channel}>."
+        footer = t("**Happening now.** You're welcome to join in {channel}.", channel=channel_link(channel))
     elif view.status in ("skipped", "cancelled"):
-        word = "skipped" if view.status == "skipped" else "cancelled"
-        note = f"\n{view.note}" if view.note and view.status == "skipped" else ""
-        footer = f"**This session won't take place: it was {word}.**{note}"
+        if view.status == "skipped":
+            footer = t("**This session won't take place: it was skipped.**")
+            if view.note:
+                footer += "\n" + (t(view.note) if view.note in BOT_NOTES else view.note)
+        else:
+            footer = t("**This session won't take place: it was cancelled.**")
     else:
-        footer = "**This session has ended.** Thank you to everyone who came."
+        footer = t("**This session has ended.** Thank you to everyone who came.")
     return _card([head, "\n".join(details), footer, row])
 
 
-def reminder_card(reminder: ReminderView) -> discord.ui.LayoutView:
+def reminder_card(reminder: ReminderView, t: Speaker) -> discord.ui.LayoutView:
+    """A reminder by DM (``t``: the language the member last used with the bot)."""
     view = reminder.session
-    soon = offset_label(reminder.offset_minutes) if reminder.offset_minutes else "soon"
-    zone_hint = "" if reminder.zone_is_own else " (the server's time zone; set your own with /timezone set)"
-    head = (
-        f"## Reminder: {view.title} starts in {soon}\n"
-        f"**{view.circle_name}** · {stamp(view.starts_at)} ({stamp(view.starts_at, 'R')})\n"
-        f"**Your time:** {reminder.local_text}{zone_hint}\n"
-        f"{where_line(view)}"
+    soon = offset_label(reminder.offset_minutes, t) if reminder.offset_minutes else t("soon")
+    own_time = t("**Your time:** {time}", time=reminder.local_text(t))
+    if not reminder.zone_is_own:
+        own_time = t(
+            "**Your time:** {time} (the server's time zone; set your own with /timezone set)",
+            time=reminder.local_text(t),
+        )
+    head = "\n".join(
+        [
+            t("## Reminder: {title} starts in {soon}", title=view.title, soon=soon),
+            f"**{view.circle_name}** · {stamp(view.starts_at)} ({stamp(view.starts_at, 'R')})",
+            own_time,
+            where_line(view, t),
+        ]
     )
     why = (
-        "-# You're getting this because you pressed Going. Can't make it? Press Not going on the announcement."
+        t("-# You're getting this because you pressed Going. Can't make it? Press Not going on the announcement.")
         if reminder.going
-        else f"-# You asked for reminders for every {view.circle_name} session. Turn them off with /session remind."
+        else t(
+            "-# You asked for reminders for every {circle} session. Turn them off with /session remind.",
+            circle=view.circle_name,
+        )
     )
     if not reminder.going and view.full:
-        why = "-# It's full right now: press Going on the announcement to join the waitlist.\n" + why
+        why = t("-# It's full right now: press Going on the announcement to join the waitlist.") + "\n" + why
     link = discord.ui.Button[Any](
-        label="Open the channel",
+        label=t("Open the channel"),
         style=discord.ButtonStyle.link,
         url=message_link(view.guild_id, view.post_channel_id or view.channel_id),
     )
-    return _card([head, f"**Ground rules**\n{reminder.ground_rules}", why, [link]])
+    return _card([head, t(GROUND_RULES, rules=reminder.ground_rules), why, [link]])
 
 
-def opening_card(view: SessionView, ground_rules: str, *, closed: bool = False) -> discord.ui.LayoutView:
-    head = f"## {view.title} is starting\n{OPENING_WORDS}"
+def opening_card(view: SessionView, ground_rules: str, t: Speaker, *, closed: bool = False) -> discord.ui.LayoutView:
+    """The opening post as the session starts (``t``: the server's language)."""
+    head = t("## {title} is starting", title=view.title) + "\n" + t(OPENING_WORDS)
     if view.channel_kind != "text":
-        head += f"\nWe meet in <#{view.channel_id}>."
-    parts: list[Part] = [head, f"**Ground rules**\n{ground_rules}", f"{CONFIDENTIAL}\n{RESOURCES_LINE}"]
+        head += "\n" + t("We meet in {channel}.", channel=channel_link(view.channel_id))
+    parts: list[Part] = [head, t(GROUND_RULES, rules=ground_rules), t(CONFIDENTIAL) + "\n" + t(RESOURCES_LINE)]
     if closed:
-        parts.append("**This session has closed.** Thank you for being here.")
+        parts.append(t("**This session has closed.** Thank you for being here."))
         return _card(parts)
     parts += [
-        "-# Press **I'm here** to be part of the go-round. Only people who press it are ever named, and you can "
-        "pass at any time.",
-        [SessionButton("here", view.occurrence_id, "I'm here", discord.ButtonStyle.success)],
-        "-# For facilitators",
+        t(
+            "-# Press **I'm here** to be part of the go-round. Only people who press it are ever named, and you can "
+            "pass at any time."
+        ),
+        [SessionButton("here", view.occurrence_id, t.p("button", "I'm here"), discord.ButtonStyle.success)],
+        t(FOR_FACILITATORS),
         [
-            SessionButton("goround", view.occurrence_id, "Go-round", discord.ButtonStyle.primary),
-            SessionButton("close", view.occurrence_id, "Close session", discord.ButtonStyle.secondary),
+            SessionButton("goround", view.occurrence_id, t.p("button", "Go-round"), discord.ButtonStyle.primary),
+            SessionButton("close", view.occurrence_id, t.p("button", "Close session"), discord.ButtonStyle.secondary),
         ],
     ]
     return _card(parts)
@@ -242,60 +286,82 @@ def _remaining(delta: timedelta) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def goround_text(goround: GoRoundView) -> str:
+def goround_text(goround: GoRoundView, t: Speaker) -> str:
+    heading = t("## Go-round")
     if not goround.speakers:
-        return "## Go-round\nEveryone passed this time, and that's okay."
-    lines = ["## Go-round", "A random speaking order from those who pressed **I'm here**:"]
+        return heading + "\n" + t("Everyone passed this time, and that's okay.")
+    lines = [heading, t("A random speaking order from those who pressed **I'm here**:")]
     for index, user_id in enumerate(goround.speakers):
         line = f"{index + 1}. <@{user_id}>"
         if goround.current == index and not goround.closed:
             if goround.timer_state == "running" and goround.timer_ends_at is not None:
-                line += f" · **speaking now** · time gently up {stamp(goround.timer_ends_at, 'R')}"
+                line = t(
+                    "{speaker} · **speaking now** · time gently up {relative}",
+                    speaker=line,
+                    relative=stamp(goround.timer_ends_at, "R"),
+                )
             elif goround.timer_state == "paused":
-                line += f" · **speaking now** · timer paused with {_remaining(goround.remaining)} left"
+                line = t(
+                    "{speaker} · **speaking now** · timer paused with {remaining} left",
+                    speaker=line,
+                    remaining=_remaining(goround.remaining),
+                )
             elif goround.timer_state == "done":
-                line += " · **speaking now** · time's gently up: finish your thought, no rush"
+                line = t("{speaker} · **speaking now** · time's gently up: finish your thought, no rush", speaker=line)
             else:
-                line += f" · **up now** · {goround.speaker_minutes} minutes when you're ready"
+                line = t.n(
+                    "{speaker} · **up now** · {n} minute when you're ready",
+                    "{speaker} · **up now** · {n} minutes when you're ready",
+                    goround.speaker_minutes,
+                    speaker=line,
+                )
         elif goround.current is not None and index < goround.current:
-            line += " · thank you"
+            line = t("{speaker} · thank you", speaker=line)
         lines.append(line)
     if goround.closed:
-        lines.append("\nThe session has closed.")
+        lines.append("\n" + t("The session has closed."))
     elif goround.current is None:
-        lines.append("\nEveryone has had their turn. Thank you.")
+        lines.append("\n" + t("Everyone has had their turn. Thank you."))
     else:
-        lines.append("\n-# Anyone can press **Pass**, now or when their turn comes; you won't be named after that.")
+        lines.append(
+            "\n" + t("-# Anyone can press **Pass**, now or when their turn comes; you won't be named after that.")
+        )
     return "\n".join(lines)
 
 
-def goround_card(view: SessionView, goround: GoRoundView) -> discord.ui.LayoutView:
-    parts: list[Part] = [goround_text(goround)]
+def goround_card(view: SessionView, goround: GoRoundView, t: Speaker) -> discord.ui.LayoutView:
+    """The go-round post (``t``: the server's language)."""
+    parts: list[Part] = [goround_text(goround, t)]
     if not goround.closed and goround.current is not None:
         occurrence = view.occurrence_id
         running = goround.timer_state == "running"
-        timer = ("tpause", "Pause timer") if running else ("tstart", "Start timer")
+        timer = ("tpause", t.p("button", "Pause timer")) if running else ("tstart", t.p("button", "Start timer"))
         parts += [
-            [SessionButton("pass", occurrence, "Pass")],
-            "-# For facilitators",
-            [SessionButton(timer[0], occurrence, timer[1]), SessionButton("tnext", occurrence, "Next speaker")],
+            [SessionButton("pass", occurrence, t.p("button", "Pass"))],
+            t(FOR_FACILITATORS),
+            [
+                SessionButton(timer[0], occurrence, timer[1]),
+                SessionButton("tnext", occurrence, t.p("button", "Next speaker")),
+            ],
         ]
     return _card(parts)
 
 
-def closing_card(view: SessionView) -> discord.ui.LayoutView:
+def closing_card(view: SessionView, t: Speaker) -> discord.ui.LayoutView:
+    """The closing words and the anonymous feedback (``t``: the server's language)."""
     buttons: list[discord.ui.Item[Any]] = [FeedbackButton(view.occurrence_id, score) for score in range(1, 6)]
-    return _card([f"## Thank you for being here\n{CLOSING_WORDS}", FEEDBACK_ASK, buttons])
+    return _card([t("## Thank you for being here") + "\n" + t(CLOSING_WORDS), t(FEEDBACK_ASK), buttons])
 
 
 # -- short-lived private views ---------------------------------------------------------------
 
 
 class StepOutView(ErrorHandlingView):
-    def __init__(self, occurrence_id: int, owner_id: int) -> None:
+    def __init__(self, occurrence_id: int, owner_id: int, t: Speaker) -> None:
         super().__init__(card="session:step-out", timeout=3600)
         self.occurrence_id = occurrence_id
         self.owner_id = owner_id
+        self.step_out.label = t.p("button", "Step out of the go-round")
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
@@ -306,10 +372,14 @@ class StepOutView(ErrorHandlingView):
 
 
 class CloseConfirm(ErrorHandlingView):
-    def __init__(self, owner_id: int, on_confirm: Callable[[discord.Interaction[Any]], Awaitable[None]]) -> None:
+    def __init__(
+        self, owner_id: int, on_confirm: Callable[[discord.Interaction[Any]], Awaitable[None]], t: Speaker
+    ) -> None:
         super().__init__(card="session:close-confirm", timeout=600)
         self.owner_id = owner_id
         self.on_confirm = on_confirm
+        self.confirm.label = t.p("button", "Close session")
+        self.later.label = t.p("button", "Not yet")
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.owner_id
@@ -320,30 +390,34 @@ class CloseConfirm(ErrorHandlingView):
 
     @discord.ui.button(label="Not yet", style=discord.ButtonStyle.secondary)
     async def later(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        await interaction.response.edit_message(content="Okay, the session stays open.", view=None)
+        t = reader(interaction)
+        await interaction.response.edit_message(content=t("Okay, the session stays open."), view=None)
 
 
 class CommentOffer(ErrorHandlingView):
-    def __init__(self, feedback_id: int) -> None:
+    def __init__(self, feedback_id: int, t: Speaker) -> None:
         super().__init__(card="session:comment", timeout=1800)
         self.feedback_id = feedback_id
+        self.comment.label = t.p("button", "Add a private comment")
 
     @discord.ui.button(label="Add a private comment", style=discord.ButtonStyle.secondary)
     async def comment(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
-        await interaction.response.send_modal(CommentModal(self.feedback_id))
+        await interaction.response.send_modal(CommentModal(self.feedback_id, reader(interaction)))
 
 
 class CommentModal(ErrorHandlingModal):
-    def __init__(self, feedback_id: int) -> None:
-        super().__init__(card="session:comment", title="A private comment", timeout=1800)
+    def __init__(self, feedback_id: int, t: Speaker) -> None:
+        super().__init__(card="session:comment", title=t("A private comment"), timeout=1800)
         self.feedback_id = feedback_id
         self.text: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
             custom_id="session:comment:text", style=discord.TextStyle.paragraph, max_length=1000, required=True
         )
         self.add_item(
             discord.ui.Label(
-                text="Anything the facilitators should know?",
-                description="Saved without your name. Facilitators see comments only once five or more people answered.",
+                text=t("Anything the facilitators should know?"),
+                description=t(
+                    "Saved without your name. Facilitators see comments only once five or more people answered."
+                ),
                 component=self.text,
             )
         )
@@ -353,7 +427,7 @@ class CommentModal(ErrorHandlingModal):
 
 
 class Notice(ErrorHandlingLayoutView):
-    """A plain private notice card (used for DMs)."""
+    """A plain private notice card (used for DMs), its text already in the reader's language."""
 
     def __init__(self, text: str) -> None:
         super().__init__(timeout=None)

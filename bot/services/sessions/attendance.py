@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import msg
 from bot.scheduler import Job
 from bot.sends import RetryLater
 from bot.services.sessions.core import SessionCore
 from bot.services.sessions.models import LIVE, DmResult, ReminderView, RsvpResult, not_live_text
 from bot.storage.sessions import StoredOccurrence
 from bot.timekeeping.markup import stamp
-from bot.timekeeping.words import local_phrase
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +21,10 @@ class Attendance(SessionCore):
     async def rsvp(self, occurrence_id: int, user_id: int, *, via: str = "button") -> RsvpResult:
         stored = await self.repo.occurrence(occurrence_id)
         if stored is None:
-            raise NotFound("That session no longer exists.")
+            raise NotFound(msg("That session no longer exists."))
         series = await self.repo.series(stored.series_id)
         if series is None:
-            raise NotFound("That session no longer exists.")
+            raise NotFound(msg("That session no longer exists."))
         if stored.status != "scheduled":
             raise InvalidInput(not_live_text(stored))
         existing = await self.repo.rsvp(stored.id, user_id)
@@ -95,10 +95,16 @@ class Attendance(SessionCore):
             if self.discord is not None:
                 view = await self.view(stored, series)
                 result = await self.discord.send_notice(
+                    stored.guild_id,
                     user_id,
-                    f"Good news: a place opened up for **{series.title}** ({view.circle_name}) on "
-                    f"{stamp(stored.starts_at)}, so you're going now. "
-                    "If you can't make it after all, press Not going on the announcement so someone else can come.",
+                    msg(
+                        "Good news: a place opened up for **{title}** ({circle}) on {when}, so you're going now. "
+                        "If you can't make it after all, press Not going on the announcement so someone else "
+                        "can come.",
+                        title=series.title,
+                        circle=view.circle_name,
+                        when=stamp(stored.starts_at),
+                    ),
                 )
                 if result is DmResult.CLOSED:
                     await self.repo.mark_dm_closed(stored.id, user_id)
@@ -128,10 +134,16 @@ class Attendance(SessionCore):
         result = await self.rsvp(stored.id, user_id, via="interested")
         if not result.already and result.status == "waitlist" and self.discord is not None:
             await self.discord.send_notice(
+                stored.guild_id,
                 user_id,
-                f"Thanks for your interest in **{result.view.title}** ({result.view.circle_name}) on "
-                f"{stamp(result.view.starts_at)}. It's full right now, so you're number "
-                f"{result.position} on the waitlist. I'll message you if a place opens up.",
+                msg(
+                    "Thanks for your interest in **{title}** ({circle}) on {when}. It's full right now, so you're "
+                    "number {position} on the waitlist. I'll message you if a place opens up.",
+                    title=result.view.title,
+                    circle=result.view.circle_name,
+                    when=stamp(result.view.starts_at),
+                    position=result.position,
+                ),
             )
 
     async def sync_interested(self, stored: StoredOccurrence) -> None:
@@ -157,11 +169,14 @@ class Attendance(SessionCore):
     async def set_reminders(self, guild_id: int, circle_id: int, user_id: int, on: bool) -> bool:
         circle = await self.circle(circle_id)
         if circle.guild_id != guild_id:
-            raise NotFound("That circle isn't in this server.")
+            raise NotFound(msg("That circle isn't in this server."))
         if on and await self.circles.consented_at(circle.id, user_id) is None:
             raise InvalidInput(
-                f"Reminders for all of {circle.name}'s sessions are for its members. Join first with /circle join, "
-                "or press Going on a session's announcement to be reminded about that one."
+                msg(
+                    "Reminders for all of {circle}'s sessions are for its members. Join first with /circle join, "
+                    "or press Going on a session's announcement to be reminded about that one.",
+                    circle=circle.name,
+                )
             )
         return await self.repo.set_optin(circle.id, guild_id, user_id, on, self.clock.now())
 
@@ -185,7 +200,7 @@ class Attendance(SessionCore):
             reminder = ReminderView(
                 session=view,
                 offset_minutes=int(job.payload.get("offset", 0)),
-                local_text=local_phrase(stored.starts_at, zone),
+                zone=zone,
                 zone_is_own=own,
                 ground_rules=circle.ground_rules,
                 going=is_going,

@@ -7,17 +7,25 @@ import logging
 from datetime import date, datetime, timedelta
 
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.i18n import Msg, msg, msgs
 from bot.services.access import Actor
 from bot.services.sessions.attendance import Attendance
 from bot.services.sessions.core import SessionCore, SessionDeps
 from bot.services.sessions.models import (
     CAPACITY_RANGE,
     DESCRIPTION_LIMIT,
+    DESCRIPTION_TOO_LONG,
+    DURATION_OUT_OF_RANGE,
     DURATION_RANGE,
+    NOTE_TOO_LONG,
+    PLACES_OUT_OF_RANGE,
+    SPEAKER_OUT_OF_RANGE,
     SPEAKER_RANGE,
     TITLE_LIMIT,
+    TITLE_TOO_LONG,
     DmResult,
     SessionView,
+    channel_link,
     clean_text,
     in_range,
     job_prefix,
@@ -40,28 +48,28 @@ class Changes(SessionCore):
 
     async def _occurrence_for(self, series: Series, day: date | None) -> tuple[date, StoredOccurrence | None]:
         if day is None:
-            raise InvalidInput("Pick one session (a date) from the list Discord offers as you type.")
+            raise InvalidInput(msg("Pick one session (a date) from the list Discord offers as you type."))
         changes = await self.repo.changes(series.id)
         stored = await self.repo.occurrence_on(series.id, day)
         if stored is None and occurrence_on(series.rule, day, changes) is None:
-            raise NotFound("That date isn't one of this session's dates any more. Pick one from the list.")
+            raise NotFound(msg("That date isn't one of this session's dates any more. Pick one from the list."))
         return day, stored
 
     async def skip(self, actor: Actor, guild_id: int, ref: str, note: str | None = None) -> SessionView | Occurrence:
         series, day = await self.resolve(guild_id, ref)
         circle = await self.circle(series.circle_id)
-        await self.require_facilitator(circle, actor, "skip its sessions")
+        await self.require_facilitator(circle, actor, msg("skip its sessions"))
         day, stored = await self._occurrence_for(series, day)
-        note = clean_text(note, 300, "note") or None
+        note = clean_text(note, 300, NOTE_TOO_LONG) or None
         if stored is not None and stored.status != "scheduled":
-            raise Conflict("That session has already started or isn't scheduled any more, so it can't be skipped.")
+            raise Conflict(msg("That session has already started or isn't scheduled any more, so it can't be skipped."))
         planned = occurrence_on(series.rule, day, await self.repo.changes(series.id))
         await self.repo.put_change(series.id, Change(day, skip=True), note)
         if stored is None:
             assert planned is not None
             log.info("session occurrence skipped ahead series=%s", series.id)
             return planned
-        view = await self.call_off(series, circle, stored, "skipped", note, tell="it was skipped")
+        view = await self.call_off(series, circle, stored, "skipped", note, tell=msg("it was skipped"), show_note=True)
         await self.planning.ensure_window(series)
         return view
 
@@ -73,10 +81,12 @@ class Changes(SessionCore):
         status: str,
         note: str | None,
         *,
-        tell: str,
+        tell: Msg,
+        show_note: bool = False,
         delete_event: bool = True,
     ) -> SessionView:
-        """Skip or cancel a scheduled occurrence: jobs, event, announcement, and tell who RSVPed."""
+        """Skip or cancel a scheduled occurrence: jobs, event, announcement, and tell who RSVPed
+        why (``tell``, e.g. "it was skipped"; and the facilitators' note if ``show_note``)."""
         if not await self.repo.set_status_if(stored.id, ("scheduled",), status, note=note):
             current = await self.repo.occurrence(stored.id)
             assert current is not None
@@ -91,23 +101,30 @@ class Changes(SessionCore):
         stored = await self.repo.update_occurrence(stored.id, event_status="gone")
         view = await self.view(stored, series, circle)
         await self.refresh_announcement(stored, view)
-        reason = f" A note from the facilitators: {note}" if note and tell == "it was skipped" else ""
-        text = (
-            f"**{series.title}** ({view.circle_name}) on {stamp(view.starts_at)} "
-            f"won't take place: {tell}.{reason} You don't need to do anything."
-        )
-        await self._tell_rsvped(stored.id, text)
+        about = {"title": series.title, "circle": view.circle_name, "when": stamp(view.starts_at), "reason": tell}
+        if note and show_note:
+            text = msg(
+                "**{title}** ({circle}) on {when} won't take place: {reason}. A note from the facilitators: {note} "
+                "You don't need to do anything.",
+                note=note,
+                **about,
+            )
+        else:
+            text = msg(
+                "**{title}** ({circle}) on {when} won't take place: {reason}. You don't need to do anything.", **about
+            )
+        await self._tell_rsvped(stored.guild_id, stored.id, text)
         log.info("session occurrence %s occurrence=%s", status, stored.id)
         return view
 
-    async def _tell_rsvped(self, occurrence_id: int, text: str) -> tuple[int, int]:
+    async def _tell_rsvped(self, guild_id: int, occurrence_id: int, text: Msg) -> tuple[int, int]:
         if self.discord is None:
             return 0, 0
         sent = closed = 0
         for rsvp in await self.repo.rsvps(occurrence_id):
             if rsvp.status not in ("going", "waitlist"):
                 continue
-            result = await self.discord.send_notice(rsvp.user_id, text)
+            result = await self.discord.send_notice(guild_id, rsvp.user_id, text)
             if result is DmResult.SENT:
                 sent += 1
             elif result is DmResult.CLOSED:
@@ -119,13 +136,15 @@ class Changes(SessionCore):
         """Cancel a whole series: its Discord events are removed and RSVPed members told privately."""
         series, _ = await self.resolve(guild_id, ref)
         circle = await self.circle(series.circle_id)
-        await self.require_facilitator(circle, actor, "cancel its sessions")
+        await self.require_facilitator(circle, actor, msg("cancel its sessions"))
         if not series.active:
-            raise Conflict("That session series has already ended or been cancelled.")
+            raise Conflict(msg("That session series has already ended or been cancelled."))
         series = await self.repo.update_series(series.id, status="cancelled", cancelled_at=self.clock.now())
         removed = 0
         for stored in await self.repo.occurrences_of(series.id, ("scheduled",)):
-            await self.call_off(series, circle, stored, "cancelled", None, tell="the facilitators cancelled the series")
+            await self.call_off(
+                series, circle, stored, "cancelled", None, tell=msg("the facilitators cancelled the series")
+            )
             removed += 1
         log.info("session series cancelled series=%s occurrences=%d", series.id, removed)
         return series, removed
@@ -142,12 +161,12 @@ class Changes(SessionCore):
     ) -> SessionView | Occurrence:
         series, day = await self.resolve(guild_id, ref)
         circle = await self.circle(series.circle_id)
-        await self.require_facilitator(circle, actor, "change its sessions")
+        await self.require_facilitator(circle, actor, msg("change its sessions"))
         day, stored = await self._occurrence_for(series, day)
         if stored is not None and stored.status != "scheduled":
-            raise Conflict("That session has already started or isn't scheduled any more, so it can't be changed.")
+            raise Conflict(msg("That session has already started or isn't scheduled any more, so it can't be changed."))
         if new_date is None and new_time is None and duration_minutes is None:
-            raise InvalidInput("Add a new date, time or duration to change this session.")
+            raise InvalidInput(msg("Add a new date, time or duration to change this session."))
         changes = await self.repo.changes(series.id)
         current = changes.get(day)
         change = Change(
@@ -156,14 +175,14 @@ class Changes(SessionCore):
             if new_date
             else (current.new_date if current else None),
             new_time=parse_time(new_time) if new_time else (current.new_time if current else None),
-            new_duration=timedelta(minutes=in_range(duration_minutes, DURATION_RANGE, "duration in minutes"))
+            new_duration=timedelta(minutes=in_range(duration_minutes, DURATION_RANGE, DURATION_OUT_OF_RANGE))
             if duration_minutes
             else (current.new_duration if current else None),
         )
         moved = occurrence_on(series.rule, day, {**changes, day: change})
         assert moved is not None
         if moved.starts_at <= self.clock.now():
-            raise InvalidInput("That would put the session in the past. Pick a later date or time.")
+            raise InvalidInput(msg("That would put the session in the past. Pick a later date or time."))
         await self.repo.put_change(series.id, change)
         if stored is None:
             await self.planning.ensure_window(series)
@@ -198,10 +217,16 @@ class Changes(SessionCore):
         await self.refresh_announcement(stored, view)
         if old != starts_at:
             await self._tell_rsvped(
+                stored.guild_id,
                 stored.id,
-                f"**{series.title}** ({view.circle_name}) has moved: it now starts {stamp(starts_at)} "
-                f"({stamp(starts_at, 'R')}). If you can't make the new time, press Not going on the "
-                "announcement.",
+                msg(
+                    "**{title}** ({circle}) has moved: it now starts {when} ({relative}). If you can't make the new "
+                    "time, press Not going on the announcement.",
+                    title=series.title,
+                    circle=view.circle_name,
+                    when=stamp(starts_at),
+                    relative=stamp(starts_at, "R"),
+                ),
             )
         return view
 
@@ -219,59 +244,60 @@ class Changes(SessionCore):
         reminders: str | None = None,
         capacity: int | None = None,
         speaker_minutes: int | None = None,
-    ) -> tuple[Series, list[str]]:
+    ) -> tuple[Series, list[Msg]]:
+        """The series as changed, and what changed ("title → Weekly circle"), one message each."""
         series, _ = await self.resolve(guild_id, ref)
         circle = await self.circle(series.circle_id)
-        await self.require_facilitator(circle, actor, "change its sessions")
+        await self.require_facilitator(circle, actor, msg("change its sessions"))
         if not series.active:
-            raise Conflict("That session series has ended or was cancelled; schedule a new one instead.")
+            raise Conflict(msg("That session series has ended or was cancelled; schedule a new one instead."))
         updates: dict[str, object] = {}
-        said: list[str] = []
+        said: list[Msg] = []
         if title is not None:
-            cleaned = clean_text(title, TITLE_LIMIT, "title")
+            cleaned = clean_text(title, TITLE_LIMIT, TITLE_TOO_LONG)
             if cleaned and cleaned != series.title:
                 updates["title"] = cleaned
-                said.append(f"title → {cleaned}")
+                said.append(msg("title → {title}", title=cleaned))
         if description is not None:
-            cleaned = clean_text(description, DESCRIPTION_LIMIT, "description")
+            cleaned = clean_text(description, DESCRIPTION_LIMIT, DESCRIPTION_TOO_LONG)
             if cleaned != series.description:
                 updates["description"] = cleaned
-                said.append("description")
+                said.append(msg("description"))
         if start_time is not None:
             at = parse_time(start_time).strftime("%H:%M")
             if at != series.start_time:
                 updates["start_time"] = at
-                said.append(f"start time → {at} ({series.timezone})")
+                said.append(msg("start time → {time} ({zone})", time=at, zone=series.timezone))
         if duration_minutes is not None:
-            minutes = in_range(duration_minutes, DURATION_RANGE, "duration in minutes")
+            minutes = in_range(duration_minutes, DURATION_RANGE, DURATION_OUT_OF_RANGE)
             if minutes != series.duration_minutes:
                 updates["duration_minutes"] = minutes
-                said.append(f"duration → {minutes} minutes")
+                said.append(msgs("duration → {n} minute", "duration → {n} minutes", minutes))
         if channel is not None:
             channel_id, kind, name = channel
             if kind not in ("voice", "stage", "text"):
-                raise InvalidInput("Pick a voice channel, a stage, or a text channel for the session.")
+                raise InvalidInput(msg("Pick a voice channel, a stage, or a text channel for the session."))
             if channel_id != series.channel_id:
                 await self.port.require_event_permissions(guild_id, channel_id, kind)
                 if kind == "text":
                     await self.port.require_post(guild_id, channel_id)
                 updates.update(channel_id=channel_id, channel_kind=kind, channel_name=name[:100])
-                said.append(f"place → <#{channel_id}>")
+                said.append(msg("place → {channel}", channel=channel_link(channel_id)))
         if reminders is not None:
             offsets = ",".join(str(m) for m in parse_offsets(reminders))
             if offsets != series.reminder_offsets:
                 updates["reminder_offsets"] = offsets
-                said.append("reminders")
+                said.append(msg("reminders"))
         if capacity is not None:
-            value = None if capacity == 0 else in_range(capacity, CAPACITY_RANGE, "number of places")
+            value = None if capacity == 0 else in_range(capacity, CAPACITY_RANGE, PLACES_OUT_OF_RANGE)
             if value != series.capacity:
                 updates["capacity"] = value
-                said.append(f"places → {value or 'no limit'}")
+                said.append(msg("places → {places}", places=value) if value else msg("places → no limit"))
         if speaker_minutes is not None:
-            value = in_range(speaker_minutes, SPEAKER_RANGE, "minutes per speaker")
+            value = in_range(speaker_minutes, SPEAKER_RANGE, SPEAKER_OUT_OF_RANGE)
             if value != series.speaker_minutes:
                 updates["speaker_minutes"] = value
-                said.append(f"minutes per speaker → {value}")
+                said.append(msg("minutes per speaker → {minutes}", minutes=value))
         if not updates:
             return series, []
         series = await self.repo.update_series(series.id, **updates)
@@ -315,5 +341,5 @@ class Changes(SessionCore):
         """An archived circle's series stops: upcoming events are removed (its jobs already were)."""
         await self.repo.update_series(series.id, status="ended")
         for stored in await self.repo.occurrences_of(series.id, ("scheduled",)):
-            await self.call_off(series, circle, stored, "cancelled", None, tell="the circle has closed")
+            await self.call_off(series, circle, stored, "cancelled", None, tell=msg("the circle has closed"))
         log.info("session series stopped; circle archived series=%s", series.id)

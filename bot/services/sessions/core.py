@@ -14,6 +14,7 @@ from datetime import date
 
 from bot.clock import Clock
 from bot.errors import NotAllowed, NotFound
+from bot.i18n import Msg, msg
 from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.member_time import MemberTimeService
@@ -22,7 +23,6 @@ from bot.services.sessions.port import SessionDiscord
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.sessions import Rsvp, Series, SessionRepository, StoredOccurrence
-from bot.timekeeping.recurrence import describe
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +72,23 @@ class SessionCore:
             return True
         return await self.access.is_coordinator(circle.guild_id, actor)
 
-    async def require_facilitator(self, circle: Circle, actor: Actor, what: str = "run its sessions") -> None:
+    async def require_facilitator(self, circle: Circle, actor: Actor, what: Msg | None = None) -> None:
+        """``what`` completes "... can {what}", e.g. ``msg("skip its sessions")``."""
         if not await self.can_facilitate(circle, actor):
             raise NotAllowed(
-                f"Only the {circle.name} circle's facilitators, coordinators and server admins can {what}. "
-                "If you think you should be able to, ask a coordinator."
+                msg(
+                    "Only the {circle} circle's facilitators, coordinators and server admins can {what}. "
+                    "If you think you should be able to, ask a coordinator.",
+                    circle=circle.name,
+                    what=what or msg("run its sessions"),
+                )
             )
 
-    async def require_facilitator_for(self, occurrence_id: int, actor: Actor, what: str) -> None:
+    async def require_facilitator_for(self, occurrence_id: int, actor: Actor, what: Msg) -> None:
         stored = await self.repo.occurrence(occurrence_id)
         circle = await self.circles.get(stored.circle_id) if stored else None
         if circle is None:
-            raise NotFound("That session no longer exists.")
+            raise NotFound(msg("That session no longer exists."))
         await self.require_facilitator(circle, actor, what)
 
     # -- looking things up ----------------------------------------------------------------
@@ -91,13 +96,13 @@ class SessionCore:
     async def circle(self, circle_id: int) -> Circle:
         circle = await self.circles.get(circle_id)
         if circle is None:
-            raise NotFound("That circle no longer exists.")
+            raise NotFound(msg("That circle no longer exists."))
         return circle
 
     async def series(self, guild_id: int, series_id: int) -> Series:
         series = await self.repo.series(series_id)
         if series is None or series.guild_id != guild_id:
-            raise NotFound("I couldn't find that session. Pick one from the list Discord offers as you type.")
+            raise NotFound(msg("I couldn't find that session. Pick one from the list Discord offers as you type."))
         return series
 
     async def resolve(self, guild_id: int, ref: str) -> tuple[Series, date | None]:
@@ -135,14 +140,14 @@ class SessionCore:
             series_id=series.id,
             guild_id=series.guild_id,
             circle_id=series.circle_id,
-            circle_name=circle.name if circle else "a circle",
+            circle_name=circle.name if circle else series.title,  # a deleted circle's rows go with it
             circle_channel_id=circle.channel_id if circle else None,
             title=series.title,
             description=series.description,
             starts_at=occurrence.starts_at,
             ends_at=occurrence.ends_at,
             timezone=series.timezone,
-            recurrence=describe(series.rule),
+            rule=series.rule,
             channel_id=series.channel_id,
             channel_kind=series.channel_kind,
             channel_name=series.channel_name,
@@ -174,12 +179,12 @@ class SessionCore:
         except Exception:
             log.warning("could not update a session announcement occurrence=%s", stored.id)
 
-    async def tell_mods(self, guild_id: int, text: str) -> None:
+    async def tell_mods(self, guild_id: int, text: Msg) -> None:
         channel_id = (await self.settings.get(guild_id)).mod_channel_id
         if channel_id is None or self.discord is None:
             log.info("session notice with no moderation channel guild=%s", guild_id)
             return
         try:
-            await self.discord.post_text(channel_id, text)
+            await self.discord.post_text(guild_id, channel_id, text)
         except Exception:
             log.warning("could not post a session notice guild=%s", guild_id)

@@ -7,10 +7,18 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime, time
 
+from bot.i18n import msg
 from bot.services.sessions.changes import Changes
 from bot.services.sessions.core import SessionCore, SessionDeps
 from bot.services.sessions.live import LiveSession
-from bot.services.sessions.models import AUTOCLOSE_AFTER, HAND_EDIT_TOLERANCE, LIVE, EventState
+from bot.services.sessions.models import (
+    AUTOCLOSE_AFTER,
+    HAND_EDIT_TOLERANCE,
+    LIVE,
+    NOTE_EVENT_CANCELLED,
+    NOTE_EVENT_DELETED,
+    EventState,
+)
 from bot.services.sessions.planning import Planning
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.recurrence import Change
@@ -29,7 +37,7 @@ class EventSync(SessionCore):
     # -- things changed by hand in Discord ------------------------------------------------
 
     async def event_removed(self, guild_id: int, event_id: int, *, how: str = "deleted") -> bool:
-        """A Discord event was deleted or cancelled by hand: that occurrence is skipped."""
+        """A Discord event was deleted or cancelled (``how``) by hand: that occurrence is skipped."""
         stored = await self.repo.occurrence_for_event(event_id)
         if stored is None or stored.guild_id != guild_id:
             return False
@@ -41,20 +49,29 @@ class EventSync(SessionCore):
         if series is None:
             return False
         circle = await self.circles.get(series.circle_id)
-        note = f"its event was {how} in Discord's Events list"
+        cancelled = how == "cancelled"
+        note = NOTE_EVENT_CANCELLED if cancelled else NOTE_EVENT_DELETED
         await self.repo.put_change(series.id, Change(stored.day, skip=True), note)
         await self.repo.update_occurrence(stored.id, event_status="gone")
         view = await self.changes.call_off(
-            series, circle, stored, "skipped", note, tell="it was called off", delete_event=False
+            series, circle, stored, "skipped", note, tell=msg("it was called off"), delete_event=False
         )
         log.info("session event %s by hand; occurrence skipped occurrence=%s", how, stored.id)
         await self.planning.ensure_window(series)
-        await self.tell_mods(
-            guild_id,
-            f"The Discord event for **{series.title}** on {stamp(view.starts_at)} was {how} by hand, "
-            "so I treated that session as skipped (its reminders are off and members who were going were told). "
-            "The rest of the series goes on.",
-        )
+        about = {"title": series.title, "when": stamp(view.starts_at)}
+        if cancelled:
+            text = msg(
+                "The Discord event for **{title}** on {when} was cancelled by hand, so I treated that session as "
+                "skipped (its reminders are off and members who were going were told). The rest of the series goes on.",
+                **about,
+            )
+        else:
+            text = msg(
+                "The Discord event for **{title}** on {when} was deleted by hand, so I treated that session as "
+                "skipped (its reminders are off and members who were going were told). The rest of the series goes on.",
+                **about,
+            )
+        await self.tell_mods(guild_id, text)
         return True
 
     async def event_changed(
@@ -89,8 +106,12 @@ class EventSync(SessionCore):
         log.info("session event time edited by hand; followed occurrence=%s", stored.id)
         await self.tell_mods(
             guild_id,
-            f"The Discord event for **{series.title}** was moved by hand to {stamp(starts_at)}. "
-            "I followed: its announcement and reminders now use the new time.",
+            msg(
+                "The Discord event for **{title}** was moved by hand to {when}. "
+                "I followed: its announcement and reminders now use the new time.",
+                title=series.title,
+                when=stamp(starts_at),
+            ),
         )
         return True
 

@@ -9,12 +9,14 @@ from datetime import UTC, timedelta
 
 from bot.concurrency import KeyedLock
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import msg
 from bot.scheduler import Job
 from bot.sends import RetryLater
 from bot.services.access import Actor
 from bot.services.sessions.core import SessionCore, SessionDeps
 from bot.services.sessions.models import (
     COMMENT_LIMIT,
+    COMMENT_TOO_LONG,
     JOB_TIMER,
     REPORT_MINIMUM,
     TIMER_GRACE,
@@ -123,16 +125,18 @@ class LiveSession(SessionCore):
     async def _open(self, occurrence_id: int) -> tuple[StoredOccurrence, Series, Circle]:
         stored = await self.repo.occurrence(occurrence_id)
         if stored is None:
-            raise NotFound("That session no longer exists.")
+            raise NotFound(msg("That session no longer exists."))
         series = await self.repo.series(stored.series_id)
         circle = await self.circles.get(stored.circle_id)
         if series is None or circle is None:
-            raise NotFound("That session no longer exists.")
+            raise NotFound(msg("That session no longer exists."))
         if stored.status == "scheduled":
-            raise InvalidInput("This session hasn't started yet. The buttons work once it opens.")
+            raise InvalidInput(msg("This session hasn't started yet. The buttons work once it opens."))
         if stored.status != "open":
             raise InvalidInput(
-                "This session has closed. Thank you for coming." if stored.status == "closed" else not_live_text(stored)
+                msg("This session has closed. Thank you for coming.")
+                if stored.status == "closed"
+                else not_live_text(stored)
             )
         return stored, series, circle
 
@@ -191,12 +195,14 @@ class LiveSession(SessionCore):
 
     async def _start_goround(self, actor: Actor, occurrence_id: int) -> GoRoundView:
         stored, series, circle = await self._open(occurrence_id)
-        await self.require_facilitator(circle, actor, "lead its sessions")
+        await self.require_facilitator(circle, actor, msg("lead its sessions"))
         present = [p.user_id for p in await self.repo.presence(stored.id)]
         if not present:
             raise InvalidInput(
-                "Nobody has pressed “I'm here” yet. A go-round only names people who did, so invite everyone to "
-                "press it first."
+                msg(
+                    "Nobody has pressed “I'm here” yet. A go-round only names people who did, so invite everyone "
+                    "to press it first."
+                )
             )
         self.rng.shuffle(present)
         await self.repo.set_order(stored.id, present)
@@ -248,7 +254,7 @@ class LiveSession(SessionCore):
 
     async def next_speaker(self, actor: Actor, occurrence_id: int) -> GoRoundView:
         stored, series, circle = await self._open(occurrence_id)
-        await self.require_facilitator(circle, actor, "lead its sessions")
+        await self.require_facilitator(circle, actor, msg("lead its sessions"))
         goround = await self._goround(stored, series)
         if goround.current is not None:
             current_user = goround.speakers[goround.current]
@@ -262,10 +268,10 @@ class LiveSession(SessionCore):
 
     async def timer(self, actor: Actor, occurrence_id: int, action: str) -> GoRoundView:
         stored, series, circle = await self._open(occurrence_id)
-        await self.require_facilitator(circle, actor, "lead its sessions")
+        await self.require_facilitator(circle, actor, msg("lead its sessions"))
         goround = await self._goround(stored, series)
         if goround.current is None:
-            raise InvalidInput("Everyone has had their turn. Start a new go-round for another round.")
+            raise InvalidInput(msg("Everyone has had their turn. Start a new go-round for another round."))
         job_id = f"{job_prefix(series.circle_id, stored.id)}timer"
         now = self.clock.now()
         if action == "start" and stored.timer_state != "running":
@@ -296,7 +302,7 @@ class LiveSession(SessionCore):
     async def close(self, actor: Actor, occurrence_id: int) -> int:
         """The facilitator closes the session: closing words, feedback, attendance (a count)."""
         stored, series, circle = await self._open(occurrence_id)
-        await self.require_facilitator(circle, actor, "close its sessions")
+        await self.require_facilitator(circle, actor, msg("close its sessions"))
         count = await self._close(stored, series, circle, automatic=False)
         await self.planning.ensure_window(series)
         return count
@@ -343,16 +349,16 @@ class LiveSession(SessionCore):
     async def give_feedback(self, occurrence_id: int, user_id: int, score: int) -> int | None:
         """Store a score anonymously. None if this person already answered for this session."""
         if not 1 <= score <= 5:
-            raise InvalidInput("Pick a number from 1 to 5.")
+            raise InvalidInput(msg("Pick a number from 1 to 5."))
         stored = await self.repo.occurrence(occurrence_id)
         if stored is None or stored.status != "closed" or stored.closed_at is None:
-            raise InvalidInput("Feedback opens when the session closes.")
+            raise InvalidInput(msg("Feedback opens when the session closes."))
         if self.clock.now() - stored.closed_at > FEEDBACK_WINDOW:
-            raise InvalidInput("Feedback for this session has closed. Thank you all the same.")
+            raise InvalidInput(msg("Feedback for this session has closed. Thank you all the same."))
         return await self.repo.add_feedback(stored, user_id, score)
 
     async def add_comment(self, feedback_id: int, text: str) -> bool:
-        comment = clean_text(text, COMMENT_LIMIT, "comment")
+        comment = clean_text(text, COMMENT_LIMIT, COMMENT_TOO_LONG)
         if not comment:
             return False
         return await self.repo.add_comment(feedback_id, comment)
@@ -360,8 +366,8 @@ class LiveSession(SessionCore):
     async def report(self, actor: Actor, guild_id: int, circle_id: int) -> list[ReportRow]:
         circle = await self.circle(circle_id)
         if circle.guild_id != guild_id:
-            raise NotFound("That circle isn't in this server.")
-        await self.require_facilitator(circle, actor, "see its session reports")
+            raise NotFound(msg("That circle isn't in this server."))
+        await self.require_facilitator(circle, actor, msg("see its session reports"))
         rows: list[ReportRow] = []
         for stored in await self.repo.closed_in_circle(circle.id):
             series = await self.repo.series(stored.series_id)
@@ -372,7 +378,7 @@ class LiveSession(SessionCore):
             rows.append(
                 ReportRow(
                     starts_at=stored.starts_at,
-                    title=series.title if series else "Session",
+                    title=series.title if series else None,
                     attendance=stored.attendance_count,
                     responses=len(scores),
                     average=sum(scores) / len(scores) if enough else None,

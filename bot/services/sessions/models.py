@@ -9,9 +9,10 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.errors import InvalidInput
+from bot.i18n import N_, Msg, Speaker, msg
 from bot.storage.database import typed_id
 from bot.storage.sessions import Series, StoredOccurrence
-from bot.timekeeping.recurrence import Occurrence
+from bot.timekeeping.recurrence import Occurrence, Rule, describe
 from bot.timekeeping.words import local_phrase
 
 # Job kinds (the lead registers these with the scheduler; see SessionService.job_handlers).
@@ -38,6 +39,23 @@ REPORT_MINIMUM = 5
 HAND_EDIT_TOLERANCE = timedelta(seconds=59)
 LIVE = ("scheduled", "open")
 
+# What a renderer shows next to a session the bot itself skipped (stored as the occurrence's note,
+# in English, and shown in the reader's language); a facilitator's own note is shown as written.
+NOTE_EVENT_DELETED = N_("its event was deleted in Discord's Events list")
+NOTE_EVENT_CANCELLED = N_("its event was cancelled in Discord's Events list")
+BOT_NOTES = frozenset({NOTE_EVENT_DELETED, NOTE_EVENT_CANCELLED})
+
+# Too long (clean_text): {limit} and {length} are numbers of characters.
+TITLE_TOO_LONG = N_("The title can be at most {limit} characters; yours has {length}. Please shorten it.")
+DESCRIPTION_TOO_LONG = N_("The description can be at most {limit} characters; yours has {length}. Please shorten it.")
+NOTE_TOO_LONG = N_("The note can be at most {limit} characters; yours has {length}. Please shorten it.")
+COMMENT_TOO_LONG = N_("The comment can be at most {limit} characters; yours has {length}. Please shorten it.")
+# Out of range (in_range): {low} and {high} are the bounds.
+DURATION_OUT_OF_RANGE = N_("The duration in minutes must be between {low} and {high}.")
+WEEKS_OUT_OF_RANGE = N_("The number of weeks between sessions must be between {low} and {high}.")
+PLACES_OUT_OF_RANGE = N_("The number of places must be between {low} and {high}.")
+SPEAKER_OUT_OF_RANGE = N_("The minutes per speaker must be between {low} and {high}.")
+
 
 class DmResult(StrEnum):
     SENT = "sent"
@@ -61,7 +79,7 @@ class SessionView:
     starts_at: datetime
     ends_at: datetime
     timezone: str
-    recurrence: str
+    rule: Rule
     channel_id: int
     channel_kind: str
     channel_name: str
@@ -72,9 +90,12 @@ class SessionView:
     note: str | None
     event_id: int | None
 
-    @property
-    def local_text(self) -> str:
-        return local_phrase(self.starts_at, self.timezone)
+    def recurrence(self, t: Speaker | None = None) -> str:
+        """ "Every week on Tuesday at 19:00 (Europe/London)", in ``t``'s language (English if none)."""
+        return describe(self.rule, t)
+
+    def local_text(self, t: Speaker | None = None) -> str:
+        return local_phrase(self.starts_at, self.timezone, t)
 
     @property
     def full(self) -> bool:
@@ -90,10 +111,14 @@ class SessionView:
 class ReminderView:
     session: SessionView
     offset_minutes: int
-    local_text: str  # in the member's own zone
+    zone: str  # the member's own zone, or the server's
     zone_is_own: bool
     ground_rules: str
     going: bool  # RSVPed (True) or opted in for all of the circle's sessions (False)
+
+    def local_text(self, t: Speaker | None = None) -> str:
+        """The start in the member's zone, "19:00 on Tuesday 3 March 2026 (Europe/London)"."""
+        return local_phrase(self.session.starts_at, self.zone, t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +142,17 @@ class UpcomingView:
     starts_at: datetime
     ends_at: datetime
     channel_id: int
-    local_text: str  # in the viewer's zone
+    zone: str  # the viewer's
     rsvp: str | None  # the viewer's: going / waitlist
+
+    def local_text(self, t: Speaker | None = None) -> str:
+        return local_phrase(self.starts_at, self.zone, t)
 
 
 @dataclass(frozen=True, slots=True)
 class ReportRow:
     starts_at: datetime
-    title: str
+    title: str | None  # None if its series is gone
     attendance: int | None
     responses: int
     average: float | None  # None when fewer than REPORT_MINIMUM responded
@@ -136,7 +164,7 @@ class ScheduleResult:
     series: Series
     made: list[SessionView]
     first: Occurrence
-    notices: list[str] = field(default_factory=list)
+    notices: list[Msg] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +206,11 @@ class SessionDraft:
     speaker_minutes: int = 3
 
 
+def channel_link(channel_id: int) -> str:
+    """A channel mention, ``<#id>`` (Discord shows it as the channel's name)."""
+    return f"<#{channel_id}>"
+
+
 def job_prefix(circle_id: int, occurrence_id: int) -> str:
     return f"circle:{circle_id}:session:{occurrence_id}:"
 
@@ -187,34 +220,38 @@ def parse_ref(ref: str) -> tuple[int, date | None]:
     head, _, day = ref.strip().partition(":")
     series_id = typed_id(head)
     if series_id is None:
-        raise InvalidInput("Pick a session from the list Discord offers as you type.")
+        raise InvalidInput(msg("Pick a session from the list Discord offers as you type."))
     if not day:
         return series_id, None
     try:
         return series_id, date.fromisoformat(day)
     except ValueError:
-        raise InvalidInput("Pick a session from the list Discord offers as you type.") from None
+        raise InvalidInput(msg("Pick a session from the list Discord offers as you type.")) from None
 
 
-def clean_text(raw: str | None, limit: int, what: str) -> str:
+def clean_text(raw: str | None, limit: int, too_long: str) -> str:
+    """The text, trimmed; ``too_long`` (one of the ``*_TOO_LONG`` messages) if it is over ``limit``."""
     text = (raw or "").strip()
     if len(text) > limit:
-        raise InvalidInput(f"The {what} can be at most {limit} characters; yours has {len(text)}. Please shorten it.")
+        raise InvalidInput(msg(too_long, limit=limit, length=len(text)))
     return text
 
 
-def in_range(value: int, bounds: tuple[int, int], what: str) -> int:
+def in_range(value: int, bounds: tuple[int, int], out_of_range: str) -> int:
+    """The value; ``out_of_range`` (one of the ``*_OUT_OF_RANGE`` messages) if it is outside ``bounds``."""
     low, high = bounds
     if not low <= value <= high:
-        raise InvalidInput(f"The {what} must be between {low} and {high}.")
+        raise InvalidInput(msg(out_of_range, low=low, high=high))
     return value
 
 
-def not_live_text(stored: StoredOccurrence) -> str:
-    return {
-        "closed": "That session has ended. Look out for the next one with /session list.",
-        "skipped": "That session was skipped. /session list shows what's coming up.",
-        "cancelled": "That session was cancelled. /session list shows what's coming up.",
-        "missed": "That session has ended. Look out for the next one with /session list.",
-        "open": "This session is happening now: you're welcome to join in. No need to RSVP.",
-    }.get(stored.status, "That session isn't taking RSVPs.")
+def not_live_text(stored: StoredOccurrence) -> Msg:
+    if stored.status in ("closed", "missed"):
+        return msg("That session has ended. Look out for the next one with /session list.")
+    if stored.status == "skipped":
+        return msg("That session was skipped. /session list shows what's coming up.")
+    if stored.status == "cancelled":
+        return msg("That session was cancelled. /session list shows what's coming up.")
+    if stored.status == "open":
+        return msg("This session is happening now: you're welcome to join in. No need to RSVP.")
+    return msg("That session isn't taking RSVPs.")

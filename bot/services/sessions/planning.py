@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.errors import InvalidInput, MissingBotPermissions, NotFound
+from bot.i18n import Speaker, msg
 from bot.services.access import Actor
 from bot.services.sessions.core import SessionCore
 from bot.services.sessions.models import (
@@ -20,6 +21,8 @@ from bot.services.sessions.models import (
     CAPACITY_RANGE,
     DEFAULT_REMINDERS,
     DESCRIPTION_LIMIT,
+    DESCRIPTION_TOO_LONG,
+    DURATION_OUT_OF_RANGE,
     DURATION_RANGE,
     END_GRACE,
     JOB_END,
@@ -28,9 +31,13 @@ from bot.services.sessions.models import (
     LIST_AHEAD,
     LIVE,
     MAX_AHEAD,
+    PLACES_OUT_OF_RANGE,
     REMINDER_GRACE,
+    SPEAKER_OUT_OF_RANGE,
     SPEAKER_RANGE,
     TITLE_LIMIT,
+    TITLE_TOO_LONG,
+    WEEKS_OUT_OF_RANGE,
     WINDOW,
     ScheduleResult,
     SessionDraft,
@@ -54,7 +61,7 @@ from bot.timekeeping.recurrence import (
     occurrences,
     week_of_month,
 )
-from bot.timekeeping.words import local_phrase
+from bot.timekeeping.words import clock_time, short_date
 
 log = logging.getLogger(__name__)
 
@@ -63,57 +70,67 @@ class Planning(SessionCore):
     async def build_rule(self, draft: SessionDraft, zone: str) -> Rule:
         first = parse_date(draft.first_date, today=self.clock.now().date())
         at = parse_time(draft.start_time)
-        duration = timedelta(minutes=in_range(draft.duration_minutes, DURATION_RANGE, "duration in minutes"))
+        duration = timedelta(minutes=in_range(draft.duration_minutes, DURATION_RANGE, DURATION_OUT_OF_RANGE))
         kind = draft.recurrence.strip().lower()
         if kind not in ("once", "weekly", "monthly"):
-            raise InvalidInput("Choose how often: once, weekly, or monthly.")
+            raise InvalidInput(msg("Choose how often: once, weekly, or monthly."))
         try:
             if kind == "weekly":
                 days = parse_weekdays(draft.weekdays) if draft.weekdays else frozenset({first.weekday()})
                 if not days:
                     days = frozenset({first.weekday()})
-                interval = in_range(draft.every_weeks, (1, 12), "number of weeks between sessions")
+                interval = in_range(draft.every_weeks, (1, 12), WEEKS_OUT_OF_RANGE)
                 return Rule(first, at, zone, duration, Kind.WEEKLY, days, interval)
             if kind == "monthly":
                 nth = draft.month_week
                 if nth is None:
                     nth = LAST if is_last_of_month(first) and week_of_month(first) == 5 else week_of_month(first)
                 if nth not in (1, 2, 3, 4, 5, LAST):
-                    raise InvalidInput("For monthly sessions, pick the 1st to 5th or the last weekday of the month.")
+                    raise InvalidInput(
+                        msg("For monthly sessions, pick the 1st to 5th or the last weekday of the month.")
+                    )
                 return Rule(first, at, zone, duration, Kind.MONTHLY, month_week=nth, month_weekday=first.weekday())
             return Rule(first, at, zone, duration, Kind.ONCE)
         except ValueError as exc:
-            raise InvalidInput(f"That schedule doesn't work: {exc}.") from None
+            raise InvalidInput(msg("That schedule doesn't work: {reason}.", reason=str(exc))) from None
 
     async def validate(self, guild_id: int, actor: Actor, draft: SessionDraft) -> tuple[Circle, Rule, Occurrence]:
         circle = await self.circle(draft.circle_id)
         if circle.guild_id != guild_id:
-            raise NotFound("That circle isn't in this server.")
-        await self.require_facilitator(circle, actor, "schedule its sessions")
+            raise NotFound(msg("That circle isn't in this server."))
+        await self.require_facilitator(circle, actor, msg("schedule its sessions"))
         if not circle.active:
-            raise InvalidInput(f"The {circle.name} circle is archived, so it can't have new sessions.")
+            raise InvalidInput(
+                msg("The {circle} circle is archived, so it can't have new sessions.", circle=circle.name)
+            )
         if circle.channel_id is None:
             raise InvalidInput(
-                f"The {circle.name} circle's channel is missing. A coordinator can run /circle repair first."
+                msg(
+                    "The {circle} circle's channel is missing. A coordinator can run /circle repair first.",
+                    circle=circle.name,
+                )
             )
         if draft.channel_kind not in ("voice", "stage", "text"):
-            raise InvalidInput("Pick a voice channel, a stage, or a text channel for the session.")
-        title = clean_text(draft.title, TITLE_LIMIT, "title")
+            raise InvalidInput(msg("Pick a voice channel, a stage, or a text channel for the session."))
+        title = clean_text(draft.title, TITLE_LIMIT, TITLE_TOO_LONG)
         if not title:
-            raise InvalidInput("Give the session a short title, like “Weekly check-in”.")
-        clean_text(draft.description, DESCRIPTION_LIMIT, "description")
+            raise InvalidInput(msg("Give the session a short title, like “Weekly check-in”."))
+        clean_text(draft.description, DESCRIPTION_LIMIT, DESCRIPTION_TOO_LONG)
         if draft.reminders is not None:
             parse_offsets(draft.reminders)
         if draft.capacity is not None:
-            in_range(draft.capacity, CAPACITY_RANGE, "number of places")
-        in_range(draft.speaker_minutes, SPEAKER_RANGE, "minutes per speaker")
+            in_range(draft.capacity, CAPACITY_RANGE, PLACES_OUT_OF_RANGE)
+        in_range(draft.speaker_minutes, SPEAKER_RANGE, SPEAKER_OUT_OF_RANGE)
         zone = validate_timezone(draft.timezone) if draft.timezone else (await self.settings.get(guild_id)).timezone
         rule = await self.build_rule(draft, zone)
         first = occurrences(rule, after=self.clock.now(), count=1)
         if not first:
             raise InvalidInput(
-                "That time has already passed. Pick a date and time in the future "
-                f"(times are in {zone}; add timezone: to use another)."
+                msg(
+                    "That time has already passed. Pick a date and time in the future "
+                    "(times are in {zone}; add timezone: to use another).",
+                    zone=zone,
+                )
             )
         return circle, rule, first[0]
 
@@ -129,8 +146,8 @@ class Planning(SessionCore):
             {
                 "guild_id": guild_id,
                 "circle_id": circle.id,
-                "title": clean_text(draft.title, TITLE_LIMIT, "title"),
-                "description": clean_text(draft.description, DESCRIPTION_LIMIT, "description"),
+                "title": clean_text(draft.title, TITLE_LIMIT, TITLE_TOO_LONG),
+                "description": clean_text(draft.description, DESCRIPTION_LIMIT, DESCRIPTION_TOO_LONG),
                 "timezone": rule.zone,
                 "start_date": rule.start_date.isoformat(),
                 "start_time": rule.start_time.strftime("%H:%M"),
@@ -243,9 +260,14 @@ class Planning(SessionCore):
         await self.repo.update_series(series.id, events_blocked=1)
         await self.tell_mods(
             series.guild_id,
-            f"I couldn't add the next **{series.title}** session of the **{circle.name}** circle to Discord's "
-            "Events list because I'm missing the **Create Events** permission. The session still happens, with its "
-            "announcement and reminders; a server admin can give my role Create Events in Server Settings → Roles.",
+            msg(
+                "I couldn't add the next **{title}** session of the **{circle}** circle to Discord's "
+                "Events list because I'm missing the **Create Events** permission. The session still happens, "
+                "with its announcement and reminders; a server admin can give my role Create Events in "
+                "Server Settings → Roles.",
+                title=series.title,
+                circle=circle.name,
+            ),
         )
 
     async def _schedule_jobs(self, series: Series, occurrence: StoredOccurrence) -> None:
@@ -331,7 +353,7 @@ class Planning(SessionCore):
                         starts_at=view.starts_at if view else occurrence.starts_at,
                         ends_at=view.ends_at if view else occurrence.ends_at,
                         channel_id=series.channel_id,
-                        local_text=local_phrase(view.starts_at if view else occurrence.starts_at, zone),
+                        zone=zone,
                         rsvp=mine.status if mine and mine.status != "declined" else None,
                     )
                 )
@@ -348,7 +370,7 @@ class Planning(SessionCore):
                         stored.starts_at,
                         stored.ends_at,
                         series.channel_id,
-                        local_phrase(stored.starts_at, zone),
+                        zone,
                         None,
                     )
                 )
@@ -356,9 +378,10 @@ class Planning(SessionCore):
         return found[:limit]
 
     async def choices(
-        self, guild_id: int, actor: Actor, query: str, *, series_only: bool = False
+        self, guild_id: int, actor: Actor, query: str, *, series_only: bool = False, t: Speaker | None = None
     ) -> list[tuple[str, str]]:
-        """Autocomplete: (label, ref) for sessions this person can see, matching ``query``."""
+        """Autocomplete: (label, ref) for sessions this person can see, matching ``query``; the labels
+        in ``t``'s language (the person typing: English if not given)."""
         needle = query.strip().casefold()
         out: list[tuple[str, str]] = []
         for series in await self.repo.active_series(guild_id):
@@ -368,13 +391,13 @@ class Planning(SessionCore):
             base = f"{series.title} · {circle.name}"
             if series_only:
                 if needle in base.casefold():
-                    out.append((f"{base} · {describe(series.rule)}"[:100], str(series.id)))
+                    out.append((f"{base} · {describe(series.rule, t)}"[:100], str(series.id)))
                 continue
             changes = await self.repo.changes(series.id)
             for occurrence in occurrences(series.rule, after=self.clock.now(), count=6, changes=changes):
                 stored = await self.repo.occurrence_on(series.id, occurrence.original_date)
-                starts = stored.starts_at if stored else occurrence.starts_at
-                label = f"{base} · {starts.astimezone(occurrence.local_start.tzinfo).strftime('%a %d %b %H:%M')}"
+                local = (stored.starts_at if stored else occurrence.starts_at).astimezone(occurrence.local_start.tzinfo)
+                label = f"{base} · {short_date(local.date(), t, year=False)} {clock_time(local, t)}"
                 if needle in label.casefold():
                     out.append((label[:100], f"{series.id}:{occurrence.original_date.isoformat()}"))
         return out[:25]
@@ -383,6 +406,6 @@ class Planning(SessionCore):
         series, _ = await self.resolve(guild_id, ref)
         circle = await self.circle(series.circle_id)
         if not await self.visible_to(circle, actor):
-            raise NotFound("I couldn't find that session. Pick one from the list Discord offers as you type.")
+            raise NotFound(msg("I couldn't find that session. Pick one from the list Discord offers as you type."))
         upcoming = [u for u in await self.upcoming(guild_id, actor, circle_id=circle.id) if u.series_id == series.id]
         return series, upcoming, circle

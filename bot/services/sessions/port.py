@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.i18n import Msg
 from bot.services.sessions.models import DmResult, GoRoundView, ReminderView, SessionView
 
 
@@ -51,6 +52,10 @@ class SessionDiscord(Protocol):
 
     async def send_reminder(self, user_id: int, reminder: ReminderView) -> DmResult: ...
 
-    async def send_notice(self, user_id: int, text: str) -> DmResult: ...
+    async def send_notice(self, guild_id: int, user_id: int, text: Msg) -> DmResult:
+        """A DM about a session of that server, in the language the person last used there."""
+        ...
 
-    async def post_text(self, channel_id: int, text: str) -> None: ...
+    async def post_text(self, guild_id: int, channel_id: int, text: Msg) -> None:
+        """A notice for the server's moderators, in the server's language."""
+        ...
