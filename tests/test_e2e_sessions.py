@@ -546,3 +546,50 @@ async def test_the_sandbox_refuses_events_in_the_past_as_discord_does(world: Wor
         )
     assert refused.value.status == 400 and "in the past" in str(refused.value)
     assert events(world.sandbox) == []
+
+
+async def test_each_reader_gets_their_own_language_replies_posts_and_reminders(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A German member's replies in German, the circle's announcement and opening in the server's
+    Spanish, and each member's reminder DM in the language they last used with the bot."""
+    from babel.dates import format_date
+
+    from tests.i18n_fakes import marked, marked_catalogues
+
+    sandbox = world.sandbox
+    lena = sandbox.member("lena", locale="de")
+    joao = sandbox.member("joao", locale="pt-BR")
+    fran, circle = await setup_circle(world, "lena", "joao")
+    day = first_day(world)
+    with marked_catalogues(monkeypatch):
+        await sandbox.server.set_guild_locale(sandbox.guild, "es-ES")
+        text = await schedule(fran, circle="Grief", title="Check-in", first_date=day.isoformat(), start_time="19:00")
+        assert "## Scheduled: Check-in" in text and "[" not in text, "English for Fran, whose Discord is in English"
+
+        # Public: the announcement (its words and buttons) in the server's language.
+        announcement = await circle.wait_for_message(marked("es", "Once, on"))
+        assert marked("es", "-# Press **Going**") in announcement.text
+        assert announcement.buttons[:2] == [marked("es", "Going"), marked("es", "Not going")]
+        assert "[de]" not in announcement.text and "[pt_BR]" not in announcement.text
+
+        # Private: each member's reply in their own Discord language.
+        going = await (await lena.click(announcement, marked("es", "Going"))).settled()
+        assert going.ephemeral and marked("de", "You're going to **Check-in** on") in going.text
+        assert "[es]" not in going.text
+        also = await (await joao.click(announcement, marked("es", "Going"))).settled()
+        assert marked("pt_BR", "You're going to **Check-in** on") in also.text
+        await sandbox.wait_for(lambda: marked("es", "**Going:** 2") in announcement.text, "two going, in Spanish")
+
+        # DMs later: each reminder in the language that member last used here (dates and units from CLDR).
+        await world.advance_to(london(day) - timedelta(hours=24))
+        german = await lena.wait_for_dm(marked("de", "## Reminder: Check-in starts in 24 Stunden"))
+        assert format_date(day, "full", locale="de") in german.text
+        assert german.buttons == [marked("de", "Open the channel")]
+        brazilian = await joao.wait_for_dm(marked("pt_BR", "## Reminder: Check-in starts in 24 horas"))
+        assert "[es]" not in german.text + brazilian.text and "[de]" not in brazilian.text
+
+        # The session opens for the circle, in the server's language again.
+        await world.advance_to(london(day))
+        opening = await circle.wait_for_message(marked("es", "## Check-in is starting"))
+        assert opening.buttons == [marked("es", "I'm here"), marked("es", "Go-round"), marked("es", "Close session")]
