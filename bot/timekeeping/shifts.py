@@ -7,11 +7,14 @@ summer and in winter; a local time that doesn't exist is shifted forward by the 
 happens twice takes the first (:mod:`bot.timekeeping.wallclock`).
 
 Pure: the slots, shifts taken and on-call stretches are anything with the fields named by the
-protocols below (the rota's stored rows are).
+protocols below (the rota's stored rows are). The few words at the end (a shift's day and hours)
+are in the reader's language, through :class:`bot.i18n.Speaker`: Babel's CLDR forms, and the bot's
+English as it has always read ("Tue 24 Mar 19:00–21:00").
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +22,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from babel.dates import match_skeleton
+
+from bot.i18n import SOURCE, Speaker, speaker
 from bot.timekeeping.wallclock import to_utc
+from bot.timekeeping.words import clock_time
 
 
 class ShiftPattern(Protocol):
@@ -154,8 +161,49 @@ def hours_in(
     return result
 
 
-def occurrence_text(occurrence: Occurrence, zone: str) -> str:
+# -- words ------------------------------------------------------------------------------
+
+# The bot's English forms (CLDR patterns, as it has always written them); every other language uses
+# its own CLDR form for the same fields (a "skeleton").
+ENGLISH_DAY = "EEE d MMM"  # Tue 24 Mar
+ENGLISH_DAY_AND_YEAR = "EEE d MMM y"  # Sat 28 Mar 2026
+ENGLISH_LONG_DAY = "EEEE d MMMM"  # Tuesday 24 March
+
+
+def _date(day: date, skeleton: str, english: str, t: Speaker, *, wide_weekday: bool = False) -> str:
+    if t.language == SOURCE:
+        return t.date(day, english)
+    skeletons = t.locale.datetime_skeletons
+    found = match_skeleton(skeleton, skeletons)
+    if found is None:
+        return t.date(day, "medium")
+    pattern = str(skeletons[found].pattern)
+    if wide_weekday:  # CLDR has few skeletons with the full weekday name: widen it ("Di." -> "Dienstag")
+        pattern = "".join(
+            part if part.startswith("'") else re.sub("E+", "EEEE", part) for part in re.split(r"('[^']*')", pattern)
+        )
+    return t.date(day, pattern)
+
+
+def short_day(day: date, t: Speaker | None = None) -> str:
+    """ "Tue 24 Mar" (German "Di., 24. März")."""
+    return _date(day, "MMMEd", ENGLISH_DAY, t or speaker(SOURCE))
+
+
+def short_day_and_year(day: date, t: Speaker | None = None) -> str:
+    """ "Sat 28 Mar 2026" (German "Sa., 28. März 2026")."""
+    return _date(day, "yMMMEd", ENGLISH_DAY_AND_YEAR, t or speaker(SOURCE))
+
+
+def long_day(day: date, t: Speaker | None = None) -> str:
+    """ "Tuesday 24 March" (German "Dienstag, 24. März"), no year."""
+    return _date(day, "MMMMEd", ENGLISH_LONG_DAY, t or speaker(SOURCE), wide_weekday=True)
+
+
+def occurrence_text(occurrence: Occurrence, zone: str, t: Speaker | None = None) -> str:
     """Plain text (for autocomplete lists), in the server's zone: "Tue 17 Mar 19:00–21:00"."""
+    t = t or speaker(SOURCE)
     start = occurrence.starts_at.astimezone(ZoneInfo(zone))
     end = occurrence.ends_at.astimezone(ZoneInfo(zone))
-    return f"{start.strftime('%a')} {start.day} {start.strftime('%b %H:%M')}–{end.strftime('%H:%M')}"
+    # Translators: one shift in a list to choose from: its day ("Tue 17 Mar") and hours ("19:00", "21:00").
+    return t("{day} {start}–{end}", day=short_day(start.date(), t), start=clock_time(start, t), end=clock_time(end, t))
