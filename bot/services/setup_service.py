@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+from babel import Locale
+
+from bot import i18n
 from bot.clock import Clock
 from bot.errors import InvalidInput
+from bot.i18n import N_, Msg, msg
 from bot.services.access import AccessService, Actor
 from bot.services.timezones import validate_timezone
 from bot.storage.guilds import GuildSettings, GuildSettingsRepository
 
 RETENTION_RANGE = (1, 3650)
 PURGE_RANGE = (1, 365)
+SERVER_LOCALE: Final = "discord"
+"""The /setup language value that clears the server's language: Discord's server locale again."""
 
 RegionLookup = Callable[[str], str | None]
 """Given an ISO country code, its display name if crisis resources exist for it."""
@@ -21,25 +27,45 @@ RegionLookup = Callable[[str], str | None]
 
 @dataclass(frozen=True, slots=True)
 class SettingChange:
+    """One change, said twice: ``yours`` to the admin who made it ("You changed ..."), ``audit``
+    after their name in the moderation channel ("changed ...")."""
+
     field: str
     old: Any
     new: Any
-    description: str
+    audit: Msg
+    yours: Msg
 
 
+# Each setting as a change names it ("changed {setting} from {old} to {new}").
 LABELS = {
-    "timezone": "the time zone",
-    "region": "the country for crisis resources",
-    "mod_channel_id": "the moderation channel",
-    "coordinator_role_id": "the coordinator role",
-    "retention_days": "how long circle data is kept (days)",
-    "purge_after_days": "how long data is kept after the bot is removed (days)",
+    "timezone": N_("the time zone"),
+    "region": N_("the country for crisis resources"),
+    "mod_channel_id": N_("the moderation channel"),
+    "coordinator_role_id": N_("the coordinator role"),
+    "retention_days": N_("how long circle data is kept (days)"),
+    "purge_after_days": N_("how long data is kept after the bot is removed (days)"),
+    "language": N_("the server's language"),
 }
 
+OUT_OF_RANGE = {
+    "retention_days": N_("How long circle data is kept (days) must be between {low} and {high}."),
+    "purge_after_days": N_("How long data is kept after the bot is removed (days) must be between {low} and {high}."),
+}
 
-def _shown(field: str, value: Any) -> str:
+DISCORDS_LANGUAGE = N_("Discord's server language")
+
+
+def language_name(language: str) -> str:
+    """A language by its own name (CLDR): ``Deutsch``, ``español``, ``português (Brasil)``."""
+    return str(Locale.parse(language).display_name or language)
+
+
+def _shown(field: str, value: Any) -> str | Msg:
+    if field == "language":
+        return language_name(value) if value else msg(DISCORDS_LANGUAGE)
     if value is None:
-        return "not set"
+        return msg("not set")
     if field == "mod_channel_id":
         return f"<#{value}>"
     if field == "coordinator_role_id":
@@ -73,8 +99,12 @@ class SetupService:
         coordinator_role_id: int | None = None,
         retention_days: int | None = None,
         purge_after_days: int | None = None,
+        language: str | None = None,
     ) -> tuple[GuildSettings, list[SettingChange]]:
-        """Validate everything first, then store; nothing is stored if any value is wrong."""
+        """Validate everything first, then store; nothing is stored if any value is wrong.
+
+        ``language`` is a shipped language (``de``, ``pt_BR``) or :data:`SERVER_LOCALE` to go back
+        to Discord's server locale."""
         self.access.require_admin(actor)
         wanted: dict[str, Any] = {}
         if timezone is not None:
@@ -83,8 +113,11 @@ class SetupService:
             code = region.strip().upper()
             if self.regions(code) is None:
                 raise InvalidInput(
-                    f"I don't have crisis resources for “{region[:40]}”. Pick a country from the list; "
-                    "people can always choose another country in /resources."
+                    msg(
+                        "I don't have crisis resources for “{region}”. Pick a country from the list; "
+                        "people can always choose another country in /resources.",
+                        region=region[:40],
+                    )
                 )
             wanted["region"] = code
         if mod_channel_id is not None:
@@ -98,18 +131,32 @@ class SetupService:
             if value is None:
                 continue
             if not low <= value <= high:
-                raise InvalidInput(f"{LABELS[name].capitalize()} must be between {low} and {high}.")
+                raise InvalidInput(msg(OUT_OF_RANGE[name], low=low, high=high))
             wanted[name] = value
+        if language is not None:
+            if language == SERVER_LOCALE:
+                wanted["language"] = None
+            elif language in i18n.languages():
+                wanted["language"] = language
+            else:
+                raise InvalidInput(
+                    msg("I can't speak “{language}” yet. Pick a language from the list.", language=language[:20])
+                )
         before = await self.settings.get(guild_id)
         changed = {k: v for k, v in wanted.items() if getattr(before, k) != v}
         after = await self.settings.update(guild_id, self.clock.now(), **changed)
-        changes = [
-            SettingChange(
-                name,
-                getattr(before, name),
-                value,
-                f"changed {LABELS[name]} from {_shown(name, getattr(before, name))} to {_shown(name, value)}",
+        changes = []
+        for name, value in changed.items():
+            setting = msg(LABELS[name])
+            old, new = _shown(name, getattr(before, name)), _shown(name, value)
+            changes.append(
+                SettingChange(
+                    name,
+                    getattr(before, name),
+                    value,
+                    # Translators: {setting} is a setting, like "the time zone".
+                    msg("changed {setting} from {old} to {new}", setting=setting, old=old, new=new),
+                    msg("You changed {setting} from {old} to {new}", setting=setting, old=old, new=new),
+                )
             )
-            for name, value in changed.items()
-        ]
         return after, changes

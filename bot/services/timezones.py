@@ -6,6 +6,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.errors import InvalidInput
+from bot.i18n import msg
 
 POPULAR = (
     "UTC",
@@ -45,8 +46,16 @@ def validate_timezone(name: str) -> str:
         ZoneInfo(cleaned)
     except (ZoneInfoNotFoundError, ValueError):
         suggestions = search_timezones(cleaned, 3)
-        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        if suggestions:
+            raise InvalidInput(
+                msg(
+                    "I don't know the time zone “{zone}”. Pick one from the list, like Europe/London. "
+                    "Did you mean {suggestions}?",
+                    zone=cleaned[:60],
+                    suggestions=", ".join(suggestions),
+                )
+            ) from None
         raise InvalidInput(
-            f"I don't know the time zone “{cleaned[:60]}”. Pick one from the list, like Europe/London.{hint}"
+            msg("I don't know the time zone “{zone}”. Pick one from the list, like Europe/London.", zone=cleaned[:60])
         ) from None
     return cleaned
