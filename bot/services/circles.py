@@ -91,13 +91,15 @@ def clean_name(raw: str) -> str:
 def channel_slug(name: str, t: Speaker | None = None) -> str:
     """The name of a circle's channel, in ``t``'s language (the server's; English when not given)."""
     slug = re.sub(r"[^\w]+", "-", name_key(name)).strip("-_")
+    t = t or speaker(SOURCE)
     # Translators: a Discord channel name: lowercase, no spaces ({slug} is the circle's name).
-    return (t or speaker(SOURCE))("circle-{slug}", slug=slug)[:90]
+    return t("circle-{slug}", slug=slug)[:90]
 
 
 def role_name(name: str, t: Speaker | None = None) -> str:
     """The name of a circle's member role, in ``t``'s language (the server's; English when not given)."""
-    return (t or speaker(SOURCE))("Circle: {name}", name=name)
+    t = t or speaker(SOURCE)
+    return t("Circle: {name}", name=name)
 
 
 def clean_text(raw: str | None, limit: int, what: str) -> str:
@@ -296,8 +298,9 @@ class CircleService:
             audit = msg("created the circle **{name}** in a new channel", name=name)
             yours = msg("You created the circle **{name}** in a new channel", name=name)
         else:
-            audit = msg("created the circle **{name}** in {channel}", name=name, channel=f"<#{channel_id}>")
-            yours = msg("You created the circle **{name}** in {channel}", name=name, channel=f"<#{channel_id}>")
+            channel = f"<#{channel_id}>"
+            audit = msg("created the circle **{name}** in {channel}", name=name, channel=channel)
+            yours = msg("You created the circle **{name}** in {channel}", name=name, channel=channel)
         return CircleChange(circle, [audit], [yours])
 
     async def _undo(self, ops: GuildOps, role_id: int | None, channel_id: int | None) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.i18n import N_
+
 
 class Audience(StrEnum):
     MEMBER = "member"
@@ -14,11 +16,12 @@ class Audience(StrEnum):
 
     @property
     def heading(self) -> str:
+        """English, marked for the catalogues: /help shows it in the reader's language."""
         return {
-            Audience.MEMBER: "For everyone",
-            Audience.LISTENER: "For volunteer listeners",
-            Audience.FACILITATOR: "For facilitators and coordinators",
-            Audience.ADMIN: "For server admins",
+            Audience.MEMBER: N_("For everyone"),
+            Audience.LISTENER: N_("For volunteer listeners"),
+            Audience.FACILITATOR: N_("For facilitators and coordinators"),
+            Audience.ADMIN: N_("For server admins"),
         }[self]
 
 

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.services.about import AboutService
 from bot.services.help import Audience
+from bot.ui.language import reader
 from bot.ui.replies import reply, text_card
 
 
@@ -20,14 +21,18 @@ class AboutCog(commands.Cog):
     @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.guild_install()
     async def about(self, interaction: discord.Interaction[Any]) -> None:
+        t = reader(interaction)
         info = self.service.about()
         await reply(
             interaction,
             view=text_card(
-                f"## About peer-circles\n{info.purpose}",
-                "**What you can count on**\n" + "\n".join(f"- {p}" for p in info.promises),
-                "**What it stores, and for how long**\n" + "\n".join(f"- {s}" for s in info.stored),
-                f"-# Version {info.version} · /help lists the commands you can use · /privacy shows your data",
+                t("## About peer-circles") + "\n" + t(info.purpose),
+                t("**What you can count on**") + "\n" + "\n".join(f"- {t(p)}" for p in info.promises),
+                t("**What it stores, and for how long**") + "\n" + "\n".join(f"- {t(s)}" for s in info.stored),
+                t(
+                    "-# Version {version} · /help lists the commands you can use · /privacy shows your data",
+                    version=info.version,
+                ),
             ),
         )
 

@@ -6,18 +6,31 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import N_, Speaker
 from bot.services.access import AccessService
 from bot.services.circles import CircleService
 from bot.services.help import Audience, CommandEntry, Viewer, group_for
 from bot.services.rota.service import RotaService
+from bot.ui.command_i18n import NAME_CONTEXT, NAME_PATTERN
+from bot.ui.language import reader
 from bot.ui.people import actor_from
 from bot.ui.replies import reply, text_card
 
-INTRO = (
+INTRO = N_(
     "## How to use peer-circles\n"
     "Everything here is private to you unless a command says otherwise. "
     "If you are struggling right now, /resources shows crisis lines near you."
 )
+
+
+def local_name(t: Speaker, qualified: str) -> str:
+    """A command as the reader's Discord shows it: each word by its translated name where it has a
+    valid one (the rule bot/ui/command_i18n.py syncs), else in English."""
+    words = []
+    for word in qualified.split():
+        name = t.p(NAME_CONTEXT, word)
+        words.append(name if NAME_PATTERN.match(name) and name == name.lower() else word)
+    return " ".join(words)
 
 
 def command_entries(tree: app_commands.CommandTree[Any]) -> list[CommandEntry]:
@@ -58,13 +71,15 @@ class HelpCog(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     @app_commands.guild_install()
     async def help(self, interaction: discord.Interaction[Any]) -> None:
+        t = reader(interaction)
         viewer = await viewer_for(interaction, self.access, self.rota, self.circles)
-        sections = [INTRO]
+        sections = [t(INTRO)]
         for audience, entries in group_for(viewer, command_entries(self.bot.tree)):
-            lines = "\n".join(f"- `/{e.name}`: {e.description}" for e in entries)
-            sections.append(f"**{audience.heading}**\n{lines}")
+            # Descriptions are the commands' own, translated as Discord shows them (bot/ui/command_i18n.py).
+            lines = "\n".join(f"- `/{local_name(t, e.name)}`: {t(e.description)}" for e in entries)
+            sections.append(f"**{t(audience.heading)}**\n{lines}")
         if not viewer.in_server:
-            sections.append("-# In direct messages only some commands work; the rest are used inside the server.")
+            sections.append(t("-# In direct messages only some commands work; the rest are used inside the server."))
         await reply(interaction, view=text_card(*sections))
 
     help.extras["audience"] = Audience.MEMBER

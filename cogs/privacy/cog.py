@@ -11,11 +11,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import ServerOnly, StorageError
+from bot.i18n import N_, Speaker
 from bot.services.help import Audience
 from bot.services.maintenance import MaintenanceService
 from bot.services.privacy_service import DeletionReport, PrivacyOverview, PrivacyService
 from bot.ui.dispatch import ExpiredCards
 from bot.ui.errors import ErrorHandlingLayoutView
+from bot.ui.language import reader
 from bot.ui.replies import NO_PINGS, reply, text_card
 
 log = logging.getLogger(__name__)
@@ -25,55 +27,69 @@ DMS_CLOSED = 50007
 
 Handler = Callable[[discord.Interaction[Any]], Awaitable[None]]
 
-CONFIRM_DELETE = (
+# Everything here is read by one person: each message in their language (reader(interaction)).
+CONFIRM_DELETE = N_(
     "## Delete your data?\n"
     "This erases everything peer-circles keeps about you in this server: all that /privacy lists "
     "under **What is kept about you**.\n\n"
     "Anonymous posts that are already public stay, but can no longer be linked to anyone.\n\n"
     "**This can't be undone.** If you'd like a copy first, choose **Keep my data** and export it."
 )
-NOT_YOURS = "These buttons belong to the person who opened them. Use /privacy to see your own."
-DM_TEXT = (
+NOT_YOURS = N_("These buttons belong to the person who opened them. Use /privacy to see your own.")
+DM_TEXT = N_(
     "Here is a copy of what peer-circles keeps about you in **{server}**. It's a JSON file that any "
     "text editor can open. It may include things you shared in confidence, so please keep it somewhere safe."
 )
-SENT_BY_DM = "I've sent your data to you in a direct message."
-ALREADY_SENT = "I've already sent you a copy from this card. Run /privacy again if you'd like another."
-EXPIRED_NOTE = "-# That card had expired, so I did it anyway. Run /privacy to open it again."
+SENT_BY_DM = N_("I've sent your data to you in a direct message.")
+ALREADY_SENT = N_("I've already sent you a copy from this card. Run /privacy again if you'd like another.")
+EXPIRED_NOTE = N_("-# That card had expired, so I did it anyway. Run /privacy to open it again.")
 EXPORT_ANYWAY = r"privacy:export:[0-9a-f]{8}"
-SENT_HERE = (
+SENT_HERE = N_(
     "I couldn't send you a direct message (your DMs from this server are closed), so here is the file. "
     "Only you can see this message, and it goes away when you dismiss it, so please save the file now."
 )
 
 
-def overview_sections(overview: PrivacyOverview, notice: str | None = None) -> list[str]:
-    sections = [f"## Your data in this server\n{overview.intro}"]
+def _listed(heading: str, lines: list[str]) -> str:
+    return heading + "\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def overview_sections(overview: PrivacyOverview, t: Speaker, notice: str | None = None) -> list[str]:
+    """``notice`` is already in the reader's language."""
+    sections = [t("## Your data in this server") + "\n" + t(overview.intro)]
     if notice:
         sections[0] += f"\n-# {notice}"
-    sections.append("**What is kept about you, and for how long**\n" + "\n".join(f"- {s}" for s in overview.stored))
-    sections.append("**Who can see what**\n" + "\n".join(f"- {s}" for s in overview.who_can_see))
-    sections.append("**Your choices**\n" + "\n".join(f"- {s}" for s in overview.choices))
+    kept = [t(s) for s in overview.kept] + [t.render(overview.purge_note)]
+    sections.append(_listed(t("**What is kept about you, and for how long**"), kept))
+    sections.append(_listed(t("**Who can see what**"), [t(s) for s in overview.who_can_see]))
+    sections.append(_listed(t("**Your choices**"), [t(s) for s in overview.choices]))
     return sections
 
 
-def result_card(report: DeletionReport) -> discord.ui.LayoutView:
-    return text_card(f"## Your data in this server\n{report.summary}", "-# You can open /privacy again any time.")
+def result_card(report: DeletionReport, t: Speaker) -> discord.ui.LayoutView:
+    return text_card(
+        t("## Your data in this server") + "\n" + t.render(report.message),
+        t("-# You can open /privacy again any time."),
+    )
 
 
 async def send_export(
     service: PrivacyService, interaction: discord.Interaction[Any], *, note: str | None = None
 ) -> None:
-    """Export this person's data here and send it to them by DM (or privately here if DMs are closed)."""
+    """Export this person's data here and send it to them by DM (or privately here if DMs are closed).
+
+    The DM answers their press right away, so it is in the language they pressed in. ``note`` is an
+    English message (N_), said after the answer."""
     guild = interaction.guild
     if guild is None:  # the command is guild-only; a card can't exist elsewhere
         raise ServerOnly()
+    t = reader(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
-    export = await service.export(guild.id, interaction.user.id)
-    after = f"\n{note}" if note else ""
+    export = await service.export(guild.id, interaction.user.id, t=t)
+    after = f"\n{t(note)}" if note else ""
     try:
         await interaction.user.send(
-            DM_TEXT.format(server=discord.utils.escape_markdown(guild.name)),
+            t(DM_TEXT, server=discord.utils.escape_markdown(guild.name)),
             file=discord.File(io.BytesIO(export.data), filename=export.filename),
             allowed_mentions=NO_PINGS,
         )
@@ -81,10 +97,10 @@ async def send_export(
         if exc.code != DMS_CLOSED:
             raise
         await reply(
-            interaction, SENT_HERE + after, file=discord.File(io.BytesIO(export.data), filename=export.filename)
+            interaction, t(SENT_HERE) + after, file=discord.File(io.BytesIO(export.data), filename=export.filename)
         )
         return
-    await reply(interaction, SENT_BY_DM + after)
+    await reply(interaction, t(SENT_BY_DM) + after)
 
 
 class ActionButton(discord.ui.Button["OwnedView"]):
@@ -113,7 +129,7 @@ class OwnedView(ErrorHandlingLayoutView):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await reply(interaction, NOT_YOURS)
+        await reply(interaction, reader(interaction)(NOT_YOURS))
         return False
 
     def card(self, sections: list[str], *buttons: ActionButton) -> None:
@@ -130,37 +146,42 @@ class PrivacyCard(OwnedView):
     """The /privacy card: the overview with Export and Delete."""
 
     def __init__(
-        self, service: PrivacyService, owner_id: int, overview: PrivacyOverview, notice: str | None = None
+        self,
+        service: PrivacyService,
+        owner_id: int,
+        overview: PrivacyOverview,
+        t: Speaker,
+        notice: str | None = None,
     ) -> None:
         super().__init__(service, owner_id)
         self.exported = False
         self.card(
-            overview_sections(overview, notice),
+            overview_sections(overview, t, notice),
             # Export leaves the card as it is (you may delete next); it sends one copy per card.
-            ActionButton("Export my data", "export", self.export, discord.ButtonStyle.primary, keeps_card=True),
-            ActionButton("Delete my data", "delete", self.delete, discord.ButtonStyle.secondary),
+            ActionButton(t("Export my data"), "export", self.export, discord.ButtonStyle.primary, keeps_card=True),
+            ActionButton(t("Delete my data"), "delete", self.delete, discord.ButtonStyle.secondary),
         )
 
     async def export(self, interaction: discord.Interaction[Any]) -> None:
         if self.exported:
-            await reply(interaction, ALREADY_SENT)
+            await reply(interaction, reader(interaction)(ALREADY_SENT))
             return
         await send_export(self.service, interaction)
         self.exported = True
 
     async def delete(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.edit_message(view=ConfirmDelete(self.service, self.owner_id))
+        await interaction.response.edit_message(view=ConfirmDelete(self.service, self.owner_id, reader(interaction)))
 
 
 class ConfirmDelete(OwnedView):
     """The one step between Delete and erasing: the same private message, edited in place."""
 
-    def __init__(self, service: PrivacyService, owner_id: int) -> None:
+    def __init__(self, service: PrivacyService, owner_id: int, t: Speaker) -> None:
         super().__init__(service, owner_id)
         self.card(
-            [CONFIRM_DELETE],
-            ActionButton("Delete everything", "confirm", self.confirm, discord.ButtonStyle.danger),
-            ActionButton("Keep my data", "keep", self.cancel, discord.ButtonStyle.secondary),
+            [t(CONFIRM_DELETE)],
+            ActionButton(t("Delete everything"), "confirm", self.confirm, discord.ButtonStyle.danger),
+            ActionButton(t("Keep my data"), "keep", self.cancel, discord.ButtonStyle.secondary),
         )
 
     async def confirm(self, interaction: discord.Interaction[Any]) -> None:
@@ -169,13 +190,16 @@ class ConfirmDelete(OwnedView):
             raise ServerOnly()
         await interaction.response.defer()
         report = await self.service.delete(guild.id, interaction.user.id)
-        await interaction.edit_original_response(view=result_card(report), allowed_mentions=NO_PINGS)
+        await interaction.edit_original_response(
+            view=result_card(report, reader(interaction)), allowed_mentions=NO_PINGS
+        )
 
     async def cancel(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.guild is None:
             raise ServerOnly()
+        t = reader(interaction)
         overview = await self.service.overview(interaction.guild.id)
-        card = PrivacyCard(self.service, self.owner_id, overview, notice="Nothing was deleted.")
+        card = PrivacyCard(self.service, self.owner_id, overview, t, notice=t("Nothing was deleted."))
         await interaction.response.edit_message(view=card)
 
 
@@ -203,7 +227,7 @@ class PrivacyCog(commands.Cog):
         if interaction.guild_id is None:
             raise ServerOnly()
         overview = await self.service.overview(interaction.guild_id)
-        await reply(interaction, view=PrivacyCard(self.service, interaction.user.id, overview))
+        await reply(interaction, view=PrivacyCard(self.service, interaction.user.id, overview, reader(interaction)))
 
     privacy.extras["audience"] = Audience.MEMBER
 
