@@ -2,6 +2,10 @@
 
 Thin: the rules live in ``bot/services/rota/``. The board is one message in the listeners'
 channel, edited in place; its buttons are DynamicItems, so they keep working after a restart.
+
+Words: a reply, card or autocomplete list one person sees is in their Discord language
+(``reader``); the board, audit lines and the coordinators' review card are in the server's
+(``server_speaker``); DMs sent later go through the port (:mod:`cogs.listeners.discord_port`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import Speaker, msg
 from bot.services.access import AccessService
 from bot.services.help import Audience
 from bot.services.member_time import MemberTimeService
 from bot.services.pending_requests import PendingRequestSweep
-from bot.services.rota.models import describe_slot
+from bot.services.rota.models import CHANGE_ROTA, Coverage, describe_slot
 from bot.services.rota.service import RotaService
 from bot.services.server_settings import ServerSettings
 from bot.services.support.service import SupportService
@@ -27,8 +32,9 @@ from bot.storage.database import typed_id
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.shifts import occurrence_key, occurrence_on, occurrence_text
 from bot.timekeeping.words import WEEKDAY_NAMES
-from bot.ui.audit import post_audit
+from bot.ui.audit import post_audit, post_server_audit
 from bot.ui.controls import Controls, button, row
+from bot.ui.language import reader, server_speaker
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import NO_PINGS, reply
 from cogs.listeners.discord_port import DiscordRota
@@ -39,7 +45,9 @@ from cogs.listeners.render import (
     board_sections,
     board_view,
     card,
+    mention,
     mine_sections,
+    one_decimal,
     report_sections,
     settings_text,
 )
@@ -115,26 +123,31 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         guild = guild_of(interaction)
         await self.service.check_can_join(guild.id, interaction.user.id)
         owner = interaction.user.id
+        t = reader(interaction)
 
         async def agree(i: discord.Interaction[Any]) -> None:
+            t = reader(i)
             await i.response.defer()
             outcome = await self.service.join(guild.id, owner)
             if outcome.approved:
                 await self.pending.sweep(guild.id)
-                text = (
+                text = t(
                     "🎉 **Thank you: you're a listener now.** Take shifts on the rota board or with /rota take, or go "
                     "on call with /listener available. /listener limits sets how much you take on."
                 )
             else:
-                text = "Thank you. A coordinator will look at your application; I'll tell you by DM when it's decided."
+                text = t(
+                    "Thank you. A coordinator will look at your application; I'll tell you by DM when it's decided."
+                )
             await i.edit_original_response(view=Controls(owner, TD(text), card="listener:join"))
 
         async def not_now(i: discord.Interaction[Any]) -> None:
+            t = reader(i)
             await self._show(
                 i,
                 Controls(
                     owner,
-                    TD("Okay. Nothing was kept. /listener join is here whenever you're ready."),
+                    TD(t("Okay. Nothing was kept. /listener join is here whenever you're ready.")),
                     card="listener:join",
                 ),
             )
@@ -143,11 +156,17 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             interaction,
             Controls(
                 owner,
-                discord.ui.Container(TD(GUIDELINES), accent_colour=ROTA_COLOUR),
+                discord.ui.Container(TD(t(GUIDELINES)), accent_colour=ROTA_COLOUR),
                 TD(
-                    "-# Kept about you: when you agreed, your shifts, limits and hours (for the rota). /privacy shows it."
+                    t(
+                        "-# Kept about you: when you agreed, your shifts, limits and hours (for the rota). "
+                        "/privacy shows it."
+                    )
                 ),
-                row(button("I agree", agree, discord.ButtonStyle.success), button("Not now", not_now)),
+                row(
+                    button(t.p("button", "I agree"), agree, discord.ButtonStyle.success),
+                    button(t.p("button", "Not now"), not_now),
+                ),
                 card="listener:join",
             ),
         )
@@ -159,30 +178,34 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         guild = guild_of(interaction)
         await self.service.require_listener(guild.id, interaction.user.id)
         owner = interaction.user.id
+        t = reader(interaction)
 
         async def confirm(i: discord.Interaction[Any]) -> None:
             await i.response.defer()
             dropped = await self.service.leave(guild.id, owner)
-            await i.edit_original_response(
-                view=Controls(
-                    owner,
-                    TD(
-                        f"Thank you for everything you gave as a listener. {dropped} future shift"
-                        f"{'s were' if dropped != 1 else ' was'} dropped. /listener join if you ever want to come back."
-                    ),
-                    card="listener:leave",
-                )
+            t = reader(i)
+            text = t.n(
+                "Thank you for everything you gave as a listener. {n} future shift was dropped. "
+                "/listener join if you ever want to come back.",
+                "Thank you for everything you gave as a listener. {n} future shifts were dropped. "
+                "/listener join if you ever want to come back.",
+                dropped,
             )
+            await i.edit_original_response(view=Controls(owner, TD(text), card="listener:leave"))
 
         async def keep(i: discord.Interaction[Any]) -> None:
-            await self._show(i, Controls(owner, TD("Okay, nothing changed."), card="listener:leave"))
+            t = reader(i)
+            await self._show(i, Controls(owner, TD(t("Okay, nothing changed.")), card="listener:leave"))
 
         await self._show(
             interaction,
             Controls(
                 owner,
-                TD("**Stop being a listener?** Your future shifts are dropped and the coordinators see the gaps."),
-                row(button("Stop listening", confirm, discord.ButtonStyle.danger), button("Keep going", keep)),
+                TD(t("**Stop being a listener?** Your future shifts are dropped and the coordinators see the gaps.")),
+                row(
+                    button(t.p("button", "Stop listening"), confirm, discord.ButtonStyle.danger),
+                    button(t.p("button", "Keep going"), keep),
+                ),
                 card="listener:leave",
             ),
         )
@@ -197,8 +220,12 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         until = await self.service.set_available(guild.id, interaction.user.id, float(hours))
         await self._route_queued(guild.id)
+        t = reader(interaction)
         await interaction.followup.send(
-            f"You're on call until {stamp(until, 't')}. Requests will come to you by DM. /listener unavailable ends it sooner.",
+            t(
+                "You're on call until {time}. Requests will come to you by DM. /listener unavailable ends it sooner.",
+                time=stamp(until, "t"),
+            ),
             ephemeral=True,
         )
 
@@ -206,10 +233,11 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
     async def unavailable(self, interaction: discord.Interaction[Any]) -> None:
         guild = guild_of(interaction)
         was = await self.service.set_unavailable(guild.id, interaction.user.id)
+        t = reader(interaction)
         text = (
-            "You're off call. Thank you."
+            t("You're off call. Thank you.")
             if was
-            else "You weren't on call. Rota shifts still bring requests during them."
+            else t("You weren't on call. Rota shifts still bring requests during them.")
         )
         await reply(interaction, text)
 
@@ -219,12 +247,14 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
     async def take_break(self, interaction: discord.Interaction[Any]) -> None:
         guild = guild_of(interaction)
         until = await self.service.toggle_break(guild.id, interaction.user.id)
+        t = reader(interaction)
         if until is None:
-            text = "Welcome back: new requests can come to you again."
+            text = t("Welcome back: new requests can come to you again.")
         else:
-            text = (
-                f"You're on a break: no new requests until {stamp(until, 't')}, the end of your shift. Conversations "
-                "you're in carry on. Run /listener break again to come back sooner."
+            text = t(
+                "You're on a break: no new requests until {time}, the end of your shift. Conversations "
+                "you're in carry on. Run /listener break again to come back sooner.",
+                time=stamp(until, "t"),
             )
         await reply(interaction, text)
 
@@ -256,16 +286,28 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         )
         mine = await self.service.mine(guild.id, interaction.user.id)
         listener = mine.listener
+        t = reader(interaction)
+        reminder = (
+            t("{minutes} min before", minutes=listener.reminder_minutes)
+            if listener.reminder_minutes is not None
+            else t("server default")
+        )
         await self._show(
             interaction,
             card(
-                "## Your limits\n"
-                f"- Conversations at once: {listener.max_concurrent}\n"
-                f"- Hours a week: {listener.max_weekly_hours or 'no limit'} ({mine.planned_this_week:.1f} h planned this week)\n"
-                f"- Shift reminder: {listener.reminder_minutes if listener.reminder_minutes is not None else 'server default'}"
-                f"{' min before' if listener.reminder_minutes is not None else ''}\n"
-                f"- Debrief offer after heavy conversations: {'on' if listener.debrief_opt_in else 'off'}\n"
-                "-# Change any of them with the options of /listener limits."
+                t(
+                    "## Your limits\n"
+                    "- Conversations at once: {conversations}\n"
+                    "- Hours a week: {hours} ({planned} h planned this week)\n"
+                    "- Shift reminder: {reminder}\n"
+                    "- Debrief offer after heavy conversations: {debrief}\n"
+                    "-# Change any of them with the options of /listener limits.",
+                    conversations=listener.max_concurrent,
+                    hours=listener.max_weekly_hours or t("no limit"),
+                    planned=one_decimal(mine.planned_this_week, t),
+                    reminder=reminder,
+                    debrief=t("on") if listener.debrief_opt_in else t("off"),
+                )
             ),
         )
 
@@ -314,9 +356,8 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             cooldown_minutes=cooldown_minutes,
         )
         mod = (await self.settings.get(guild.id)).mod_channel_id
-        await reply(interaction, view=card(settings_text(settings, mod)))
-        if lines:
-            await post_audit(guild, mod, actor.user_id, lines)
+        await reply(interaction, view=card(settings_text(settings, mod, reader(interaction))))
+        await post_server_audit(self.settings, guild, actor.user_id, lines)
 
     @rota.command(
         name="add", description="Add a weekly shift (pick a day) or a one-off (give a date).", extras=FACILITATE
@@ -344,7 +385,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
     ) -> None:
         guild = guild_of(interaction)
         actor = actor_from(interaction)
-        await self.access.require_coordinator(guild.id, actor, "change the rota")
+        await self.access.require_coordinator(guild.id, actor, CHANGE_ROTA)
         await interaction.response.defer(ephemeral=True, thinking=True)
         slots = await self.service.add_slots(
             guild.id,
@@ -358,25 +399,32 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             label=label,
         )
         board = (await self.service.settings(guild.id)).board_message_id
-        hint = "" if board else " Post the rota board with /rota board so listeners can take shifts."
-        added = "; ".join(describe_slot(slot) for slot in slots)
-        shifts = "Added" if len(slots) == 1 else f"Added {len(slots)} shifts"
-        await interaction.followup.send(f"{shifts}: {added}.{hint}", ephemeral=True)
-        await post_audit(
-            guild,
-            (await self.settings.get(guild.id)).mod_channel_id,
-            actor.user_id,
-            [f"added a listener shift: {describe_slot(slot)}" for slot in slots],
+        t = reader(interaction)
+        added = "; ".join(describe_slot(slot, t) for slot in slots)
+        text = (
+            t("Added: {shifts}.", shifts=added)
+            if len(slots) == 1
+            else t.n("Added {n} shifts: {shifts}.", "Added {n} shifts: {shifts}.", len(slots), shifts=added)
         )
+        if not board:
+            text += " " + t("Post the rota board with /rota board so listeners can take shifts.")
+        await interaction.followup.send(text, ephemeral=True)
+        server = await server_speaker(self.settings, guild.id, guild)
+        lines = [
+            # Translators: an audit line after the coordinator's name ("@Ana added a listener shift: ...").
+            msg("added a listener shift: {shift}", shift=describe_slot(slot, server))
+            for slot in slots
+        ]
+        await post_audit(guild, (await self.settings.get(guild.id)).mod_channel_id, actor.user_id, lines, t=server)
 
     async def slot_names(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
         needle = current.casefold()
+        t = reader(interaction)
+        named = [(describe_slot(s, t), s) for s in await self.service.slots(interaction.guild_id)]
         return [
-            app_commands.Choice(name=describe_slot(s)[:100], value=str(s.id))
-            for s in await self.service.slots(interaction.guild_id)
-            if needle in describe_slot(s).casefold()
+            app_commands.Choice(name=name[:100], value=str(s.id)) for name, s in named if needle in name.casefold()
         ][:25]
 
     @rota.command(
@@ -389,18 +437,17 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         actor = actor_from(interaction)
         slot_id = typed_id(shift)
         if slot_id is None:
-            raise InvalidInput("Please pick the shift from the list Discord offers.")
+            raise InvalidInput(msg("Please pick the shift from the list Discord offers."))
         await interaction.response.defer(ephemeral=True, thinking=True)
         slot = await self.service.remove_slot(guild.id, actor, slot_id)
+        t = reader(interaction)
         await interaction.followup.send(
-            f"Removed: {describe_slot(slot)}. Listeners who had taken it were told.", ephemeral=True
+            t("Removed: {shift}. Listeners who had taken it were told.", shift=describe_slot(slot, t)), ephemeral=True
         )
-        await post_audit(
-            guild,
-            (await self.settings.get(guild.id)).mod_channel_id,
-            actor.user_id,
-            [f"removed a listener shift: {describe_slot(slot)}"],
-        )
+        server = await server_speaker(self.settings, guild.id, guild)
+        # Translators: an audit line after the coordinator's name ("@Ana removed a listener shift: ...").
+        line = msg("removed a listener shift: {shift}", shift=describe_slot(slot, server))
+        await post_audit(guild, (await self.settings.get(guild.id)).mod_channel_id, actor.user_id, [line], t=server)
 
     @rota.command(
         name="board",
@@ -414,12 +461,12 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         target_id = channel.id if channel else settings.listeners_channel_id
         if target_id is None:
             raise InvalidInput(
-                "Which channel? Add channel:#listeners, or set one with /rota settings listeners_channel."
+                msg("Which channel? Add channel:#listeners, or set one with /rota settings listeners_channel.")
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = guild.get_channel(target_id)
         if not isinstance(target, discord.TextChannel):
-            raise NotFound("I can't find that channel any more.")
+            raise NotFound(msg("I can't find that channel any more."))
         if settings.board_channel_id and settings.board_message_id:
             old = guild.get_channel(settings.board_channel_id)
             if isinstance(old, discord.TextChannel):
@@ -427,9 +474,16 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
                     await old.get_partial_message(settings.board_message_id).delete()
                 except discord.HTTPException:
                     log.info("old rota board already gone guild=%s", guild.id)
-        message = await target.send(view=board_view(await self.service.board(guild.id)), allowed_mentions=NO_PINGS)
+        server = await server_speaker(self.settings, guild.id, guild)
+        message = await target.send(
+            view=board_view(await self.service.board(guild.id), server), allowed_mentions=NO_PINGS
+        )
         await self.service.remember_board(guild.id, target.id, message.id)
-        await interaction.followup.send(f"The rota board is in {target.mention}; it updates itself.", ephemeral=True)
+        t = reader(interaction)
+        await interaction.followup.send(
+            t("The rota board is in {channel}; it updates itself.", channel=target.mention),
+            ephemeral=True,
+        )
 
     @rota.command(name="report", description="Coverage and hours per listener for a period.", extras=FACILITATE)
     @app_commands.describe(days="How many days back from now (default 28)")
@@ -439,7 +493,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         start = end - timedelta(days=days)
         conversations, feedback = await self.support.report_data(guild.id, start, end)
         result = await self.service.report(guild.id, actor_from(interaction), start, end, conversations, feedback)
-        await reply(interaction, view=card(*report_sections(result)))
+        await reply(interaction, view=card(*report_sections(result, reader(interaction))))
 
     # -- /rota: listeners ---------------------------------------------------------------
 
@@ -450,16 +504,17 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         if interaction.guild_id is None:
             return []
         zone = await self._zone(interaction.guild_id)
+        t = reader(interaction)
         choices = []
         for c in await self.service.open_for(interaction.guild_id, interaction.user.id):
-            name = f"{occurrence_text(c.occurrence, zone)} · {c.filled}/{c.needed}" + (
-                f" · {c.slot.label}" if c.slot.label else ""
-            )
+            name = _open_shift(c, zone, t)
             if current.casefold() in name.casefold():
                 choices.append(app_commands.Choice(name=name[:100], value=c.occurrence.key))
         return choices[:25]
 
-    async def _my_choices(self, guild_id: int, user_id: int, current: str) -> list[app_commands.Choice[str]]:
+    async def _my_choices(
+        self, guild_id: int, user_id: int, current: str, t: Speaker
+    ) -> list[app_commands.Choice[str]]:
         zone = await self._zone(guild_id)
         choices = []
         for assignment, slot in await self.service.mine_upcoming(guild_id, user_id):
@@ -468,7 +523,7 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             occurrence = occurrence_on(slot, date.fromisoformat(assignment.occurrence))
             if occurrence is None:
                 continue
-            name = occurrence_text(occurrence, zone) + (f" · {slot.label}" if slot.label else "")
+            name = occurrence_text(occurrence, zone, t) + (f" · {slot.label}" if slot.label else "")
             if current.casefold() in name.casefold():
                 choices.append(
                     app_commands.Choice(name=name[:100], value=occurrence_key(slot.id, occurrence.local_date))
@@ -478,19 +533,20 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
     async def my_shifts(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        return await self._my_choices(interaction.guild_id, interaction.user.id, current)
+        return await self._my_choices(interaction.guild_id, interaction.user.id, current, reader(interaction))
 
     async def their_shifts(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
         other = getattr(interaction.namespace, "listener", None)
         if interaction.guild_id is None or other is None:
             return []
-        return await self._my_choices(interaction.guild_id, other.id, current)
+        return await self._my_choices(interaction.guild_id, other.id, current, reader(interaction))
 
     @rota.command(name="view", description="The next two weeks of shifts and who is on them.", extras=LISTENER)
     async def view(self, interaction: discord.Interaction[Any]) -> None:
         guild = guild_of(interaction)
         days = await self.service.board(guild.id)
-        await reply(interaction, view=card(*board_sections(days, highlight=interaction.user.id, budget=3800)))
+        sections = board_sections(days, reader(interaction), highlight=interaction.user.id, budget=3800)
+        await reply(interaction, view=card(*sections))
 
     @rota.command(name="take", description="Take a shift.", extras=LISTENER)
     @app_commands.describe(shift="A shift that still needs someone")
@@ -500,8 +556,13 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         await self.service.require_listener(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assignment, _ = await self.service.take(guild.id, interaction.user.id, shift)
+        t = reader(interaction)
         await interaction.followup.send(
-            f"You're on the shift {stamp(assignment.starts_at, 'F')}–{stamp(assignment.ends_at, 't')}. I'll remind you before it starts.",
+            t(
+                "You're on the shift {start}–{end}. I'll remind you before it starts.",
+                start=stamp(assignment.starts_at, "F"),
+                end=stamp(assignment.ends_at, "t"),
+            ),
             ephemeral=True,
         )
 
@@ -513,8 +574,12 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         await self.service.require_listener(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         assignment, _ = await self.service.drop(guild.id, interaction.user.id, shift)
+        t = reader(interaction)
         await interaction.followup.send(
-            f"Dropped the shift {stamp(assignment.starts_at, 'F')}. Thank you for saying so in good time.",
+            t(
+                "Dropped the shift {start}. Thank you for saying so in good time.",
+                start=stamp(assignment.starts_at, "F"),
+            ),
             ephemeral=True,
         )
 
@@ -538,14 +603,20 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         await self.service.require_listener(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.service.request_swap(guild.id, interaction.user.id, shift, listener.id, their_shift)
+        t = reader(interaction)
         await interaction.followup.send(
-            f"I've asked {listener.mention}. The shift stays yours until they accept; I'll tell you.", ephemeral=True
+            t(
+                "I've asked {listener}. The shift stays yours until they accept; I'll tell you.",
+                listener=listener.mention,
+            ),
+            ephemeral=True,
         )
 
     @rota.command(name="mine", description="Your shifts, hours this week, limits and status.", extras=LISTENER)
     async def mine(self, interaction: discord.Interaction[Any]) -> None:
         guild = guild_of(interaction)
-        await reply(interaction, view=card(*mine_sections(await self.service.mine(guild.id, interaction.user.id))))
+        mine = await self.service.mine(guild.id, interaction.user.id)
+        await reply(interaction, view=card(*mine_sections(mine, reader(interaction))))
 
     # -- buttons ------------------------------------------------------------------------
 
@@ -553,8 +624,9 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         guild = guild_of(interaction)
         owner = interaction.user.id
         zone = await self._zone(guild.id)
+        t = reader(interaction)  # a press on the board: the answer is private, in the presser's language
         if action == "mine":
-            await self._show(interaction, card(*mine_sections(await self.service.mine(guild.id, owner))))
+            await self._show(interaction, card(*mine_sections(await self.service.mine(guild.id, owner), t)))
             return
         await self.service.require_listener(guild.id, owner)
         if action == "take":
@@ -562,61 +634,54 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
             if not rows:
                 await self._show(
                     interaction,
-                    Controls(owner, TD("Every shift in the next two weeks is covered. Thank you!"), card="rota:choose"),
+                    Controls(
+                        owner, TD(t("Every shift in the next two weeks is covered. Thank you!")), card="rota:choose"
+                    ),
                 )
                 return
-            options = [
-                (
-                    f"{occurrence_text(c.occurrence, zone)} · {c.filled}/{c.needed}"
-                    + (f" · {c.slot.label}" if c.slot.label else ""),
-                    c.occurrence.key,
-                )
-                for c in rows
-            ]
+            options = [(_open_shift(c, zone, t), c.occurrence.key) for c in rows]
 
             async def taken(i: discord.Interaction[Any], key: str) -> None:
                 await i.response.defer()
                 assignment, _ = await self.service.take(guild.id, owner, key)
-                await i.edit_original_response(
-                    view=Controls(
-                        owner,
-                        TD(
-                            f"You're on the shift {stamp(assignment.starts_at, 'F')}–{stamp(assignment.ends_at, 't')}. Thank you!"
-                        ),
-                        card="rota:choose",
-                    )
+                t = reader(i)
+                text = t(
+                    "You're on the shift {start}–{end}. Thank you!",
+                    start=stamp(assignment.starts_at, "F"),
+                    end=stamp(assignment.ends_at, "t"),
                 )
+                await i.edit_original_response(view=Controls(owner, TD(text), card="rota:choose"))
 
             await self._show(
                 interaction,
                 Controls(
                     owner,
-                    TD("Which shift would you like to take? (Times in the server's zone.)"),
-                    row(select("Choose a shift", options, taken)),
+                    TD(t("Which shift would you like to take? (Times in the server's zone.)")),
+                    row(select(t("Choose a shift"), options, taken)),
                     card="rota:choose",
                 ),
             )
             return
-        mine = await self._my_choices(guild.id, owner, "")
+        mine = await self._my_choices(guild.id, owner, "", t)
         if not mine:
             await self._show(
-                interaction, Controls(owner, TD("You have no upcoming shifts to drop."), card="rota:choose")
+                interaction, Controls(owner, TD(t("You have no upcoming shifts to drop.")), card="rota:choose")
             )
             return
 
         async def dropped(i: discord.Interaction[Any], key: str) -> None:
             await i.response.defer()
             assignment, _ = await self.service.drop(guild.id, owner, key)
-            await i.edit_original_response(
-                view=Controls(owner, TD(f"Dropped the shift {stamp(assignment.starts_at, 'F')}."), card="rota:choose")
-            )
+            t = reader(i)
+            text = t("Dropped the shift {start}.", start=stamp(assignment.starts_at, "F"))
+            await i.edit_original_response(view=Controls(owner, TD(text), card="rota:choose"))
 
         await self._show(
             interaction,
             Controls(
                 owner,
-                TD("Which of your shifts would you like to drop?"),
-                row(select("Choose a shift", [(c.name, c.value) for c in mine], dropped)),
+                TD(t("Which of your shifts would you like to drop?")),
+                row(select(t("Choose a shift"), [(c.name, c.value) for c in mine], dropped)),
                 card="rota:choose",
             ),
         )
@@ -627,17 +692,30 @@ class ListenersCog(commands.Cog, name="ListenersCog"):
         listener = await self.service.review(public_id, actor_from(interaction), action == "approve")
         if action == "approve":
             await self.pending.sweep(listener.guild_id)
-        verb = "approved" if action == "approve" else "didn't approve"
-        await interaction.edit_original_response(
-            view=card(f"📝 <@{interaction.user.id}> {verb} <@{listener.user_id}> as a listener.")
+        # The review card is in the moderation channel: it stays in the server's language.
+        t = await server_speaker(self.settings, listener.guild_id, interaction.guild)
+        fields = {"coordinator": mention(interaction.user.id), "listener": mention(listener.user_id)}
+        text = (
+            t("📝 {coordinator} approved {listener} as a listener.", **fields)
+            if action == "approve"
+            else t("📝 {coordinator} didn't approve {listener} as a listener.", **fields)
         )
+        await interaction.edit_original_response(view=card(text))
 
     async def on_swap(self, interaction: discord.Interaction[Any], action: str, public_id: str) -> None:
         await interaction.response.defer()
         swap = await self.service.answer_swap(public_id, interaction.user.id, action == "accept")
+        t = reader(interaction)  # the swap offer in their DMs, answered by them
         text = (
-            "✅ Swap accepted: the shift is yours now. Thank you!"
+            t("✅ Swap accepted: the shift is yours now. Thank you!")
             if action == "accept"
-            else f"You declined the swap; the shift stays with <@{swap.from_user_id}>."
+            else t("You declined the swap; the shift stays with {listener}.", listener=mention(swap.from_user_id))
         )
         await interaction.edit_original_response(view=card(text))
+
+
+def _open_shift(c: Coverage, zone: str, t: Speaker) -> str:
+    """A shift that still needs someone, in a list to choose from: "Tue 24 Mar 19:00–21:00 · 0/2 · Evening"."""
+    return f"{occurrence_text(c.occurrence, zone, t)} · {c.filled}/{c.needed}" + (
+        f" · {c.slot.label}" if c.slot.label else ""
+    )

@@ -1,14 +1,21 @@
-"""How listeners' and the rota's cards look: the board, a listener's shifts, the report, settings."""
+"""How listeners' and the rota's cards look: the board, a listener's shifts, the report, settings.
+
+Every card is written by the ``Speaker`` of whoever reads it (``t``): the server's for the board
+posted in the listeners' channel, the person's own for a private card.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import discord
+from babel.numbers import format_decimal
 
+from bot.i18n import N_, Speaker
 from bot.services.rota.models import BoardDay, Mine, Report
 from bot.storage.listeners import SupportSettings
 from bot.timekeeping.markup import stamp
+from bot.timekeeping.shifts import long_day
 from bot.ui.controls import row
 from cogs.listeners.views import BoardButton
 
@@ -16,7 +23,7 @@ TD = discord.ui.TextDisplay
 ROTA_COLOUR = discord.Colour.from_rgb(120, 134, 199)
 TEXT_BUDGET = 3800
 
-GUIDELINES = (
+GUIDELINES = N_(
     "## Listener guidelines\n"
     "As a volunteer listener you offer someone a calm, confidential space, one to one, through the bot.\n"
     "1. **Listen.** Let them lead, and reflect back what you hear. You don't have to fix anything.\n"
@@ -32,31 +39,52 @@ GUIDELINES = (
 )
 
 
-def _clip(lines: list[str], budget: int) -> str:
+def mention(user_id: int) -> str:
+    """A person's mention (shown as their name; the bot's messages never ping)."""
+    return f"<@{user_id}>"
+
+
+def one_decimal(value: float, t: Speaker) -> str:
+    """Hours or an average as the reader writes a number with one decimal: "3.5", German "3,5"."""
+    return format_decimal(value, "#,##0.0", locale=t.locale)
+
+
+def _clip(lines: list[str], budget: int, t: Speaker) -> str:
     out: list[str] = []
     used = 0
     for index, line in enumerate(lines):
         if used + len(line) + 1 > budget:
-            out.append(f"…and {len(lines) - index} more: /rota view shows them all.")
+            out.append(
+                t.n(
+                    "…and {n} more: /rota view shows them all.",
+                    "…and {n} more: /rota view shows them all.",
+                    len(lines) - index,
+                )
+            )
             break
         out.append(line)
         used += len(line) + 1
     return "\n".join(out)
 
 
-def board_sections(days: list[BoardDay], *, highlight: int | None = None, budget: int = TEXT_BUDGET) -> list[str]:
+def board_sections(
+    days: list[BoardDay], t: Speaker, *, highlight: int | None = None, budget: int = TEXT_BUDGET
+) -> list[str]:
     sections = [
-        "## Listener rota: the next two weeks\n-# Times show in your own time zone. Each shift shows filled / needed."
+        t(
+            "## Listener rota: the next two weeks\n-# Times show in your own time zone. Each shift shows filled / needed."
+        )
     ]
     if not days:
-        return [*sections, "No shifts on the rota yet. Coordinators add them with /rota add."]
+        return [*sections, t("No shifts on the rota yet. Coordinators add them with /rota add.")]
     used = len(sections[0])
     for day in days:
-        lines = [f"**{day.day.strftime('%A')} {day.day.day} {day.day.strftime('%B')}**"]
+        lines = [f"**{long_day(day.day, t)}**"]
         for c in day.rows:
             mark = "✅" if c.full else ("⚠️" if c.filled == 0 else "➖")
-            who = ", ".join(f"<@{u}>" for u in c.listeners) or "nobody yet"
-            you = " · **you**" if highlight is not None and highlight in c.listeners else ""
+            who = ", ".join(mention(u) for u in c.listeners) or t("nobody yet")
+            # Translators: said of a shift on the rota board that the reader is on.
+            you = " · " + t("**you**") if highlight is not None and highlight in c.listeners else ""
             label = f" · {c.slot.label}" if c.slot.label else ""
             lines.append(
                 f"- {stamp(c.occurrence.starts_at, 't')}–{stamp(c.occurrence.ends_at, 't')} {mark} "
@@ -64,21 +92,22 @@ def board_sections(days: list[BoardDay], *, highlight: int | None = None, budget
             )
         text = "\n".join(lines)
         if used + len(text) > budget:
-            sections.append("…more shifts follow: /rota view shows them all.")
+            sections.append(t("…more shifts follow: /rota view shows them all."))
             break
         used += len(text)
         sections.append(text)
     return sections
 
 
-def board_view(days: list[BoardDay]) -> discord.ui.LayoutView:
+def board_view(days: list[BoardDay], t: Speaker) -> discord.ui.LayoutView:
+    """The board posted in the listeners' channel, in the server's language (``t``)."""
     view = discord.ui.LayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ROTA_COLOUR)
-    for index, section in enumerate(board_sections(days)):
+    for index, section in enumerate(board_sections(days, t)):
         if index:
             container.add_item(discord.ui.Separator(visible=index == 1))
         container.add_item(TD(section))
-    container.add_item(row(BoardButton("take"), BoardButton("drop"), BoardButton("mine")))
+    container.add_item(row(BoardButton("take", t=t), BoardButton("drop", t=t), BoardButton("mine", t=t)))
     view.add_item(container)
     return view
 
@@ -96,72 +125,109 @@ def card(*sections: str, buttons: list[discord.ui.Item[Any]] | None = None) -> d
     return view
 
 
-def settings_text(settings: SupportSettings, mod_channel: int | None) -> str:
+def settings_text(settings: SupportSettings, mod_channel: int | None, t: Speaker) -> str:
     def channel(value: int | None) -> str:
-        return f"<#{value}>" if value else "not set"
+        return f"<#{value}>" if value else t("not set")
 
-    return "\n".join(
-        [
-            "## Listener and support settings",
-            f"- Listener role: {f'<@&{settings.listener_role_id}>' if settings.listener_role_id else 'not set'}",
-            f"- Listeners' channel (rota board, private threads): {channel(settings.listeners_channel_id)}",
-            f"- New listeners: {'approved automatically' if settings.auto_approve else 'approved by a coordinator'}",
-            "- Relay: "
-            + (
-                "private threads in the listeners' channel"
-                if settings.relay_mode == "thread"
-                else "direct messages with the bot"
-            ),
-            f"- Offer timeout before asking more people: {settings.offer_timeout_seconds // 60} min",
-            f"- Idle conversations close after: {settings.idle_close_minutes} min",
-            f"- Shift reminder: {settings.reminder_minutes} min before (listeners can change theirs)",
-            f"- Break after a heavy conversation: {settings.cooldown_minutes} min",
-            f"- Coordinator alerts go to: {channel(mod_channel)} (set with /setup)",
-        ]
+    role = f"<@&{settings.listener_role_id}>" if settings.listener_role_id else t("not set")
+    approval = t("approved automatically") if settings.auto_approve else t("approved by a coordinator")
+    relay = (
+        t("private threads in the listeners' channel")
+        if settings.relay_mode == "thread"
+        else t("direct messages with the bot")
+    )
+    return t(
+        "## Listener and support settings\n"
+        "- Listener role: {role}\n"
+        "- Listeners' channel (rota board, private threads): {channel}\n"
+        "- New listeners: {approval}\n"
+        "- Relay: {relay}\n"
+        "- Offer timeout before asking more people: {offer} min\n"
+        "- Idle conversations close after: {idle} min\n"
+        "- Shift reminder: {reminder} min before (listeners can change theirs)\n"
+        "- Break after a heavy conversation: {cooldown} min\n"
+        "- Coordinator alerts go to: {alerts} (set with /setup)",
+        role=role,
+        channel=channel(settings.listeners_channel_id),
+        approval=approval,
+        relay=relay,
+        offer=settings.offer_timeout_seconds // 60,
+        idle=settings.idle_close_minutes,
+        reminder=settings.reminder_minutes,
+        cooldown=settings.cooldown_minutes,
+        alerts=channel(mod_channel),
     )
 
 
-def mine_sections(mine: Mine) -> list[str]:
+def mine_sections(mine: Mine, t: Speaker) -> list[str]:
     listener = mine.listener
     now_line = (
-        f"You're on shift or on call until {stamp(mine.on_shift_until, 't')}."
+        t("You're on shift or on call until {time}.", time=stamp(mine.on_shift_until, "t"))
         if mine.on_shift_until
-        else "You're not on shift right now."
+        else t("You're not on shift right now.")
     )
     if mine.break_until is not None:
-        now_line += f" On a break until {stamp(mine.break_until, 't')}."
-    limit = f"{listener.max_weekly_hours} h" if listener.max_weekly_hours else "no limit"
-    lines = [
-        "## Your listening",
-        now_line,
-        f"- Open conversations: {mine.conversations} (at most {listener.max_concurrent} at once)",
-        f"- This week: {mine.hours_this_week:.1f} h so far, {mine.planned_this_week:.1f} h planned ({limit})",
-        f"- Reminders: {listener.reminder_minutes if listener.reminder_minutes is not None else 'the server default'}"
-        + (" min before a shift" if listener.reminder_minutes is not None else ""),
-    ]
+        now_line += " " + t("On a break until {time}.", time=stamp(mine.break_until, "t"))
+    limit = t("{hours} h", hours=listener.max_weekly_hours) if listener.max_weekly_hours else t("no limit")
+    reminders = (
+        t("{minutes} min before a shift", minutes=listener.reminder_minutes)
+        if listener.reminder_minutes is not None
+        else t("the server default")
+    )
+    head = t(
+        "## Your listening\n"
+        "{now}\n"
+        "- Open conversations: {conversations} (at most {max} at once)\n"
+        "- This week: {worked} h so far, {planned} h planned ({limit})\n"
+        "- Reminders: {reminders}",
+        now=now_line,
+        conversations=mine.conversations,
+        max=listener.max_concurrent,
+        worked=one_decimal(mine.hours_this_week, t),
+        planned=one_decimal(mine.planned_this_week, t),
+        limit=limit,
+        reminders=reminders,
+    )
     shifts = [
         f"- {stamp(a.starts_at, 'F')}–{stamp(a.ends_at, 't')}" + (f" · {slot.label}" if slot and slot.label else "")
         for a, slot in mine.shifts
     ]
-    return ["\n".join(lines), "**Your next shifts**\n" + (_clip(shifts, 2500) if shifts else "None yet: /rota take.")]
+    listed = _clip(shifts, 2500, t) if shifts else t("None yet: /rota take.")
+    return [head, t("**Your next shifts**\n{shifts}", shifts=listed)]
 
 
-def report_sections(report: Report) -> list[str]:
-    avg = (
-        f"{sum(report.feedback) / len(report.feedback):.1f}/5 from {len(report.feedback)}"
-        if report.feedback
-        else "none given"
+def report_sections(report: Report, t: Speaker) -> list[str]:
+    if report.feedback:
+        average = one_decimal(sum(report.feedback) / len(report.feedback), t)
+        feedback = t.n("{average}/5 from {n}", "{average}/5 from {n}", len(report.feedback), average=average)
+    else:
+        feedback = t("none given")
+    head = t(
+        "## Rota report: {start} to {end}\n"
+        "- Shifts: {shifts} · fully covered {covered} ({percent}%) · partly {partly} · uncovered {uncovered}\n"
+        "- Support requests: {requests} · answered {answered} · feedback {feedback}",
+        start=stamp(report.start, "D"),
+        end=stamp(report.end, "D"),
+        shifts=report.occurrences,
+        covered=report.covered,
+        percent=report.coverage_percent,
+        partly=report.partly,
+        uncovered=report.uncovered,
+        requests=report.requests,
+        answered=report.answered,
+        feedback=feedback,
     )
-    head = (
-        f"## Rota report: {stamp(report.start, 'D')} to {stamp(report.end, 'D')}\n"
-        f"- Shifts: {report.occurrences} · fully covered {report.covered} ({report.coverage_percent}%) · "
-        f"partly {report.partly} · uncovered {report.uncovered}\n"
-        f"- Support requests: {report.requests} · answered {report.answered} · feedback {avg}"
-    )
-    rows = [
-        f"- <@{r.user_id}>: {r.hours:.1f} h · {r.shifts} shift{'s' if r.shifts != 1 else ''} · "
-        f"{r.conversations} conversation{'s' if r.conversations != 1 else ''}"
-        + (f" ({r.heavy} heavy)" if r.heavy else "")
-        for r in report.rows
-    ]
-    return [head, "**Hours per listener**\n" + (_clip(rows, 3000) if rows else "No hours in this period.")]
+    rows = []
+    for r in report.rows:
+        line = " · ".join(
+            [
+                t("{listener}: {hours} h", listener=mention(r.user_id), hours=one_decimal(r.hours, t)),
+                t.n("{n} shift", "{n} shifts", r.shifts),
+                t.n("{n} conversation", "{n} conversations", r.conversations),
+            ]
+        )
+        if r.heavy:
+            line += " " + t.n("({n} heavy)", "({n} heavy)", r.heavy)
+        rows.append(f"- {line}")
+    listed = _clip(rows, 3000, t) if rows else t("No hours in this period.")
+    return [head, t("**Hours per listener**\n{rows}", rows=listed)]

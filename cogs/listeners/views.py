@@ -1,5 +1,9 @@
 """Buttons for listeners and the rota. Persistent ones are DynamicItems whose custom_ids carry only
-a random public id (an application, a swap) or nothing at all (the board): never a person."""
+a random public id (an application, a swap) or nothing at all (the board): never a person.
+
+Their labels are in the language of whoever reads the message they are on (the ``Speaker`` given:
+the server's for the board and the coordinators' review card, the listener's for a swap offer). A
+button rebuilt from its custom_id on a press is never shown, so it needs no reader."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 
 import discord
 
+from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.ui.routing import Route, routed
 
 
@@ -29,11 +34,12 @@ class ReviewButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"listener:review:(?P<action>approve|decline):(?P<id>[0-9a-f]{16})",
 ):
-    def __init__(self, action: str, public_id: str) -> None:
+    def __init__(self, action: str, public_id: str, *, t: Speaker | None = None) -> None:
+        t = t or speaker(SOURCE)
         label, style = (
-            ("Approve", discord.ButtonStyle.success)
+            (t.p("button", "Approve"), discord.ButtonStyle.success)
             if action == "approve"
-            else ("Decline", discord.ButtonStyle.secondary)
+            else (t.p("button", "Decline"), discord.ButtonStyle.secondary)
         )
         super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"listener:review:{action}:{public_id}"))
         self.action = action
@@ -51,14 +57,16 @@ class ReviewButton(
 
 class BoardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"rota:board:(?P<action>take|drop|mine)"):
     LABELS: ClassVar[dict[str, tuple[str, discord.ButtonStyle]]] = {
-        "take": ("Take a shift", discord.ButtonStyle.primary),
-        "drop": ("Drop a shift", discord.ButtonStyle.secondary),
-        "mine": ("My shifts", discord.ButtonStyle.secondary),
+        "take": (N_("Take a shift"), discord.ButtonStyle.primary),
+        "drop": (N_("Drop a shift"), discord.ButtonStyle.secondary),
+        "mine": (N_("My shifts"), discord.ButtonStyle.secondary),
     }
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, *, t: Speaker | None = None) -> None:
         label, style = self.LABELS[action]
-        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"rota:board:{action}"))
+        super().__init__(
+            discord.ui.Button(label=(t or speaker(SOURCE))(label), style=style, custom_id=f"rota:board:{action}")
+        )
         self.action = action
 
     @classmethod
@@ -75,11 +83,12 @@ class SwapButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"rota:swap:(?P<action>accept|decline):(?P<id>[0-9a-f]{16})",
 ):
-    def __init__(self, action: str, public_id: str) -> None:
+    def __init__(self, action: str, public_id: str, *, t: Speaker | None = None) -> None:
+        t = t or speaker(SOURCE)
         label, style = (
-            ("Accept swap", discord.ButtonStyle.success)
+            (t.p("button", "Accept swap"), discord.ButtonStyle.success)
             if action == "accept"
-            else ("Decline", discord.ButtonStyle.secondary)
+            else (t.p("button", "Decline"), discord.ButtonStyle.secondary)
         )
         super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"rota:swap:{action}:{public_id}"))
         self.action = action

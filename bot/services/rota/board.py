@@ -11,9 +11,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput
+from bot.i18n import msg
 from bot.services.access import Actor
 from bot.services.rota.core import RotaCore
-from bot.services.rota.models import BOARD_DAYS, BoardDay, Coverage, Mine, Report, ReportRow, coverage
+from bot.services.rota.models import (
+    BOARD_DAYS,
+    POST_BOARD,
+    SEE_REPORT,
+    BoardDay,
+    Coverage,
+    Mine,
+    Report,
+    ReportRow,
+    coverage,
+)
 from bot.storage.listeners import Assignment, Slot, SupportSettings
 from bot.timekeeping.shifts import hours_in
 
@@ -46,7 +57,7 @@ class Board(RotaCore):
         return [BoardDay(day, rows) for day, rows in sorted(grouped.items())]
 
     async def set_board(self, guild_id: int, actor: Actor) -> SupportSettings:
-        await self.access.require_coordinator(guild_id, actor, "post the rota board")
+        await self.access.require_coordinator(guild_id, actor, POST_BOARD)
         return await self.repo.settings(guild_id)
 
     async def remember_board(self, guild_id: int, channel_id: int | None, message_id: int | None) -> None:
@@ -92,11 +103,11 @@ class Board(RotaCore):
         conversations: Iterable[Any],
         feedback: list[int],
     ) -> Report:
-        await self.access.require_coordinator(guild_id, actor, "see the rota report")
+        await self.access.require_coordinator(guild_id, actor, SEE_REPORT)
         if end <= start:
-            raise InvalidInput("The report's end must be after its start.")
+            raise InvalidInput(msg("The report's end must be after its start."))
         if end - start > timedelta(days=366):
-            raise InvalidInput("A report covers at most a year.")
+            raise InvalidInput(msg("A report covers at most a year."))
         slots = await self.repo.slots(guild_id)
         assignments = await self.repo.assignments_between(guild_id, start, end)
         rows = [c for c in coverage(slots, assignments, start, end) if c.occurrence.starts_at >= start]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.errors import NotAllowed, NotFound
+from bot.i18n import msg
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService
 from bot.services.rota.models import BOARD_DAYS, Coverage, coverage, parse_key
@@ -76,9 +77,9 @@ class RotaCore:
     async def require_listener(self, guild_id: int, user_id: int) -> Listener:
         found = await self.repo.listener(guild_id, user_id)
         if found is None or found.status == "declined":
-            raise NotAllowed("That's for volunteer listeners. If you'd like to become one, run /listener join.")
+            raise NotAllowed(msg("That's for volunteer listeners. If you'd like to become one, run /listener join."))
         if found.status == "pending":
-            raise NotAllowed("Your listener application is waiting for a coordinator's approval. I'll DM you.")
+            raise NotAllowed(msg("Your listener application is waiting for a coordinator's approval. I'll DM you."))
         return found
 
     async def _give_role(self, guild_id: int, user_id: int, give: bool) -> bool:
@@ -116,11 +117,11 @@ class RotaCore:
     async def _slot_occurrence(self, guild_id: int, key: str) -> tuple[Slot, Occurrence]:
         slot_id, day = parse_key(key)
         if day > self.clock.now().date() + timedelta(days=MAX_DAYS_AHEAD):  # typed by hand: not on the rota
-            raise NotFound("That shift isn't on the rota that far ahead. /rota view shows the next two weeks.")
+            raise NotFound(msg("That shift isn't on the rota that far ahead. /rota view shows the next two weeks."))
         slot = await self.repo.slot(slot_id)
         if slot is None or slot.guild_id != guild_id or slot.status != "active":
-            raise NotFound("That shift isn't on the rota any more.")
+            raise NotFound(msg("That shift isn't on the rota any more."))
         occurrence = occurrence_on(slot, day)
         if occurrence is None:
-            raise NotFound("That shift doesn't happen on that day.")
+            raise NotFound(msg("That shift doesn't happen on that day."))
         return slot, occurrence

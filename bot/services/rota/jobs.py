@@ -20,7 +20,6 @@ from bot.services.rota.models import (
     SHIFT_START_JOB,
     UNCOVERED_NOTICE,
     RotaNotice,
-    describe_slot,
     job_prefix,
 )
 from bot.storage.listeners import Assignment, Slot
@@ -127,7 +126,9 @@ class Jobs(RotaCore):
             return
         await self.port.tell_listener(
             assignment.user_id,
-            RotaNotice("reminder", {"starts_at": assignment.starts_at, "ends_at": assignment.ends_at}),
+            RotaNotice(
+                "reminder", assignment.guild_id, {"starts_at": assignment.starts_at, "ends_at": assignment.ends_at}
+            ),
         )
 
     async def on_shift_start(self, job: Job) -> None:
@@ -136,7 +137,9 @@ class Jobs(RotaCore):
             return
         await self.port.tell_listener(
             assignment.user_id,
-            RotaNotice("shift_started", {"starts_at": assignment.starts_at, "ends_at": assignment.ends_at}),
+            RotaNotice(
+                "shift_started", assignment.guild_id, {"starts_at": assignment.starts_at, "ends_at": assignment.ends_at}
+            ),
         )
 
     async def on_shift_end(self, job: Job) -> None:
@@ -151,6 +154,7 @@ class Jobs(RotaCore):
                 assignment.user_id,
                 RotaNotice(
                     "shift_ended",
+                    assignment.guild_id,
                     {
                         "hours": round(assignment.hours, 2),
                         "week_hours": round(await self.hours_this_week(assignment.guild_id, assignment.user_id), 1),
@@ -178,12 +182,13 @@ class Jobs(RotaCore):
                     slot.guild_id,
                     RotaNotice(
                         "uncovered",
+                        slot.guild_id,
                         {
                             "starts_at": occurrence.starts_at,
                             "ends_at": occurrence.ends_at,
                             "filled": filled,
                             "needed": slot.needed,
-                            "slot": describe_slot(slot),
+                            "slot": slot,
                         },
                     ),
                 )
@@ -205,7 +210,7 @@ class Jobs(RotaCore):
         if listener.available_until is not None and listener.available_until <= now:
             # Tell first: after a passing failure the job runs again and finds them still on call.
             if self.port is not None:
-                await self.port.tell_listener(listener.user_id, RotaNotice("oncall_ended", {}))
+                await self.port.tell_listener(listener.user_id, RotaNotice("oncall_ended", listener.guild_id))
             await self.repo.update_listener(listener.id, now, available_until=None, break_until=None)
 
     def handlers(self) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """What the rota talks in: its limits and job kinds, who covers which shift (:class:`Coverage`),
-what the Discord port renders (:class:`RotaNotice`), and the results a command gets back. Pure."""
+what the Discord port renders (:class:`RotaNotice`), and the results a command gets back. Pure.
+
+Words for people are :class:`bot.i18n.Msg` (rendered in the reader's language by the Discord
+layer); :func:`describe_slot` writes a shift pattern in the words of the ``Speaker`` it is given."""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.errors import InvalidInput
+from bot.i18n import N_, SOURCE, Msg, Speaker, msg, speaker
 from bot.storage.database import typed_id
 from bot.storage.listeners import Assignment, Listener, Slot
-from bot.timekeeping.shifts import Occurrence, all_occurrences, slot_start_time
-from bot.timekeeping.words import WEEKDAY_NAMES
+from bot.timekeeping.shifts import Occurrence, all_occurrences, short_day_and_year, slot_start_time
+from bot.timekeeping.words import EVERY_WEEKDAY, clock_time
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +38,23 @@ DAILY_JOB = "rota.daily"
 ONCALL_END_JOB = "rota.oncall_end"
 JOB_KINDS = (REMINDER_JOB, SHIFT_START_JOB, SHIFT_END_JOB, COVERAGE_JOB, DAILY_JOB, ONCALL_END_JOB)
 
+# What only coordinators can do, after "Only ... the coordinator role can" (see AccessService).
+CHANGE_ROTA = N_("change the rota")
+POST_BOARD = N_("post the rota board")
+SEE_REPORT = N_("see the rota report")
+CHANGE_SUPPORT_SETTINGS = N_("change the listener and support settings")
+APPROVE_LISTENERS = N_("approve listeners")
+
 
 def parse_key(key: str) -> tuple[int, date]:
     match = KEY.match(key.strip())
     slot_id = typed_id(match.group(1)) if match else None
     if match is None or slot_id is None:
-        raise InvalidInput("Please pick a shift from the list Discord offers.")
+        raise InvalidInput(msg("Please pick a shift from the list Discord offers."))
     try:
         return slot_id, date.fromisoformat(match.group(2))
     except ValueError:
-        raise InvalidInput("Please pick a shift from the list Discord offers.") from None
+        raise InvalidInput(msg("Please pick a shift from the list Discord offers.")) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,27 +87,38 @@ def coverage(
     return [Coverage(o, by_id[o.slot_id], tuple(by_key.get(o.key, ()))) for o in all_occurrences(slot_list, start, end)]
 
 
-def describe_slot(slot: Slot) -> str:
+def describe_slot(slot: Slot, t: Speaker | None = None) -> str:
+    """A shift pattern in ``t``'s words (English when not given):
+    "Tuesdays 19:00–21:00 (Europe/London), 2 needed · Evening"."""
+    t = t or speaker(SOURCE)
     start = slot_start_time(slot)
     end = (datetime.combine(date(2000, 1, 1), start) + timedelta(minutes=slot.duration_minutes)).time()
-    times = f"{start.strftime('%H:%M')}–{end.strftime('%H:%M')}"
-    label = f" · {slot.label}" if slot.label else ""
     if slot.kind == "once":
         assert slot.local_date is not None
-        day = date.fromisoformat(slot.local_date)
-        when = f"Once, {day.strftime('%a')} {day.day} {day.strftime('%b %Y')}"
+        when = t("Once, {date}", date=short_day_and_year(date.fromisoformat(slot.local_date), t))
     else:
         assert slot.weekday is not None
-        when = f"{WEEKDAY_NAMES[slot.weekday]}s"
-    return f"{when} {times} ({slot.timezone}), {slot.needed} needed{label}"
+        when = t(EVERY_WEEKDAY, weekday=t.weekday(slot.weekday))
+    text = t.n(
+        "{when} {start}–{end} ({zone}), {n} needed",
+        "{when} {start}–{end} ({zone}), {n} needed",
+        slot.needed,
+        when=when,
+        start=clock_time(start, t),
+        end=clock_time(end, t),
+        zone=slot.timezone,
+    )
+    return f"{text} · {slot.label}" if slot.label else text
 
 
 @dataclass(frozen=True, slots=True)
 class RotaNotice:
-    """Something to tell a listener or the coordinators. The cog renders it; ``params`` hold
-    only times, labels, slot descriptions and listener ids (never anything about members)."""
+    """Something to tell a listener or the coordinators of a server. The cog renders it in its
+    reader's language (a listener's DM: the language they last used there; an alert: the server's);
+    ``params`` hold only times, numbers, slots and listener ids (never anything about members)."""
 
     kind: str
+    guild_id: int
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -151,9 +173,10 @@ class Report:
         return round(100 * self.covered / self.occurrences) if self.occurrences else 100
 
 
-def bounded(value: int | None, low: int, high: int, what: str) -> int | None:
+def bounded(value: int | None, low: int, high: int, what: Msg) -> int | None:
+    """``value`` if it is within [low, high]; ``what`` names it in the error ("The offer timeout")."""
     if value is not None and not low <= value <= high:
-        raise InvalidInput(f"{what} must be between {low} and {high}.")
+        raise InvalidInput(msg("{what} must be between {low} and {high}.", what=what, low=low, high=high))
     return value
 
 

@@ -7,16 +7,17 @@ from datetime import date
 from typing import Any
 
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.i18n import msg
 from bot.services.access import Actor
 from bot.services.rota.core import RotaCore, RotaDeps
 from bot.services.rota.jobs import Jobs
 from bot.services.rota.models import (
+    CHANGE_ROTA,
     DURATION_MINUTES,
     NEEDED_RANGE,
     UNCOVERED_NOTICE,
     RotaNotice,
     bounded,
-    describe_slot,
     job_prefix,
 )
 from bot.services.timezones import validate_timezone
@@ -68,13 +69,13 @@ class Slots(RotaCore):
     ) -> list[Slot]:
         """A one-off slot on ``on_date``, or a weekly slot on each day of ``weekday`` and ``days``
         (typed like "mon, wed" or "weekdays"). Everything is checked before anything is stored."""
-        await self.access.require_coordinator(guild_id, actor, "change the rota")
+        await self.access.require_coordinator(guild_id, actor, CHANGE_ROTA)
         at = parse_time(start)
         minutes = round(hours * 60)
         low, high = DURATION_MINUTES
         if not low <= minutes <= high:
-            raise InvalidInput("A shift lasts between 30 minutes and 12 hours.")
-        bounded(needed, *NEEDED_RANGE, "The number of listeners needed")
+            raise InvalidInput(msg("A shift lasts between 30 minutes and 12 hours."))
+        bounded(needed, *NEEDED_RANGE, msg("The number of listeners needed"))
         zone = validate_timezone(await self._zone(guild_id))
         values: dict[str, Any] = {
             "guild_id": guild_id,
@@ -89,18 +90,20 @@ class Slots(RotaCore):
             day = parse_date(on_date, today=self.clock.now().date())
             start_at, _ = to_utc(day, at, zone)
             if start_at <= self.clock.now():
-                raise InvalidInput("That one-off shift would be in the past. Pick a later date or time.")
+                raise InvalidInput(msg("That one-off shift would be in the past. Pick a later date or time."))
             kinds: list[dict[str, Any]] = [{"kind": "once", "local_date": day.isoformat()}]
         elif weekday is not None or chosen:
             if weekday is not None:
                 if not 0 <= weekday <= 6:
-                    raise InvalidInput("Pick a day of the week from the list.")
+                    raise InvalidInput(msg("Pick a day of the week from the list."))
                 chosen.add(weekday)
             kinds = [{"kind": "weekly", "weekday": d} for d in sorted(chosen)]
         else:
             raise InvalidInput(
-                "Say when: a weekday (or days, like mon, wed or weekdays) for a weekly shift, "
-                "or a date (like 2026-03-17) for a one-off."
+                msg(
+                    "Say when: a weekday (or days, like mon, wed or weekdays) for a weekly shift, "
+                    "or a date (like 2026-03-17) for a one-off."
+                )
             )
         await self.repo.update_settings(guild_id, self.clock.now())  # the server now uses the rota
         made: list[Slot] = []
@@ -117,17 +120,17 @@ class Slots(RotaCore):
         return await self.repo.slots(guild_id)
 
     async def remove_slot(self, guild_id: int, actor: Actor, slot_id: int) -> Slot:
-        await self.access.require_coordinator(guild_id, actor, "change the rota")
+        await self.access.require_coordinator(guild_id, actor, CHANGE_ROTA)
         slot = await self.repo.slot(slot_id)
         if slot is None or slot.guild_id != guild_id or slot.status != "active":
-            raise NotFound("That shift isn't on the rota any more.")
+            raise NotFound(msg("That shift isn't on the rota any more."))
         dropped = await self.repo.remove_slot(slot.id, self.clock.now())
         for assignment in dropped:
             await self.scheduler.cancel_prefix(job_prefix(guild_id, assignment.id))
             if self.port is not None and assignment.starts_at > self.clock.now():
                 await self.port.tell_listener(
                     assignment.user_id,
-                    RotaNotice("slot_removed", {"starts_at": assignment.starts_at, "slot": describe_slot(slot)}),
+                    RotaNotice("slot_removed", guild_id, {"starts_at": assignment.starts_at, "slot": slot}),
                 )
         await self.scheduler.cancel_prefix(f"rota:{guild_id}:slot:{slot.id}:")
         await self._refresh(guild_id)
@@ -141,9 +144,9 @@ class Slots(RotaCore):
         slot, occurrence = await self._slot_occurrence(guild_id, key)
         now = self.clock.now()
         if occurrence.ends_at <= now:
-            raise InvalidInput("That shift is already over.")
+            raise InvalidInput(msg("That shift is already over."))
         if await self.repo.assignment(slot.id, occurrence.local_date.isoformat(), user_id) is not None:
-            raise Conflict("You're already on that shift.")
+            raise Conflict(msg("You're already on that shift."))
         if listener.max_weekly_hours is not None:
             start, end = week_bounds(occurrence.starts_at, slot.timezone)
             planned = [a for a in await self.repo.assignments_between(guild_id, start, end) if a.user_id == user_id]
@@ -151,14 +154,19 @@ class Slots(RotaCore):
             have = hours_in(planned, oncall, start, end).get(user_id, 0.0)
             if have + occurrence.hours > listener.max_weekly_hours + 1e-9:
                 raise InvalidInput(
-                    f"That would take you to {have + occurrence.hours:g} hours that week, over your limit of "
-                    f"{listener.max_weekly_hours}. Looking after yourself matters: /listener limits changes it."
+                    # Translators: keep "{hours:g}" as it is (a number of hours without trailing zeros).
+                    msg(
+                        "That would take you to {hours:g} hours that week, over your limit of {limit}. "
+                        "Looking after yourself matters: /listener limits changes it.",
+                        hours=have + occurrence.hours,
+                        limit=listener.max_weekly_hours,
+                    )
                 )
         assignment = await self.repo.take(
             slot, occurrence.local_date.isoformat(), user_id, occurrence.starts_at, occurrence.ends_at, now
         )
         if assignment is None:
-            raise Conflict("That shift just filled up. /rota view shows the ones that still need someone.")
+            raise Conflict(msg("That shift just filled up. /rota view shows the ones that still need someone."))
         await self.jobs.schedule_shift_jobs(assignment)
         await self._refresh(guild_id)
         log.info("rota shift taken guild=%s slot=%s", guild_id, slot.id)
@@ -169,9 +177,9 @@ class Slots(RotaCore):
         slot, occurrence = await self._slot_occurrence(guild_id, key)
         assignment = await self.repo.assignment(slot.id, occurrence.local_date.isoformat(), user_id)
         if assignment is None:
-            raise NotFound("You're not on that shift. /rota mine lists yours.")
+            raise NotFound(msg("You're not on that shift. /rota mine lists yours."))
         if assignment.ends_at <= self.clock.now():
-            raise InvalidInput("That shift is already over.")
+            raise InvalidInput(msg("That shift is already over."))
         await self.drop_assignment(assignment, notify=True)
         await self._refresh(guild_id)
         return assignment, slot
@@ -196,12 +204,13 @@ class Slots(RotaCore):
                 assignment.guild_id,
                 RotaNotice(
                     "dropped_uncovered",
+                    assignment.guild_id,
                     {
                         "starts_at": occurrence.starts_at,
                         "ends_at": occurrence.ends_at,
                         "filled": filled,
                         "needed": slot.needed,
-                        "slot": describe_slot(slot),
+                        "slot": slot,
                     },
                 ),
             )
@@ -211,18 +220,18 @@ class Slots(RotaCore):
     ) -> Swap:
         await self.require_listener(guild_id, user_id)
         if to_user_id == user_id:
-            raise InvalidInput("Pick another listener to swap with.")
+            raise InvalidInput(msg("Pick another listener to swap with."))
         other = await self.repo.listener(guild_id, to_user_id)
         if other is None or not other.active:
-            raise InvalidInput("You can only swap with another listener here.")
+            raise InvalidInput(msg("You can only swap with another listener here."))
         slot, occurrence = await self._slot_occurrence(guild_id, key)
         mine = await self.repo.assignment(slot.id, occurrence.local_date.isoformat(), user_id)
         if mine is None:
-            raise NotFound("You're not on that shift. /rota mine lists yours.")
+            raise NotFound(msg("You're not on that shift. /rota mine lists yours."))
         if mine.starts_at <= self.clock.now():
-            raise InvalidInput("That shift has already started, so it can't be swapped.")
+            raise InvalidInput(msg("That shift has already started, so it can't be swapped."))
         if await self.repo.assignment(slot.id, occurrence.local_date.isoformat(), to_user_id) is not None:
-            raise Conflict("They're already on that shift.")
+            raise Conflict(msg("They're already on that shift."))
         values: dict[str, Any] = {
             "guild_id": guild_id,
             "from_user_id": user_id,
@@ -235,11 +244,11 @@ class Slots(RotaCore):
             their_slot, their_occurrence = await self._slot_occurrence(guild_id, their_key)
             theirs = await self.repo.assignment(their_slot.id, their_occurrence.local_date.isoformat(), to_user_id)
             if theirs is None:
-                raise NotFound("They're not on the shift you'd take in exchange.")
+                raise NotFound(msg("They're not on the shift you'd take in exchange."))
             if theirs.starts_at <= self.clock.now():
-                raise InvalidInput("Their shift has already started, so it can't be swapped.")
+                raise InvalidInput(msg("Their shift has already started, so it can't be swapped."))
             if await self.repo.assignment(their_slot.id, their_occurrence.local_date.isoformat(), user_id):
-                raise Conflict("You're already on their shift.")
+                raise Conflict(msg("You're already on their shift."))
             values.update(their_slot_id=their_slot.id, their_occurrence=their_occurrence.local_date.isoformat())
             theirs_text = {"starts_at": theirs.starts_at, "ends_at": theirs.ends_at}
         swap = await self.repo.add_swap(values, self.clock.now())
@@ -248,6 +257,7 @@ class Slots(RotaCore):
                 to_user_id,
                 RotaNotice(
                     "swap_request",
+                    guild_id,
                     {
                         "swap": swap.public_id,
                         "from_user_id": user_id,
@@ -259,20 +269,24 @@ class Slots(RotaCore):
             )
             if delivered is None:
                 await self.repo.close_swap(swap.id, "cancelled")
-                raise InvalidInput("I couldn't DM them about the swap (their DMs may be closed). Ask them directly.")
+                raise InvalidInput(
+                    msg("I couldn't DM them about the swap (their DMs may be closed). Ask them directly.")
+                )
         log.info("rota swap requested guild=%s swap=%s", guild_id, swap.public_id)
         return swap
 
     async def answer_swap(self, public_id: str, user_id: int, accept: bool) -> Swap:
         swap = await self.repo.swap_by_public_id(public_id)
         if swap is None or swap.to_user_id != user_id:
-            raise NotFound("That swap request isn't for you, or it no longer exists.")
+            raise NotFound(msg("That swap request isn't for you, or it no longer exists."))
         if swap.status != "pending":
-            raise Conflict("That swap was already settled.")
+            raise Conflict(msg("That swap was already settled."))
         if not accept:
             await self.repo.close_swap(swap.id, "declined")
             if self.port is not None:
-                await self.port.tell_listener(swap.from_user_id, RotaNotice("swap_declined", {"swap": public_id}))
+                await self.port.tell_listener(
+                    swap.from_user_id, RotaNotice("swap_declined", swap.guild_id, {"swap": public_id})
+                )
             return swap
         mine = await self.repo.assignment(swap.slot_id, swap.occurrence, swap.from_user_id)
         theirs = (
@@ -283,15 +297,15 @@ class Slots(RotaCore):
         now = self.clock.now()
         if mine is None or mine.starts_at <= now or (swap.their_slot_id is not None and theirs is None):
             await self.repo.close_swap(swap.id, "cancelled")
-            raise Conflict("The shifts changed since the swap was asked for, so it can't go ahead.")
+            raise Conflict(msg("The shifts changed since the swap was asked for, so it can't go ahead."))
         if theirs is not None and theirs.starts_at <= now:
             await self.repo.close_swap(swap.id, "cancelled")
-            raise Conflict("Your shift has already started, so it can't be swapped.")
+            raise Conflict(msg("Your shift has already started, so it can't be swapped."))
         if await self.repo.assignment(swap.slot_id, swap.occurrence, swap.to_user_id) is not None:
             await self.repo.close_swap(swap.id, "cancelled")
-            raise Conflict("You're already on that shift.")
+            raise Conflict(msg("You're already on that shift."))
         if not await self.repo.swap(swap, mine, theirs, now):
-            raise Conflict("That swap was already settled.")
+            raise Conflict(msg("That swap was already settled."))
         for moved in (mine, theirs):
             if moved is not None:
                 updated = await self.repo.assignment_by_id(moved.id)
@@ -300,7 +314,9 @@ class Slots(RotaCore):
         if self.port is not None:
             await self.port.tell_listener(
                 swap.from_user_id,
-                RotaNotice("swap_accepted", {"to_user_id": swap.to_user_id, "starts_at": mine.starts_at}),
+                RotaNotice(
+                    "swap_accepted", swap.guild_id, {"to_user_id": swap.to_user_id, "starts_at": mine.starts_at}
+                ),
             )
         await self._refresh(swap.guild_id)
         log.info("rota swap accepted guild=%s swap=%s", swap.guild_id, public_id)
