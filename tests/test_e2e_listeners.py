@@ -344,3 +344,54 @@ async def test_a_number_typed_in_place_of_a_shift_is_refused_calmly(
         assert refused.ephemeral and "shift from the list Discord offers" in refused.text, refused.text
     assert len(await rbot.services.db.fetchall("SELECT * FROM rota_slots")) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no unexpected error"
+
+
+async def test_each_reader_reads_the_rota_in_their_own_language(
+    sandbox: Sandbox, rbot: PeerCirclesBot, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A listener whose Discord is in German, in a server whose language is Spanish: her private
+    # replies are in German, the board and the coordinators' alerts in Spanish, and the shift
+    # reminder sent to her later by DM in German (the language she last used with the bot there).
+    from tests.i18n_fakes import marked, marked_catalogues
+
+    with marked_catalogues(monkeypatch):
+        ana = await setup_server(sandbox)
+        await sandbox.server.set_guild_locale(sandbox.guild, "es-ES")
+        await add_tuesday_evening(ana)  # Ana's Discord is in English: her replies are too
+        await (await ana.slash("rota board")).settled()
+        board = board_message(sandbox)
+        assert board.text.startswith(marked("es", "## Listener rota: the next two weeks"))
+        assert "martes, 24 de marzo" in board.text, "the day as Spanish writes it (CLDR)"
+        assert board.buttons == [marked("es", "Take a shift"), marked("es", "Drop a shift"), marked("es", "My shifts")]
+
+        lena = sandbox.member("lena", locale="de")
+        card = await lena.slash("listener join")
+        assert card.ephemeral and card.text.startswith(marked("de", "## Listener guidelines"))
+        await (await lena.click(card, marked("de", "I agree"))).settled()
+        assert marked("de", "🎉 **Thank you: you're a listener now.**") in card.message.text
+
+        # A press on the Spanish board answers her privately, in German.
+        picker = await lena.click(board, marked("es", "Take a shift"))
+        assert picker.ephemeral and picker.text == marked(
+            "de", "Which shift would you like to take? (Times in the server's zone.)"
+        )
+        options = [o for c in picker.message.all_components if c.get("type") == 3 for o in c["options"]]
+        assert options[0]["label"] == marked("de", "Di., 24. März 19:00–21:00") + " · 0/2 · Evening"
+        await (await lena.select(picker, marked("de", "Choose a shift"), [options[0]["value"]])).settled()
+        assert picker.message.text.startswith(marked("de", "You're on the shift"))
+        await sandbox.wait_for(lambda: f"<@{lena.id}>" in board.text, "the board to update in place")
+        assert board.text.startswith(marked("es", "## Listener rota")) and "[de]" not in board.text
+
+        # Later, by DM: the reminder half an hour before the shift, in German.
+        clock.set(datetime(2026, 3, 24, 18, 30, tzinfo=UTC))
+        await run_due(rbot)
+        reminder = await lena.wait_for_dm("Your listener shift starts")
+        assert reminder.text.startswith(marked("de", "⏰ Your listener shift starts"))
+
+        # She drops it: told privately in German; the coordinators are alerted in Spanish.
+        mine = await lena.autocomplete("rota drop", "shift", "")
+        dropped = await (await lena.slash("rota drop", shift=mine[0]["value"])).settled()
+        assert dropped.text.startswith(marked("de", "Dropped the shift"))
+        alert = await sandbox.channel("moderation").wait_for_message("dropped a shift that starts soon")
+        assert alert.text.startswith(marked("es", "⚠️ **A listener dropped a shift"))
+        assert "[de]" not in alert.text
