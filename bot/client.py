@@ -246,6 +246,7 @@ class PeerCirclesBot(commands.Bot):
             support=s.support,
             ask_listener=support_cog.open_ask,
             expired=expired,
+            member_time=s.member_time,
         )
         s.checkins.attach(checkin_cog.delivery)
         self.routes.provide(CHECKINS, checkin_cog)

@@ -207,7 +207,7 @@ async def test_checkin_now_in_a_circle_channel_is_one_statement_and_a_notice_sho
     world.clock.set(datetime(2026, 3, 27, 13, tzinfo=UTC))
     await world.scheduler.run_due()
     found, notice = await world.service.circle_to_open(GUILD, person(42), channel_id=circle.channel_id)
-    assert found == circle and notice is not None and "no longer in the Grief circle" in notice
+    assert found == circle and notice is not None and "no longer in the Grief circle" in str(notice)
     assert await world.service.circle_to_open(GUILD, person(42), channel_id=circle.channel_id) == (circle, None)
     # Elsewhere (not a circle's channel, or by name) it finds the circle as resolve_circle does.
     assert await world.service.circle_to_open(GUILD, person(42), channel_id=1) == (circle, None)
@@ -532,7 +532,7 @@ async def test_closed_dms_pause_the_reminder_with_a_notice_shown_once(world: Wor
     assert paused is not None and paused.status == "paused" and paused.paused_reason == "dms_closed"
     assert await world.pending(REMINDER_JOB) == [], "not retried forever"
     notice = await world.service.pop_notice(GUILD, 42)
-    assert notice is not None and "Privacy Settings" in notice
+    assert notice is not None and "Privacy Settings" in str(notice)
     assert await world.service.pop_notice(GUILD, 42) is None
     with pytest.raises(InvalidInput, match="paused"):
         await world.service.snooze(paused.id, 42)
@@ -549,7 +549,7 @@ async def test_reminder_handler_copes_with_people_and_circles_that_changed(world
     reminder = await world.service.reminder(GUILD, 42)
     assert reminder is not None and reminder.paused_reason == "not_in_circle"
     notice = await world.service.pop_notice(GUILD, 42)
-    assert notice is not None and "no longer in the Grief circle" in notice
+    assert notice is not None and "no longer in the Grief circle" in str(notice)
 
     world.delivery.roles[42] = frozenset({ROLE})
     await world.service.set_reminder(GUILD, person(42), circle, "14:00", None)

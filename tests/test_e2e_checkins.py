@@ -607,3 +607,63 @@ async def test_a_crisis_note_in_another_language_shows_resources_privately(
     assert await rows(cbot, "SELECT * FROM checkin_support_requests") == []
     assert sandbox.channel("moderation").messages == []
     assert_nothing_public(sandbox, alice)
+
+
+# -- languages --------------------------------------------------------------------------------
+
+
+async def test_each_reader_gets_their_own_language_privately_publicly_and_by_dm(
+    sandbox: Sandbox, cbot: PeerCirclesBot, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A German member's private cards and forms in German, the circle's prompt in the server's
+    Spanish, and each member's reminder DM in the language they last used with the bot."""
+    from tests.i18n_fakes import marked, marked_catalogues
+
+    with marked_catalogues(monkeypatch):
+        await sandbox.server.set_guild_locale(sandbox.guild, "es-ES")
+        await grief(sandbox)
+        ana = sandbox.admin("ana")
+        lena = sandbox.member("lena", roles=["Circle: Grief"], locale="de")
+        joao = sandbox.member("joao", roles=["Circle: Grief"], locale="pt-BR")
+
+        # Private: the card, its buttons, the form and the crisis card, in the German member's language.
+        opened = await lena.slash("checkin now", where="circle-grief")
+        assert opened.ephemeral and marked("de", "## How are you right now?") in opened.text
+        words = ["Very low", "Low", "Okay", "Good", "Very good"]
+        assert opened.message.buttons == [f"{n} · {marked('de', word)}" for n, word in enumerate(words, 1)]
+        await lena.click(opened, "1 · [de] Very low")
+        assert marked("de", "- Private: not shared with the circle's pulse") in opened.message.text
+        form = await lena.click(opened.message, marked("de", "Add a note or tags"))
+        assert form.modal["title"] == marked("de", "Add to your check-in")
+        tags = [o for c in form.modal["components"] for o in c["component"].get("options", [])]
+        assert (tags[0]["label"], tags[0]["value"]) == (marked("de", "sleep"), "sleep"), "stored in English"
+        await lena.submit_modal(form, **{"checkin:note": "I want to kill myself tonight", "checkin:tags": ["sleep"]})
+        text = opened.message.text
+        assert marked("de", "## Support, right now") in text and marked("de", "- Tags: [de] sleep") in text
+        assert "[es]" not in text and "[pt_BR]" not in text
+
+        # Public: the circle's prompt in the server's language; the facilitator's own answer in hers.
+        set_ = await ana.slash("checkin prompt", circle="Grief", schedule="daily", time="19:00")
+        assert set_.text.startswith("✅ Saved. The **Grief** circle gets a check-in prompt"), "English for Ana"
+        circle_id = (await rows(cbot, "SELECT id FROM circles"))[0]["id"]
+        clock.set(datetime(2026, 3, 27, 19, 0, tzinfo=UTC))
+        assert len(await fire(cbot, f"circle:{circle_id}:checkin:prompt:")) == 1
+        post = await sandbox.channel("circle-grief").wait_for_message(marked("es", "## 🌱 Check-in time"))
+        assert not post.ephemeral and post.buttons == [marked("es", "Check in")]
+        pressed = await lena.click(post, marked("es", "Check in"))
+        assert pressed.ephemeral and marked("de", "## How are you right now?") in pressed.text
+
+        # DMs later: each member's reminder in the language they last used with the bot here.
+        await (await lena.slash("checkin reminders", time="08:30")).settled()
+        await (await joao.slash("checkin reminders", time="08:30")).settled()
+        clock.set(datetime(2026, 3, 28, 8, 30, tzinfo=UTC))
+        assert len(await fire(cbot, "checkin:reminder:")) == 2
+        german = await lena.wait_for_dm(marked("de", "## Time for your check-in"))
+        assert german.buttons == [
+            marked("de", "Check in"),
+            marked("de", "Snooze 1 hour"),
+            marked("de", "Stop reminders"),
+        ]
+        brazilian = await joao.wait_for_dm(marked("pt_BR", "## Time for your check-in"))
+        assert brazilian.buttons[0] == marked("pt_BR", "Check in")
+        assert "[es]" not in german.text + brazilian.text

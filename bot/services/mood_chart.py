@@ -7,6 +7,9 @@ Accessibility: large type, the Okabe-Ito colour-blind-safe palette, and the two 
 line style and markers too (solid with dots for each day, dashed for the 7-day average), labelled
 axes with the mood words, days without a check-in drawn as gaps (never joined or filled in), and a
 plain-text description (:func:`describe_history`) to send with the image as its alt text.
+
+Both in the reader's language (``t``, English when not given): the words from the catalogues, the
+dates and numbers from CLDR through Babel.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ import io
 import math
 from collections.abc import Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+
+from bot.i18n import SOURCE, Speaker, speaker
 from bot.services.checkins.models import MOODS, History
 
 BLUE = "#0072B2"  # Okabe-Ito blue: each day's mood
@@ -26,8 +34,29 @@ SIZE_INCHES = (12.0, 6.75)
 DPI = 100  # 1200 x 675 pixels
 
 
-def _short(day: date) -> str:
-    return f"{day.day} {day.strftime('%b')}"
+# The bot's English forms (CLDR patterns, as bot.timekeeping.words writes English); every other
+# language uses its own CLDR forms.
+ENGLISH_DAY_MONTH = "d MMM"
+ENGLISH_DAY_MONTH_YEAR = "d MMM y"
+
+
+def day_month(day: date, t: Speaker) -> str:
+    """A day without its year, as the reader's language writes it: "3 Mar", "3. März"."""
+    if t.language == SOURCE:
+        return t.date(day, ENGLISH_DAY_MONTH)
+    return str(babel_dates.format_skeleton("MMMd", day, locale=t.locale))
+
+
+def day_month_year(day: date, t: Speaker) -> str:
+    """ "1 Apr 2026", "1. Apr. 2026"."""
+    if t.language == SOURCE:
+        return t.date(day, ENGLISH_DAY_MONTH_YEAR)
+    return str(babel_dates.format_skeleton("yMMMd", day, locale=t.locale))
+
+
+def one_decimal(value: float, t: Speaker) -> str:
+    """An average with one decimal, rounded as Python rounds it, written the reader's way: "3.5", "3,5"."""
+    return str(babel_numbers.format_decimal(Decimal(f"{value:.1f}"), "0.0", locale=t.locale))
 
 
 def rolling_average(daily: Mapping[date, float], start: date, end: date, window: int = 7) -> list[float | None]:
@@ -42,8 +71,12 @@ def rolling_average(daily: Mapping[date, float], start: date, end: date, window:
     return result
 
 
-def render_mood_chart(daily: Mapping[date, float], start: date, end: date, *, title: str) -> bytes:
-    """PNG bytes: each day's mood (average if several check-ins) and the 7-day average."""
+def render_mood_chart(
+    daily: Mapping[date, float], start: date, end: date, *, title: str, t: Speaker | None = None
+) -> bytes:
+    """PNG bytes: each day's mood (average if several check-ins) and the 7-day average, labelled in
+    ``t``'s language (``title`` comes already written in it)."""
+    t = t or speaker(SOURCE)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -76,14 +109,14 @@ def render_mood_chart(daily: Mapping[date, float], start: date, end: date, *, ti
     axes.set_title(title, fontsize=22, color=INK, loc="left", pad=14)
     axes.set_ylim(0.6, 5.4)
     axes.set_yticks([m.value for m in MOODS])
-    axes.set_yticklabels([f"{m.value}  {m.word}" for m in MOODS], fontsize=15, color=INK)
-    axes.set_ylabel("Mood", fontsize=17, color=INK, labelpad=10)
+    axes.set_yticklabels([f"{m.value}  {t(m.word)}" for m in MOODS], fontsize=15, color=INK)
+    axes.set_ylabel(t("Mood"), fontsize=17, color=INK, labelpad=10)
     step = 7 if days <= 31 else 14
     ticks = list(range(days - 1, -1, -step))[::-1]
     axes.set_xticks(ticks)
-    axes.set_xticklabels([_short(dates[i]) for i in ticks], fontsize=15, color=INK)
+    axes.set_xticklabels([day_month(dates[i], t) for i in ticks], fontsize=15, color=INK)
     axes.set_xlim(-0.8, days - 0.2)
-    axes.set_xlabel("Day (a gap in the line is a day without a check-in)", fontsize=16, color=INK, labelpad=8)
+    axes.set_xlabel(t("Day (a gap in the line is a day without a check-in)"), fontsize=16, color=INK, labelpad=8)
     axes.grid(axis="y", color=GRID, linewidth=1, alpha=0.7)
     axes.tick_params(length=0, pad=8)
     for side in ("top", "right"):
@@ -93,9 +126,15 @@ def render_mood_chart(daily: Mapping[date, float], start: date, end: date, *, ti
 
     handles = [
         Line2D(
-            [], [], color=BLUE, linewidth=2.5, marker="o", markersize=8, label="Your mood each day (average of the day)"
+            [],
+            [],
+            color=BLUE,
+            linewidth=2.5,
+            marker="o",
+            markersize=8,
+            label=t("Your mood each day (average of the day)"),
         ),
-        Line2D([], [], color=VERMILLION, linestyle=(0, (6, 3)), linewidth=3.5, label="7-day average"),
+        Line2D([], [], color=VERMILLION, linestyle=(0, (6, 3)), linewidth=3.5, label=t("7-day average")),
     ]
     figure.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False, fontsize=15)
 
@@ -104,44 +143,67 @@ def render_mood_chart(daily: Mapping[date, float], start: date, end: date, *, ti
     return buffer.getvalue()
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.1f}"
-
-
-def describe_history(history: History) -> str:
-    """The chart in words (its alt text), for people who can't see the image."""
-    span = f"from {_short(history.start)} to {_short(history.end)} {history.end.year}"
+def describe_history(history: History, *, t: Speaker | None = None) -> str:
+    """The chart in words (its alt text), for people who can't see the image, in ``t``'s language."""
+    t = t or speaker(SOURCE)
+    start, end = day_month(history.start, t), day_month_year(history.end, t)
     if history.checkins == 0:
-        return f"No check-ins {span}."
+        return t("No check-ins from {start} to {end}.", start=start, end=end)
     gaps = history.days - history.days_checked_in
-    checkins = "1 check-in" if history.checkins == 1 else f"{history.checkins} check-ins"
-    on_days = "1 day" if history.days_checked_in == 1 else f"{history.days_checked_in} days"
+    counts = {
+        "start": start,
+        "end": end,
+        "zone": history.zone,
+        "checkins": t.n("{n} check-in", "{n} check-ins", history.checkins),
+        "days": t.n("{n} day", "{n} days", history.days_checked_in),
+    }
     parts = [
-        f"Line chart of your mood {span} ({history.zone} time): {checkins} on {on_days}"
-        + (f", with gaps for the {gaps} days without one." if gaps else ", one every day."),
+        t.n(
+            "Line chart of your mood from {start} to {end} ({zone} time): {checkins} on {days}, "
+            "with a gap for the {n} day without one.",
+            "Line chart of your mood from {start} to {end} ({zone} time): {checkins} on {days}, "
+            "with gaps for the {n} days without one.",
+            gaps,
+            **counts,
+        )
+        if gaps
+        else t(
+            "Line chart of your mood from {start} to {end} ({zone} time): {checkins} on {days}, one every day.",
+            **counts,
+        )
     ]
     if history.average is not None:
-        parts.append(f"Average {_fmt(history.average)} out of 5.")
+        parts.append(t("Average {average} out of 5.", average=one_decimal(history.average, t)))
     if history.last_week is not None:
-        change = ""
-        if history.week_before is not None:
+        last = one_decimal(history.last_week, t)
+        if history.week_before is None:
+            parts.append(t("Last 7 days {average}.", average=last))
+        else:
             delta = history.last_week - history.week_before
-            change = (
-                f", up from {_fmt(history.week_before)} the week before"
-                if delta >= 0.05
-                else f", down from {_fmt(history.week_before)} the week before"
-                if delta <= -0.05
-                else ", about the same as the week before"
-            )
-        parts.append(f"Last 7 days {_fmt(history.last_week)}{change}.")
+            before = one_decimal(history.week_before, t)
+            if delta >= 0.05:
+                parts.append(t("Last 7 days {average}, up from {before} the week before.", average=last, before=before))
+            elif delta <= -0.05:
+                parts.append(
+                    t("Last 7 days {average}, down from {before} the week before.", average=last, before=before)
+                )
+            else:
+                parts.append(t("Last 7 days {average}, about the same as the week before.", average=last))
     if history.lowest and history.highest:
         low, low_day = history.lowest
         high, high_day = history.highest
         if low == high:
-            parts.append(f"Every check-in was {low} ({MOODS[low - 1].word.lower()}).")
+            parts.append(t("Every check-in was {value} ({mood}).", value=low, mood=t(MOODS[low - 1].phrase)))
         else:
             parts.append(
-                f"Lowest {low} ({MOODS[low - 1].word.lower()}) on {_short(low_day)}; "
-                f"highest {high} ({MOODS[high - 1].word.lower()}) on {_short(high_day)}."
+                t(
+                    "Lowest {low} ({low_mood}) on {low_day}; highest {high} ({high_mood}) on {high_day}.",
+                    low=low,
+                    low_mood=t(MOODS[low - 1].phrase),
+                    low_day=day_month(low_day, t),
+                    high=high,
+                    high_mood=t(MOODS[high - 1].phrase),
+                    high_day=day_month(high_day, t),
+                )
             )
     return " ".join(parts)[:1000]

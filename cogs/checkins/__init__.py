@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.services.checkins.service import CheckinService
 from bot.services.crisis import CrisisResources
+from bot.services.member_time import MemberTimeService
 from bot.services.server_settings import ServerSettings
 from bot.services.support.service import SupportService
 from bot.ui.dispatch import ExpiredCards
@@ -25,7 +26,8 @@ async def setup(
     support: SupportService,
     ask_listener: AskListener,
     expired: ExpiredCards,
+    member_time: MemberTimeService,
 ) -> CheckinsCog:
-    cog = CheckinsCog(bot, checkins, crisis, guild_settings, support, ask_listener, expired)
+    cog = CheckinsCog(bot, checkins, crisis, guild_settings, support, ask_listener, expired, member_time)
     await bot.add_cog(cog)
     return cog

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.i18n import Msg, msg
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.checkins.port import CheckinDelivery
@@ -58,10 +59,15 @@ class CheckinCore:
             return True
         return await self.access.is_coordinator(circle.guild_id, actor)
 
-    async def require_facilitator(self, circle: Circle, actor: Actor, what: str) -> None:
+    async def require_facilitator(self, circle: Circle, actor: Actor, what: Msg) -> None:
+        """``what`` is what they tried, to end the sentence: ``msg("see the circle's pulse")``."""
         if not await self.is_facilitator(circle, actor):
             raise NotAllowed(
-                f"Only the {circle.name} circle's facilitators, coordinators and server admins can {what}."
+                msg(
+                    "Only the {circle} circle's facilitators, coordinators and server admins can {what}.",
+                    circle=circle.name,
+                    what=what,
+                )
             )
 
     @staticmethod
@@ -71,18 +77,27 @@ class CheckinCore:
     def check_can_check_in(self, circle: Circle, actor: Actor) -> Circle:
         if not circle.active:
             raise InvalidInput(
-                f"The {circle.name} circle is archived, so it isn't taking check-ins. Nothing was stored; "
-                "your earlier check-ins are still in /checkin history."
+                msg(
+                    "The {circle} circle is archived, so it isn't taking check-ins. Nothing was stored; "
+                    "your earlier check-ins are still in /checkin history.",
+                    circle=circle.name,
+                )
             )
         if circle.member_role_id is None:
             raise InvalidInput(
-                f"The {circle.name} circle needs a quick repair (its role is missing) before anyone can check in. "
-                "Nothing was stored. A server admin or coordinator can run /circle repair."
+                msg(
+                    "The {circle} circle needs a quick repair (its role is missing) before anyone can check in. "
+                    "Nothing was stored. A server admin or coordinator can run /circle repair.",
+                    circle=circle.name,
+                )
             )
         if not self.in_circle(circle, actor):
             raise NotAllowed(
-                f"You're not in the {circle.name} circle, so you can't check in there. Nothing was stored. "
-                f"You can join with /circle join circle:{circle.name}."
+                msg(
+                    "You're not in the {circle} circle, so you can't check in there. Nothing was stored. "
+                    "You can join with /circle join circle:{circle}.",
+                    circle=circle.name,
+                )
             )
         return circle
 
@@ -98,15 +113,22 @@ class CheckinCore:
     async def get_circle(self, circle_id: int) -> Circle:
         circle = await self.circles.get(circle_id)
         if circle is None:
-            raise NotFound("That circle no longer exists, so there's nowhere to check in. Nothing was stored.")
+            raise NotFound(msg("That circle no longer exists, so there's nowhere to check in. Nothing was stored."))
         return circle
 
     async def find_circle(self, guild_id: int, name: str) -> Circle:
         circle = await self.circles.by_name(guild_id, name_key(name))
         if circle is None:
             names = [c.name for c in await self.circles.in_guild(guild_id)]
-            hint = f" Circles here: {', '.join(names)}." if names else " There are no circles here yet."
-            raise NotFound(f"There's no circle called “{name[:50]}”.{hint}")
+            if names:
+                raise NotFound(
+                    msg(
+                        "There's no circle called “{name}”. Circles here: {names}.",
+                        name=name[:50],
+                        names=", ".join(names),
+                    )
+                )
+            raise NotFound(msg("There's no circle called “{name}”. There are no circles here yet.", name=name[:50]))
         return circle
 
     async def resolve_circle(
@@ -122,16 +144,20 @@ class CheckinCore:
         mine = await self.member_circles(guild_id, actor)
         if not mine:
             raise NotAllowed(
-                "You're not in a circle here yet, so there's nowhere to check in. Nothing was stored. "
-                "See the circles with /circle list and join one with /circle join."
+                msg(
+                    "You're not in a circle here yet, so there's nowhere to check in. Nothing was stored. "
+                    "See the circles with /circle list and join one with /circle join."
+                )
             )
         if len(mine) > 1:
             names = ", ".join(c.name for c in mine)
-            raise InvalidInput(f"You're in more than one circle ({names}). Pick one with the circle option.")
+            raise InvalidInput(
+                msg("You're in more than one circle ({names}). Pick one with the circle option.", names=names)
+            )
         return mine[0]
 
     async def resolve_facilitated(
-        self, guild_id: int, actor: Actor, *, name: str | None, channel_id: int | None, what: str
+        self, guild_id: int, actor: Actor, *, name: str | None, channel_id: int | None, what: Msg
     ) -> Circle:
         if name:
             circle = await self.find_circle(guild_id, name)
@@ -142,7 +168,7 @@ class CheckinCore:
             else:
                 mine = await self.facilitated_circles(guild_id, actor)
                 if len(mine) != 1:
-                    raise InvalidInput("Which circle? Pick one with the circle option.")
+                    raise InvalidInput(msg("Which circle? Pick one with the circle option."))
                 circle = mine[0]
         await self.require_facilitator(circle, actor, what)
         return circle

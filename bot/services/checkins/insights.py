@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput
+from bot.i18n import msg
 from bot.services.access import Actor
 from bot.services.checkins.core import CheckinCore
 from bot.services.checkins.models import HISTORY_DAYS, PULSE_MIN_PEOPLE, History, Period, Pulse, PulseWeek, average
@@ -28,7 +29,7 @@ class Insights(CheckinCore):
 
     async def history(self, guild_id: int, user_id: int, days: int, circle: Circle | None = None) -> History:
         if days not in HISTORY_DAYS:
-            raise InvalidInput("History covers the last 30 or 90 days.")
+            raise InvalidInput(msg("History covers the last 30 or 90 days."))
         zone = await self._zone_name(guild_id, user_id)
         today = self.clock.now().astimezone(ZoneInfo(zone)).date()
         start = today - timedelta(days=days - 1)
@@ -78,7 +79,7 @@ class Insights(CheckinCore):
         checking in often doesn't outweigh the others. Tags are shown only when at least
         PULSE_MIN_PEOPLE members chose them. Nothing identifies anyone.
         """
-        await self.require_facilitator(circle, actor, "see the circle's pulse")
+        await self.require_facilitator(circle, actor, msg("see the circle's pulse"))
         now = self.clock.now()
         window = timedelta(days=period.days)
         entries = await self.repo.shared_since(circle.id, now - 2 * window)

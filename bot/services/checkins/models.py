@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from bot.errors import InvalidInput
+from bot.i18n import N_, Msg, msg, msgs
 from bot.safety import Assessment
 from bot.storage.checkins import Checkin, SupportRequest
 from bot.storage.circles import Circle
@@ -26,7 +27,18 @@ MAX_TAGS = 3
 MAX_CIRCLE_TAGS = 25  # a select menu holds 25 options
 TAG_LENGTH = (2, 24)
 TAG_PATTERN = re.compile(r"^[\w][\w '&+\-]*$")
-DEFAULT_TAGS = ("sleep", "stress", "cravings", "lonely", "work", "family", "health", "grateful")
+# The default tags are stored in English (as their values) and shown in the reader's language;
+# a circle's own tags are shown as the facilitator typed them.
+DEFAULT_TAGS = (
+    N_("sleep"),
+    N_("stress"),
+    N_("cravings"),
+    N_("lonely"),
+    N_("work"),
+    N_("family"),
+    N_("health"),
+    N_("grateful"),
+)
 HISTORY_DAYS = (30, 90)
 PULSE_MIN_PEOPLE = 5
 LISTENER_AFTER_RANGE = (2, 14)
@@ -34,27 +46,27 @@ LISTENER_AFTER_RANGE = (2, 14)
 
 @dataclass(frozen=True, slots=True)
 class Mood:
+    """A mood: its number, emoji, word (a label, "Very low") and the word inside a sentence
+    ("very low"), both English message ids shown in the reader's language."""
+
     value: int
     emoji: str
     word: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.value} · {self.word}"
+    phrase: str
 
 
 MOODS = (
-    Mood(1, "😣", "Very low"),
-    Mood(2, "😕", "Low"),
-    Mood(3, "😐", "Okay"),
-    Mood(4, "🙂", "Good"),
-    Mood(5, "😄", "Very good"),
+    Mood(1, "😣", N_("Very low"), N_("very low")),
+    Mood(2, "😕", N_("Low"), N_("low")),
+    Mood(3, "😐", N_("Okay"), N_("okay")),
+    Mood(4, "🙂", N_("Good"), N_("good")),
+    Mood(5, "😄", N_("Very good"), N_("very good")),
 )
 
 
 def mood(value: int) -> Mood:
     if not 1 <= value <= 5:
-        raise InvalidInput("A mood is a number from 1 (very low) to 5 (very good).")
+        raise InvalidInput(msg("A mood is a number from 1 (very low) to 5 (very good)."))
     return MOODS[value - 1]
 
 
@@ -114,8 +126,8 @@ class Period(StrEnum):
         return 7 if self is Period.WEEK else 30
 
     @property
-    def label(self) -> str:
-        return "the past 7 days" if self is Period.WEEK else "the past 30 days"
+    def label(self) -> Msg:
+        return msg("the past 7 days") if self is Period.WEEK else msg("the past 30 days")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,17 +158,17 @@ class DeliveryResult(StrEnum):
 
 
 NOTICES = {
-    "dms_closed": (
+    "dms_closed": N_(
         "**Your check-in reminders are paused.** I couldn't send you a direct message: your DMs from this "
         "server are closed. To get reminders, open them (click the server's name → **Privacy Settings** → "
         "turn on **Direct Messages**), then switch reminders back on with `/checkin reminders time:08:30` "
         "(your time)."
     ),
-    "not_in_circle": (
+    "not_in_circle": N_(
         "**Your check-in reminders are paused** because you're no longer in the {circle} circle. "
         "Set them for another circle with `/checkin reminders`."
     ),
-    "circle_closed": (
+    "circle_closed": N_(
         "**Your check-in reminders are paused** because the {circle} circle was archived. "
         "Set them for another circle with `/checkin reminders`."
     ),
@@ -181,8 +193,13 @@ def clean_tag(raw: str) -> str:
     low, high = TAG_LENGTH
     if not low <= len(tag) <= high or not TAG_PATTERN.match(tag):
         raise InvalidInput(
-            f"“{tag[:30]}” can't be a tag: tags are {low} to {high} letters, numbers, spaces or - ' & +, "
-            "like “sleep” or “family”."
+            msg(
+                "“{tag}” can't be a tag: tags are {low} to {high} letters, numbers, spaces or - ' & +, "
+                "like “sleep” or “family”.",
+                tag=tag[:30],
+                low=low,
+                high=high,
+            )
         )
     return tag
 
@@ -196,9 +213,16 @@ def parse_tag_list(text: str) -> tuple[str, ...]:
         if tag not in tags:
             tags.append(tag)
     if not tags:
-        raise InvalidInput("Give at least one tag, separated by commas, like “sleep, stress, family”.")
+        raise InvalidInput(msg("Give at least one tag, separated by commas, like “sleep, stress, family”."))
     if len(tags) > MAX_CIRCLE_TAGS:
-        raise InvalidInput(f"A circle can have up to {MAX_CIRCLE_TAGS} tags; that list has {len(tags)}.")
+        raise InvalidInput(
+            msgs(
+                "A circle can have up to {n} tag; that list has {count}.",
+                "A circle can have up to {n} tags; that list has {count}.",
+                MAX_CIRCLE_TAGS,
+                count=len(tags),
+            )
+        )
     return tuple(tags)
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.i18n import Msg, msg, msgs
 from bot.safety import Assessment, Level, assess
 from bot.services.access import Actor
 from bot.services.checkins.core import CheckinCore, CheckinDeps
@@ -45,7 +46,7 @@ class Recording(CheckinCore):
 
     async def circle_to_open(
         self, guild_id: int, actor: Actor, *, name: str | None = None, channel_id: int | None = None
-    ) -> tuple[Circle, str | None]:
+    ) -> tuple[Circle, Msg | None]:
         """:meth:`resolve_circle` and :meth:`pop_notice` together. In a circle's channel (the usual
         case) that is one statement, plus clearing the notice on the rare occasion one is waiting."""
         if not name and channel_id is not None:
@@ -62,7 +63,7 @@ class Recording(CheckinCore):
         """The circle a mood button names, with what :meth:`record` needs, in one statement."""
         found = await self.repo.circle_and_tap_context(circle_id, user_id)
         if found is None:
-            raise NotFound("That circle no longer exists, so there's nowhere to check in. Nothing was stored.")
+            raise NotFound(msg("That circle no longer exists, so there's nowhere to check in. Nothing was stored."))
         return found
 
     async def record(
@@ -96,7 +97,7 @@ class Recording(CheckinCore):
             source_key=source_key,
         )
         if checkin.user_id != actor.user_id:
-            raise NotAllowed("That check-in belongs to someone else. Start your own with /checkin now.")
+            raise NotAllowed(msg("That check-in belongs to someone else. Start your own with /checkin now."))
         if created:
             log.info("checkin recorded circle=%s checkin=%s", circle.id, checkin.id)
         offer = await self._listener_offer(checkin, context.settings, context.pending) if created else False
@@ -112,7 +113,7 @@ class Recording(CheckinCore):
     async def own(self, checkin_id: int, user_id: int) -> Checkin:
         checkin = await self.repo.get_checkin(checkin_id)
         if checkin is None or checkin.user_id != user_id:
-            raise NotFound("That check-in isn't there any more (it may have been deleted). Nothing was changed.")
+            raise NotFound(msg("That check-in isn't there any more (it may have been deleted). Nothing was changed."))
         return checkin
 
     async def state(self, checkin_id: int, user_id: int) -> CheckinState:
@@ -126,8 +127,12 @@ class Recording(CheckinCore):
         text = (note or "").strip()
         if len(text) > NOTE_LIMIT:
             raise InvalidInput(
-                f"A note can be at most {NOTE_LIMIT} characters; yours has {len(text)}. "
-                "Please shorten it. Nothing was saved."
+                msgs(
+                    "A note can be at most {n} character; yours has {length}. Please shorten it. Nothing was saved.",
+                    "A note can be at most {n} characters; yours has {length}. Please shorten it. Nothing was saved.",
+                    NOTE_LIMIT,
+                    length=len(text),
+                )
             )
         return text or None
 
@@ -139,12 +144,23 @@ class Recording(CheckinCore):
             if tag and tag not in chosen:
                 chosen.append(tag)
         if len(chosen) > MAX_TAGS:
-            raise InvalidInput(f"Pick up to {MAX_TAGS} tags; you picked {len(chosen)}. Nothing was saved.")
+            raise InvalidInput(
+                msgs(
+                    "Pick up to {n} tag; you picked {picked}. Nothing was saved.",
+                    "Pick up to {n} tags; you picked {picked}. Nothing was saved.",
+                    MAX_TAGS,
+                    picked=len(chosen),
+                )
+            )
         unknown = [t for t in chosen if t not in allowed]
         if unknown:
             raise InvalidInput(
-                f"“{unknown[0][:30]}” isn't one of the {circle.name} circle's tags ({', '.join(allowed)}). "
-                "Nothing was saved."
+                msg(
+                    "“{tag}” isn't one of the {circle} circle's tags ({tags}). Nothing was saved.",
+                    tag=unknown[0][:30],
+                    circle=circle.name,
+                    tags=", ".join(allowed),
+                )
             )
         return tuple(chosen)
 
@@ -171,7 +187,7 @@ class Recording(CheckinCore):
         found = await self.repo.latest(guild_id, user_id)
         if found is None:
             raise NotFound(
-                "You haven't checked in here yet, so there's nothing to change. /checkin now takes five seconds."
+                msg("You haven't checked in here yet, so there's nothing to change. /checkin now takes five seconds.")
             )
         return found
 
@@ -221,9 +237,9 @@ class Recording(CheckinCore):
     async def cancel_listener(self, request_id: int, user_id: int) -> SupportRequest:
         request = await self.repo.get_request(request_id)
         if request is None or request.user_id != user_id:
-            raise NotFound("That request isn't there any more. Nothing was changed.")
+            raise NotFound(msg("That request isn't there any more. Nothing was changed."))
         if request.status != "pending":
-            raise InvalidInput("That request was already handled, so it can't be cancelled here.")
+            raise InvalidInput(msg("That request was already handled, so it can't be cancelled here."))
         await self.repo.set_request_status(request.id, "cancelled", self.clock.now())
         log.info("listener request cancelled request=%s", request.id)
         return request
@@ -262,7 +278,14 @@ class Recording(CheckinCore):
     async def set_listener_after(self, guild_id: int, user_id: int, days: int | None) -> int | None:
         low, high = LISTENER_AFTER_RANGE
         if days is not None and days != 0 and not low <= days <= high:
-            raise InvalidInput(f"Choose between {low} and {high} days in a row, or off.")
+            raise InvalidInput(
+                msgs(
+                    "Choose between {low} and {n} day in a row, or off.",
+                    "Choose between {low} and {n} days in a row, or off.",
+                    high,
+                    low=low,
+                )
+            )
         value = days or None
         await self.repo.set_listener_after(guild_id, user_id, value, self.clock.now())
         return value
@@ -271,7 +294,7 @@ class Recording(CheckinCore):
 
     async def set_circle_tags(self, circle: Circle, actor: Actor, text: str | None) -> tuple[str, ...]:
         """Replace the circle's tag list (comma-separated), or go back to the defaults with None."""
-        await self.require_facilitator(circle, actor, "change the circle's check-in tags")
+        await self.require_facilitator(circle, actor, msg("change the circle's check-in tags"))
         tags = parse_tag_list(text) if text is not None else None
         await self.repo.set_circle_tags(circle.id, tags)
         return tags or DEFAULT_TAGS

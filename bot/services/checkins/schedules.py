@@ -14,6 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import Msg, msg
 from bot.scheduler import Job
 from bot.services.access import Actor
 from bot.services.checkins.core import CheckinCore
@@ -51,7 +52,7 @@ class Schedules(CheckinCore):
         self.check_can_check_in(circle, actor)
         existing = await self.repo.reminder_for(guild_id, actor.user_id)
         if time_text is None and existing is None:
-            raise InvalidInput(f"Add a time for your reminder. {TIME_EXAMPLE}")
+            raise InvalidInput(msg("Add a time for your reminder. {example}", example=msg(TIME_EXAMPLE)))
         at = parse_time(time_text if time_text is not None else existing.local_time if existing else None)
         if days_text is not None:
             days = weekday_digits(parse_weekdays(days_text) or EVERY_DAY)  # nothing named: every day
@@ -93,7 +94,7 @@ class Schedules(CheckinCore):
     async def own_reminder(self, reminder_id: int, user_id: int) -> Reminder:
         reminder = await self.repo.get_reminder(reminder_id)
         if reminder is None or reminder.user_id != user_id:
-            raise NotFound("Those reminders are already off. Turn them on again with /checkin reminders.")
+            raise NotFound(msg("Those reminders are already off. Turn them on again with /checkin reminders."))
         return reminder
 
     async def stop_reminder_by_id(self, reminder_id: int, user_id: int) -> None:
@@ -106,7 +107,7 @@ class Schedules(CheckinCore):
         reminder = await self.own_reminder(reminder_id, user_id)
         if not reminder.active:
             raise InvalidInput(
-                "Your reminders are paused, so there's nothing to snooze. Turn them on with /checkin reminders."
+                msg("Your reminders are paused, so there's nothing to snooze. Turn them on with /checkin reminders.")
             )
         when = await self._schedule_reminder(reminder, self.clock.now(), at=self.clock.now() + SNOOZE)
         return when, await self._zone_name(reminder.guild_id, user_id)
@@ -143,7 +144,7 @@ class Schedules(CheckinCore):
         await self._schedule_reminder(reminder, max(now, job.run_at))
         log.info("reminder sent reminder=%s", reminder.id)
 
-    async def pop_notice(self, guild_id: int, user_id: int) -> str | None:
+    async def pop_notice(self, guild_id: int, user_id: int) -> Msg | None:
         """A one-time note about paused reminders, shown the next time the member uses /checkin."""
         reminder = await self.repo.reminder_for(guild_id, user_id)
         if reminder is None or not reminder.notice_due or reminder.active:
@@ -152,7 +153,8 @@ class Schedules(CheckinCore):
             return None
         circle = await self.circles.get(reminder.circle_id)
         text = NOTICES.get(reminder.paused_reason or "", NOTICES["dms_closed"])
-        return text.format(circle=circle.name if circle else "that")
+        # Translators: "that" stands in for the name of a circle that was deleted since (rare).
+        return msg(text, circle=circle.name if circle else msg("that"))
 
     # -- circle prompts -------------------------------------------------------------------------
 
@@ -162,19 +164,21 @@ class Schedules(CheckinCore):
     async def set_prompt(
         self, circle: Circle, actor: Actor, frequency: str, time_text: str | None, weekday: int | None
     ) -> Prompt:
-        await self.require_facilitator(circle, actor, "schedule check-in prompts")
+        await self.require_facilitator(circle, actor, msg("schedule check-in prompts"))
         if not circle.active:
-            raise InvalidInput(f"The {circle.name} circle is archived, so it can't have check-in prompts.")
+            raise InvalidInput(
+                msg("The {circle} circle is archived, so it can't have check-in prompts.", circle=circle.name)
+            )
         if frequency not in ("daily", "weekly"):
-            raise InvalidInput("A prompt is daily or weekly.")
+            raise InvalidInput(msg("A prompt is daily or weekly."))
         existing = await self.repo.prompt(circle.id)
         if time_text is None and existing is None:
-            raise InvalidInput(f"Add a time for the prompt. {TIME_EXAMPLE}")
+            raise InvalidInput(msg("Add a time for the prompt. {example}", example=msg(TIME_EXAMPLE)))
         at = parse_time(time_text if time_text is not None else existing.local_time if existing else None)
         if frequency == "weekly":
             weekday = weekday if weekday is not None else (existing.weekday if existing else None)
             if weekday is None or not 0 <= weekday <= 6:
-                raise InvalidInput("A weekly prompt needs a day: add the day option.")
+                raise InvalidInput(msg("A weekly prompt needs a day: add the day option."))
         else:
             weekday = None
         prompt = await self.repo.upsert_prompt(
@@ -187,7 +191,7 @@ class Schedules(CheckinCore):
         return stored
 
     async def stop_prompt(self, circle: Circle, actor: Actor) -> bool:
-        await self.require_facilitator(circle, actor, "stop check-in prompts")
+        await self.require_facilitator(circle, actor, msg("stop check-in prompts"))
         await self.scheduler.cancel_prefix(prompt_job_prefix(circle.id))
         return await self.repo.delete_prompt(circle.id) > 0
 
