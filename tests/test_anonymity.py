@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.clock import FakeClock
 from bot.crypto import DecryptionError, Keyring, derive_key
-from bot.services.pseudonyms import PseudonymService, epoch_for, name_from_digest, words
+from bot.services.pseudonyms import PseudonymService, epoch_for, name_from_digest, word_languages, words
 from bot.services.sanitize import has_live_mention, sanitize
 from bot.storage.circles import Rotation
 from bot.storage.database import Database
@@ -148,3 +148,52 @@ def test_invites_are_removed_unless_allowed() -> None:
     text = "join https://discord.gg/abc and discord.com/invite/xyz"
     assert "discord.gg/abc" not in sanitize(text, limit=200)
     assert "discord.gg/abc" in sanitize(text, limit=200, allow_invites=True)
+
+
+@pytest.mark.parametrize("language", word_languages())
+def test_every_language_gives_the_same_name_space(language: str) -> None:
+    vocabulary = words(language)
+    assert vocabulary.language == language
+    assert len(vocabulary.adjectives) == len(words().adjectives) and len(vocabulary.nouns) == len(words().nouns)
+    assert len(set(vocabulary.nouns)) == 256
+    forms = len(vocabulary.adjectives[0])
+    for gender in range(forms):
+        assert len({a[gender] for a in vocabulary.adjectives}) == 256, "each gender's forms read differently"
+    assert set(vocabulary.genders) <= set(range(forms))
+
+
+@settings(max_examples=50)
+@given(st.binary(min_size=32, max_size=32), st.sampled_from(word_languages()))
+def test_names_are_readable_in_every_language(digest: bytes, language: str) -> None:
+    name = name_from_digest(digest, language)
+    words_part, tag = name.split(" · ")
+    assert len(words_part.split()) == 2 and tag == name_from_digest(digest).split(" · ")[1]
+
+
+def test_adjectives_agree_with_the_noun() -> None:
+    spanish = words("es")
+    otter, fox = spanish.nouns.index("Nutria"), spanish.nouns.index("Zorro")
+    quiet = next(i for i, forms in enumerate(spanish.adjectives) if forms == ("Tranquilo", "Tranquila"))
+    assert (spanish.name(quiet, otter), spanish.name(quiet, fox)) == ("Nutria Tranquila", "Zorro Tranquilo")
+    german = words("de")
+    adjective = next(i for i, forms in enumerate(german.adjectives) if forms[0] == "Stiller")
+    assert german.name(adjective, german.nouns.index("Otter")) == "Stiller Otter"
+    assert german.name(adjective, german.nouns.index("Eule")) == "Stille Eule"
+    assert german.name(adjective, german.nouns.index("Reh")) == "Stilles Reh"
+    assert words("es_419") is spanish and words("pt").language == "pt_BR" and words("it").language == "en"
+
+
+async def test_a_pseudonym_keeps_the_language_it_was_made_in(db: Database) -> None:
+    await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, 'x')")
+    await db.execute(
+        "INSERT INTO circles (id, guild_id, name, name_key, ground_rules, created_at) VALUES (7, 1, 'G', 'g', 'r', 'x')"
+    )
+    ring = Keyring(KEY)
+    service = PseudonymService(ring, ShareRepository(db, ring.member_hash), FakeClock())
+    member = ring.member_hash(1, 100)
+    english = await service.pseudonym(1, 7, member, "fixed", "en")
+    assert await service.pseudonym(1, 7, member, "fixed", "es") == english, "the server changed language: no rename"
+    spanish = await service.pseudonym(1, 7, ring.member_hash(1, 200), "fixed", "es")
+    assert spanish.split(" · ")[0].split()[0] in words("es").nouns
+    digest = ring.pseudonym_digest(1, 7, ring.member_hash(1, 200), "fixed")
+    assert spanish == name_from_digest(digest, "es"), "the same keyed derivation, in the server's words"
