@@ -527,3 +527,90 @@ async def test_crisis_words_in_german_show_resources_before_anything_is_posted(
     assert care.message.buttons == ["Continue to preview", "Don't post"]
     assert shares_in(sandbox) == []
     assert not any("may be from someone in crisis" in m.text for m in sandbox.channel("moderation").messages)
+
+
+async def test_the_writer_reads_the_preview_and_the_circle_reads_the_share_in_its_language(
+    sandbox: Sandbox, bot: PeerCirclesBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member whose Discord is in German writes in a server whose language is Spanish: the
+    preview's words, the crisis card and every private answer are German; the share, its buttons,
+    its thread, its pseudonym and the moderators' card are Spanish; a Brazilian member's private
+    answers are Portuguese; the German writer's DMs are German."""
+    from bot.services.pseudonyms import words
+    from tests.i18n_fakes import marked, marked_catalogues
+
+    def spanish(pseudonym: str) -> bool:
+        noun, adjective = pseudonym.split(" · ")[0].split(" ")
+        vocabulary = words("es")
+        return noun in vocabulary.nouns and any(adjective in forms for forms in vocabulary.adjectives)
+
+    await make_circle(sandbox)
+    lena = sandbox.member("lena", locale="de")
+    joao = sandbox.member("joao", locale="pt-BR")
+    await join(sandbox, "lena")
+    await join(sandbox, "joao")
+    with marked_catalogues(monkeypatch):
+        await sandbox.server.set_guild_locale(sandbox.guild, "es-ES")
+        form = await lena.slash("share post")
+        assert form.modal["title"] == marked("de", "Share with Grief")
+        care = await lena.submit_modal(
+            form, **{"share:text": "I have the pills ready and I'm going to end it tonight.", "share:warning": ""}
+        )
+        assert marked("de", "## Support, right now") in care.text, "the crisis card: the writer's"
+        assert care.message.buttons == [marked("de", "Continue to preview"), marked("de", "Don't post")]
+        await lena.click(care, marked("de", "Don't post"))
+        assert marked("de", "Okay, nothing was posted.") in care.message.text
+
+        preview = await write(lena, GRIEF_TEXT)
+        shown = preview.message.text
+        assert preview.ephemeral and marked("de", "**Preview.** This is exactly how your share will look") in shown
+        assert marked("es", "**") in shown and "shared anonymously" in shown, "the share as the circle will see it"
+        assert preview.message.buttons == [
+            marked("es", "Reply anonymously"),
+            marked("es", "Sending support"),
+            marked("es", "Report"),
+            marked("de", "Post"),
+            marked("de", "Edit"),
+            marked("de", "Cancel"),
+            marked("de", "Tell me about replies: off"),
+        ]
+        await lena.click(preview, marked("de", "Tell me about replies: off"))
+        await (await lena.click(preview, marked("de", "Post"))).settled()
+        assert marked("de", "Posted in") in preview.message.text
+
+        posted = await sandbox.channel("circle-grief").wait_for_message("shared anonymously")
+        assert posted.text.startswith(marked("es", "**"))
+        assert posted.buttons == [
+            marked("es", "Reply anonymously"),
+            marked("es", "Sending support"),
+            marked("es", "Report"),
+        ]
+        pseudonym = posted.text.split("**")[1]
+        assert spanish(pseudonym), f"{pseudonym!r} is made of the server's words"
+        assert f"**{pseudonym}**" in shown, "the preview showed the name the share got"
+        [thread] = sandbox.channel("circle-grief").threads
+        assert thread.name == marked("es", f"Replies to {pseudonym}")
+
+        form = await joao.click(posted, marked("es", "Reply anonymously"))
+        assert form.modal["title"] == marked("pt_BR", "Reply anonymously"), "a form: the one who opened it"
+        done = await joao.submit_modal(form, **{"share:field": "Sending you strength."})
+        await done.settled()
+        assert marked("pt_BR", "Your reply is in the thread as **") in done.text
+        reply = await thread.wait_for_message("Sending you strength.")
+        assert spanish(reply.text.split("**")[1]), "a reply's pseudonym is the server's words too"
+        notice = await lena.wait_for_dm("Someone replied")
+        assert notice.text.startswith(marked("de", "Someone replied to your anonymous share in **Grief**"))
+
+        await (await joao.click(posted, marked("es", "Sending support"))).settled()
+        assert marked("es", "Sending support · 1") in posted.buttons
+        assert marked("pt_BR", "Your support was sent") in joao.ephemeral_replies[-1].text
+        support = await lena.wait_for_dm("Someone sent support")
+        assert support.text.startswith(marked("de", "Someone sent support"))
+
+        thanks = await joao.submit_modal(
+            await joao.click(posted, marked("es", "Report")), **{"share:field": "checking the report path"}
+        )
+        assert thanks.text.startswith(marked("pt_BR", "Thank you for telling us."))
+        card = await sandbox.channel("moderation").wait_for_message("A report on an anonymous share")
+        assert card.text.startswith(marked("es", "🚩 **A report on an anonymous share in Grief.**"))
+        assert marked("es", "Dismiss") in card.buttons and f"**{pseudonym}**" in card.text
