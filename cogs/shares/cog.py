@@ -409,12 +409,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 )
             await self.service.forget_author_id_unless_notify(share)
             t = await self._server(share.guild_id)  # the review card is the moderators' record
+            moderator = f"<@{interaction.user.id}>"
             await interaction.edit_original_response(
                 view=layout(
                     TD(
                         t(
                             "✅ {moderator} approved an anonymous share in {circle}. [Go to it]({link})",
-                            moderator=f"<@{interaction.user.id}>",
+                            moderator=moderator,
                             circle=circle.name,
                             link=link,
                         )
@@ -437,12 +438,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 await self.sender.tell_privately(author, "\n".join(lines))
             await self.service.forget_author_id(decided)
             t = await self._server(share.guild_id)
+            moderator = f"<@{submitted.user.id}>"
             await submitted.response.edit_message(
                 view=layout(
                     TD(
                         t(
                             "❌ {moderator} didn't approve an anonymous share in {circle}.",
-                            moderator=f"<@{submitted.user.id}>",
+                            moderator=moderator,
                             circle=circle.name,
                         )
                     )
