@@ -207,6 +207,7 @@ class PeerCirclesBot(commands.Bot):
             guild_settings=s.server_settings,
             access=s.access,
             pending=s.pending_requests,
+            member_time=s.member_time,
         )
         s.support.attach(support_cog.discord)
         s.outbox.attach(support_cog.discord)

@@ -398,6 +398,13 @@ class SupportRepository:
         row = await self.db.fetchone("SELECT * FROM support_offers WHERE public_id = ?", (public_id,))
         return Offer.from_row(row) if row else None
 
+    async def offer_by_message(self, channel_id: int, message_id: int) -> Offer | None:
+        """The offer shown in this message (to edit it in its listener's language)."""
+        row = await self.db.fetchone(
+            "SELECT * FROM support_offers WHERE message_id = ? AND channel_id = ?", (message_id, channel_id)
+        )
+        return Offer.from_row(row) if row else None
+
     async def offers_for(
         self, conversation_id: int, *, status: str | None = None, kind: str | None = None
     ) -> list[Offer]:

@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.services.access import AccessService
 from bot.services.crisis import CrisisResources
+from bot.services.member_time import MemberTimeService
 from bot.services.outbox import OutboxService
 from bot.services.pending_requests import PendingRequestSweep
 from bot.services.server_settings import ServerSettings
@@ -25,7 +26,8 @@ async def setup(
     guild_settings: ServerSettings,
     access: AccessService,
     pending: PendingRequestSweep,
+    member_time: MemberTimeService,
 ) -> SupportCog:
-    cog = SupportCog(bot, support, outbox, crisis, guild_settings, access, pending)
+    cog = SupportCog(bot, support, outbox, crisis, guild_settings, access, pending, member_time)
     await bot.add_cog(cog)
     return cog

@@ -4,25 +4,35 @@ and how every notice looks.
 Nothing rendered here for a member ever contains a listener's id or name, and nothing for a
 listener contains the member's (unless the member chose to share it): only labels. Every send
 uses ``allowed_mentions=none``; relayed text is sanitised (mentions neutralised, invites removed).
+
+Who reads which language: each side of a conversation reads its DMs (and the listener its private
+thread) in the language they last used with the bot in the conversation's server; offers in the
+listener's; alerts in the moderation channel in the server's. Queued notices wait in the outbox as
+a code and data, and are written in their reader's language when they are sent.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.services.crisis import CrisisResources
+from bot.services.member_time import MemberTimeService
 from bot.services.outbox import Delivered, Outgoing, PermanentDeliveryError, Target, TransientDeliveryError
 from bot.services.sanitize import sanitize
 from bot.services.server_settings import ServerSettings
 from bot.services.support.models import Alert, Notice, OfferCard
-from bot.storage.support import Conversation
+from bot.storage.support import Conversation, Offer
 from bot.timekeeping.markup import stamp
+from bot.timekeeping.words import local_phrase
 from bot.ui.controls import row
+from bot.ui.language import member_speaker, server_speaker
 from bot.ui.safety import crisis_sections
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.support.views import ActionButton, FeedbackButton, OfferButton, UnblockButton
@@ -36,7 +46,7 @@ LISTENER_COLOUR = discord.Colour.from_rgb(120, 134, 199)
 URGENT_COLOUR = discord.Colour.from_rgb(200, 80, 60)
 TEXT_BUDGET = 3900
 
-URGENT_STEPS = (
+URGENT_STEPS = N_(
     "🚨 **This message may mean {label} is in immediate danger.** You don't have to handle this alone.\n"
     "1. Stay with them and keep replying. Ask them directly and calmly whether they are safe right now.\n"
     "2. Share the crisis lines below: copy the ones for their country into your reply.\n"
@@ -45,6 +55,26 @@ URGENT_STEPS = (
     "5. Don't promise to keep secrets you can't keep, and tell them before you step away.\n"
     "-# They have been shown the crisis resources too."
 )
+
+
+def member_label(t: Speaker, tag: str | None, name: str | None = None) -> str:
+    """How the member appears: the name they chose to give, else "Member · K7Q2" in the reader's words."""
+    if name:
+        return name
+    return t("Member · {tag}", tag=tag) if tag else t("the member")
+
+
+def listener_label(t: Speaker, tag: str | None) -> str:
+    """How a listener appears: "Listener · 7Q2X" in the reader's words."""
+    return t("Listener · {tag}", tag=tag) if tag else t("a listener")
+
+
+def member_of(conversation: Conversation, t: Speaker) -> str:
+    return member_label(t, conversation.member_tag, conversation.member_name)
+
+
+def listener_of(conversation: Conversation, t: Speaker) -> str:
+    return listener_label(t, conversation.listener_tag)
 
 
 def layout(*items: discord.ui.Item[Any]) -> discord.ui.LayoutView:
@@ -80,286 +110,417 @@ def relay_card(
 
 
 class SupportRenderer:
-    """How each notice, offer and alert looks. Crisis resources follow the server's country."""
+    """How each notice, offer and alert looks, in the language of the ``t`` it is given. Crisis
+    resources follow the server's country."""
 
     def __init__(self, bot: commands.Bot, crisis: CrisisResources, settings: ServerSettings) -> None:
         self.bot = bot
         self.crisis = crisis
         self.settings = settings
 
-    def _server(self, guild_id: int) -> str:
+    def _server(self, guild_id: int, t: Speaker) -> str:
         guild = self.bot.get_guild(guild_id)
-        return guild.name if guild is not None else "the server"
+        return guild.name if guild is not None else t("the server")
 
-    async def resources(self, guild_id: int | None, *, gentle: bool = False) -> list[str]:
-        return await crisis_sections(self.crisis, self.settings, guild_id, gentle=gentle)
+    async def resources(self, guild_id: int | None, t: Speaker, *, gentle: bool = False) -> list[str]:
+        return await crisis_sections(self.crisis, self.settings, guild_id, gentle=gentle, t=t)
 
-    async def short_resources(self, guild_id: int | None) -> str:
-        sections = await self.resources(guild_id)
+    async def short_resources(self, guild_id: int | None, t: Speaker) -> str:
+        sections = await self.resources(guild_id, t)
         lines = [s for s in sections[1:-1]]
-        return "-# If you need help right now, these are there any time:\n" + "\n".join(lines)[:1500]
+        return t("-# If you need help right now, these are there any time:") + "\n" + "\n".join(lines)[:1500]
 
     # -- to the member and the listener -------------------------------------------------
 
     async def notice(
-        self, conversation: Conversation | None, code: str, params: dict[str, Any]
+        self, conversation: Conversation | None, code: str, params: dict[str, Any], t: Speaker
     ) -> discord.ui.LayoutView:
         pid = str(params.get("conversation") or (conversation.public_id if conversation else ""))
         guild_id = conversation.guild_id if conversation is not None else params.get("guild_id")
-        member = conversation.member_label if conversation is not None else "the member"
+        if conversation is not None:
+            member = member_of(conversation, t)
+        else:
+            member = member_label(t, params.get("member_tag"), params.get("member_name"))
+        # The listener at the time of the notice (a handoff may have changed it since).
+        listener = listener_label(
+            t, params.get("listener_tag") or (conversation.listener_tag if conversation is not None else None)
+        )
         if code == "request_received":
-            busy = params.get("busy")
-            first = (
-                "**Your request for a listener is in.** The listeners on shift are all with someone right now, so "
-                "I've asked every listener who's around."
-                if busy
-                else "**Your request for a listener is in.** I've asked the listeners on shift."
+            text = (
+                t(
+                    "**Your request for a listener is in.** The listeners on shift are all with someone right now, so "
+                    "I've asked every listener who's around. I'll tell you here as soon as one of them joins. You can "
+                    "write here meanwhile: I'll pass it on when they do.\n-# Nobody will see your account, only your "
+                    "label. You can withdraw the request at any time."
+                )
+                if params.get("busy")
+                else t(
+                    "**Your request for a listener is in.** I've asked the listeners on shift. I'll tell you here as "
+                    "soon as one of them joins. You can write here meanwhile: I'll pass it on when they do.\n-# Nobody "
+                    "will see your account, only your label. You can withdraw the request at any time."
+                )
             )
             return card(
-                f"{first} I'll tell you here as soon as one of them joins. You can write here meanwhile: I'll pass "
-                "it on when they do.\n-# Nobody will see your account, only your label. You can withdraw the request "
-                "at any time.",
-                await self.short_resources(guild_id),
+                text,
+                await self.short_resources(guild_id, t),
                 accent=MEMBER_COLOUR,
-                buttons=[ActionButton("cancel", pid)],
+                buttons=[ActionButton("cancel", pid, t=t)],
             )
         if code == "queued":
             when = params.get("next_shift")
             if when is not None:
-                text = (
-                    f"**Your request is queued for the next listener shift**, which starts {stamp(when, 'F')} "
-                    f"(that's {params.get('local')}). I'll pass it on then and tell you here when a listener joins."
+                zone = params.get("zone")
+                local = local_phrase(when, str(zone), t) if zone else params.get("local")
+                text = t(
+                    "**Your request is queued for the next listener shift**, which starts {start} (that's {local}). "
+                    "I'll pass it on then and tell you here when a listener joins.",
+                    start=stamp(when, "F"),
+                    local=local,
                 )
             else:
-                text = (
+                text = t(
                     "**Your request is waiting.** No listener shift is planned right now, so I've told the "
                     "coordinators; whoever can will pick it up, and I'll tell you here."
                 )
             if params.get("message"):
-                text += " Your message will be the first thing they read."
+                text += " " + t("Your message will be the first thing they read.")
             return card(
-                text, await self.short_resources(guild_id), accent=MEMBER_COLOUR, buttons=[ActionButton("cancel", pid)]
+                text,
+                await self.short_resources(guild_id, t),
+                accent=MEMBER_COLOUR,
+                buttons=[ActionButton("cancel", pid, t=t)],
             )
         if code == "escalated_all":
             return card(
-                "Nobody on shift has been able to answer yet, so I've asked every listener who's around. "
-                "Thank you for waiting.",
+                t(
+                    "Nobody on shift has been able to answer yet, so I've asked every listener who's around. "
+                    "Thank you for waiting."
+                ),
                 accent=MEMBER_COLOUR,
-                buttons=[ActionButton("cancel", pid)],
+                buttons=[ActionButton("cancel", pid, t=t)],
             )
         if code == "escalated_coordinators":
             return card(
-                "Still nobody free, I'm sorry. I've asked the server's coordinators too. I'll tell you here the moment "
-                "someone joins.",
-                await self.short_resources(guild_id),
+                t(
+                    "Still nobody free, I'm sorry. I've asked the server's coordinators too. I'll tell you here the "
+                    "moment someone joins."
+                ),
+                await self.short_resources(guild_id, t),
                 accent=MEMBER_COLOUR,
-                buttons=[ActionButton("cancel", pid)],
+                buttons=[ActionButton("cancel", pid, t=t)],
             )
         if code == "long_wait":
             return card(
-                "It's taking longer than usual to find someone, I'm sorry. You can keep waiting (I'll tell you the "
-                "moment someone joins) or withdraw the request. If things feel urgent, please reach out to one of these now:",
-                *(await self.resources(guild_id))[1:],
+                t(
+                    "It's taking longer than usual to find someone, I'm sorry. You can keep waiting (I'll tell you the "
+                    "moment someone joins) or withdraw the request. If things feel urgent, please reach out to one of "
+                    "these now:"
+                ),
+                *(await self.resources(guild_id, t))[1:],
                 accent=MEMBER_COLOUR,
-                buttons=[ActionButton("cancel", pid)],
+                buttons=[ActionButton("cancel", pid, t=t)],
             )
         if code == "queue_started":
             return card(
-                "A listener shift has started: I've passed your request on. I'll tell you when someone joins.",
+                t("A listener shift has started: I've passed your request on. I'll tell you when someone joins."),
                 accent=MEMBER_COLOUR,
             )
         if code == "accepted":
             return card(
-                f"**{params.get('listener')} has joined.** Write here and I'll pass your messages on; their replies "
-                f"appear here. They see you as **{member}** and can't see your account, and you can't see theirs.\n"
-                "-# To finish, use /support end or the button. If you'd like them to know who you are, you can share it.",
+                t(
+                    "**{listener} has joined.** Write here and I'll pass your messages on; their replies appear here. "
+                    "They see you as **{member}** and can't see your account, and you can't see theirs.\n"
+                    "-# To finish, use /support end or the button. If you'd like them to know who you are, you can "
+                    "share it.",
+                    listener=listener,
+                    member=member,
+                ),
                 accent=MEMBER_COLOUR,
-                buttons=[ActionButton("reveal", pid), ActionButton("end", pid)],
+                buttons=[ActionButton("reveal", pid, t=t), ActionButton("end", pid, t=t)],
             )
         if code == "handed_off":
             return card(
-                f"Your conversation has been passed to another listener, **{params.get('listener')}**, so you can keep "
-                "talking. They can't see your earlier messages, so you may want to say a little again.",
+                t(
+                    "Your conversation has been passed to another listener, **{listener}**, so you can keep talking. "
+                    "They can't see your earlier messages, so you may want to say a little again.",
+                    listener=listener,
+                ),
                 accent=MEMBER_COLOUR,
             )
         if code == "ended_by_listener":
-            return card(f"{params.get('label')} ended the conversation. Thank you for talking.", accent=MEMBER_COLOUR)
+            return card(
+                t("{listener} ended the conversation. Thank you for talking.", listener=listener), accent=MEMBER_COLOUR
+            )
         if code == "ended_by_member":
-            return card("You ended the conversation. Thank you for talking.", accent=MEMBER_COLOUR)
+            return card(t("You ended the conversation. Thank you for talking."), accent=MEMBER_COLOUR)
         if code == "idle_closed":
             return card(
-                f"This conversation was closed after {params.get('minutes')} minutes without messages. You can ask for "
-                "a listener again any time with /support ask.",
+                t.n(
+                    "This conversation was closed after {n} minute without messages. You can ask for a listener "
+                    "again any time with /support ask.",
+                    "This conversation was closed after {n} minutes without messages. You can ask for a listener "
+                    "again any time with /support ask.",
+                    int(params.get("minutes") or 0),
+                ),
                 accent=MEMBER_COLOUR,
             )
         if code == "feedback":
             return card(
-                "**Was this helpful?** One tap, from 1 (not really) to 5 (very). It's optional, and the listener "
-                "won't see who gave it.",
+                t(
+                    "**Was this helpful?** One tap, from 1 (not really) to 5 (very). It's optional, and the listener "
+                    "won't see who gave it."
+                ),
                 accent=MEMBER_COLOUR,
                 buttons=[FeedbackButton(pid, score) for score in range(1, 6)],
             )
         if code == "withdrawn":
             return card(
-                "Your request was withdrawn. Nobody learned who you are. You can ask again any time.",
+                t("Your request was withdrawn. Nobody learned who you are. You can ask again any time."),
                 accent=MEMBER_COLOUR,
             )
         if code == "blocked":
             return card(
-                "The listener has ended this conversation. You can't request one-to-one support in this server for "
-                "a while. If you need help, these services are there any time:",
-                *(await self.resources(guild_id))[1:],
+                t(
+                    "The listener has ended this conversation. You can't request one-to-one support in this server "
+                    "for a while. If you need help, these services are there any time:"
+                ),
+                *(await self.resources(guild_id, t))[1:],
                 accent=MEMBER_COLOUR,
             )
         if code == "resources":
-            return card(*(await self.resources(guild_id, gentle=True)), accent=MEMBER_COLOUR)
+            return card(*(await self.resources(guild_id, t, gentle=True)), accent=MEMBER_COLOUR)
         if code == "undeliverable":
-            who = params.get("who", "the other person")
+            who = params.get("who")
             return card(
-                f"Your last message couldn't be delivered to {who} (they may have closed their direct messages). "
-                "It wasn't stored."
+                t(
+                    "Your last message couldn't be delivered to {who} (they may have closed their direct messages). "
+                    "It wasn't stored.",
+                    who=t(str(who)) if who else t("the other person"),
+                )
             )
         if code == "urgent_banner":
-            return card(URGENT_STEPS.format(label=member), *(await self.resources(guild_id))[1:], accent=URGENT_COLOUR)
+            return card(t(URGENT_STEPS, label=member), *(await self.resources(guild_id, t))[1:], accent=URGENT_COLOUR)
         if code == "after_end":
-            how = params.get("how")
-            first = {
-                "ended_by_member": f"{params.get('label')} ended the conversation.",
-                "idle_closed": f"The conversation with {params.get('label')} was closed after {params.get('minutes')} minutes without messages.",
-                "blocked": f"You ended the conversation with {params.get('label')} and blocked them from new requests for 30 days. The coordinators were told (without knowing who it is).",
-            }.get(str(how), f"You ended the conversation with {params.get('label')}.")
             return card(
-                f"{first} Thank you for listening.\n-# If it was a heavy one, say so: you'll get a short break from new "
-                "requests, and can ask a coordinator for a debrief. Nothing about the member is kept.",
+                self._after_end(str(params.get("how")), member, int(params.get("minutes") or 0), t),
                 accent=LISTENER_COLOUR,
-                buttons=[ActionButton("heavy", pid)],
+                buttons=[ActionButton("heavy", pid, t=t)],
             )
         if code == "revealed":
             return card(
-                f"**{params.get('label')} chose to share who they are:** <@{params.get('user_id')}> "
-                f"({params.get('name')}). Please keep it confidential.",
+                t(
+                    "**{label} chose to share who they are:** <@{user_id}> ({name}). Please keep it confidential.",
+                    label=member,
+                    user_id=params.get("user_id"),
+                    name=params.get("name"),
+                ),
                 accent=LISTENER_COLOUR,
             )
         if code == "handoff_done":
             return card(
-                f"{params.get('listener')} took over the conversation. Thank you for handing it over with care.",
+                t(
+                    "{listener} took over the conversation. Thank you for handing it over with care.",
+                    listener=listener,
+                ),
                 accent=LISTENER_COLOUR,
             )
         if code == "handoff_none":
             return card(
-                f"Nobody was free to take over the conversation with {params.get('label')}, so it stays with you. "
-                "You can end it kindly, or ask a coordinator for help.",
+                t(
+                    "Nobody was free to take over the conversation with {label}, so it stays with you. You can end it "
+                    "kindly, or ask a coordinator for help.",
+                    label=member,
+                ),
                 accent=LISTENER_COLOUR,
             )
         log.warning("unknown support notice code=%s", code)
-        return card("(an update about your support conversation)")
+        return card(t("(an update about your support conversation)"))
 
-    async def relay(self, message: Outgoing) -> discord.ui.LayoutView:
+    @staticmethod
+    def _after_end(how: str, member: str, minutes: int, t: Speaker) -> str:
+        """What the listener reads once the conversation ended."""
+        if how == "ended_by_member":
+            first = t("{label} ended the conversation.", label=member)
+        elif how == "idle_closed":
+            first = t.n(
+                "The conversation with {label} was closed after {n} minute without messages.",
+                "The conversation with {label} was closed after {n} minutes without messages.",
+                minutes,
+                label=member,
+            )
+        elif how == "blocked":
+            first = t(
+                "You ended the conversation with {label} and blocked them from new requests for 30 days. The "
+                "coordinators were told (without knowing who it is).",
+                label=member,
+            )
+        else:
+            first = t("You ended the conversation with {label}.", label=member)
+        return t(
+            "{first} Thank you for listening.\n-# If it was a heavy one, say so: you'll get a short break from new "
+            "requests, and can ask a coordinator for a debrief. Nothing about the member is kept.",
+            first=first,
+        )
+
+    async def relay(self, message: Outgoing, t: Speaker) -> discord.ui.LayoutView:
         payload = message.payload
         conversation = message.conversation
         if message.kind == "notice":
-            return await self.notice(conversation, str(payload.get("code")), dict(payload.get("params") or {}))
+            return await self.notice(conversation, str(payload.get("code")), dict(payload.get("params") or {}), t)
         to_listener = message.stream == "listener"
         buttons: list[discord.ui.Item[Any]] | None = None
         if to_listener and conversation.relay_mode == "thread":
-            buttons = [ActionButton("say", conversation.public_id)]
+            buttons = [ActionButton("say", conversation.public_id, t=t)]
+        if payload.get("from") == "member":
+            label = member_of(conversation, t)
+        else:  # the listener who wrote it (rows queued before tags were kept: the listener now)
+            label = listener_label(t, payload.get("tag") or conversation.listener_tag)
         return relay_card(
-            str(payload.get("label", "")),
+            label,
             str(payload.get("text", "")),
             accent=MEMBER_COLOUR if to_listener else LISTENER_COLOUR,
             buttons=buttons,
         )
 
-    def offer(self, offer: OfferCard) -> discord.ui.LayoutView:
-        topic = f"They wrote: “{sanitize(offer.topic, limit=200)}”" if offer.topic else "They didn't give a topic."
+    def offer(self, offer: OfferCard, t: Speaker) -> discord.ui.LayoutView:
+        member = member_label(t, offer.member_tag, offer.member_name)
+        topic = (
+            t("They wrote: “{topic}”", topic=sanitize(offer.topic, limit=200))
+            if offer.topic
+            else t("They didn't give a topic.")
+        )
         if offer.kind == "handoff":
-            head = f"🤝 **A colleague asks you to take over a conversation with {offer.member_label}.**"
-            note = f"\nTheir note: “{sanitize(offer.note, limit=500)}”" if offer.note else ""
+            head = t("🤝 **A colleague asks you to take over a conversation with {member}.**", member=member)
+            note = "\n" + t("Their note: “{note}”", note=sanitize(offer.note, limit=500)) if offer.note else ""
             body = f"{head}\n{topic}{note}"
         else:
             head = (
-                "💬 **Someone would like to talk.**"
+                t("💬 **Someone would like to talk.**")
                 if offer.stage == 0
-                else "💬 **Someone has been waiting to talk, and nobody on shift is free.** Could you take it?"
+                else t("💬 **Someone has been waiting to talk, and nobody on shift is free.** Could you take it?")
             )
-            body = f"{head}\nThey'll appear as **{offer.member_label}**. {topic}"
+            body = head + "\n" + t("They'll appear as **{member}**. {topic}", member=member, topic=topic)
         if offer.urgent:
-            body += "\n⚠️ Their words suggest they may be in crisis. The coordinators know."
-        body += (
-            f"\n-# In {self._server(offer.guild_id)}. Accept only if you have the time and energy now; passing is fine."
+            body += "\n" + t("⚠️ Their words suggest they may be in crisis. The coordinators know.")
+        body += "\n" + t(
+            "-# In {server}. Accept only if you have the time and energy now; passing is fine.",
+            server=self._server(offer.guild_id, t),
         )
         return card(
             body,
             accent=LISTENER_COLOUR,
-            buttons=[OfferButton("accept", offer.offer_public_id), OfferButton("pass", offer.offer_public_id)],
+            buttons=[
+                OfferButton("accept", offer.offer_public_id, t=t),
+                OfferButton("pass", offer.offer_public_id, t=t),
+            ],
         )
 
     @staticmethod
-    def closed_offer(outcome: str) -> discord.ui.LayoutView:
-        text = {
-            "taken": "This request was taken by another listener. Thank you for being there.",
-            "cancelled": "The member withdrew this request. Thank you for being there.",
-            "expired": "This handover is no longer needed. Thank you.",
-        }.get(outcome, "This request is no longer open.")
+    def closed_offer(outcome: str, t: Speaker) -> discord.ui.LayoutView:
+        if outcome == "taken":
+            text = t("This request was taken by another listener. Thank you for being there.")
+        elif outcome == "cancelled":
+            text = t("The member withdrew this request. Thank you for being there.")
+        elif outcome == "expired":
+            text = t("This handover is no longer needed. Thank you.")
+        else:
+            text = t("This request is no longer open.")
         return card(text)
 
-    def alert(self, alert: Alert) -> discord.ui.LayoutView:
+    def alert(self, alert: Alert, t: Speaker) -> discord.ui.LayoutView:
+        """For the coordinators, in the server's language: never who the member is, unless they chose a name."""
         p = alert.params
-        named = f"\nThey chose to be named: **{sanitize(str(p['named']), limit=40)}**." if p.get("named") else ""
+        # (Values are worked out before each t(...): Babel skips a message whose arguments call a
+        # function with a literal, such as stamp(when, "R").)
+        name = sanitize(str(p.get("named") or ""), limit=40)
+        named = "\n" + t("They chose to be named: **{name}**.", name=name) if name else ""
         pid = str(p.get("conversation", ""))
         if alert.kind in ("request", "message_left"):
+            since = stamp(p["waiting_since"], "R") if p.get("waiting_since") else ""
             first = (
-                "📨 **A member left a message for a listener, and no shift is planned.**"
+                t("📨 **A member left a message for a listener, and no shift is planned.**")
                 if alert.kind == "message_left"
-                else f"🔔 **A member has been waiting for a listener** since {stamp(p['waiting_since'], 'R')}, and nobody on shift could take it."
+                else t(
+                    "🔔 **A member has been waiting for a listener** since {since}, and nobody on shift could take it.",
+                    since=since,
+                )
             )
             return card(
-                f"{first} Anyone who can talk with them now can take it.{named}\n"
-                "-# Nobody, including me, shows who they are unless they chose to be named.",
+                first
+                + " "
+                + t("Anyone who can talk with them now can take it.")
+                + named
+                + "\n"
+                + t("-# Nobody, including me, shows who they are unless they chose to be named."),
                 accent=discord.Colour.gold(),
-                buttons=[ActionButton("claim", pid)],
+                buttons=[ActionButton("claim", pid, t=t)],
             )
         if alert.kind == "urgent":
             who = (
-                f"Their listener, <@{p['listener_user_id']}> ({p.get('listener')}), has been shown the escalation steps."
+                t(
+                    "Their listener, <@{user_id}> ({listener}), has been shown the escalation steps.",
+                    user_id=p["listener_user_id"],
+                    listener=listener_label(t, p.get("listener_tag")),
+                )
                 if p.get("listener_user_id")
-                else "They are still waiting for a listener."
+                else t("They are still waiting for a listener.")
             )
             return card(
-                f"🚨 **A member asking for support may be in immediate danger.** {who} The member has been shown "
-                f"crisis resources.{named}\n-# Nobody, including me, shows who the member is unless they chose to be named.",
+                t(
+                    "🚨 **A member asking for support may be in immediate danger.** {who} The member has been shown "
+                    "crisis resources.",
+                    who=who,
+                )
+                + named
+                + "\n"
+                + t("-# Nobody, including me, shows who the member is unless they chose to be named."),
                 accent=URGENT_COLOUR,
-                buttons=[ActionButton("claim", pid)] if not p.get("listener_user_id") else None,
+                buttons=[ActionButton("claim", pid, t=t)] if not p.get("listener_user_id") else None,
             )
         if alert.kind == "blocked":
             return card(
-                f"⛔ <@{p['listener_user_id']}> ended a support conversation and blocked the member ({p.get('label')}) "
-                f"from new requests until {stamp(p['until'], 'f')}. Nobody knows who the member is; the block is keyed "
-                "so it holds across anonymous requests.",
+                t(
+                    "⛔ <@{user_id}> ended a support conversation and blocked the member ({label}) from new requests "
+                    "until {until}. Nobody knows who the member is; the block is keyed so it holds across anonymous "
+                    "requests.",
+                    user_id=p["listener_user_id"],
+                    label=member_label(t, p.get("member_tag"), p.get("member_name")),
+                    until=stamp(p["until"], "f"),
+                ),
                 accent=discord.Colour.dark_grey(),
-                buttons=[UnblockButton(int(p["block"]))],
+                buttons=[UnblockButton(int(p["block"]), t=t)],
             )
         if alert.kind == "comment":
-            score = f"{p['score']}/5" if p.get("score") else "no score"
-            who = f"<@{p['listener_user_id']}> ({p.get('listener')})" if p.get("listener_user_id") else "a listener"
+            score = f"{p['score']}/5" if p.get("score") else t("no score")
+            who = (
+                f"<@{p['listener_user_id']}> ({listener_label(t, p.get('listener_tag'))})"
+                if p.get("listener_user_id")
+                else t("a listener")
+            )
             return card(
-                f"💬 **Feedback after a support conversation with {who}**: {score}.\n> {sanitize(str(p.get('text')), limit=1000)}\n"
-                "-# From the member, anonymously."
+                t("💬 **Feedback after a support conversation with {who}**: {score}.", who=who, score=score)
+                + f"\n> {sanitize(str(p.get('text')), limit=1000)}\n"
+                + t("-# From the member, anonymously.")
             )
         if alert.kind == "debrief":
             return card(
-                f"🤝 <@{p['listener_user_id']}> had a heavy support conversation and would welcome a debrief. "
-                "Please reach out to them when you can.",
+                t(
+                    "🤝 <@{user_id}> had a heavy support conversation and would welcome a debrief. "
+                    "Please reach out to them when you can.",
+                    user_id=p["listener_user_id"],
+                ),
                 accent=LISTENER_COLOUR,
             )
-        return card("(a support update)")
+        return card(t("(a support update)"))
 
     @staticmethod
-    def closed_alert(outcome: str) -> discord.ui.LayoutView:
-        text = {
-            "taken": "✅ Someone took this support request.",
-            "cancelled": "The member withdrew this support request.",
-        }.get(outcome, "This support request is settled.")
+    def closed_alert(outcome: str, t: Speaker) -> discord.ui.LayoutView:
+        if outcome == "taken":
+            text = t("✅ Someone took this support request.")
+        elif outcome == "cancelled":
+            text = t("The member withdrew this support request.")
+        else:
+            text = t("This support request is settled.")
         return card(text)
 
 
@@ -373,13 +534,29 @@ def _delivery_error(exc: BaseException) -> Exception:
     return TransientDeliveryError(type(exc).__name__)
 
 
-class DiscordSupport:
-    """The outbox transport and the support service's port, over the bot's connection."""
+OfferLookup = Callable[[int, int], Awaitable[Offer | None]]
 
-    def __init__(self, bot: commands.Bot, renderer: SupportRenderer, settings: ServerSettings) -> None:
+
+class DiscordSupport:
+    """The outbox transport and the support service's port, over the bot's connection.
+
+    Each message is written when it is sent, in its reader's language: a person's DMs (and a
+    listener's private thread) in the language they last used with the bot in the conversation's
+    server, the moderation channel in the server's."""
+
+    def __init__(
+        self,
+        bot: commands.Bot,
+        renderer: SupportRenderer,
+        settings: ServerSettings,
+        member_time: MemberTimeService,
+        offer_at: OfferLookup,
+    ) -> None:
         self.bot = bot
         self.renderer = renderer
         self.settings = settings
+        self.member_time = member_time
+        self.offer_at = offer_at
         # DM channel ids by person, in memory only: opening a DM (and looking the user up) for every
         # relayed message would spend Discord's global request budget instead of the DM limit.
         self._dm_channels: dict[int, int] = {}
@@ -395,12 +572,28 @@ class DiscordSupport:
     async def _channel(self, channel_id: int) -> Any:
         return self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
 
+    async def person(self, guild_id: int | None, user_id: int | None) -> Speaker:
+        """Who reads a DM sent now: the language they last used with the bot in this server."""
+        if guild_id is None:
+            return speaker(SOURCE)
+        guild = self.bot.get_guild(guild_id)
+        if user_id is None:
+            return await server_speaker(self.settings, guild_id, guild)
+        return await member_speaker(self.member_time, guild_id, user_id, guild)
+
+    async def server(self, guild_id: int) -> Speaker:
+        """Who reads the moderation channel: the server's language."""
+        return await server_speaker(self.settings, guild_id, self.bot.get_guild(guild_id))
+
     # -- transport ----------------------------------------------------------------------
 
     async def deliver(self, target: Target, message: Outgoing, nonce: str) -> Delivered:
         try:
             channel = await self._dm(target.id) if target.kind == "user" else await self._channel(target.id)
-            view = await self.renderer.relay(message)
+            # A DM's reader is its recipient; the private thread's, the listener of the conversation.
+            reader = target.id if target.kind == "user" else message.conversation.listener_user_id
+            t = await self.person(message.conversation.guild_id, reader)
+            view = await self.renderer.relay(message, t)
             sent = await channel.send(view=view, nonce=nonce, allowed_mentions=NO_MENTIONS)
         except (TimeoutError, discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
             raise _delivery_error(exc) from None
@@ -412,7 +605,9 @@ class DiscordSupport:
         """A direct DM. False when the person can't be reached (DMs closed, gone); a Discord server
         error is raised, so the caller doesn't mistake a hiccup for closed DMs. From a scheduled
         job (a handoff nobody took): once per occurrence, retried on a passing failure."""
-        view = await self.renderer.notice(None, notice.code, notice.params)
+        guild_id = notice.params.get("guild_id")
+        t = await self.person(int(guild_id) if guild_id is not None else None, user_id)
+        view = await self.renderer.notice(None, notice.code, notice.params, t)
         try:
             with retry_if_transient():
                 channel = await self._dm(user_id)
@@ -429,7 +624,7 @@ class DiscordSupport:
         """A listener offer by DM. From a scheduled job (escalation, a queued request's shift
         starting): once per offer, and a passing failure raises RetryLater instead of counting as
         undelivered."""
-        view = self.renderer.offer(offer)
+        view = self.renderer.offer(offer, await self.person(offer.guild_id, listener_user_id))
         try:
             with retry_if_transient():
                 channel = await self._dm(listener_user_id)
@@ -452,13 +647,15 @@ class DiscordSupport:
             log.info("support message not edited message=%s", message_id)
 
     async def close_offer(self, channel_id: int, message_id: int, outcome: str) -> None:
-        await self._edit(channel_id, message_id, self.renderer.closed_offer(outcome))
+        offer = await self.offer_at(channel_id, message_id)
+        t = await self.person(offer.guild_id, offer.listener_user_id) if offer is not None else speaker(SOURCE)
+        await self._edit(channel_id, message_id, self.renderer.closed_offer(outcome, t))
 
     async def alert_coordinators(self, alert: Alert) -> tuple[int, int] | None:
         channel_id = (await self.settings.get(alert.guild_id)).mod_channel_id
         if channel_id is None:
             return None
-        view = self.renderer.alert(alert)
+        view = self.renderer.alert(alert, await self.server(alert.guild_id))
         try:
             with retry_if_transient():
                 channel = await self._channel(channel_id)
@@ -474,15 +671,19 @@ class DiscordSupport:
         return sent.channel_id, sent.message_id
 
     async def update_alert(self, channel_id: int, message_id: int, outcome: str) -> None:
-        await self._edit(channel_id, message_id, self.renderer.closed_alert(outcome))
+        guild = getattr(self.bot.get_channel(channel_id), "guild", None)
+        t = await self.server(guild.id) if guild is not None else speaker(SOURCE)
+        await self._edit(channel_id, message_id, self.renderer.closed_alert(outcome, t))
 
     async def open_thread(self, conversation: Conversation, channel_id: int, listener_user_id: int) -> int | None:
         try:
             parent = await self._channel(channel_id)
             if not isinstance(parent, discord.TextChannel):
                 return None
+            t = await self.person(conversation.guild_id, listener_user_id)
+            member = member_of(conversation, t)
             thread = await parent.create_thread(
-                name=f"Support · {conversation.member_label}"[:100],
+                name=t("Support · {member}", member=member)[:100],
                 type=discord.ChannelType.private_thread,
                 invitable=False,
                 auto_archive_duration=1440,
@@ -490,15 +691,18 @@ class DiscordSupport:
             await thread.add_user(discord.Object(listener_user_id))
             await thread.send(
                 view=card(
-                    f"**A private space for supporting {conversation.member_label}.** Their messages appear here; "
-                    "reply to them with the button (what colleagues write here is not passed on, so you can ask for "
-                    "help: mention a colleague to add them). They can't see your account, and you can't see theirs.",
+                    t(
+                        "**A private space for supporting {member}.** Their messages appear here; reply to them with "
+                        "the button (what colleagues write here is not passed on, so you can ask for help: mention a "
+                        "colleague to add them). They can't see your account, and you can't see theirs.",
+                        member=member,
+                    ),
                     accent=LISTENER_COLOUR,
                     buttons=[
-                        ActionButton("say", conversation.public_id),
-                        ActionButton("handoff", conversation.public_id),
-                        ActionButton("end", conversation.public_id),
-                        ActionButton("block", conversation.public_id),
+                        ActionButton("say", conversation.public_id, t=t),
+                        ActionButton("handoff", conversation.public_id, t=t),
+                        ActionButton("end", conversation.public_id, t=t),
+                        ActionButton("block", conversation.public_id, t=t),
                     ],
                 ),
                 allowed_mentions=NO_MENTIONS,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 
 import discord
 
+from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.services.support.models import COMMENT_LIMIT, NOTE_LIMIT, TOPIC_LIMIT
 from bot.ui.errors import ErrorHandlingModal
 from bot.ui.routing import Route, routed
@@ -34,21 +35,23 @@ class ActionButton(
     template=r"support:(?P<action>end|handoff|block|reveal|cancel|say|comment|heavy|debrief|claim):(?P<id>[0-9a-f]{16})",
 ):
     LABELS: ClassVar[dict[str, tuple[str, discord.ButtonStyle]]] = {
-        "end": ("End conversation", discord.ButtonStyle.secondary),
-        "handoff": ("Hand off", discord.ButtonStyle.secondary),
-        "block": ("End and block", discord.ButtonStyle.danger),
-        "reveal": ("Share my account with the listener", discord.ButtonStyle.secondary),
-        "cancel": ("Withdraw request", discord.ButtonStyle.secondary),
-        "say": ("Reply to the member", discord.ButtonStyle.primary),
-        "comment": ("Add a comment for the coordinators", discord.ButtonStyle.secondary),
-        "heavy": ("That one was heavy", discord.ButtonStyle.secondary),
-        "debrief": ("Ask a coordinator for a debrief", discord.ButtonStyle.primary),
-        "claim": ("Accept", discord.ButtonStyle.success),
+        "end": (N_("End conversation"), discord.ButtonStyle.secondary),
+        "handoff": (N_("Hand off"), discord.ButtonStyle.secondary),
+        "block": (N_("End and block"), discord.ButtonStyle.danger),
+        "reveal": (N_("Share my account with the listener"), discord.ButtonStyle.secondary),
+        "cancel": (N_("Withdraw request"), discord.ButtonStyle.secondary),
+        "say": (N_("Reply to the member"), discord.ButtonStyle.primary),
+        "comment": (N_("Add a comment for the coordinators"), discord.ButtonStyle.secondary),
+        "heavy": (N_("That one was heavy"), discord.ButtonStyle.secondary),
+        "debrief": (N_("Ask a coordinator for a debrief"), discord.ButtonStyle.primary),
+        "claim": (N_("Accept"), discord.ButtonStyle.success),
     }
 
-    def __init__(self, action: str, public_id: str) -> None:
+    def __init__(self, action: str, public_id: str, *, t: Speaker | None = None) -> None:
+        """``t``: the language of the card it is put on (a button rebuilt from a press needs none)."""
         label, style = self.LABELS[action]
-        super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"support:{action}:{public_id}"))
+        t = t or speaker(SOURCE)
+        super().__init__(discord.ui.Button(label=t(label)[:80], style=style, custom_id=f"support:{action}:{public_id}"))
         self.action = action
         self.public_id = public_id
 
@@ -66,12 +69,15 @@ class OfferButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"support:offer:(?P<action>accept|pass):(?P<id>[0-9a-f]{16})",
 ):
-    def __init__(self, action: str, offer_public_id: str) -> None:
+    def __init__(self, action: str, offer_public_id: str, *, t: Speaker | None = None) -> None:
+        t = t or speaker(SOURCE)
         label, style = (
-            ("Accept", discord.ButtonStyle.success) if action == "accept" else ("Pass", discord.ButtonStyle.secondary)
+            (t("Accept"), discord.ButtonStyle.success)
+            if action == "accept"
+            else (t("Pass"), discord.ButtonStyle.secondary)
         )
         super().__init__(
-            discord.ui.Button(label=label, style=style, custom_id=f"support:offer:{action}:{offer_public_id}")
+            discord.ui.Button(label=label[:80], style=style, custom_id=f"support:offer:{action}:{offer_public_id}")
         )
         self.action = action
         self.offer_public_id = offer_public_id
@@ -109,10 +115,11 @@ class FeedbackButton(
 
 
 class UnblockButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"support:unblock:(?P<block>\d+)"):
-    def __init__(self, block_id: int) -> None:
+    def __init__(self, block_id: int, *, t: Speaker | None = None) -> None:
+        t = t or speaker(SOURCE)
         super().__init__(
             discord.ui.Button(
-                label="Lift block", style=discord.ButtonStyle.secondary, custom_id=f"support:unblock:{block_id}"
+                label=t("Lift block")[:80], style=discord.ButtonStyle.secondary, custom_id=f"support:unblock:{block_id}"
             )
         )
         self.block_id = block_id
@@ -137,43 +144,45 @@ APPEAR_NAMED = "named"
 class AskModal(ErrorHandlingModal):
     """/support ask: an optional topic, and how to appear. Nothing is stored until submitted."""
 
-    def __init__(self, on_done: Callable[[discord.Interaction[Any], str, bool], Awaitable[None]]) -> None:
-        super().__init__(card="support:ask", title="Talk with a listener", timeout=1800)
+    def __init__(
+        self, on_done: Callable[[discord.Interaction[Any], str, bool], Awaitable[None]], *, t: Speaker
+    ) -> None:
+        # Discord's limits: a form's title and a label 45 characters, descriptions and placeholders 100.
+        super().__init__(card="support:ask", title=t("Talk with a listener")[:45], timeout=1800)
         self._on_done = on_done
         self.topic: discord.ui.TextInput[AskModal] = discord.ui.TextInput(
             custom_id="support:topic",
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=TOPIC_LIMIT,
-            placeholder="e.g. a hard day at work, feeling low, just want to talk",
+            placeholder=t("e.g. a hard day at work, feeling low, just want to talk")[:100],
         )
         self.appear: discord.ui.Select[AskModal] = discord.ui.Select(
             custom_id="support:appear",
             options=[
                 discord.SelectOption(
-                    label="Anonymously",
+                    label=t("Anonymously")[:100],
                     value=APPEAR_ANONYMOUS,
-                    description="As “Member” and a short random tag",
+                    description=t("As “Member” and a short random tag")[:100],
                     default=True,
                 ),
                 discord.SelectOption(
-                    label="By my name", value=APPEAR_NAMED, description="Your display name in this server"
+                    label=t("By my name")[:100],
+                    value=APPEAR_NAMED,
+                    description=t("Your display name in this server")[:100],
                 ),
             ],
             min_values=1,
             max_values=1,
         )
+        # Translators: at most 45 characters (Discord's limit for a label in a form).
+        topic_label = t("What would you like to talk about? (optional)")
+        topic_note = t("Only the listener who takes your request sees this. It's deleted when you finish.")
+        self.add_item(discord.ui.Label(text=topic_label[:45], description=topic_note[:100], component=self.topic))
         self.add_item(
             discord.ui.Label(
-                text="What would you like to talk about? (optional)",
-                description="Only the listener who takes your request sees this. It's deleted when you finish.",
-                component=self.topic,
-            )
-        )
-        self.add_item(
-            discord.ui.Label(
-                text="How would you like to appear?",
-                description="Nobody sees your account either way, unless you choose to share it later.",
+                text=t("How would you like to appear?")[:45],
+                description=t("Nobody sees your account either way, unless you choose to share it later.")[:100],
                 component=self.appear,
             )
         )
@@ -184,7 +193,8 @@ class AskModal(ErrorHandlingModal):
 
 
 class TextModal(ErrorHandlingModal):
-    """One paragraph field: a reply in thread mode, a message to leave, a handover note, a comment."""
+    """One paragraph field: a reply in thread mode, a message to leave, a handover note, a comment.
+    The title, label and description come already in the reader's language."""
 
     def __init__(
         self,
@@ -202,7 +212,11 @@ class TextModal(ErrorHandlingModal):
         self.field: discord.ui.TextInput[TextModal] = discord.ui.TextInput(
             custom_id="support:text", style=discord.TextStyle.paragraph, max_length=max_length, required=required
         )
-        self.add_item(discord.ui.Label(text=label, description=description, component=self.field))
+        self.add_item(
+            discord.ui.Label(
+                text=label[:45], description=description[:100] if description else None, component=self.field
+            )
+        )
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await self._on_done(interaction, self.field.value)

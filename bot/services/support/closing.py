@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.i18n import N_, msg
 from bot.scheduler import Job
 from bot.services.access import Actor
 from bot.services.sanitize import sanitize
@@ -29,14 +30,14 @@ class Closing(SupportCore):
         conversation = await self.get(public_id)
         side = by or self.side_of(conversation, user_id)
         if side is None:
-            raise NotAllowed("That conversation isn't yours.")
+            raise NotAllowed(msg("That conversation isn't yours."))
         if not conversation.is_open:
-            raise Conflict("This conversation has already ended.")
+            raise Conflict(msg("This conversation has already ended."))
         if conversation.waiting and side != "member":
-            raise NotAllowed("Only the member can withdraw a request.")
+            raise NotAllowed(msg("Only the member can withdraw a request."))
         was_waiting = conversation.waiting
         if not await self.repo.close(conversation.id, side, self.clock.now()):
-            raise Conflict("This conversation has already ended.")
+            raise Conflict(msg("This conversation has already ended."))
         await self._closed(conversation, side, was_waiting)
         fresh = await self.repo.get(conversation.id)
         assert fresh is not None
@@ -69,11 +70,9 @@ class Closing(SupportCore):
         if side == "block":
             await self.notify(conversation, "member", "blocked", {"guild_id": conversation.guild_id})
         else:
-            await self.notify(conversation, "member", how, {"minutes": idle, "label": conversation.listener_label})
+            await self.notify(conversation, "member", how, {"minutes": idle, "listener_tag": conversation.listener_tag})
             await self.notify(conversation, "member", "feedback", {})
-        await self.notify(
-            conversation, "listener", "after_end", {"how": how, "label": conversation.member_label, "minutes": idle}
-        )
+        await self.notify(conversation, "listener", "after_end", {"how": how, "minutes": idle})
 
     async def on_idle(self, job: Job) -> None:
         conversation = await self.repo.by_public_id(str(job.payload.get("conversation")))
@@ -99,22 +98,22 @@ class Closing(SupportCore):
     async def feedback(self, public_id: str, user_id: int, score: int) -> bool:
         conversation = await self.get(public_id)
         if self.side_of(conversation, user_id) != "member":
-            raise NotAllowed("Only the member can give feedback on this conversation.")
+            raise NotAllowed(msg("Only the member can give feedback on this conversation."))
         if conversation.is_open:
-            raise InvalidInput("You can give feedback once the conversation has ended.")
+            raise InvalidInput(msg("You can give feedback once the conversation has ended."))
         if not 1 <= score <= 5:
-            raise InvalidInput("Feedback is a score from 1 to 5.")
+            raise InvalidInput(msg("Feedback is a score from 1 to 5."))
         return await self.repo.add_feedback(conversation, score, self.clock.now())
 
     async def comment(self, public_id: str, user_id: int, text: str) -> None:
         conversation = await self.get(public_id)
         if self.side_of(conversation, user_id) != "member":
-            raise NotAllowed("Only the member can comment on this conversation.")
+            raise NotAllowed(msg("Only the member can comment on this conversation."))
         cleaned = sanitize(text or "", limit=COMMENT_LIMIT)
         if not cleaned:
-            raise InvalidInput("The comment is empty.")
+            raise InvalidInput(msg("The comment is empty."))
         if not await self.repo.mark_commented(conversation.id):
-            raise Conflict("Please choose a score first (or you already sent a comment).")
+            raise Conflict(msg("Please choose a score first (or you already sent a comment)."))
         score = await self.repo.feedback(conversation.id)
         await self.require_port().alert_coordinators(
             Alert(
@@ -124,7 +123,7 @@ class Closing(SupportCore):
                     "text": cleaned,
                     "score": score[0] if score else None,
                     "listener_user_id": conversation.listener_user_id,
-                    "listener": conversation.listener_label,
+                    "listener_tag": conversation.listener_tag,
                 },
             )
         )
@@ -133,7 +132,7 @@ class Closing(SupportCore):
         """The listener found it heavy: a cooldown before new requests; returns (until, debrief offer)."""
         conversation = await self.get(public_id)
         if conversation.listener_user_id != user_id:
-            raise NotAllowed("Only the listener of this conversation can do that.")
+            raise NotAllowed(msg("Only the listener of this conversation can do that."))
         await self.repo.mark_heavy(conversation.id)
         until = await self.rota.start_cooldown(conversation.guild_id, user_id)
         listener = await self.listeners.listener(conversation.guild_id, user_id)
@@ -143,7 +142,7 @@ class Closing(SupportCore):
     async def request_debrief(self, public_id: str, user_id: int) -> bool:
         conversation = await self.get(public_id)
         if conversation.listener_user_id != user_id:
-            raise NotAllowed("Only the listener of this conversation can do that.")
+            raise NotAllowed(msg("Only the listener of this conversation can do that."))
         posted = await self.require_port().alert_coordinators(
             Alert("debrief", conversation.guild_id, {"listener_user_id": user_id})
         )
@@ -156,12 +155,12 @@ class Closing(SupportCore):
         on their hash: nobody learns who they are."""
         conversation = await self.get(public_id)
         if conversation.listener_user_id != user_id or conversation.status != "active":
-            raise NotAllowed("Only the listener of an open conversation can end and block.")
+            raise NotAllowed(msg("Only the listener of an open conversation can end and block."))
         if conversation.member_user_hash is None:
-            raise InvalidInput("This conversation can no longer be linked to anyone, so there is nobody to block.")
+            raise InvalidInput(msg("This conversation can no longer be linked to anyone, so there is nobody to block."))
         now = self.clock.now()
         if not await self.repo.close(conversation.id, "block", now):
-            raise Conflict("This conversation has already ended.")
+            raise Conflict(msg("This conversation has already ended."))
         until = now + BLOCK_FOR
         block_id = await self.repo.add_block(
             conversation.guild_id, conversation.member_user_hash, until, public_id, now
@@ -175,7 +174,8 @@ class Closing(SupportCore):
                     {
                         "block": block_id,
                         "until": until,
-                        "label": conversation.member_label,
+                        "member_tag": conversation.member_tag,
+                        "member_name": conversation.member_name,
                         "listener_user_id": user_id,
                     },
                 )
@@ -186,10 +186,10 @@ class Closing(SupportCore):
     async def lift_block(self, block_id: int, actor: Actor) -> Block:
         block = await self.repo.block(block_id)
         if block is None:
-            raise NotFound("That block no longer exists.")
-        await self.access.require_coordinator(block.guild_id, actor, "lift support blocks")
+            raise NotFound(msg("That block no longer exists."))
+        await self.access.require_coordinator(block.guild_id, actor, N_("lift support blocks"))
         if not await self.repo.lift_block(block_id, self.clock.now()):
-            raise Conflict("That block was already lifted.")
+            raise Conflict(msg("That block was already lifted."))
         log.info("support block lifted block=%s", block_id)
         found = await self.repo.block(block_id)
         assert found is not None

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from bot.i18n import N_, Msg, msg, msgs
 from bot.safety import Level, assess
 from bot.scheduler import Job
 from bot.sends import RetryLater
@@ -42,10 +43,10 @@ class LiveConversation(SupportCore):
     async def accept_offer(self, offer_public_id: str, user_id: int) -> Accepted:
         offer = await self.repo.offer_by_public_id(offer_public_id)
         if offer is None or offer.listener_user_id != user_id:
-            raise NotFound("That offer isn't for you, or it no longer exists.")
+            raise NotFound(msg("That offer isn't for you, or it no longer exists."))
         conversation = await self.repo.get(offer.conversation_id)
         if conversation is None:
-            raise NotFound("That request no longer exists.")
+            raise NotFound(msg("That request no longer exists."))
         listener = await self.listeners.listener(conversation.guild_id, user_id)
         limit = listener.max_concurrent if listener is not None else 1
         if offer.kind == "handoff":
@@ -59,25 +60,30 @@ class LiveConversation(SupportCore):
             if fresh is None or not fresh.waiting:
                 raise Conflict(self._gone_text(fresh or conversation))
             raise Conflict(
-                f"You're already with {limit} {'person' if limit == 1 else 'people'}, your limit at once. The request "
-                "stays open for other listeners. /listener limits changes your limit."
+                msgs(
+                    "You're already with {n} person, your limit at once. The request stays open for other "
+                    "listeners. /listener limits changes your limit.",
+                    "You're already with {n} people, your limit at once. The request stays open for other "
+                    "listeners. /listener limits changes your limit.",
+                    limit,
+                )
             )
         return await self._after_accept(conversation, user_id)
 
     @staticmethod
-    def _gone_text(conversation: Conversation) -> str:
+    def _gone_text(conversation: Conversation) -> Msg:
         if conversation.status in ("closed", "cancelled") and conversation.accepted_at is None:
-            return "The member withdrew this request. Thank you for being there."
-        return "Another listener already took this one. Thank you for being there."
+            return msg("The member withdrew this request. Thank you for being there.")
+        return msg("Another listener already took this one. Thank you for being there.")
 
     async def coordinator_accept(self, public_id: str, actor: Actor) -> Accepted:
         conversation = await self.get(public_id)
         listener = await self.listeners.listener(conversation.guild_id, actor.user_id)
         is_listener = listener is not None and listener.active
         if not is_listener:
-            await self.access.require_coordinator(conversation.guild_id, actor, "take support requests")
+            await self.access.require_coordinator(conversation.guild_id, actor, N_("take support requests"))
         if conversation.member_user_hash == self.member_hash(conversation.guild_id, actor.user_id):
-            raise InvalidInput("That's your own request.")
+            raise InvalidInput(msg("That's your own request."))
         if not conversation.waiting:
             raise Conflict(self._gone_text(conversation))
         limit = listener.max_concurrent if listener is not None and is_listener else None
@@ -85,7 +91,7 @@ class LiveConversation(SupportCore):
             fresh = await self.repo.get(conversation.id)
             if fresh is None or not fresh.waiting:
                 raise Conflict(self._gone_text(fresh or conversation))
-            raise Conflict("You're at your limit of conversations at once.")
+            raise Conflict(msg("You're at your limit of conversations at once."))
         return await self._after_accept(conversation, actor.user_id)
 
     async def _after_accept(self, conversation: Conversation, user_id: int) -> Accepted:
@@ -100,7 +106,7 @@ class LiveConversation(SupportCore):
             await port.update_alert(fresh.alert_channel_id, fresh.alert_message_id, "taken")
         if fresh.relay_mode == "thread":
             fresh = await self._open_thread(fresh, user_id)
-        await self.notify(fresh, "member", "accepted", {"listener": fresh.listener_label})
+        await self.notify(fresh, "member", "accepted", {"listener_tag": fresh.listener_tag})
         await self.touch(fresh)
         log.info("support accepted conversation=%s", fresh.public_id)
         return Accepted(fresh, self.topic(fresh), handoff=False)
@@ -118,9 +124,9 @@ class LiveConversation(SupportCore):
     async def pass_offer(self, offer_public_id: str, user_id: int) -> Offer:
         offer = await self.repo.offer_by_public_id(offer_public_id)
         if offer is None or offer.listener_user_id != user_id:
-            raise NotFound("That offer isn't for you, or it no longer exists.")
+            raise NotFound(msg("That offer isn't for you, or it no longer exists."))
         if not await self.repo.set_offer_status(offer.id, "passed"):
-            raise Conflict("That offer was already settled.")
+            raise Conflict(msg("That offer was already settled."))
         conversation = await self.repo.get(offer.conversation_id)
         if (
             conversation is not None
@@ -159,9 +165,9 @@ class LiveConversation(SupportCore):
         for this very message), so it isn't read again."""
         fresh = conversation if just_read else await self.repo.get(conversation.id)
         if fresh is None or not fresh.is_open:
-            raise InvalidInput("This conversation has ended. /support ask starts a new one.")
+            raise InvalidInput(msg("This conversation has ended. /support ask starts a new one."))
         if side == "listener" and fresh.status != "active":
-            raise InvalidInput("This conversation has ended.")
+            raise InvalidInput(msg("This conversation has ended."))
         cleaned = sanitize(text or "", limit=RELAY_LIMIT)
         if not cleaned:
             return RelayResult(fresh.waiting, False, False, 0, attachments, empty=True)
@@ -187,7 +193,7 @@ class LiveConversation(SupportCore):
         if row.kind != "relay":
             return
         other = "listener" if row.stream == "member" else "member"
-        who = "the member" if row.stream == "member" else "the listener"
+        who = N_("the member") if row.stream == "member" else N_("the listener")  # the cog translates it
         await self.outbox.enqueue(
             conversation,
             other,
@@ -199,13 +205,11 @@ class LiveConversation(SupportCore):
         """The member chooses to show the listener their account."""
         conversation = await self.get(public_id)
         if self.side_of(conversation, user_id) != "member":
-            raise NotAllowed("Only the member can share who they are.")
+            raise NotAllowed(msg("Only the member can share who they are."))
         if conversation.status != "active":
-            raise InvalidInput("This conversation isn't open any more.")
+            raise InvalidInput(msg("This conversation isn't open any more."))
         name = sanitize(display_name, limit=NAME_LIMIT)
-        await self.notify(
-            conversation, "listener", "revealed", {"label": conversation.member_label, "user_id": user_id, "name": name}
-        )
+        await self.notify(conversation, "listener", "revealed", {"user_id": user_id, "name": name})
         log.info("support member revealed identity conversation=%s", public_id)
         return conversation
 
@@ -214,24 +218,26 @@ class LiveConversation(SupportCore):
     async def start_handoff(self, public_id: str, user_id: int, note: str | None) -> int:
         conversation = await self.get(public_id)
         if conversation.listener_user_id != user_id or conversation.status != "active":
-            raise NotAllowed("Only the listener of an open conversation can hand it over.")
+            raise NotAllowed(msg("Only the listener of an open conversation can hand it over."))
         if conversation.handoff_open:
-            raise Conflict("You've already asked a colleague to take over; I'll tell you when someone does.")
+            raise Conflict(msg("You've already asked a colleague to take over; I'll tell you when someone does."))
         on_shift = await self.rota.on_shift(conversation.guild_id)
         free = await self.eligible(
             conversation.guild_id, on_shift, exclude={user_id}, member_hash=conversation.member_user_hash
         )
         if not free:
             raise InvalidInput(
-                "No other listener on shift is free right now, so the conversation stays with you. You can still "
-                "end it kindly, or ask a coordinator for help."
+                msg(
+                    "No other listener on shift is free right now, so the conversation stays with you. You can "
+                    "still end it kindly, or ask a coordinator for help."
+                )
             )
         await self.repo.update(conversation.id, handoff_open=1)
         cleaned = sanitize(note or "", limit=NOTE_LIMIT) or None
         offered = await self.intake.offer(conversation, free, stage=0, kind="handoff", note=cleaned)
         if not offered:
             await self.repo.update(conversation.id, handoff_open=0)
-            raise InvalidInput("I couldn't reach the other listeners on shift (their DMs may be closed).")
+            raise InvalidInput(msg("I couldn't reach the other listeners on shift (their DMs may be closed)."))
         timeout = (await self.listeners.settings(conversation.guild_id)).offer_timeout_seconds
         await self.scheduler.schedule(
             HANDOFF_JOB,
@@ -245,24 +251,24 @@ class LiveConversation(SupportCore):
 
     async def _take_handoff(self, conversation: Conversation, offer: Offer, user_id: int, limit: int) -> Accepted:
         previous = conversation.listener_user_id
-        previous_label = conversation.listener_label
+        previous_tag = conversation.listener_tag
         if offer.status != "offered" or not conversation.handoff_open or conversation.status != "active":
             await self.repo.set_offer_status(offer.id, "withdrawn")
-            raise Conflict("Someone else already took over this conversation, or it ended. Thank you.")
+            raise Conflict(msg("Someone else already took over this conversation, or it ended. Thank you."))
         if not await self.repo.take_handoff(conversation.id, user_id, new_tag(), offer.id, self.clock.now(), limit):
             fresh = await self.repo.get(conversation.id)
             if fresh is None or not fresh.handoff_open:
-                raise Conflict("Someone else already took over this conversation, or it ended. Thank you.")
-            raise Conflict("You're at your limit of conversations at once.")
+                raise Conflict(msg("Someone else already took over this conversation, or it ended. Thank you."))
+            raise Conflict(msg("You're at your limit of conversations at once."))
         fresh = await self.repo.get(conversation.id)
         assert fresh is not None
         await self._end_handoff(fresh, taken=True, previous=previous)
         if fresh.relay_mode == "thread" and fresh.thread_id is not None:
             await self.require_port().add_to_thread(fresh.thread_id, user_id)
-        await self.notify(fresh, "member", "handed_off", {"listener": fresh.listener_label})
+        await self.notify(fresh, "member", "handed_off", {"listener_tag": fresh.listener_tag})
         await self.touch(fresh)
         log.info("support handed off conversation=%s", fresh.public_id)
-        return Accepted(fresh, self.topic(fresh), handoff=True, previous_label=previous_label)
+        return Accepted(fresh, self.topic(fresh), handoff=True, previous_tag=previous_tag)
 
     async def _end_handoff(self, conversation: Conversation, *, taken: bool, previous: int | None = None) -> None:
         await self.scheduler.cancel(f"support:{conversation.public_id}:handoff")
@@ -272,13 +278,26 @@ class LiveConversation(SupportCore):
                 await port.close_offer(other.channel_id, other.message_id, "taken" if taken else "expired")
         if taken:
             if previous is not None:
-                await self._tell_quietly(previous, Notice("handoff_done", {"listener": conversation.listener_label}))
+                await self._tell_quietly(
+                    previous,
+                    Notice(
+                        "handoff_done", {"guild_id": conversation.guild_id, "listener_tag": conversation.listener_tag}
+                    ),
+                )
         else:
             # Tell first: if that fails for a passing reason, the timeout job runs again and finds
             # the handoff still open.
             if conversation.listener_user_id is not None:
                 await self._tell_quietly(
-                    conversation.listener_user_id, Notice("handoff_none", {"label": conversation.member_label})
+                    conversation.listener_user_id,
+                    Notice(
+                        "handoff_none",
+                        {
+                            "guild_id": conversation.guild_id,
+                            "member_tag": conversation.member_tag,
+                            "member_name": conversation.member_name,
+                        },
+                    ),
                 )
             await self.repo.update(conversation.id, handoff_open=0)
 

@@ -15,6 +15,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.crypto import DecryptionError, Keyring
 from bot.errors import NotFound
+from bot.i18n import msg
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService
 from bot.services.member_time import MemberTimeService
@@ -32,7 +33,7 @@ from bot.services.support.models import (
 from bot.services.support.port import SupportPort
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.listeners import ListenerRepository
-from bot.storage.support import Conversation, OutboxRow, SupportRepository
+from bot.storage.support import Conversation, Offer, OutboxRow, SupportRepository
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +113,15 @@ class SupportCore:
     async def get(self, public_id: str) -> Conversation:
         found = await self.repo.by_public_id(public_id)
         if found is None:
-            raise NotFound("That conversation no longer exists.")
+            raise NotFound(msg("That conversation no longer exists."))
         return found
 
     async def by_thread(self, thread_id: int) -> Conversation | None:
         return await self.repo.by_thread(thread_id)
+
+    async def offer_at(self, channel_id: int, message_id: int) -> Offer | None:
+        """The offer a listener was shown in this message, if it is still known."""
+        return await self.repo.offer_by_message(channel_id, message_id)
 
     async def routes_for(self, user_id: int) -> list[Route]:
         """The conversations a DM from this person could belong to."""
@@ -166,7 +171,10 @@ class SupportCore:
 
     async def enqueue_relay(self, conversation: Conversation, side: str, text: str, *, urgent: bool) -> int:
         stream = "listener" if side == "member" else "member"
+        # The label in English, as stored before; each reader sees it in their own language, made
+        # from the writer's tag (a listener's changes with a handoff, so it is kept with the text).
         label = conversation.member_label if side == "member" else conversation.listener_label
+        tag = conversation.member_tag if side == "member" else conversation.listener_tag
         if urgent:
             await self.outbox.enqueue(
                 conversation, stream, "notice", {"code": "urgent_banner", "params": {"guild_id": conversation.guild_id}}
@@ -177,7 +185,7 @@ class SupportCore:
                 conversation,
                 stream,
                 "relay",
-                {"from": side, "label": label, "text": piece, "conversation": conversation.public_id},
+                {"from": side, "label": label, "tag": tag, "text": piece, "conversation": conversation.public_id},
             )
         return len(pieces)
 
@@ -215,7 +223,7 @@ class SupportCore:
                     "conversation": conversation.public_id,
                     "named": conversation.member_name,
                     "listener_user_id": conversation.listener_user_id,
-                    "listener": conversation.listener_label if conversation.listener_tag else None,
+                    "listener_tag": conversation.listener_tag,
                     "status": conversation.status,
                 },
             )

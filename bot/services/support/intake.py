@@ -18,6 +18,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.errors import Conflict, InvalidInput, NotAllowed
+from bot.i18n import msg
 from bot.safety import Level, assess
 from bot.scheduler import Job
 from bot.sends import RetryLater, is_rerun
@@ -50,19 +51,31 @@ class Intake(SupportCore):
     async def check_can_request(self, guild_id: int, member_user_id: int) -> None:
         if not await self.has_listeners(guild_id):
             raise InvalidInput(
-                "This server doesn't have volunteer listeners set up yet, so one-to-one support isn't available "
-                "here. /resources lists services you can reach right now, any time."
+                msg(
+                    "This server doesn't have volunteer listeners set up yet, so one-to-one support isn't available "
+                    "here. /resources lists services you can reach right now, any time."
+                )
             )
         h = self.member_hash(guild_id, member_user_id)
         if await self.repo.active_block(guild_id, h, self.clock.now()) is not None:
             raise NotAllowed(
-                "You can't request one-to-one support in this server right now. If you need help, /resources "
-                "lists services you can reach any time."
+                msg(
+                    "You can't request one-to-one support in this server right now. If you need help, /resources "
+                    "lists services you can reach any time."
+                )
             )
         existing = await self.repo.open_for_member(guild_id, h)
+        if existing is not None and existing.status == "active":
+            raise Conflict(
+                msg(
+                    "Your conversation with a listener is open: write to me in our direct messages. "
+                    "To finish it, use /support end."
+                )
+            )
         if existing is not None:
-            what = "conversation with a listener is open" if existing.status == "active" else "request is still open"
-            raise Conflict(f"Your {what}: write to me in our direct messages. To finish it, use /support end.")
+            raise Conflict(
+                msg("Your request is still open: write to me in our direct messages. To finish it, use /support end.")
+            )
 
     def _clean_topic(self, topic: str | None) -> str | None:
         cleaned = sanitize(topic or "", limit=TOPIC_LIMIT)
@@ -113,15 +126,19 @@ class Intake(SupportCore):
             log.warning("support greeting failed conversation=%s", conversation.public_id)
             await self._discard(conversation)
             raise InvalidInput(
-                "Discord didn't take my message to you just now, so your request wasn't sent. Please try again "
-                "in a moment. Nobody was told about it."
+                msg(
+                    "Discord didn't take my message to you just now, so your request wasn't sent. Please try again "
+                    "in a moment. Nobody was told about it."
+                )
             ) from None
         if not delivered:
             await self._discard(conversation)
             raise InvalidInput(
-                "I couldn't send you a direct message, and the conversation happens there. Please allow direct "
-                "messages from this server (Server name → Privacy Settings → Direct Messages) and ask again. "
-                "Nobody was told about your request."
+                msg(
+                    "I couldn't send you a direct message, and the conversation happens there. Please allow direct "
+                    "messages from this server (Server name → Privacy Settings → Direct Messages) and ask again. "
+                    "Nobody was told about your request."
+                )
             )
 
     async def open_request(
@@ -192,7 +209,7 @@ class Intake(SupportCore):
         cleaned = self._clean_topic(topic)
         text = sanitize(message or "", limit=RELAY_LIMIT) if message else ""
         if message is not None and not text:
-            raise InvalidInput("The message is empty. Write a few words, or queue without a message.")
+            raise InvalidInput(msg("The message is empty. Write a few words, or queue without a message."))
         next_shift = await self.rota.next_covered_shift(guild_id)
         zone, _ = await self.member_time.zone_name(guild_id, member_user_id)
         conversation = await self._create(guild_id, member_user_id, cleaned, source, named_as, circle_id, "waiting")
@@ -207,7 +224,8 @@ class Intake(SupportCore):
                     "conversation": conversation.public_id,
                     "guild_id": guild_id,
                     "next_shift": next_shift,
-                    "local": local_phrase(next_shift, zone) if next_shift else None,
+                    "zone": zone,  # the cog says the start in the member's words and zone
+                    "local": local_phrase(next_shift, zone) if next_shift else None,  # the same in English
                     "message": bool(text),
                 },
             ),
@@ -261,7 +279,8 @@ class Intake(SupportCore):
                 conversation.guild_id,
                 kind,
                 stage,
-                conversation.member_label,
+                conversation.member_tag,
+                conversation.member_name,
                 topic,
                 urgent,
                 note,

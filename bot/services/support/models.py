@@ -65,7 +65,12 @@ def chunks(text: str, size: int = RELAY_CHUNK) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A message to one side, rendered by the support cog. ``params`` never hold a member's id."""
+    """A message to one side, rendered by the support cog in its reader's language when it is sent.
+
+    ``code`` says which message; ``params`` are its data (a JSON object when the notice waits in the
+    outbox): numbers, tags, times, and the ``guild_id`` whose language the reader last used. Any
+    words among them are English source text marked with ``N_`` for the renderer to translate.
+    ``params`` never hold a member's id."""
 
     code: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -78,10 +83,16 @@ class OfferCard:
     guild_id: int
     kind: str  # request | handoff
     stage: int
-    member_label: str
+    member_tag: str
+    member_name: str | None
     topic: str | None
     urgent: bool
     note: str | None = None
+
+    @property
+    def member_label(self) -> str:
+        """The member's label in English (logs and tests); the cog renders it in the reader's language."""
+        return self.member_name or f"Member · {self.member_tag}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +122,12 @@ class Accepted:
     conversation: Conversation
     topic: str | None
     handoff: bool
-    previous_label: str | None = None
+    previous_tag: str | None = None
+
+    @property
+    def previous_label(self) -> str | None:
+        """The previous listener's label in English (logs and tests); the cog renders it for its reader."""
+        return f"Listener · {self.previous_tag}" if self.previous_tag else None
 
 
 @dataclass(frozen=True, slots=True)
