@@ -656,3 +656,65 @@ async def test_an_urgent_message_in_spanish_alerts_coordinators_without_identity
     alert = await sandbox.channel("moderation").wait_for_message("may be in immediate danger")
     for secret in (str(maya.id), maya.user.username, maya.user.display_name, crisis):
         assert secret not in json.dumps(alert.to_dict())
+
+
+async def test_each_side_reads_support_in_their_own_language(
+    sandbox: Sandbox, sbot: PeerCirclesBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member whose Discord is in German, a listener in Brazilian Portuguese, a server in Spanish:
+    the member's private replies and DMs are German, the listener's offer, relay labels and notices
+    Portuguese, the coordinators' alert Spanish (and still without the member's identity)."""
+    from tests.i18n_fakes import marked, marked_catalogues
+
+    with marked_catalogues(monkeypatch):
+        await setup_server(sandbox)
+        lena = await become_listener(sandbox, "lena", global_name="Lena Private")
+        lena = sandbox.member("lena", locale="pt-BR")
+        await on_call(lena)  # she now uses the bot in Portuguese: her DMs follow
+        await sandbox.server.set_guild_locale(sandbox.guild, "es-ES")
+        maya = sandbox.member("maya", global_name="Maya Secret", locale="de")
+
+        answered = await ask(maya, "eine schwere Woche")
+        assert answered.ephemeral and answered.text.startswith(marked("de", "**Your request is in.**"))
+        received = await maya.wait_for_dm("Your request for a listener is in")
+        assert received.text.startswith("[de] ") and received.buttons == [marked("de", "Withdraw request")]
+
+        offer = await offer_to(lena)
+        assert offer.text.startswith(marked("pt_BR", "💬 **Someone would like to talk.**"))
+        assert marked("pt_BR", "Member · ") in offer.text
+        assert offer.buttons == [marked("pt_BR", "Accept"), marked("pt_BR", "Pass")]
+        await (await lena.click(offer, marked("pt_BR", "Accept"))).settled()
+        assert marked("pt_BR", "**You're now talking with [pt_BR] Member · ") in offer.text
+        joined = await maya.wait_for_dm("has joined")
+        assert joined.text.startswith(marked("de", "**[de] Listener · "))
+        assert joined.buttons == [marked("de", "Share my account with the listener"), marked("de", "End conversation")]
+
+        row = await conversation(sbot)
+        await dm(sbot, maya, "hallo, danke")
+        await dm(sbot, lena, "olá, estou aqui")
+        await deliver_all(sbot)
+        assert relayed(lena, "[pt_BR] Member · ") == ["hallo, danke"]
+        assert relayed(maya, "[de] Listener · ") == ["olá, estou aqui"]
+        assert f"**[pt_BR] Member · {row['member_tag']}**" in texts(lena)[-1]
+
+        await dm(sbot, maya, CRISIS)
+        await deliver_all(sbot)
+        banner = await lena.wait_for_dm("may mean")
+        assert banner.text.startswith(marked("pt_BR", "🚨 **This message may mean [pt_BR] Member · "))
+        resources = await maya.wait_for_dm("You don't have to carry this alone")
+        assert resources.text.startswith("[de] ")
+        alert = await sandbox.channel("moderation").wait_for_message("may be in immediate danger")
+        assert alert.text.startswith(marked("es", "🚨 **A member asking for support may be in immediate danger.**"))
+        assert f"<@{lena.id}> ([es] Listener · " in alert.text
+        for secret in (str(maya.id), maya.user.username, maya.user.display_name, CRISIS):
+            assert secret not in json.dumps(alert.to_dict())
+        assert "[de]" not in alert.text and "[pt_BR]" not in alert.text
+
+        ended = await (await maya.slash("support end", where="dm")).settled()
+        assert ended.text.startswith(marked("de", "You ended the conversation."))
+        await deliver_all(sbot)
+        feedback = await maya.wait_for_dm("Was this helpful?")
+        assert feedback.text.startswith("[de] ")
+        after = await lena.wait_for_dm("ended the conversation")
+        assert after.text.startswith(marked("pt_BR", "[pt_BR] [pt_BR] Member · "))
+        assert after.buttons == [marked("pt_BR", "That one was heavy")]
