@@ -45,11 +45,11 @@ SOURCES = ("bot", "cogs")
 SKIP = ("bot/sandbox", "bot/catalogues.py")
 
 
-def code_messages() -> Iterable[tuple[str | tuple[str, ...], str | None, str]]:
-    """(msgid or (singular, plural), context, location) from the source files."""
+def code_messages() -> Iterable[tuple[str | tuple[str, ...], str | None, str, list[str]]]:
+    """(msgid or (singular, plural), context, location, translator comments) from the source files."""
     for folder in SOURCES:
         base = ROOT / folder
-        for filename, lineno, message, _comments, context in extract_from_dir(
+        for filename, lineno, message, comments, context in extract_from_dir(
             base,
             method_map=[("**.py", "python")],
             keywords=KEYWORDS,
@@ -59,7 +59,7 @@ def code_messages() -> Iterable[tuple[str | tuple[str, ...], str | None, str]]:
             location = f"{folder}/{filename}"
             if location.startswith(SKIP):
                 continue
-            yield message, context, f"{location}:{lineno}"
+            yield message, context, f"{location}:{lineno}", list(comments)
 
 
 def data_messages() -> Iterable[str]:
@@ -106,9 +106,9 @@ async def _command_strings() -> list[tuple[str | None, str]]:
 
 def build_template() -> Catalog:
     catalog = Catalog(project="peer-circles", domain=DOMAIN, charset="utf-8", fuzzy=False)
-    for message, context, location in code_messages():
+    for message, context, location, comments in code_messages():
         path, _, line = location.rpartition(":")
-        catalog.add(message, locations=[(path, int(line))], context=context)
+        catalog.add(message, locations=[(path, int(line))], context=context, auto_comments=comments)
     for context, text in asyncio.run(_command_strings()):
         if text:
             catalog.add(text, context=context, auto_comments=["slash command"])
