@@ -31,18 +31,21 @@ MEMBER = {"audience": Audience.MEMBER}
 
 
 def summary(circle: Circle, t: Speaker) -> str:
+    channel, role, facilitators = (
+        f"<#{circle.channel_id}>",
+        f"<@&{circle.member_role_id}>",
+        f"<@&{circle.facilitator_role_id}>",
+    )
     lines = [
         f"## {circle.name}" if circle.active else t("## {name} (archived)", name=circle.name),
         circle.description or "",
-        t("- Channel: {channel}", channel=f"<#{circle.channel_id}>")
+        t("- Channel: {channel}", channel=channel)
         if circle.channel_id
         else t("- Channel: missing (run /circle repair)"),
-        t("- Member role: {role}", role=f"<@&{circle.member_role_id}>")
+        t("- Member role: {role}", role=role)
         if circle.member_role_id
         else t("- Member role: missing (run /circle repair)"),
-        t("- Facilitators: {role}", role=f"<@&{circle.facilitator_role_id}>")
-        if circle.facilitator_role_id
-        else t("- Facilitators: not set"),
+        t("- Facilitators: {role}", role=facilitators) if circle.facilitator_role_id else t("- Facilitators: not set"),
         t("- Private: only members see the channel")
         if circle.is_private
         else t("- Open: everyone can see the channel"),
@@ -301,11 +304,12 @@ class CirclesCog(commands.Cog):
             said = reader(pressed)
             change = await self.service.delete(actor, found, DiscordGuildOps(guild))
             if found.channel_id:
+                kept = f"<#{found.channel_id}>"
                 text = said(
                     "Deleted **{name}** and its data. The channel {channel} was kept; delete it yourself if its "
                     "history should go too.",
                     name=found.name,
-                    channel=f"<#{found.channel_id}>",
+                    channel=kept,
                 )
             else:
                 text = said("Deleted **{name}** and its data.", name=found.name)
@@ -471,17 +475,12 @@ class CirclesCog(commands.Cog):
 
 
 def joined_text(t: Speaker, circle: Circle, new: bool) -> str:
+    channel = f"<#{circle.channel_id}>"
     if circle.channel_id and new:
-        return t(
-            "Welcome to **{name}**. Head to {channel} whenever you're ready.",
-            name=circle.name,
-            channel=f"<#{circle.channel_id}>",
-        )
+        return t("Welcome to **{name}**. Head to {channel} whenever you're ready.", name=circle.name, channel=channel)
     if circle.channel_id:
         return t(
-            "You're already in **{name}**. Head to {channel} whenever you're ready.",
-            name=circle.name,
-            channel=f"<#{circle.channel_id}>",
+            "You're already in **{name}**. Head to {channel} whenever you're ready.", name=circle.name, channel=channel
         )
     return (
         t("Welcome to **{name}**.", name=circle.name) if new else t("You're already in **{name}**.", name=circle.name)
