@@ -620,8 +620,8 @@ async def test_each_reader_gets_their_own_language_privately_publicly_and_by_dm(
     from tests.i18n_fakes import marked, marked_catalogues
 
     with marked_catalogues(monkeypatch):
+        await grief(sandbox)  # named while the server was English: #circle-grief
         await sandbox.server.set_guild_locale(sandbox.guild, "es-ES")
-        await grief(sandbox)
         ana = sandbox.admin("ana")
         lena = sandbox.member("lena", roles=["Circle: Grief"], locale="de")
         joao = sandbox.member("joao", roles=["Circle: Grief"], locale="pt-BR")
