@@ -40,6 +40,7 @@ KEYWORDS = {
     "msg": None,
     "msgs": (1, 2),
     "N_": None,
+    "pN_": ((1, "c"), 2),
 }
 SOURCES = ("bot", "cogs")
 SKIP = ("bot/sandbox", "bot/catalogues.py")

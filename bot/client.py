@@ -27,7 +27,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
 from bot.errors import StorageError
-from bot.i18n import catalogue_digest, language_of
+from bot.i18n import catalogue_digest, language_of, set_typing_language
 from bot.safety import warm_up as warm_up_crisis_screen
 from bot.services.shares import POST_JOB as SHARE_POST_JOB
 from bot.ui.command_i18n import CommandTranslator
@@ -88,6 +88,10 @@ async def _finish_even_if_cancelled(work: Coroutine[Any, Any, None]) -> None:
 
 
 class PeerCirclesTree(app_commands.CommandTree["PeerCirclesBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        set_typing_language(language_of(interaction.locale.value))  # how this person writes days
+        return True
+
     async def on_error(self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError) -> None:
         await handle_interaction_error(interaction, error)
 

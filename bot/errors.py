@@ -60,7 +60,8 @@ class MissingBotPermissions(PeerCirclesError):
     def __init__(self, permissions: list[str], where: str | None = None) -> None:
         self.permissions = permissions
         self.where = where
-        names = ", ".join(f"**{p}**" for p in permissions)
+        # Each name as Discord shows it in the reader's language, listed the way that language lists.
+        names = tuple(Msg("**{permission}**", {"permission": Msg(p)}) for p in permissions)
         fix = msg(
             "A server admin can fix this in Server Settings → Roles (give my role the permission, and for role "
             "changes keep my role above the roles I manage), or in the channel's permission settings. "

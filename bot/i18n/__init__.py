@@ -13,8 +13,8 @@ person's Discord language for a private reply, the server's language for a publi
 language the person last used for a direct message sent later (see ``bot/ui/language.py``).
 
 Catalogues are gettext ``.po`` files in ``bot/locales/<language>/LC_MESSAGES/peer_circles.po``,
-compiled to ``.mo`` (``python -m bot.i18n compile``), extracted with Babel
-(``python -m bot.i18n extract``). A language is shipped by adding its catalogue: nothing else
+compiled to ``.mo`` (``python -m bot.catalogues compile``), extracted with Babel
+(``python -m bot.catalogues extract``). A language is shipped by adding its catalogue: nothing else
 lists languages. Dates, times, numbers and "in 3 days" come from Babel's CLDR data.
 
 No Discord import here.
@@ -22,10 +22,11 @@ No Discord import here.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import gettext
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any, Final
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from babel.lists import format_list
 
 __all__ = [
     "DOMAIN",
@@ -47,7 +49,10 @@ __all__ = [
     "languages",
     "msg",
     "msgs",
+    "pN_",
+    "set_typing_language",
     "speaker",
+    "typing_language",
 ]
 
 SOURCE: Final = "en"
@@ -86,6 +91,27 @@ def language_of(tag: str | None) -> str:
 def N_(text: str) -> str:
     """Mark a message for extraction where it is defined; translate it where it is shown."""
     return text
+
+
+_TYPING: Final[contextvars.ContextVar[str | None]] = contextvars.ContextVar("typing_language", default=None)
+
+
+def set_typing_language(language: str | None) -> None:
+    """The language the person whose interaction is being handled writes in (set by the Discord layer).
+
+    Readers of typed words (days of the week) use it to settle what two languages read differently:
+    "Do" is Thursday in German and Sunday in Spanish.
+    """
+    _TYPING.set(language)
+
+
+def typing_language() -> str | None:
+    return _TYPING.get()
+
+
+def pN_(context: str, text: str) -> tuple[str, str]:
+    """Mark a message with a gettext context for extraction; show it with ``t.p(*marked)``."""
+    return context, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +173,21 @@ class Speaker:
     def render(self, message: Msg | str) -> str:
         if isinstance(message, str):
             return self(message)
-        args = {k: self.render(v) if isinstance(v, Msg) else v for k, v in message.args.items()}
+        args = {k: self._value(v) for k, v in message.args.items()}
         if message.plural is not None and message.n is not None:
             return self.n(message.text, message.plural, message.n, **{k: v for k, v in args.items() if k != "n"})
         return self(message.text, **args)
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, Msg):
+            return self.render(value)
+        if isinstance(value, tuple):  # a list of things: "A, B and C" as the language writes it
+            return self.listing([str(self._value(v)) for v in value])
+        return value
+
+    def listing(self, items: Sequence[str]) -> str:
+        """``A, B and C`` as the language writes a list (CLDR)."""
+        return format_list(list(items), locale=self.locale) if items else ""
 
     # -- dates, times and numbers (CLDR, through Babel) ----------------------------------
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.clock import from_iso, from_iso_or_none, to_iso
 from bot.crypto import derive_key
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.circles import Circle
 from bot.storage.database import Database, Row
@@ -248,7 +249,7 @@ CHECKIN_EDITABLE_COLUMNS = ("mood", "note_enc", "tags", "share_pulse")
 class CheckinRepository:
     name = "checkins"
     tables: tuple[str, ...] = ("checkins", "checkin_settings", "checkin_reminders", "checkin_support_requests")
-    summary = (
+    summary = N_(
         "Your check-ins (mood, and any note and tags you add, and whether you shared the mood with the "
         "circle's anonymous pulse), and listener requests made from a check-in: only you can see them; "
         "kept for the circle's retention period. Your check-in reminder and listener-offer settings: "

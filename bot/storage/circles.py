@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.clock import from_iso, to_iso
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
 from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
@@ -104,7 +105,7 @@ class CircleRepository:
 
     name = "circles"
     tables: tuple[str, ...] = ("circle_members",)
-    summary = (
+    summary = N_(
         "Which circles you joined and when you agreed to their ground rules: kept while you are "
         "in the circle, deleted when you leave."
     )

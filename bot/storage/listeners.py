@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.clock import from_iso, to_iso
 from bot.clock import from_iso_or_none as _when
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
 from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
@@ -176,7 +177,7 @@ class OnCall:
 class ListenerRepository:
     name = "listeners"
     tables: tuple[str, ...] = ("listeners", "listener_oncall", "rota_assignments", "rota_swaps")
-    summary = (
+    summary = N_(
         "If you volunteer as a listener: when you agreed to the listener guidelines, your limits and "
         "availability, the shifts you took or swapped and your on-call times (kept for the server's "
         "retention period, to report coverage and hours). Deleted when you delete your data."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.clock import to_iso
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.database import Database
 
@@ -12,7 +13,7 @@ from bot.storage.database import Database
 class MemberSettingsRepository:
     name = "member_settings"
     tables: tuple[str, ...] = ("member_settings",)
-    summary = (
+    summary = N_(
         "Your time zone, if you set one with /timezone, and the language you last used with the bot here "
         "(for reminders by DM): kept until you clear them or delete your data."
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.clock import from_iso, to_iso
 from bot.crypto import derive_key
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
 from bot.storage.rows import Column, field_names, flag, from_row, insert_clause, optional, set_clause
@@ -212,7 +213,7 @@ class SessionRepository:
         "session_presence",
         "session_feedback_voters",
     )
-    summary = (
+    summary = N_(
         "Group sessions: which sessions you said you're going to (kept until a day after each one), whether you "
         "asked for reminders for a circle's sessions (until you turn them off), who pressed “I'm here” during a "
         "session (deleted when it closes; only a count is kept), and a keyed hash noting that you gave feedback "

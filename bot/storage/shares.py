@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import to_iso
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.circles import Circle
 from bot.storage.database import Database, Row
@@ -130,7 +131,7 @@ class ShareRepository:
         "share_reports",
         "share_mutes",
     )
-    summary = (
+    summary = N_(
         "Anonymous shares and replies: the text (it is public in the circle), linked to you only by a keyed "
         "code that can't be reversed without the server operator's secret key, and, if you asked for "
         "notifications, your id encrypted; both links are dropped after the circle's retention period."

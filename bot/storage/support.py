@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock, from_iso, to_iso
 from bot.clock import from_iso_or_none as _when
+from bot.i18n import N_
 from bot.privacy import ExportRows
 from bot.storage.database import Database, Row
 from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
@@ -167,7 +168,7 @@ class Block:
 class SupportRepository:
     name = "support"
     tables: tuple[str, ...] = ("support_conversations", "support_offers", "support_blocks")
-    summary = (
+    summary = N_(
         "If you asked for one-to-one support: when, which label you had, who the listener was and any "
         "feedback score, kept for the server's retention period, linked to you only by a keyed code; your "
         "id is kept encrypted only while the bot needs to reach you. Messages are relayed, never stored "

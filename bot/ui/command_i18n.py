@@ -66,7 +66,8 @@ def command_strings(tree: app_commands.CommandTree[Any]) -> list[tuple[str | Non
         found.append((NAME_CONTEXT, param.name))
         found.append((None, param.description))
         for choice in param.choices:
-            found.append((None, choice.name))
+            if choice._locale_name is not None:  # a language's own name is never translated
+                found.append((None, choice.name))
 
     def walk(command: Any) -> None:
         if isinstance(command, app_commands.ContextMenu):

@@ -15,28 +15,29 @@ import discord
 from discord import app_commands
 
 from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, ServerOnly
-from bot.i18n import Msg, msg
+from bot.i18n import N_, Msg, language_of, msg, msgs, set_typing_language
 from bot.ui.cards import ALREADY, CardGuard, new_nonce, require_card, say_privately
 from bot.ui.language import reader
 from bot.ui.replies import reply
 
 log = logging.getLogger("bot.errors")
 
+# Discord's own names for its permissions (translated where they are shown).
 PERMISSION_NAMES = {
-    "manage_roles": "Manage Roles",
-    "manage_channels": "Manage Channels",
-    "manage_guild": "Manage Server",
-    "manage_events": "Manage Events",
-    "create_events": "Create Events",
-    "send_messages": "Send Messages",
-    "send_messages_in_threads": "Send Messages in Threads",
-    "embed_links": "Embed Links",
-    "attach_files": "Attach Files",
-    "create_public_threads": "Create Public Threads",
-    "create_private_threads": "Create Private Threads",
-    "manage_threads": "Manage Threads",
-    "read_message_history": "Read Message History",
-    "view_channel": "View Channels",
+    "manage_roles": N_("Manage Roles"),
+    "manage_channels": N_("Manage Channels"),
+    "manage_guild": N_("Manage Server"),
+    "manage_events": N_("Manage Events"),
+    "create_events": N_("Create Events"),
+    "send_messages": N_("Send Messages"),
+    "send_messages_in_threads": N_("Send Messages in Threads"),
+    "embed_links": N_("Embed Links"),
+    "attach_files": N_("Attach Files"),
+    "create_public_threads": N_("Create Public Threads"),
+    "create_private_threads": N_("Create Private Threads"),
+    "manage_threads": N_("Manage Threads"),
+    "read_message_history": N_("Read Message History"),
+    "view_channel": N_("View Channels"),
 }
 
 
@@ -87,8 +88,15 @@ def _error_message(interaction: discord.Interaction[Any], error: BaseException) 
             return msg("I'm missing a permission I need in {where}. {fix}", where=where, fix=fix)
         return msg("I'm missing a permission I need. {fix}", fix=fix)
     if isinstance(original, app_commands.MissingPermissions):
-        names = ", ".join(_permission_names(original.missing_permissions))
-        return msg("That's for people with the {names} permission in this server.", names=names)
+        names = tuple(
+            Msg("**{permission}**", {"permission": Msg(p)}) for p in _permission_names(original.missing_permissions)
+        )
+        return msgs(
+            "That's for people with the {names} permission in this server.",
+            "That's for people with the {names} permissions in this server.",
+            len(names),
+            names=names,
+        )
     if isinstance(original, app_commands.NoPrivateMessage):
         return ServerOnly().message
     if isinstance(original, app_commands.CommandOnCooldown):
@@ -174,6 +182,7 @@ class ErrorHandlingModal(discord.ui.Modal):
         self._submitting = False
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        set_typing_language(language_of(interaction.locale.value))  # how this person writes days
         if self._submitting or self.is_finished():
             await say_privately(interaction, ALREADY)
             return False
