@@ -21,6 +21,7 @@ import discord
 
 from bot.i18n import Speaker
 from bot.services.sanitize import sanitize
+from bot.ui.limits import FittedLayoutView
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def share_container(
 
 
 def layout(*items: discord.ui.Item[Any]) -> discord.ui.LayoutView:
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     for item in items:
         view.add_item(item)
     return view

@@ -18,6 +18,7 @@ from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, Serv
 from bot.i18n import N_, Msg, language_of, msg, msgs, set_typing_language
 from bot.ui.cards import ALREADY, CardGuard, new_nonce, require_card, say_privately
 from bot.ui.language import reader
+from bot.ui.limits import FittedLayoutView, FittedView, fit_modal
 from bot.ui.replies import reply
 
 log = logging.getLogger("bot.errors")
@@ -137,7 +138,7 @@ async def handle_interaction_error(interaction: discord.Interaction[Any], error:
         log.warning("could not deliver an error message interaction=%s", interaction.id)
 
 
-class ErrorHandlingView(discord.ui.View):
+class ErrorHandlingView(FittedView):
     """Base for the bot's views: errors go through the one handler; presses are guarded per card.
 
     ``card`` is the registered card name (see :mod:`bot.ui.cards`); a view with buttons needs one.
@@ -157,7 +158,7 @@ class ErrorHandlingView(discord.ui.View):
         await handle_interaction_error(interaction, error)
 
 
-class ErrorHandlingLayoutView(discord.ui.LayoutView):
+class ErrorHandlingLayoutView(FittedLayoutView):
     def __init__(self, *, card: str | None = None, timeout: float | None = 180.0) -> None:
         super().__init__(timeout=timeout)
         self.card_guard = CardGuard(card)
@@ -188,6 +189,9 @@ class ErrorHandlingModal(discord.ui.Modal):
             return False
         self._submitting = True  # released on error; on success discord.py stops the form
         return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return fit_modal(super().to_dict())
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:  # type: ignore[override]
         self._submitting = False

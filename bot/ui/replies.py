@@ -6,6 +6,8 @@ from typing import Any
 
 import discord
 
+from bot.ui.limits import FittedLayoutView
+
 NO_PINGS = discord.AllowedMentions.none()
 
 
@@ -50,7 +52,7 @@ async def reply(
 
 def text_card(*sections: str, accent: discord.Colour | None = None) -> discord.ui.LayoutView:
     """A calm Components V2 card: one container, one text block per section, separators between."""
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=accent)
     for index, section in enumerate(sections):
         if index:

@@ -39,6 +39,7 @@ from bot.timekeeping.words import WEEKDAY_NAMES, clock_time, describe_days
 from bot.ui.confirm import ConfirmView
 from bot.ui.dispatch import ExpiredCards
 from bot.ui.language import member_speaker, reader, server_speaker
+from bot.ui.limits import FittedLayoutView
 from bot.ui.people import actor_from, guild_of
 from bot.ui.ports import AskListener
 from bot.ui.replies import NO_PINGS, reply
@@ -193,7 +194,7 @@ def history_text(history: History, t: Speaker) -> str:
 
 
 def history_view(history: History, alt: str, filename: str, t: Speaker) -> discord.ui.LayoutView:
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=CALM)
     container.add_item(discord.ui.TextDisplay(history_text(history, t)))
     container.add_item(discord.ui.MediaGallery(discord.MediaGalleryItem(f"attachment://{filename}", description=alt)))

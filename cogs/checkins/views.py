@@ -36,6 +36,7 @@ from bot.storage.checkins import Checkin
 from bot.storage.circles import Circle
 from bot.timekeeping.words import clock_time
 from bot.ui.errors import ErrorHandlingModal
+from bot.ui.limits import FittedLayoutView
 from bot.ui.routing import Route, routed
 
 CALM = discord.Colour.from_rgb(88, 140, 126)
@@ -257,7 +258,7 @@ def card(
 ) -> discord.ui.LayoutView:
     """A Components V2 card: text sections with separators, then a row of buttons. Never times out
     (every button on it is persistent)."""
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=accent)
     for index, section in enumerate(s for s in sections if s):
         if index:

@@ -17,6 +17,7 @@ from bot.storage.listeners import SupportSettings
 from bot.timekeeping.markup import stamp
 from bot.timekeeping.shifts import long_day
 from bot.ui.controls import row
+from bot.ui.limits import FittedLayoutView
 from cogs.listeners.views import BoardButton
 
 TD = discord.ui.TextDisplay
@@ -101,7 +102,7 @@ def board_sections(
 
 def board_view(days: list[BoardDay], t: Speaker) -> discord.ui.LayoutView:
     """The board posted in the listeners' channel, in the server's language (``t``)."""
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ROTA_COLOUR)
     for index, section in enumerate(board_sections(days, t)):
         if index:
@@ -113,7 +114,7 @@ def board_view(days: list[BoardDay], t: Speaker) -> discord.ui.LayoutView:
 
 
 def card(*sections: str, buttons: list[discord.ui.Item[Any]] | None = None) -> discord.ui.LayoutView:
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     container: discord.ui.Container[Any] = discord.ui.Container(accent_colour=ROTA_COLOUR)
     for index, section in enumerate(sections):
         if index:

@@ -23,6 +23,7 @@ from bot.timekeeping.markup import message_link, stamp
 from bot.timekeeping.words import offset_label
 from bot.ui.errors import ErrorHandlingLayoutView, ErrorHandlingModal, ErrorHandlingView
 from bot.ui.language import reader
+from bot.ui.limits import FittedLayoutView
 from bot.ui.replies import NO_PINGS
 from bot.ui.routing import Route, routed
 
@@ -170,7 +171,7 @@ Part = str | list[discord.ui.Item[Any]]
 
 def _card(parts: list[Part], accent: discord.Colour | None = SESSION_COLOUR) -> discord.ui.LayoutView:
     """One Components V2 container: text blocks (separated) and rows of buttons, in order."""
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container(accent_colour=accent)
     previous_text = False
     for part in parts:

@@ -33,6 +33,7 @@ from bot.timekeeping.markup import stamp
 from bot.timekeeping.words import local_phrase
 from bot.ui.controls import row
 from bot.ui.language import member_speaker, server_speaker
+from bot.ui.limits import FittedLayoutView
 from bot.ui.safety import crisis_sections
 from bot.ui.sending import retry_if_transient, scheduled_send
 from cogs.support.views import ActionButton, FeedbackButton, OfferButton, UnblockButton
@@ -78,7 +79,7 @@ def listener_of(conversation: Conversation, t: Speaker) -> str:
 
 
 def layout(*items: discord.ui.Item[Any]) -> discord.ui.LayoutView:
-    view = discord.ui.LayoutView(timeout=None)
+    view = FittedLayoutView(timeout=None)
     for item in items:
         view.add_item(item)
     return view
@@ -436,7 +437,8 @@ class SupportRenderer:
         named = "\n" + t("They chose to be named: **{name}**.", name=name) if name else ""
         pid = str(p.get("conversation", ""))
         if alert.kind in ("request", "message_left"):
-            since = stamp(p["waiting_since"], "R") if p.get("waiting_since") else ""
+            waiting = p.get("waiting_since")
+            since = stamp(waiting, "R") if waiting else ""
             first = (
                 t("📨 **A member left a message for a listener, and no shift is planned.**")
                 if alert.kind == "message_left"
