@@ -306,7 +306,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     configure_logging("WARNING" if not args.verbose else "INFO")
-    return asyncio.run(run_demo(verbose=args.verbose))
+    return asyncio.run(run_demo(verbose=args.verbose, language=args.language))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     res_check.set_defaults(func=cmd_resources_check)
     demo = sub.add_parser("demo", help="play a scripted scenario against a local sandbox (no token needed)")
     demo.add_argument("--verbose", action="store_true", help="show the bot's log too")
+    demo.add_argument(
+        "--language",
+        default="en",
+        help="play it in this language: en, de, es, fr or pt_BR (everyone's Discord and the server)",
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 

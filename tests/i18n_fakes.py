@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 import bot.i18n as i18n
+from bot.sandbox.actors import Person
 
 FAKE_LANGUAGES = ("de", "en", "es", "fr", "pt_BR")
 
@@ -48,3 +49,9 @@ def marked_catalogues(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def marked(language: str, text: str) -> str:
     return f"[{language}] {text}"
+
+
+def as_seen_by(person: Person, text: str, context: str | None = None) -> str:
+    """``text`` as ``person`` reads it with the real catalogues (their Discord language)."""
+    words = i18n.speaker(i18n.language_of(person.user.locale))
+    return words.p(context, text) if context else words(text)

@@ -667,3 +667,20 @@ async def test_each_reader_gets_their_own_language_privately_publicly_and_by_dm(
         brazilian = await joao.wait_for_dm(marked("pt_BR", "## Time for your check-in"))
         assert brazilian.buttons[0] == marked("pt_BR", "Check in")
         assert "[es]" not in german.text + brazilian.text
+
+
+async def test_days_are_read_in_the_language_each_member_writes(sandbox: Sandbox, cbot: PeerCirclesBot) -> None:
+    """“Do” is Thursday to a German member and Sunday to a Spanish one; someone else is asked."""
+    await grief(sandbox)
+    lena = sandbox.member("lena", roles=["Circle: Grief"], locale="de")
+    rosa = sandbox.member("rosa", roles=["Circle: Grief"], locale="es-ES")
+    alice = member(sandbox, "alice")
+    await (await lena.slash("checkin reminders", time="19 Uhr", days="Mo, Do")).settled()
+    await (await rosa.slash("checkin reminders", time="08:30", days="lu y do")).settled()
+    asked = await (await alice.slash("checkin reminders", time="08:30", days="do")).settled()
+    assert asked.ephemeral and "could be more than one day" in asked.text
+    stored = await rows(cbot, "SELECT user_id, local_time, weekdays FROM checkin_reminders ORDER BY user_id")
+    assert {(r["user_id"], r["local_time"], r["weekdays"]) for r in stored} == {
+        (lena.id, "19:00", "03"),
+        (rosa.id, "08:30", "06"),
+    }

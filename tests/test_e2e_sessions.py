@@ -22,6 +22,7 @@ from bot.sandbox.actors import ChannelView, Person, Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import GUILD_VOICE, P, ScheduledEvent
 from bot.services.sessions.service import SessionService
+from tests.i18n_fakes import as_seen_by
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -88,7 +89,7 @@ async def setup_circle(world: World, *members: str) -> tuple[Person, ChannelView
     fran = sandbox.member("fran", roles=["Facilitators"])
     for name in members:
         person = sandbox.member(name)
-        await person.click(await person.slash("circle join", circle="Grief"), "I agree, join")
+        await person.click(await person.slash("circle join", circle="Grief"), as_seen_by(person, "I agree, join"))
     return fran, sandbox.channel("circle-grief")
 
 

@@ -13,6 +13,7 @@ import pytest
 from bot.client import PeerCirclesBot
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.models import DM, FLAG_EPHEMERAL, Message
+from tests.i18n_fakes import as_seen_by
 
 GRIEF_TEXT = "It's been a year since Mum died and today I couldn't get out of bed."
 
@@ -27,7 +28,7 @@ async def make_circle(sandbox: Sandbox, name: str = "Grief", **options: Any) -> 
 
 async def join(sandbox: Sandbox, who: str, circle: str = "Grief") -> Person:
     person = sandbox.member(who)
-    await person.click(await person.slash("circle join", circle=circle), "I agree, join")
+    await person.click(await person.slash("circle join", circle=circle), as_seen_by(person, "I agree, join"))
     return person
 
 

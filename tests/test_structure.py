@@ -256,3 +256,29 @@ def test_every_persistent_button_is_routed_one_way(item: tuple[Path, ast.ClassDe
         ast.unparse(n.func) for n in ast.walk(callbacks[0]) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
     }
     assert "routed" in calls, f"{path.relative_to(ROOT)}: {cls.name}.callback doesn't use routed()"
+
+
+BARE_VIEWS = {"View", "LayoutView", "Modal"}
+FITTED_HOMES = {ROOT / "bot" / "ui" / "limits.py", ROOT / "bot" / "ui" / "errors.py"}
+
+
+def bare_discord_views(path: Path) -> list[str]:
+    """``discord.ui.View()`` / ``LayoutView()`` made, or ``Modal`` subclassed, directly."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        targets = [node.func] if isinstance(node, ast.Call) else node.bases if isinstance(node, ast.ClassDef) else []
+        for target in targets:
+            if (
+                isinstance(target, ast.Attribute)
+                and target.attr in BARE_VIEWS
+                and ast.unparse(target).startswith("discord.ui.")
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_view_and_form_fits_discords_limits_in_every_language() -> None:
+    """Each view and form is one of the fitted bases (bot/ui/limits.py), so a long translation
+    is shortened rather than refused by Discord."""
+    files = [p for p in source_files() if p.parts[len(ROOT.parts)] in ("bot", "cogs") and "sandbox" not in p.parts]
+    assert [hit for p in files if p not in FITTED_HOMES for hit in bare_discord_views(p)] == []

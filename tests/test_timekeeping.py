@@ -3,6 +3,7 @@ across clock changes (property-based with hypothesis), and the Discord markup he
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import string
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InvalidInput
+from bot.i18n import set_typing_language
 from bot.timekeeping.markup import message_link, stamp
 from bot.timekeeping.parsing import parse_time, parse_weekdays
 from bot.timekeeping.wallclock import next_wall_time, wall_time_instant
@@ -303,3 +305,51 @@ def test_a_discord_timestamp_and_a_message_link() -> None:
     assert stamp(moment) == "<t:1774612800:F>" and stamp(moment, "R") == "<t:1774612800:R>"
     assert message_link(1, 2, 3) == "https://discord.com/channels/1/2/3"
     assert message_link(1, 2) == "https://discord.com/channels/1/2"
+
+
+# -- days typed in another language ----------------------------------------------------------
+
+
+def read_days_as(writer: str | None, text: str) -> frozenset[int]:
+    """Read ``text`` as a person whose Discord is set to ``writer`` would have it read."""
+
+    def run() -> frozenset[int]:
+        set_typing_language(writer)
+        return parse_weekdays(text)
+
+    return contextvars.copy_context().run(run)
+
+
+@pytest.mark.parametrize(
+    ("writer", "text", "days"),
+    [
+        ("de", "Mittwoch und Freitag", "24"),
+        ("de", "Mo, Mi", "02"),
+        ("de", "Do", "3"),
+        ("de", "Wochenende", "56"),
+        ("es", "mié y vie", "24"),
+        ("es", "do", "6"),
+        ("es", "sábados", "5"),
+        ("es", "fin de semana", "56"),
+        ("fr", "jeudi et samedi", "35"),
+        ("fr", "lundis", "0"),
+        ("fr", "di", "6"),
+        ("pt_BR", "qua e sex", "24"),
+        ("pt_BR", "segunda-feira", "0"),
+        ("pt_BR", "fim de semana", "56"),
+        (None, "Mittwoch", "2"),
+        ("de", "mon, wed", "02"),  # English always reads
+    ],
+)
+def test_days_typed_in_each_shipped_language(writer: str | None, text: str, days: str) -> None:
+    assert weekday_digits(read_days_as(writer, text)) == days
+
+
+@pytest.mark.parametrize(("writer", "text"), [(None, "do"), ("fr", "do"), ("en", "di")])
+def test_a_day_two_languages_read_differently_is_asked_about(writer: str | None, text: str) -> None:
+    with pytest.raises(InvalidInput, match="more than one day"):
+        read_days_as(writer, text)
+
+
+def test_a_german_time_reads() -> None:
+    assert parse_time("19 Uhr") == time(19, 0)

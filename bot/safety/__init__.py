@@ -96,14 +96,14 @@ class Policy:
 
     @classmethod
     def of(cls, model: LinearScreen) -> Policy:
-        t = model.thresholds
+        limits = model.thresholds
         return cls(
-            flag=t["flag"],
-            urgent=t["urgent"],
-            overrule=t.get("overrule", t["flag"]),
-            veto=t.get("veto", 0.0),
-            short=t.get("short", 0.0),
-            short_words=int(t.get("short_words", 3)),
+            flag=limits["flag"],
+            urgent=limits["urgent"],
+            overrule=limits.get("overrule", limits["flag"]),
+            veto=limits.get("veto", 0.0),
+            short=limits.get("short", 0.0),
+            short_words=int(limits.get("short_words", 3)),
         )
 
     def flag_needed(self, scores: Scores, *, ruled_out: bool) -> float:

@@ -629,11 +629,9 @@ class SessionsCog(commands.Cog):
             if v is not None
         ]
         if scope == "this" and series_only:
+            options = tuple(option_name(n, t) for n in series_only)  # listed the reader's way
             raise InvalidInput(
-                msg(
-                    "{options} apply to every session: choose scope “Every session in the series”.",
-                    options=", ".join(option_name(n, t) for n in series_only),
-                )
+                msg("{options} apply to every session: choose scope “Every session in the series”.", options=options)
             )
         if scope == "series" and new_date is not None:
             raise InvalidInput(
