@@ -273,7 +273,7 @@ def bare_discord_views(path: Path) -> list[str]:
                 and target.attr in BARE_VIEWS
                 and ast.unparse(target).startswith("discord.ui.")
             ):
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                found.append(f"{path.relative_to(ROOT)}:{target.lineno}")
     return found
 
 
