@@ -99,11 +99,11 @@ async def generate(
     Each circle has one weekly series with ``occurrences_per_circle`` upcoming occurrences, each
     with its reminder, start and end jobs pending in the scheduler (as the bot would store them).
     """
-    from bot.storage.database import Database
+    from bot.storage.database import SqliteDatabase
 
     now = datetime.now(UTC).replace(microsecond=0)
     iso = now.isoformat()
-    db = Database(db_path)
+    db = SqliteDatabase(db_path)
     await db.open()
     await db.migrate()
     circle_ids: list[tuple[int, int]] = []

@@ -1,4 +1,6 @@
-"""Scenario 5: storage. The check-in write path against a bare aiosqlite INSERT of the same row;
+"""Scenario 5: storage. The check-in write path against a bare aiosqlite INSERT of the same row
+(and, when BENCH_DATABASE_URL or TEST_DATABASE_URL names a PostgreSQL server, against a bare asyncpg
+INSERT there);
 database size per 1,000,000 check-ins; and what erasing costs: a check-in write and delete with
 ``secure_delete`` on against off, and a delete followed by the WAL checkpoint the services run
 after a deletion against the delete alone with ``secure_delete`` off.
@@ -20,7 +22,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     import aiosqlite
 
     from bot.storage.checkins import CheckinRepository, NoteCipher
-    from bot.storage.database import Database
+    from bot.storage.database import Database, SqliteDatabase
 
     writes = 300 if quick else 2000
     bulk = 20_000 if quick else 200_000
@@ -28,7 +30,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     secret = __import__("base64").b64decode(TEST_SECRET_KEY)
 
     async def fresh(name: str) -> Database:
-        db = Database(workdir / name)
+        db = SqliteDatabase(workdir / name)
         await db.open()
         await db.migrate()
         await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, ?)", (when.isoformat(),))
@@ -117,6 +119,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     per_million = (full - empty) / bulk * 1_000_000 / 1024 / 1024
 
     bot_stat, bare_stat = Stat(bot_times), Stat(bare_times)
+    on_postgres = await _postgres_write(writes, when, secret)
     return [
         Row(
             "5 storage",
@@ -127,6 +130,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
             "median ≤2x",
             bot_stat.median <= 2.0 * bare_stat.median,
         ),
+        *on_postgres,
         *erasure,
         Row(
             "5 storage",
@@ -135,6 +139,97 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
             per_million,
             note="tags '[]', no note; indexes included",
         ),
+    ]
+
+
+def postgres_url() -> str | None:
+    import os
+
+    return (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "").strip() or None
+
+
+async def _postgres_write(writes: int, when: datetime, secret: bytes) -> list[Row]:
+    """The same write path on PostgreSQL (PostgresDatabase, its pool, the ? -> $n numbering)
+    against one asyncpg connection sending the same INSERT; each in a schema of its own."""
+    import uuid
+
+    import asyncpg
+
+    from bot.storage.checkins import CheckinRepository, NoteCipher
+    from bot.storage.postgres import PostgresDatabase, create_schema, drop_schema
+
+    url = postgres_url()
+    if url is None:
+        print("storage: PostgreSQL rows skipped (set BENCH_DATABASE_URL=postgresql://…)")
+        return []
+    times: dict[str, list[float]] = {"bot": [], "bare": []}
+    for who in ("bot", "bare"):
+        schema = f"bench_{who}_{uuid.uuid4().hex[:8]}"
+        where = await create_schema(url, schema)
+        db = PostgresDatabase(where)
+        try:
+            await db.open()
+            await db.migrate()
+            await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, ?)", (when.isoformat(),))
+            await db.execute(
+                "INSERT INTO circles (guild_id, name, name_key, ground_rules, created_at) VALUES (1, 'G', 'g', '', ?)",
+                (when.isoformat(),),
+            )
+            if who == "bot":
+                repo = CheckinRepository(db, NoteCipher(secret))
+                for i in range(writes):
+                    t0 = time.perf_counter()
+                    await repo.insert_checkin(
+                        guild_id=1,
+                        circle_id=1,
+                        user_id=10_000 + i % 500,
+                        mood=1 + i % 5,
+                        timezone="Europe/London",
+                        local_date=date(2026, 3, 27),
+                        created_at=when + timedelta(seconds=i),
+                        source_key=f"msg:{i}",
+                    )
+                    times[who].append(time.perf_counter() - t0)
+            else:
+                conn = await asyncpg.connect(where)
+                try:
+                    for i in range(writes):
+                        args = (
+                            1,
+                            1,
+                            10_000 + i % 500,
+                            1 + i % 5,
+                            "Europe/London",
+                            "2026-03-27",
+                            (when + timedelta(seconds=i)).isoformat(),
+                            f"msg:{i}",
+                        )
+                        t0 = time.perf_counter()
+                        await conn.execute(
+                            "INSERT INTO checkins (guild_id, circle_id, user_id, mood, timezone, local_date, "
+                            "created_at, source_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            *args,
+                        )
+                        times[who].append(time.perf_counter() - t0)
+                finally:
+                    await conn.close()
+            row = await db.fetchone("SELECT COUNT(*) AS n FROM checkins")
+            if row is None or int(row["n"]) != writes:
+                raise BenchError(f"PostgreSQL {who} write path lost rows")
+        finally:
+            await db.close()
+            await drop_schema(url, schema)
+    bot_stat, bare_stat = Stat(times["bot"]), Stat(times["bare"])
+    return [
+        Row(
+            "5 storage",
+            "check-in write on PostgreSQL (insert_checkin vs bare asyncpg INSERT)",
+            "ms",
+            bot_stat,
+            bare_stat,
+            "median ≤2x",
+            bot_stat.median <= 2.0 * bare_stat.median,
+        )
     ]
 
 

@@ -33,6 +33,7 @@ from bot.services.sessions.service import SessionService
 from bot.services.setup_service import SetupService
 from bot.services.shares import ShareService
 from bot.services.support.service import SupportService
+from bot.storage.backends import database_for
 from bot.storage.bot_state import BotStateRepository
 from bot.storage.checkins import CheckinRepository, NoteCipher
 from bot.storage.circles import CircleRepository
@@ -81,7 +82,7 @@ class Services:
 async def build_services(settings: Settings, *, clock: Clock | None = None, use_timers: bool = True) -> Services:
     """Open and migrate the database, then construct every service with its repositories."""
     clock = clock or SystemClock()
-    db = Database(settings.database_path)
+    db = database_for(settings.database_url, settings.database_path)
     await db.open()
     try:
         await db.migrate()

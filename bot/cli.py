@@ -152,16 +152,19 @@ def cmd_init(args: argparse.Namespace) -> int:
 # -- check ------------------------------------------------------------------------------
 
 
-async def _check_database(path: Path, exists: bool) -> tuple[int, int, list[str]]:
-    from bot.storage.database import Database, load_migrations
+async def _check_database(settings: Settings) -> tuple[str, int, int, list[str]]:
+    """Which database, its schema version, the version this code knows, and its tables."""
+    from bot.storage.backends import database_for
+    from bot.storage.database import load_migrations
 
     known = len(load_migrations())
-    if not exists:
-        return 0, known, []
-    async with Database(path) as db:
+    db = database_for(settings.database_url, settings.database_path)
+    if db.backend == "sqlite" and not settings.database_path.exists():
+        return db.describe(), 0, known, []
+    async with db:
         version = await db.schema_version()
         tables = sorted(await db.tables())
-    return version, known, tables
+    return db.describe(), version, known, tables
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -172,22 +175,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, value in settings.describe():
         print(f"  {name:22} {value}")
     try:
-        version, known, tables = asyncio.run(_check_database(settings.database_path, settings.database_path.exists()))
+        where, version, known, tables = asyncio.run(_check_database(settings))
     except StorageError as exc:
         print(f"Database problem: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except Exception as exc:
-        print(f"Database problem: could not read {settings.database_path}: {exc}", file=sys.stderr)
+        print(f"Database problem: could not read the database: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    print(f"Database: {where}")
     if version == 0 and not tables:
-        print(f"Database: {settings.database_path} will be created at first start (schema version {known}).")
+        print(f"  empty; its tables will be created at first start (schema version {known}).")
     elif version < known:
-        print(f"Database: schema version {version}; {known - version} migration(s) will run at next start.")
+        print(f"  schema version {version}; {known - version} migration(s) will run at next start.")
     elif version > known:
         print(f"Database problem: schema version {version} is newer than this code ({known}).", file=sys.stderr)
         return EXIT_FAILURE
     else:
-        print(f"Database: schema version {version} (up to date), {len(tables)} tables.")
+        print(f"  schema version {version} (up to date), {len(tables)} tables.")
     status = _check_crisis_screen()
     if not settings.discord_token:
         print("Note: DISCORD_TOKEN is not set; `peer-circles run` needs it (`peer-circles demo` does not).")
@@ -243,9 +247,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 async def _backup(source: Path, destination: Path) -> None:
-    from bot.storage.database import Database
+    from bot.storage.database import SqliteDatabase
 
-    async with Database(source) as db:
+    async with SqliteDatabase(source) as db:
         await db.backup(destination)
 
 
@@ -254,6 +258,12 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     if isinstance(settings, int):
         return settings
     destination = Path(args.path)
+    if settings.database_url:
+        print(
+            "The database is PostgreSQL: back it up with pg_dump (see the README's Deployment section).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     if not settings.database_path.exists():
         print(f"There is no database at {settings.database_path} yet; nothing to back up.", file=sys.stderr)
         return EXIT_FAILURE
@@ -265,6 +275,52 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     asyncio.run(_backup(settings.database_path, destination))
     print(f"Backed up {settings.database_path} to {destination}.")
     return EXIT_OK
+
+
+# -- db copy ----------------------------------------------------------------------------
+
+
+async def _copy(source: Path, url: str) -> int:
+    from bot.storage.copy import copy_sqlite_to_postgres
+    from bot.storage.postgres import PostgresDatabase, safe_url
+
+    async with PostgresDatabase(url) as target:
+        copied = await copy_sqlite_to_postgres(source, target)
+    total = sum(t.rows for t in copied)
+    for table in copied:
+        print(f"  {table.name:<32} {table.rows:>8} rows")
+    print(f"Copied {total} rows in {len(copied)} tables from {source} to {safe_url(url)}; every count checked.")
+    print("Next: set DATABASE_URL to that address in .env and start the bot (keep the SQLite file as a backup).")
+    return EXIT_OK
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    from bot.config import parse_database_url
+
+    settings = _settings_or_exit()
+    if isinstance(settings, int):
+        return settings
+    source = Path(args.source) if args.source else settings.database_path
+    if not source.exists():
+        print(f"There is no SQLite database at {source} to copy.", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        url, _ = parse_database_url(args.to)
+    except ConfigError as exc:
+        print(f"--to: {exc.problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not url:
+        print(
+            "--to takes a PostgreSQL address, like postgresql://peer:secret@localhost:5432/peer_circles",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    configure_logging("WARNING")
+    try:
+        return asyncio.run(_copy(source, url))
+    except StorageError as exc:
+        print(f"Nothing was copied: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 # -- resources ----------------------------------------------------------------------------
@@ -326,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path")
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     backup.set_defaults(func=cmd_db_backup)
+    copy = db_sub.add_parser("copy", help="copy the SQLite database into an empty PostgreSQL database")
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host:5432/database")
+    copy.add_argument("--from", dest="source", metavar="PATH", help="the SQLite file (default: DATABASE_PATH)")
+    copy.set_defaults(func=cmd_db_copy)
     resources = sub.add_parser("resources", help="crisis directory tools")
     resources_sub = resources.add_subparsers(dest="resources_command", required=True)
     res_check = resources_sub.add_parser("check", help="list crisis lines not verified in the last six months")

@@ -44,6 +44,7 @@ class Settings:
     dev_guild_id: int | None
     api_base_url: str | None
     gateway_url: str | None
+    database_url: str | None = None  # postgresql://…; None: the SQLite file at database_path
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,13 +59,48 @@ class Settings:
         return [
             ("DISCORD_TOKEN", "set" if self.discord_token else "not set"),
             ("SECRET_KEY", f"set ({len(self.secret_key)} bytes)"),
-            ("DATABASE_PATH", str(self.database_path)),
+            *(
+                [("DATABASE_URL", _without_password(self.database_url))]
+                if self.database_url
+                else [("DATABASE_PATH", str(self.database_path))]
+            ),
             ("LOG_LEVEL", self.log_level),
             ("DEFAULT_TIMEZONE", self.default_timezone),
             ("DEV_GUILD_ID", str(self.dev_guild_id) if self.dev_guild_id else "not set (global commands)"),
             ("DISCORD_API_BASE_URL", self.api_base_url or f"{DEFAULT_API_BASE_URL} (default)"),
             ("DISCORD_GATEWAY_URL", self.gateway_url or "Discord's gateway (default)"),
         ]
+
+
+def parse_database_url(url: str) -> tuple[str | None, Path | None]:
+    """``DATABASE_URL``: ``sqlite:///data/peer_circles.db`` (a relative path; four slashes for an
+    absolute one) or ``postgresql://user:password@host:5432/name``. Returns the PostgreSQL URL or
+    the SQLite path."""
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        path = rest.removeprefix("/")
+        if not path:
+            raise ConfigError("DATABASE_URL", "give the file after sqlite:///, like sqlite:///data/peer_circles.db")
+        return None, Path(path).expanduser()
+    if scheme in ("postgresql", "postgres"):
+        parsed = urlparse(url)
+        if not parsed.hostname and "host=" not in (parsed.query or ""):
+            raise ConfigError(
+                "DATABASE_URL", "name the server, like postgresql://peer:secret@localhost:5432/peer_circles"
+            )
+        return "postgresql://" + rest, None
+    raise ConfigError(
+        "DATABASE_URL",
+        "use sqlite:///data/peer_circles.db or postgresql://user:password@host:5432/database",
+    )
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return url.replace(f":{parsed.password}@", ":***@", 1)
 
 
 def generate_secret_key() -> str:
@@ -130,12 +166,17 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
     if level not in LOG_LEVELS:
         raise ConfigError("LOG_LEVEL", f"'{level}' is not a log level; use one of {', '.join(LOG_LEVELS)}")
     database_path = Path(env.get("DATABASE_PATH") or DEFAULT_DATABASE_PATH).expanduser()
+    database_url = None
+    if url := (env.get("DATABASE_URL") or "").strip():
+        database_url, sqlite_path = parse_database_url(url)
+        database_path = sqlite_path or database_path
     if database_path.exists() and database_path.is_dir():
         raise ConfigError("DATABASE_PATH", f"'{database_path}' is a folder; give a file path like data/peer_circles.db")
     return Settings(
         discord_token=(env.get("DISCORD_TOKEN") or "").strip() or None,
         secret_key=parse_secret_key(env.get("SECRET_KEY")),
         database_path=database_path,
+        database_url=database_url,
         log_level=level,
         default_timezone=parse_timezone(env.get("DEFAULT_TIMEZONE") or "UTC"),
         dev_guild_id=_parse_snowflake(env.get("DEV_GUILD_ID"), "DEV_GUILD_ID"),

@@ -391,12 +391,16 @@ class Scheduler:
         return fired
 
     async def shutdown(self) -> None:
+        """Stop arming timers, let the jobs already running finish (their bookkeeping included:
+        APScheduler's own shutdown would cancel them mid-write), then stop APScheduler."""
         self._started = False
+        if self._aps is not None:
+            self._aps.pause()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
 
     def _arm(self, job: Job) -> None:
         if self._aps is None:

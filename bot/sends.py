@@ -218,7 +218,8 @@ class SendLedger:
         await self.db.execute(
             "INSERT INTO scheduled_sends (nonce, job_id, run_at, status, attempts, unsure_since, first_try_at, "
             "updated_at) VALUES (?, ?, ?, 'sending', 1, ?, ?, ?) ON CONFLICT (nonce) DO UPDATE SET "
-            "status = 'sending', attempts = attempts + 1, unsure_since = COALESCE(unsure_since, excluded.unsure_since), "
+            "status = 'sending', attempts = scheduled_sends.attempts + 1, "
+            "unsure_since = COALESCE(scheduled_sends.unsure_since, excluded.unsure_since), "
             "updated_at = excluded.updated_at",
             (nonce, run.job_id, to_iso(run.run_at), to_iso(now), to_iso(now), to_iso(now)),
         )

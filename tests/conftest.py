@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +18,9 @@ from bot.sandbox.actors import Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import walk_components
 from bot.storage.database import Database
+from bot.storage.postgres import create_schema, drop_schema
 from bot.ui.cards import card_of
+from tests.backends import NO_POSTGRES, TEST_DATABASE_URL, Place, fresh_database
 
 # Timing deadlines make property tests flaky on a loaded 2-core CI machine; speed is measured in
 # benchmarks, never in tests.
@@ -26,13 +30,28 @@ settings.load_profile("peer-circles")
 SPEC_PATH = Path(__file__).parent / "discord_api_spec" / "openapi.json"
 
 
+def pytest_report_header() -> str:
+    return f"PostgreSQL: {TEST_DATABASE_URL.rsplit('@', 1)[-1]}" if TEST_DATABASE_URL else NO_POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "test.db")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
+async def place(backend: str, tmp_path: Path) -> AsyncIterator[Place]:
+    """A database location on the backend that a test can open, close and open again."""
+    where = Place(backend, tmp_path)
+    yield where
+    await where.cleanup()
+
+
+@pytest.fixture
+async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    async with fresh_database(backend, tmp_path) as database:
+        await database.migrate()
+        yield database
 
 
 PRESSABLE = {2, 3, 5, 6, 7, 8}  # buttons and selects: what sends an interaction
@@ -72,10 +91,24 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def timed(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
+async def bot_database_url() -> AsyncIterator[str | None]:
+    """Where the end-to-end bot keeps its data: a SQLite file, or with E2E_ON_POSTGRES=1 (and
+    TEST_DATABASE_URL) a PostgreSQL schema of its own, to run every flow on that backend."""
+    if not (TEST_DATABASE_URL and os.environ.get("E2E_ON_POSTGRES")):
+        yield None
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield await create_schema(TEST_DATABASE_URL, schema)
+    await drop_schema(TEST_DATABASE_URL, schema)
+
+
+@pytest.fixture
+async def timed(
+    sandbox: Sandbox, tmp_path: Path, clock: FakeClock, bot_database_url: str | None
+) -> AsyncIterator[BotHarness]:
     """The bot on the test clock and without real timers: scheduled jobs run when a test moves the
     clock on. Built exactly as production builds it (``bot.client``'s setup_hook)."""
-    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False)
+    runner = BotHarness(sandbox, tmp_path / "bot.db", clock=clock, use_timers=False, database_url=bot_database_url)
     yield runner
     await runner.stop()
 
@@ -88,8 +121,8 @@ async def timed_bot(timed: BotHarness) -> PeerCirclesBot:
 
 
 @pytest.fixture
-async def harness(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[BotHarness]:
-    runner = BotHarness(sandbox, tmp_path / "bot.db")
+async def harness(sandbox: Sandbox, tmp_path: Path, bot_database_url: str | None) -> AsyncIterator[BotHarness]:
+    runner = BotHarness(sandbox, tmp_path / "bot.db", database_url=bot_database_url)
     yield runner
     await runner.stop()
 

@@ -31,7 +31,7 @@ from bot.services.checkins.service import CheckinService
 from bot.services.member_time import MemberTimeService
 from bot.storage.checkins import CheckinRepository, CheckinSettings, NoteCipher, PulseEntry, Reminder
 from bot.storage.circles import Circle, CircleRepository
-from bot.storage.database import Database
+from bot.storage.database import Database, SqliteDatabase
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.member_settings import MemberSettingsRepository
 
@@ -147,6 +147,9 @@ async def test_the_same_tap_twice_stores_one_check_in(world: World) -> None:
 
 def count_statements(db: Database) -> list[int]:
     """Count the statements sent to the connection's thread from now on (one hop each)."""
+    if db.backend != "sqlite":
+        pytest.skip("counts hops to aiosqlite's thread (SQLite's round trips)")
+    assert isinstance(db, SqliteDatabase)
     trips = [0]
     conn: Any = db.conn
     original = conn._execute

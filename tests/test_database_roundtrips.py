@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from bot.storage.database import Database
+from bot.storage.database import SqliteDatabase
 
 
 @pytest.fixture
-async def tdb(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(tmp_path / "t.db")
+async def tdb(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    db = SqliteDatabase(tmp_path / "t.db")
     await db.open()
     await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, key TEXT UNIQUE, n INTEGER NOT NULL)")
     yield db
     await db.close()
 
 
-def count_trips(db: Database) -> list[int]:
+def count_trips(db: SqliteDatabase) -> list[int]:
     """Count the calls queued onto the connection's thread from now on."""
     trips = [0]
     conn: Any = db.conn
@@ -36,7 +36,7 @@ def count_trips(db: Database) -> list[int]:
     return trips
 
 
-async def test_each_statement_is_one_round_trip(tdb: Database) -> None:
+async def test_each_statement_is_one_round_trip(tdb: SqliteDatabase) -> None:
     trips = count_trips(tdb)
     assert await tdb.insert("INSERT INTO t (key, n) VALUES ('a', 1)") == 1
     assert trips[0] == 1
@@ -49,7 +49,7 @@ async def test_each_statement_is_one_round_trip(tdb: Database) -> None:
     assert trips[0] == 4
 
 
-async def test_insert_returning_is_committed_and_a_conflict_returns_nothing(tdb: Database) -> None:
+async def test_insert_returning_is_committed_and_a_conflict_returns_nothing(tdb: SqliteDatabase) -> None:
     sql = "INSERT INTO t (key, n) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING id, n"
     row = await tdb.fetchone(sql, ("k", 5))
     assert row is not None and row["n"] == 5
@@ -62,7 +62,7 @@ async def test_insert_returning_is_committed_and_a_conflict_returns_nothing(tdb:
         other.close()
 
 
-async def test_rowcount_lastrowid_and_errors_are_as_before(tdb: Database) -> None:
+async def test_rowcount_lastrowid_and_errors_are_as_before(tdb: SqliteDatabase) -> None:
     first = await tdb.insert("INSERT INTO t (key, n) VALUES ('a', 1)")
     second = await tdb.insert("INSERT INTO t (key, n) VALUES ('b', 1)")
     assert second == first + 1
@@ -79,7 +79,7 @@ async def test_rowcount_lastrowid_and_errors_are_as_before(tdb: Database) -> Non
         assert len(await tx.fetchall("SELECT * FROM t WHERE n = 9")) == 2
 
 
-async def test_a_transaction_never_picks_up_another_coroutines_statement(tdb: Database) -> None:
+async def test_a_transaction_never_picks_up_another_coroutines_statement(tdb: SqliteDatabase) -> None:
     inside = asyncio.Event()
     release = asyncio.Event()
 
@@ -102,7 +102,7 @@ async def test_a_transaction_never_picks_up_another_coroutines_statement(tdb: Da
     assert [r["key"] for r in await tdb.fetchall("SELECT key FROM t")] == ["outside"]
 
 
-async def test_statements_queued_just_before_a_transaction_run_before_it_not_inside(tdb: Database) -> None:
+async def test_statements_queued_just_before_a_transaction_run_before_it_not_inside(tdb: SqliteDatabase) -> None:
     async def failing_transaction() -> None:
         with pytest.raises(RuntimeError):
             async with tdb.transaction() as tx:
@@ -117,12 +117,12 @@ async def test_statements_queued_just_before_a_transaction_run_before_it_not_ins
     assert keys == [f"b{i}" for i in range(5)] + [f"a{i}" for i in range(5)], "none rolled back, in the order issued"
 
 
-def raw_files(db: Database) -> dict[str, bytes]:
+def raw_files(db: SqliteDatabase) -> dict[str, bytes]:
     paths = (db.path, Path(f"{db.path}-wal"), Path(f"{db.path}-shm"))
     return {p.name: p.read_bytes() for p in paths if p.exists()}
 
 
-async def test_deleted_rows_leave_no_bytes_behind_after_the_checkpoint(tdb: Database) -> None:
+async def test_deleted_rows_leave_no_bytes_behind_after_the_checkpoint(tdb: SqliteDatabase) -> None:
     row = await tdb.fetchone("PRAGMA secure_delete")
     assert row is not None and row[0] == 1
     await tdb.execute("INSERT INTO t (key, n) VALUES ('keep-1', 1)")
@@ -137,7 +137,7 @@ async def test_deleted_rows_leave_no_bytes_behind_after_the_checkpoint(tdb: Data
     assert [r["key"] for r in await tdb.fetchall("SELECT key FROM t ORDER BY id")] == ["keep-1", "keep-2"]
 
 
-async def test_the_checkpoint_waits_for_a_transaction_like_any_sequence(tdb: Database) -> None:
+async def test_the_checkpoint_waits_for_a_transaction_like_any_sequence(tdb: SqliteDatabase) -> None:
     inside = asyncio.Event()
     release = asyncio.Event()
 
@@ -159,7 +159,7 @@ async def test_the_checkpoint_waits_for_a_transaction_like_any_sequence(tdb: Dat
 
 
 async def test_a_checkpoint_blocked_by_another_reader_is_logged_not_raised(
-    tdb: Database, caplog: pytest.LogCaptureFixture
+    tdb: SqliteDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     await tdb.execute("INSERT INTO t (key, n) VALUES ('a', 1)")
     await tdb.execute("PRAGMA busy_timeout = 0")  # don't wait the usual 5 s for the reader below

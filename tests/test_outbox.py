@@ -29,7 +29,7 @@ from bot.services.outbox import (
     row_context,
 )
 from bot.services.support.models import member_context
-from bot.storage.database import Database
+from bot.storage.database import Database, SqliteDatabase
 from bot.storage.support import Conversation, OutboxRow, SupportRepository
 
 KEY = b"k" * 32
@@ -303,7 +303,7 @@ def test_any_pattern_of_faults_and_a_restart_delivers_exactly_once_in_order(
     streams: list[str], faults: list[str], restart_after: int
 ) -> None:
     async def scenario() -> None:
-        db = Database(Path(":memory:"))
+        db = SqliteDatabase(Path(":memory:"))
         await db.open()
         await db.migrate()
         try:

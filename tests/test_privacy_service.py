@@ -17,6 +17,7 @@ from bot.services.privacy_service import NOTHING_YET, WHO_CAN_SEE, PrivacyServic
 from bot.storage.circles import CircleRepository
 from bot.storage.database import Database
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
+from bot.storage.postgres import postgres_ddl
 
 NOW = utc(2026, 1, 5, 12, 0)
 GUILD, OTHER_GUILD = 111, 222
@@ -34,10 +35,11 @@ class NotesSource:
         self.db = db
 
     async def create(self) -> None:
-        await self.db.execute(
-            "CREATE TABLE test_notes (id INTEGER PRIMARY KEY, guild_id INTEGER, user_id INTEGER, "
+        ddl = (
+            "CREATE TABLE test_notes (id INTEGER PRIMARY KEY AUTOINCREMENT, guild_id INTEGER, user_id INTEGER, "
             "tag_user_hash BLOB, body TEXT, created_at TEXT)"
         )
+        await self.db.execute(postgres_ddl(ddl) if self.db.backend == "postgresql" else ddl)
 
     async def add(self, guild_id: int, user_id: int, body: str, when: datetime) -> None:
         await self.db.execute(
@@ -72,7 +74,7 @@ class NotesSource:
 
     async def count(self, guild_id: int | None = None) -> int:
         row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM test_notes WHERE ? IS NULL OR guild_id = ?", (guild_id, guild_id)
+            "SELECT COUNT(*) AS n FROM test_notes WHERE CAST(? AS BIGINT) IS NULL OR guild_id = ?", (guild_id, guild_id)
         )
         assert row is not None
         return int(row["n"])

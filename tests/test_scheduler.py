@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.clock import FakeClock, SystemClock, utc
 from bot.scheduler import Job, JobRepository, Scheduler
 from bot.storage.database import Database
+from tests.backends import Place
 
 START = utc(2026, 3, 1, 9, 0)
 
@@ -25,13 +25,6 @@ class Recorder:
         self.event.set()
 
 
-async def open_db(path: Path) -> Database:
-    db = Database(path)
-    await db.open()
-    await db.migrate()
-    return db
-
-
 def make(db: Database, clock: FakeClock, recorder: Recorder, *, timers: bool = False) -> Scheduler:
     scheduler = Scheduler(JobRepository(db), clock, use_timers=timers)
     scheduler.register("remind", recorder)
@@ -44,9 +37,9 @@ async def status(db: Database, job_id: str) -> str:
     return str(row["status"])
 
 
-async def test_job_is_rebuilt_after_a_restart_and_fires_once(tmp_path: Path) -> None:
+async def test_job_is_rebuilt_after_a_restart_and_fires_once(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     first = Recorder()
     scheduler = make(db, clock, first)
     await scheduler.start()
@@ -54,7 +47,7 @@ async def test_job_is_rebuilt_after_a_restart_and_fires_once(tmp_path: Path) -> 
     await scheduler.shutdown()
     await db.close()  # the process stops
 
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     second = Recorder()
     scheduler = make(db, clock, second)
     report = await scheduler.start()
@@ -70,9 +63,9 @@ async def test_job_is_rebuilt_after_a_restart_and_fires_once(tmp_path: Path) -> 
     await db.close()
 
 
-async def test_job_due_while_down_fires_late_within_grace(tmp_path: Path) -> None:
+async def test_job_due_while_down_fires_late_within_grace(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     recorder = Recorder()
     scheduler = make(db, clock, recorder)
     job_id = await scheduler.schedule("remind", START + timedelta(minutes=5), grace=timedelta(minutes=10))
@@ -85,9 +78,9 @@ async def test_job_due_while_down_fires_late_within_grace(tmp_path: Path) -> Non
     await db.close()
 
 
-async def test_job_due_while_down_past_grace_is_recorded_as_missed(tmp_path: Path) -> None:
+async def test_job_due_while_down_past_grace_is_recorded_as_missed(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     recorder = Recorder()
     scheduler = make(db, clock, recorder)
     job_id = await scheduler.schedule("remind", START + timedelta(minutes=5), grace=timedelta(minutes=10))
@@ -102,9 +95,9 @@ async def test_job_due_while_down_past_grace_is_recorded_as_missed(tmp_path: Pat
     await db.close()
 
 
-async def test_a_job_cut_off_mid_run_runs_again_at_start_within_its_window(tmp_path: Path) -> None:
+async def test_a_job_cut_off_mid_run_runs_again_at_start_within_its_window(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     scheduler = make(db, clock, Recorder())
     job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
     assert await scheduler.jobs.claim(job_id)  # the process died after claiming it
@@ -117,9 +110,9 @@ async def test_a_job_cut_off_mid_run_runs_again_at_start_within_its_window(tmp_p
     await db.close()
 
 
-async def test_a_job_cut_off_mid_run_past_its_window_is_recorded_not_rerun(tmp_path: Path) -> None:
+async def test_a_job_cut_off_mid_run_past_its_window_is_recorded_not_rerun(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     scheduler = make(db, clock, Recorder())
     job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
     assert await scheduler.jobs.claim(job_id)
@@ -132,9 +125,9 @@ async def test_a_job_cut_off_mid_run_past_its_window_is_recorded_not_rerun(tmp_p
     await db.close()
 
 
-async def test_cancel_and_reschedule(tmp_path: Path) -> None:
+async def test_cancel_and_reschedule(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     recorder = Recorder()
     scheduler = make(db, clock, recorder)
     await scheduler.start()
@@ -153,9 +146,9 @@ async def test_cancel_and_reschedule(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_a_failing_handler_is_recorded_and_not_retried(tmp_path: Path) -> None:
+async def test_a_failing_handler_is_recorded_and_not_retried(place: Place) -> None:
     clock = FakeClock(START)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     scheduler = Scheduler(JobRepository(db), clock, use_timers=False)
 
     async def broken(job: Job) -> None:
@@ -168,8 +161,8 @@ async def test_a_failing_handler_is_recorded_and_not_retried(tmp_path: Path) -> 
     await db.close()
 
 
-async def test_unknown_kind_and_naive_times_are_refused(tmp_path: Path) -> None:
-    db = await open_db(tmp_path / "s.db")
+async def test_unknown_kind_and_naive_times_are_refused(place: Place) -> None:
+    db = await place.open()
     scheduler = make(db, FakeClock(START), Recorder())
     with pytest.raises(ValueError, match="No handler"):
         await scheduler.schedule("nope", START)
@@ -178,9 +171,9 @@ async def test_unknown_kind_and_naive_times_are_refused(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_real_timers_fire_through_apscheduler(tmp_path: Path) -> None:
+async def test_real_timers_fire_through_apscheduler(place: Place) -> None:
     """With the system clock, APScheduler's timer fires the job; the test awaits the handler."""
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     recorder = Recorder()
     scheduler = Scheduler(JobRepository(db), SystemClock(), use_timers=True)
     scheduler.register("remind", recorder)
@@ -193,12 +186,12 @@ async def test_real_timers_fire_through_apscheduler(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_timers_are_armed_only_within_the_horizon_and_refilled(tmp_path: Path) -> None:
+async def test_timers_are_armed_only_within_the_horizon_and_refilled(place: Place) -> None:
     from bot.scheduler import ARM_HORIZON
 
     now = SystemClock().now()  # APScheduler's timers run on real time
     clock = FakeClock(now)
-    db = await open_db(tmp_path / "s.db")
+    db = await place.open()
     recorder = Recorder()
     scheduler = Scheduler(JobRepository(db), clock, use_timers=True)
     scheduler.register("remind", recorder)

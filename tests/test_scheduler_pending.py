@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -25,12 +23,8 @@ class Recorder:
 
 
 @pytest.fixture
-async def sdb(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(tmp_path / "s.db")
-    await db.open()
-    await db.migrate()
-    yield db
-    await db.close()
+def sdb(db: Database) -> Database:
+    return db
 
 
 async def test_pending_ids_by_prefix_and_kind(sdb: Database) -> None:

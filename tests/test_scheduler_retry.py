@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -29,6 +27,7 @@ from bot.sends import (
     occurrence_nonce,
 )
 from bot.storage.database import Database
+from tests.backends import Place
 
 START = utc(2026, 3, 1, 9, 0)
 GRACE = timedelta(hours=1)
@@ -97,13 +96,6 @@ def sender(discord: FakeDiscord, keys: tuple[str, ...] = ("reminder",)) -> JobHa
     return handler
 
 
-async def open_db(path: Path) -> Database:
-    db = Database(path)
-    await db.open()
-    await db.migrate()
-    return db
-
-
 def make(db: Database, clock: FakeClock, handler: JobHandler, *, kind: str = "remind") -> Scheduler:
     scheduler = Scheduler(JobRepository(db), clock, use_timers=False, rng=random.Random(3))
     scheduler.register(kind, handler)
@@ -134,10 +126,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def sdb(tmp_path: Path) -> AsyncIterator[Database]:
-    db = await open_db(tmp_path / "s.db")
-    yield db
-    await db.close()
+def sdb(db: Database) -> Database:
+    return db
 
 
 # -- nonces -----------------------------------------------------------------------------------
@@ -401,11 +391,11 @@ async def test_rescheduling_a_retrying_job_starts_it_afresh(sdb: Database, clock
     assert job is not None and (job.attempts, job.retry_at) == (0, None)
 
 
-async def test_retries_are_armed_on_real_timers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_retries_are_armed_on_real_timers(place: Place, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.scheduler as scheduler_module
 
     monkeypatch.setattr(scheduler_module, "RETRY_BASE", timedelta(milliseconds=100))
-    db = await open_db(tmp_path / "t.db")
+    db = await place.open()
     clock = SystemClock()
     done = asyncio.Event()
     tries: list[int] = []

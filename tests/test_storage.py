@@ -10,7 +10,16 @@ import pytest
 
 from bot.errors import MigrationError, StorageError
 from bot.privacy import PersonalDataRegistry, uncovered_tables
-from bot.storage.database import MAX_INTEGER, Database, Migration, load_migrations, split_statements, typed_id
+from bot.storage.database import (
+    MAX_INTEGER,
+    Database,
+    Migration,
+    SqliteDatabase,
+    load_migrations,
+    split_statements,
+    typed_id,
+)
+from tests.backends import settings_for
 
 
 def schema_of(path: Path) -> list[tuple[str, str]]:
@@ -23,7 +32,7 @@ def schema_of(path: Path) -> list[tuple[str, str]]:
 async def test_migrations_are_numbered_and_apply_to_an_empty_database(tmp_path: Path) -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
-    async with Database(tmp_path / "fresh.db") as db:
+    async with SqliteDatabase(tmp_path / "fresh.db") as db:
         applied = await db.migrate()
         assert applied == [m.version for m in migrations]
         assert await db.schema_version() == len(migrations)
@@ -37,17 +46,17 @@ async def test_migrations_are_numbered_and_apply_to_an_empty_database(tmp_path: 
 async def test_migrations_apply_to_a_copy_at_every_earlier_version(tmp_path: Path) -> None:
     migrations = load_migrations()
     reference = tmp_path / "reference.db"
-    async with Database(reference) as db:
+    async with SqliteDatabase(reference) as db:
         await db.migrate()
     expected = schema_of(reference)
     for version in range(len(migrations)):
         older = tmp_path / f"at-{version}.db"
-        async with Database(older) as db:
+        async with SqliteDatabase(older) as db:
             await db.migrate(target=version)
             assert await db.schema_version() == version
         copy = tmp_path / f"copy-{version}.db"
         shutil.copy(older, copy)
-        async with Database(copy) as db:
+        async with SqliteDatabase(copy) as db:
             applied = await db.migrate()
             assert applied == [m.version for m in migrations if m.version > version]
         assert schema_of(copy) == expected, f"upgrading from version {version} differs from a fresh database"
@@ -56,12 +65,12 @@ async def test_migrations_apply_to_a_copy_at_every_earlier_version(tmp_path: Pat
 async def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     good = load_migrations()
     path = tmp_path / "db.db"
-    async with Database(path) as db:
+    async with SqliteDatabase(path) as db:
         await db.migrate(good[:1])
         await db.execute("INSERT INTO bot_state (key, value) VALUES ('kept', 'yes')")
     before = schema_of(path)
     broken = [*good, Migration(len(good) + 1, "broken", "CREATE TABLE half (x INTEGER);\nTHIS IS NOT SQL;")]
-    async with Database(path) as db:
+    async with SqliteDatabase(path) as db:
         with pytest.raises(MigrationError) as info:
             await db.migrate(broken)
         assert "was left as it was" in str(info.value)
@@ -72,7 +81,7 @@ async def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path)
 
 
 async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.db") as db:
+    async with SqliteDatabase(tmp_path / "db.db") as db:
         await db.migrate()
         await db.execute("INSERT INTO schema_version VALUES (999, 'future', 'x')")
         with pytest.raises(StorageError, match="newer than this code"):
@@ -99,11 +108,15 @@ async def test_transaction_rolls_back_on_error(db: Database) -> None:
     assert await db.fetchone("SELECT * FROM bot_state WHERE key = 'a'") is None
 
 
-async def test_backup_copies_a_live_database(db: Database, tmp_path: Path) -> None:
+async def test_backup_copies_a_live_database(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "live.db")
+    await db.open()
+    await db.migrate()
     await db.execute("INSERT INTO bot_state (key, value) VALUES ('backed', 'up')")
     await db.backup(tmp_path / "backup.db")
     with sqlite3.connect(tmp_path / "backup.db") as conn:
         assert conn.execute("SELECT value FROM bot_state WHERE key = 'backed'").fetchone() == ("up",)
+    await db.close()
 
 
 class FakeSource:
@@ -133,7 +146,7 @@ async def test_every_table_with_a_person_column_is_covered_by_the_registry(db: D
     from bot.config import load_settings
     from bot.sandbox.harness import TEST_SECRET_KEY
 
-    settings = load_settings({"SECRET_KEY": TEST_SECRET_KEY, "DATABASE_PATH": str(db.path)})
+    settings = load_settings(settings_for(db, SECRET_KEY=TEST_SECRET_KEY))
     services = await build_services(settings, use_timers=False)
     try:
         assert uncovered_tables(await services.db.tables(), services.privacy) == []
@@ -142,8 +155,8 @@ async def test_every_table_with_a_person_column_is_covered_by_the_registry(db: D
 
 
 async def test_the_coverage_check_fails_for_an_unregistered_table(db: Database) -> None:
-    await db.execute("CREATE TABLE notes (guild_id INTEGER, user_id INTEGER, body TEXT)")
-    await db.execute("CREATE TABLE mood (guild_id INTEGER, member_user_hash BLOB)")
+    await db.execute("CREATE TABLE notes (guild_id BIGINT, user_id BIGINT, body TEXT)")
+    await db.execute("CREATE TABLE mood (guild_id BIGINT, member_user_hash TEXT)")
     registry = PersonalDataRegistry()
     assert {"mood", "notes", "circle_members"} <= set(uncovered_tables(await db.tables(), registry))
     registry.register(FakeSource())

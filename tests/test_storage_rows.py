@@ -211,6 +211,14 @@ def test_every_dataclass_in_storage_has_a_round_trip_case() -> None:
     assert mapped == {case.cls for case in CASES}
 
 
+@pytest.fixture
+def backend() -> str:
+    """These round trips switch SQLite's checks off (PRAGMA ignore_check_constraints) to store any
+    value a dataclass can hold; PostgreSQL can't, so they run on SQLite. The repositories' reads on
+    PostgreSQL are covered by the service suites, which run on both."""
+    return "sqlite"
+
+
 async def filler_columns(db: Database, table: str, given: dict[str, Any]) -> dict[str, Any]:
     """A value for each NOT NULL column without a default that the instance doesn't set."""
     filler = {"INTEGER": 0, "TEXT": "", "BLOB": b""}
@@ -357,7 +365,7 @@ WHITELISTS = {
 
 @pytest.mark.parametrize("table", WHITELISTS)
 async def test_every_whitelisted_column_is_a_column_of_its_table(db: Database, table: str) -> None:
-    columns = {r["name"] for r in await db.fetchall(f"PRAGMA table_info({table})")}
+    columns = set((await db.tables())[table])
     for allowed in WHITELISTS[table]:
         assert set(allowed) <= columns, set(allowed) - columns
         assert "id" not in allowed

@@ -31,9 +31,11 @@ class BotHarness:
         use_timers: bool = True,
         secret_key: str = TEST_SECRET_KEY,
         default_timezone: str = "UTC",
+        database_url: str | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.database_path = database_path
+        self.database_url = database_url  # postgresql://…: the bot runs on PostgreSQL instead
         self.clock = clock
         self.use_timers = use_timers
         self.secret_key = secret_key
@@ -47,6 +49,7 @@ class BotHarness:
             discord_token=self.sandbox.server.bot_token,
             secret_key=base64.b64decode(self.secret_key),
             database_path=self.database_path,
+            database_url=self.database_url,
             log_level="INFO",
             default_timezone=self.default_timezone,
             dev_guild_id=None,

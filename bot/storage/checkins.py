@@ -296,7 +296,7 @@ class CheckinRepository:
     async def tap_context(self, guild_id: int, circle_id: int, user_id: int) -> TapContext:
         """What recording a tap needs besides the circle, in one statement."""
         row = await self.db.fetchone(
-            f"SELECT {_TAP_COLUMNS} FROM (SELECT :guild AS guild_id, :circle AS id) k {_TAP_JOINS}",
+            f"SELECT {_TAP_COLUMNS} FROM (SELECT CAST(:guild AS BIGINT) AS guild_id, CAST(:circle AS BIGINT) AS id) k {_TAP_JOINS}",
             {"guild": guild_id, "circle": circle_id, "user": user_id},
         )
         assert row is not None  # one row from the one-row subquery

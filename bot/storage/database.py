@@ -1,4 +1,13 @@
-"""The SQLite database: one aiosqlite connection, WAL, foreign keys, numbered migrations.
+"""The database: what every repository talks to, and its SQLite implementation.
+
+:class:`Database` is the interface (single statements, transactions, migrations) with two
+implementations: :class:`SqliteDatabase` here, the embedded default, and
+:class:`bot.storage.postgres.PostgresDatabase` for a server shared by several processes.
+:func:`bot.storage.backends.open_database` picks one from ``DATABASE_URL``. Repositories write
+portable SQL (the subset both run) with ``?`` or ``:name`` placeholders; migrations are one source,
+written for SQLite, that PostgreSQL runs through :func:`bot.storage.postgres.postgres_ddl`.
+
+SQLite: one aiosqlite connection, WAL, foreign keys, numbered migrations.
 
 All statements go through one lock, so a transaction opened by one coroutine never picks up a
 statement from another. SQLite has a single writer anyway; one connection is its fastest shape.
@@ -11,15 +20,16 @@ right after they delete personal data, so older copies of the changed pages don'
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import aiosqlite
 
@@ -29,7 +39,16 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER: a larger Python int raises OverflowError in a query
-Row = sqlite3.Row
+
+
+class Row(Protocol):
+    """A result row: ``sqlite3.Row`` or ``asyncpg.Record``, read by column name or position."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
@@ -125,9 +144,82 @@ async def _run(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> 
     return result
 
 
-class Transaction:
+class Transaction(abc.ABC):
     """Statements inside ``async with db.transaction() as tx``."""
 
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    @abc.abstractmethod
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT into a table with an ``id`` column; the new row's id."""
+
+    @abc.abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+    @abc.abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    @abc.abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+
+class Database(abc.ABC):
+    """What repositories use. Single statements run on their own (autocommit); a sequence that
+    must be atomic runs in ``async with db.transaction() as tx``."""
+
+    backend: str  # "sqlite" or "postgresql"
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the data lives, for ``peer-circles check`` and the log (never a password)."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """``async with db.transaction() as tx``: statements on ``tx`` commit together or not at all."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int: ...
+
+    @abc.abstractmethod
+    async def insert(self, sql: str, params: Params = ()) -> int: ...
+
+    @abc.abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    @abc.abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    @abc.abstractmethod
+    async def checkpoint_after_delete(self) -> None:
+        """Leave no copy of just-deleted data behind where the backend can. Call it right after a deletion."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    async def migrate(self, migrations: list[Migration] | None = None, target: int | None = None) -> list[int]: ...
+
+    @abc.abstractmethod
+    async def tables(self) -> dict[str, list[str]]:
+        """Every table of ours and its columns (for the personal-data coverage check)."""
+
+
+class SqliteTransaction(Transaction):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
@@ -147,7 +239,9 @@ class Transaction:
         return await _run(self._conn, _sql_fetchall, sql, params)
 
 
-class Database:
+class SqliteDatabase(Database):
+    backend = "sqlite"
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
@@ -191,12 +285,8 @@ class Database:
                 await self._conn.close()
                 self._conn = None
 
-    async def __aenter__(self) -> Database:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    def describe(self) -> str:
+        return f"SQLite file {self.path}"
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:
@@ -218,7 +308,7 @@ class Database:
             conn = self.conn
             await conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Transaction(conn)
+                yield SqliteTransaction(conn)
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise

@@ -26,8 +26,8 @@ class GuildLifecycleRepository:
         async with self.db.transaction() as tx:
             row = await tx.fetchone("SELECT removed_at FROM guilds WHERE guild_id = ?", (guild_id,))
             if row is None:
-                await tx.execute(
-                    "INSERT INTO guilds (guild_id, joined_at, timezone) VALUES (?, ?, ?)",
+                await tx.execute(  # a setting saved at the same moment may have added it (ensure())
+                    "INSERT INTO guilds (guild_id, joined_at, timezone) VALUES (?, ?, ?) ON CONFLICT (guild_id) DO NOTHING",
                     (guild_id, to_iso(when), self.default_timezone),
                 )
                 return False
@@ -46,7 +46,7 @@ class GuildLifecycleRepository:
             back = sorted(g for g in guild_ids if g in known and known[g] is not None)
             if new:
                 await tx.executemany(
-                    "INSERT INTO guilds (guild_id, joined_at, timezone) VALUES (?, ?, ?)",
+                    "INSERT INTO guilds (guild_id, joined_at, timezone) VALUES (?, ?, ?) ON CONFLICT (guild_id) DO NOTHING",
                     [(g, to_iso(when), self.default_timezone) for g in new],
                 )
             if back:

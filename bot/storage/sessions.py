@@ -205,6 +205,10 @@ def _value(value: Any) -> Any:
     return to_iso(value) if isinstance(value, datetime) else value
 
 
+# The next place in an occurrence's line (the parameter is the occurrence id).
+_NEXT_IN_LINE = "(SELECT COALESCE(MAX(q.queued), 0) + 1 FROM session_rsvps q WHERE q.occurrence_id = ?)"
+
+
 class SessionRepository:
     name = "sessions"
     tables: tuple[str, ...] = (
@@ -288,7 +292,7 @@ class SessionRepository:
             "INSERT INTO session_exceptions (series_id, original_date, skip, new_date, new_time, duration_minutes, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series_id, original_date) DO UPDATE SET "
             "skip = excluded.skip, new_date = excluded.new_date, new_time = excluded.new_time, "
-            "duration_minutes = excluded.duration_minutes, note = COALESCE(excluded.note, note)",
+            "duration_minutes = excluded.duration_minutes, note = COALESCE(excluded.note, session_exceptions.note)",
             (
                 series_id,
                 change.original_date.isoformat(),
@@ -401,13 +405,14 @@ class SessionRepository:
         if status is not None:
             sql += " AND status = ?"
             params.append(status)
-        rows = await self.db.fetchall(sql + " ORDER BY created_at, rowid", params)
+        rows = await self.db.fetchall(sql + " ORDER BY created_at, queued", params)
         return [Rsvp.from_row(r) for r in rows]
 
     async def count_rsvps(self, occurrence_id: int) -> tuple[int, int]:
         """(going, waitlisted)."""
         row = await self.db.fetchone(
-            "SELECT SUM(status = 'going') AS going, SUM(status = 'waitlist') AS waiting "
+            "SELECT SUM(CASE WHEN status = 'going' THEN 1 ELSE 0 END) AS going, "
+            "SUM(CASE WHEN status = 'waitlist' THEN 1 ELSE 0 END) AS waiting "
             "FROM session_rsvps WHERE occurrence_id = ?",
             (occurrence_id,),
         )
@@ -425,12 +430,13 @@ class SessionRepository:
         keep_place: bool = True,
     ) -> None:
         """Insert or update; ``created_at`` (the place in the waitlist) is kept unless ``keep_place`` is off."""
-        created = "session_rsvps.created_at" if keep_place else "excluded.created_at"
+        place = "session_rsvps" if keep_place else "excluded"
         await self.db.execute(
             "INSERT INTO session_rsvps (occurrence_id, guild_id, circle_id, user_id, status, via_button, "
-            "via_interested, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (occurrence_id, user_id) "
+            f"via_interested, created_at, queued) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_IN_LINE}) "
+            "ON CONFLICT (occurrence_id, user_id) "
             f"DO UPDATE SET status = excluded.status, via_button = excluded.via_button, "
-            f"via_interested = excluded.via_interested, created_at = {created}",
+            f"via_interested = excluded.via_interested, created_at = {place}.created_at, queued = {place}.queued",
             (
                 occurrence.id,
                 occurrence.guild_id,
@@ -440,6 +446,7 @@ class SessionRepository:
                 int(via_button),
                 int(via_interested),
                 to_iso(now),
+                occurrence.id,
             ),
         )
 
@@ -463,9 +470,10 @@ class SessionRepository:
             status = "waitlist" if capacity is not None and going >= capacity else "going"
             await tx.execute(
                 "INSERT INTO session_rsvps (occurrence_id, guild_id, circle_id, user_id, status, via_button, "
-                "via_interested, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (occurrence_id, user_id) "
+                f"via_interested, created_at, queued) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_IN_LINE}) "
+                "ON CONFLICT (occurrence_id, user_id) "
                 "DO UPDATE SET status = excluded.status, via_button = excluded.via_button, "
-                "via_interested = excluded.via_interested, created_at = excluded.created_at",
+                "via_interested = excluded.via_interested, created_at = excluded.created_at, queued = excluded.queued",
                 (
                     occurrence.id,
                     occurrence.guild_id,
@@ -475,6 +483,7 @@ class SessionRepository:
                     int(via_button),
                     int(via_interested),
                     to_iso(now),
+                    occurrence.id,
                 ),
             )
         return status
@@ -489,7 +498,7 @@ class SessionRepository:
                 return None
             first = await tx.fetchone(
                 "SELECT user_id FROM session_rsvps WHERE occurrence_id = ? AND status = 'waitlist' "
-                "ORDER BY created_at, rowid LIMIT 1",
+                "ORDER BY created_at, queued LIMIT 1",
                 (occurrence_id,),
             )
             if first is None:
@@ -708,11 +717,12 @@ class SessionRepository:
                 (to_iso(now - FEEDBACK_WINDOW),),
             )
             # Anonymous feedback follows the circle's retention.
-            total += await tx.execute(
-                "DELETE FROM session_feedback WHERE occurrence_id IN (SELECT o.id FROM session_occurrences o "
-                "JOIN circles c ON c.id = o.circle_id WHERE julianday(o.starts_at) < julianday(?) - c.retention_days)",
-                (to_iso(now),),
-            )
+            for circle in await tx.fetchall("SELECT id, retention_days FROM circles"):
+                total += await tx.execute(
+                    "DELETE FROM session_feedback WHERE occurrence_id IN (SELECT id FROM session_occurrences "
+                    "WHERE circle_id = ? AND starts_at < ?)",
+                    (circle["id"], to_iso(now - timedelta(days=int(circle["retention_days"])))),
+                )
         return total
 
     async def delete_guild(self, guild_id: int) -> int:

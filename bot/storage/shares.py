@@ -7,6 +7,7 @@ and, only while a feature needs it, an encrypted id (``author_user_enc``).
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,7 +110,7 @@ _RECENT = (
     "AND x.created_at >= :since AND x.status NOT IN ('draft', 'rejected')"
 )
 _POSTING_COLUMNS = (
-    "(SELECT IFNULL(m.until, '') FROM share_mutes m WHERE m.circle_id = k.id AND m.member_user_hash = :hash) "
+    "(SELECT COALESCE(m.until, '') FROM share_mutes m WHERE m.circle_id = k.id AND m.member_user_hash = :hash) "
     f"AS post_mute, (SELECT COUNT(*) {_RECENT}) AS post_recent, (SELECT MIN(x.created_at) {_RECENT}) AS post_oldest"
 )
 
@@ -200,7 +201,7 @@ class ShareRepository:
     ) -> PostingState:
         """The member's mute and their shares in the circle since ``since``, in one statement."""
         row = await self.db.fetchone(
-            f"SELECT {_POSTING_COLUMNS} FROM (SELECT :guild AS guild_id, :circle AS id) k",
+            f"SELECT {_POSTING_COLUMNS} FROM (SELECT CAST(:guild AS BIGINT) AS guild_id, CAST(:circle AS BIGINT) AS id) k",
             {"guild": guild_id, "circle": circle_id, "hash": author_hash, "since": to_iso(since)},
         )
         assert row is not None  # one row from the one-row subquery
@@ -383,10 +384,14 @@ class ShareRepository:
         )
         total += await self.db.execute(f"DELETE FROM pseudonyms WHERE {scope} AND member_user_hash = ?", (*args, h))
         # Reports stay for the moderators, but can no longer be tied to whoever made them.
-        total += await self.db.execute(
-            f"UPDATE share_reports SET reporter_user_hash = randomblob(32) WHERE {share_scope} AND reporter_user_hash = ?",
-            (*args, h),
+        # Each report gets its own random bytes (one value for all would tie them to one person).
+        reports = await self.db.fetchall(
+            f"SELECT id FROM share_reports WHERE {share_scope} AND reporter_user_hash = ?", (*args, h)
         )
+        for report in reports:
+            total += await self.db.execute(
+                "UPDATE share_reports SET reporter_user_hash = ? WHERE id = ?", (secrets.token_bytes(32), report["id"])
+            )
         return total
 
     async def delete_user(self, guild_id: int, user_id: int) -> int:
