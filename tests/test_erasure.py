@@ -38,6 +38,13 @@ STORY = (
 
 
 @pytest.fixture
+def bot_database_url() -> None:
+    """These read SQLite's own files (the database, -wal, -shm): they run on SQLite even with
+    E2E_ON_POSTGRES. On PostgreSQL a deleted row's bytes stay until VACUUM (README, Deployment)."""
+    return None
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(START)
 
