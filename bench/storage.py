@@ -43,22 +43,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     # The bot's write path: CheckinRepository.insert_checkin (idempotent on source_key, reads the row back).
     db = await fresh("storage-bot.db")
     repo = CheckinRepository(db, NoteCipher(secret))
-    bot_times: list[float] = []
-    for i in range(writes):
-        t0 = time.perf_counter()
-        _, created = await repo.insert_checkin(
-            guild_id=1,
-            circle_id=1,
-            user_id=10_000 + i % 500,
-            mood=1 + i % 5,
-            timezone="Europe/London",
-            local_date=date(2026, 3, 27),
-            created_at=when + timedelta(seconds=i),
-            source_key=f"msg:{i}",
-        )
-        bot_times.append(time.perf_counter() - t0)
-        if not created:
-            raise BenchError(f"check-in {i} was not stored")
+    bot_times = await _bot_writes(repo, writes, when)
     _, again = await repo.insert_checkin(
         guild_id=1,
         circle_id=1,
@@ -88,16 +73,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         for i in range(writes):
-            params = (
-                1,
-                1,
-                10_000 + i % 500,
-                1 + i % 5,
-                "Europe/London",
-                "2026-03-27",
-                (when + timedelta(seconds=i)).isoformat(),
-                f"msg:{i}",
-            )
+            params = _bare_row(i, when)
             t0 = time.perf_counter()
             await conn.execute(sql, params)
             bare_times.append(time.perf_counter() - t0)
@@ -142,6 +118,42 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     ]
 
 
+async def _bot_writes(repo: Any, writes: int, when: datetime) -> list[float]:
+    """The bot's write path, CheckinRepository.insert_checkin (idempotent on source_key, reads the
+    row back), ``writes`` times; the time of each."""
+    times: list[float] = []
+    for i in range(writes):
+        t0 = time.perf_counter()
+        _, created = await repo.insert_checkin(
+            guild_id=1,
+            circle_id=1,
+            user_id=10_000 + i % 500,
+            mood=1 + i % 5,
+            timezone="Europe/London",
+            local_date=date(2026, 3, 27),
+            created_at=when + timedelta(seconds=i),
+            source_key=f"msg:{i}",
+        )
+        times.append(time.perf_counter() - t0)
+        if not created:
+            raise BenchError(f"check-in {i} was not stored")
+    return times
+
+
+def _bare_row(i: int, when: datetime) -> tuple[Any, ...]:
+    """The same row as the bot's i-th write, for a bare INSERT."""
+    return (
+        1,
+        1,
+        10_000 + i % 500,
+        1 + i % 5,
+        "Europe/London",
+        "2026-03-27",
+        (when + timedelta(seconds=i)).isoformat(),
+        f"msg:{i}",
+    )
+
+
 def postgres_url() -> str | None:
     import os
 
@@ -176,34 +188,12 @@ async def _postgres_write(writes: int, when: datetime, secret: bytes) -> list[Ro
                 (when.isoformat(),),
             )
             if who == "bot":
-                repo = CheckinRepository(db, NoteCipher(secret))
-                for i in range(writes):
-                    t0 = time.perf_counter()
-                    await repo.insert_checkin(
-                        guild_id=1,
-                        circle_id=1,
-                        user_id=10_000 + i % 500,
-                        mood=1 + i % 5,
-                        timezone="Europe/London",
-                        local_date=date(2026, 3, 27),
-                        created_at=when + timedelta(seconds=i),
-                        source_key=f"msg:{i}",
-                    )
-                    times[who].append(time.perf_counter() - t0)
+                times[who] = await _bot_writes(CheckinRepository(db, NoteCipher(secret)), writes, when)
             else:
                 conn = await asyncpg.connect(where)
                 try:
                     for i in range(writes):
-                        args = (
-                            1,
-                            1,
-                            10_000 + i % 500,
-                            1 + i % 5,
-                            "Europe/London",
-                            "2026-03-27",
-                            (when + timedelta(seconds=i)).isoformat(),
-                            f"msg:{i}",
-                        )
+                        args = _bare_row(i, when)
                         t0 = time.perf_counter()
                         await conn.execute(
                             "INSERT INTO checkins (guild_id, circle_id, user_id, mood, timezone, local_date, "

@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.config import ConfigError, Settings, generate_secret_key, load_settings, read_environment
+from bot.config import (
+    ConfigError,
+    Settings,
+    generate_secret_key,
+    load_settings,
+    parse_database_url,
+    read_environment,
+    without_password,
+)
 from bot.errors import StorageError
 from bot.logsetup import configure_logging
 
@@ -282,21 +290,19 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 async def _copy(source: Path, url: str) -> int:
     from bot.storage.copy import copy_sqlite_to_postgres
-    from bot.storage.postgres import PostgresDatabase, safe_url
+    from bot.storage.postgres import PostgresDatabase
 
     async with PostgresDatabase(url) as target:
         copied = await copy_sqlite_to_postgres(source, target)
     total = sum(t.rows for t in copied)
     for table in copied:
         print(f"  {table.name:<32} {table.rows:>8} rows")
-    print(f"Copied {total} rows in {len(copied)} tables from {source} to {safe_url(url)}; every count checked.")
+    print(f"Copied {total} rows in {len(copied)} tables from {source} to {without_password(url)}; every count checked.")
     print("Next: set DATABASE_URL to that address in .env and start the bot (keep the SQLite file as a backup).")
     return EXIT_OK
 
 
 def cmd_db_copy(args: argparse.Namespace) -> int:
-    from bot.config import parse_database_url
-
     settings = _settings_or_exit()
     if isinstance(settings, int):
         return settings

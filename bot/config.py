@@ -60,7 +60,7 @@ class Settings:
             ("DISCORD_TOKEN", "set" if self.discord_token else "not set"),
             ("SECRET_KEY", f"set ({len(self.secret_key)} bytes)"),
             *(
-                [("DATABASE_URL", _without_password(self.database_url))]
+                [("DATABASE_URL", without_password(self.database_url))]
                 if self.database_url
                 else [("DATABASE_PATH", str(self.database_path))]
             ),
@@ -96,7 +96,8 @@ def parse_database_url(url: str) -> tuple[str | None, Path | None]:
     )
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
+    """A database URL safe to print or log: its password as ***."""
     parsed = urlparse(url)
     if parsed.password is None:
         return url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,20 +21,30 @@ NO_POSTGRES = "PostgreSQL half skipped: set TEST_DATABASE_URL=postgresql://… (
 
 
 @asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A URL into a new, empty schema of TEST_DATABASE_URL, dropped afterwards (the test is
+    skipped with NO_POSTGRES when there is no server)."""
+    if not TEST_DATABASE_URL:
+        pytest.skip(NO_POSTGRES)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    try:
+        yield await create_schema(TEST_DATABASE_URL, schema)
+    finally:
+        await drop_schema(TEST_DATABASE_URL, schema)
+
+
+@asynccontextmanager
 async def fresh_database(backend: str, tmp_path: Path, name: str = "test") -> AsyncIterator[Database]:
     """An open, empty database of the backend (not migrated)."""
     database: Database
     if backend == "postgresql":
-        if not TEST_DATABASE_URL:
-            pytest.skip(NO_POSTGRES)
-        schema = f"t_{uuid.uuid4().hex[:16]}"
-        database = PostgresDatabase(await create_schema(TEST_DATABASE_URL, schema), pool_size=4)
-        await database.open()
-        try:
-            yield database
-        finally:
-            await database.close()
-            await drop_schema(TEST_DATABASE_URL, schema)
+        async with postgres_schema() as url:
+            database = PostgresDatabase(url, pool_size=4)
+            await database.open()
+            try:
+                yield database
+            finally:
+                await database.close()
         return
     database = SqliteDatabase(tmp_path / f"{name}.db")
     await database.open()
@@ -60,16 +70,14 @@ class Place:
         self.backend = backend
         self.path = tmp_path / "place.db"
         self.url: str | None = None
-        self.schema = f"t_{uuid.uuid4().hex[:16]}"
+        self._schema = AsyncExitStack()
         self._opened: list[Database] = []
 
     async def open(self) -> Database:
         database: Database
         if self.backend == "postgresql":
-            if not TEST_DATABASE_URL:
-                pytest.skip(NO_POSTGRES)
             if self.url is None:
-                self.url = await create_schema(TEST_DATABASE_URL, self.schema)
+                self.url = await self._schema.enter_async_context(postgres_schema())
             database = PostgresDatabase(self.url, pool_size=4)
         else:
             database = SqliteDatabase(self.path)
@@ -81,5 +89,4 @@ class Place:
     async def cleanup(self) -> None:
         for database in self._opened:
             await database.close()  # closing twice is harmless
-        if self.url is not None:
-            await drop_schema(TEST_DATABASE_URL, self.schema)
+        await self._schema.aclose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +17,8 @@ from bot.sandbox.actors import Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import walk_components
 from bot.storage.database import Database
-from bot.storage.postgres import create_schema, drop_schema
 from bot.ui.cards import card_of
-from tests.backends import NO_POSTGRES, TEST_DATABASE_URL, Place, fresh_database
+from tests.backends import NO_POSTGRES, TEST_DATABASE_URL, Place, fresh_database, postgres_schema
 
 # Timing deadlines make property tests flaky on a loaded 2-core CI machine; speed is measured in
 # benchmarks, never in tests.
@@ -97,9 +95,8 @@ async def bot_database_url() -> AsyncIterator[str | None]:
     if not (TEST_DATABASE_URL and os.environ.get("E2E_ON_POSTGRES")):
         yield None
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    yield await create_schema(TEST_DATABASE_URL, schema)
-    await drop_schema(TEST_DATABASE_URL, schema)
+    async with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ real bot running on it. The tests that need a server skip with a clear line with
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from bot.sandbox.actors import Sandbox
 from bot.sandbox.harness import TEST_SECRET_KEY, BotHarness
 from bot.storage.copy import copy_sqlite_to_postgres
 from bot.storage.database import Database, SqliteDatabase, load_migrations, split_statements
-from bot.storage.postgres import PostgresDatabase, create_schema, drop_schema, postgres_ddl, to_postgres
-from tests.backends import NO_POSTGRES, TEST_DATABASE_URL, fresh_database
+from bot.storage.postgres import PostgresDatabase, postgres_ddl, to_postgres
+from tests.backends import fresh_database, postgres_schema
 from tests.test_e2e_shares import join, make_circle, post, shares_in
 
 # -- without a server ---------------------------------------------------------------------------
@@ -96,12 +95,8 @@ def test_settings_never_show_the_password() -> None:
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    if not TEST_DATABASE_URL:
-        pytest.skip(NO_POSTGRES)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    url = await create_schema(TEST_DATABASE_URL, schema)
-    yield url
-    await drop_schema(TEST_DATABASE_URL, schema)
+    async with postgres_schema() as url:
+        yield url
 
 
 async def test_both_backends_build_the_same_tables_and_columns(tmp_path: Path) -> None:

@@ -85,8 +85,7 @@ async def copy_sqlite_to_postgres(sqlite_path: Path, target: PostgresDatabase) -
                 for table in order:
                     if table == "schema_version":
                         continue
-                    columns = [c for c in target_tables[table]]
-                    count = await _copy_table(source, tx, table, columns)
+                    count = await _copy_table(source, tx, table, target_tables[table])
                     copied.append(CopiedTable(table, count))
                 for item in copied:
                     row = await tx.fetchone(f"SELECT COUNT(*) AS n FROM {item.name}")

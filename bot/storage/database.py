@@ -383,13 +383,7 @@ class SqliteDatabase(Database):
         async with self._exclusive():
             conn = self.conn
             current = await self._schema_version()
-            known = max((m.version for m in migrations), default=0)
-            if current > known:
-                raise StorageError(
-                    f"The database is at schema version {current}, newer than this code knows ({known}). "
-                    "Upgrade peer-circles or restore a backup."
-                )
-            pending = [m for m in migrations if m.version > current and (target is None or m.version <= target)]
+            pending = pending_migrations(migrations, current, target)
             if not pending:
                 return []
             await conn.execute("BEGIN IMMEDIATE")
@@ -428,6 +422,18 @@ class SqliteDatabase(Database):
                 await self.conn.backup(target)
             finally:
                 await target.close()
+
+
+def pending_migrations(migrations: list[Migration], current: int, target: int | None) -> list[Migration]:
+    """The migrations a database at version ``current`` still needs (up to ``target``), on either
+    backend; a database newer than this code is refused."""
+    known = max((m.version for m in migrations), default=0)
+    if current > known:
+        raise StorageError(
+            f"The database is at schema version {current}, newer than this code knows ({known}). "
+            "Upgrade peer-circles or restore a backup."
+        )
+    return [m for m in migrations if m.version > current and (target is None or m.version <= target)]
 
 
 def split_statements(sql: str) -> list[str]:

@@ -17,9 +17,8 @@ maps the few type words PostgreSQL spells differently, and nothing else:
 Every migration runs on a real PostgreSQL in CI, and a test compares the two schemas column by
 column, so a migration that only SQLite accepts fails there first.
 
-Several bot processes share one PostgreSQL: each has its own small pool, and anything that must
-not run twice at once across processes takes a transaction-scoped advisory lock
-(:meth:`PostgresDatabase.try_lock`).
+Each process has its own small pool. Migrations and every ``db.transaction()`` take a
+transaction-scoped advisory lock, so processes sharing the server can't interleave them.
 """
 
 from __future__ import annotations
@@ -31,10 +30,19 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from bot.config import without_password
 from bot.errors import MigrationError, StorageError
-from bot.storage.database import Database, Migration, Params, Row, Transaction, load_migrations, split_statements
+from bot.storage.database import (
+    Database,
+    Migration,
+    Params,
+    Row,
+    Transaction,
+    load_migrations,
+    pending_migrations,
+    split_statements,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +155,11 @@ def _returning_id(sql: str) -> str:
     return sql if re.search(r"\bRETURNING\b", sql, re.IGNORECASE) else f"{sql.rstrip().rstrip(';')} RETURNING id"
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+async def _version(conn: Any) -> int:
+    """The schema version (0 before the first migration)."""
+    if not await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL"):
+        return 0
+    return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
 
 
 async def _keep_session(conn: Any) -> None:
@@ -197,10 +203,6 @@ class PostgresTransaction(_Statements, Transaction):
         if batch:
             await self._target.executemany(batch[0][0], [args for _, args in batch])
 
-    async def try_lock(self, key: int) -> bool:
-        """Take the advisory lock ``key`` until this transaction ends, if no other session holds it."""
-        return bool(await self._target.fetchval("SELECT pg_try_advisory_xact_lock($1)", key))
-
 
 class PostgresDatabase(_Statements, Database):
     backend = "postgresql"
@@ -219,7 +221,7 @@ class PostgresDatabase(_Statements, Database):
         return self._pool
 
     def describe(self) -> str:
-        return f"PostgreSQL {safe_url(self.url)}"
+        return f"PostgreSQL {without_password(self.url)}"
 
     async def open(self) -> None:
         try:
@@ -231,7 +233,7 @@ class PostgresDatabase(_Statements, Database):
                 self.url, min_size=1, max_size=self.pool_size, command_timeout=60, reset=_keep_session
             )
         except (OSError, asyncpg.PostgresError) as exc:
-            raise StorageError(f"Could not connect to {safe_url(self.url)}: {exc}") from exc
+            raise StorageError(f"Could not connect to {without_password(self.url)}: {exc}") from exc
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -253,10 +255,8 @@ class PostgresDatabase(_Statements, Database):
     # -- schema -------------------------------------------------------------------------
 
     async def schema_version(self) -> int:
-        exists = await self._target.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
-        if not exists:
-            return 0
-        return int(await self._target.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+        async with self._target.acquire() as conn:
+            return await _version(conn)
 
     async def migrate(self, migrations: list[Migration] | None = None, target: int | None = None) -> list[int]:
         """Apply pending migrations in one transaction; return the versions applied. Processes
@@ -266,15 +266,7 @@ class PostgresDatabase(_Statements, Database):
         migrations = load_migrations() if migrations is None else migrations
         async with self._target.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            exists = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
-            current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")) if exists else 0
-            known = max((m.version for m in migrations), default=0)
-            if current > known:
-                raise StorageError(
-                    f"The database is at schema version {current}, newer than this code knows ({known}). "
-                    "Upgrade peer-circles or restore a backup."
-                )
-            pending = [m for m in migrations if m.version > current and (target is None or m.version <= target)]
+            pending = pending_migrations(migrations, await _version(conn), target)
             for migration in pending:
                 try:
                     async with conn.transaction():  # a savepoint: the error names this migration
@@ -301,24 +293,22 @@ class PostgresDatabase(_Statements, Database):
         return result
 
 
-async def create_schema(url: str, schema: str) -> str:
-    """Tests: a fresh, empty schema for one run; the URL that works in it."""
+async def _once(url: str, sql: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def create_schema(url: str, schema: str) -> str:
+    """Tests and benchmarks: a fresh, empty schema for one run; the URL that works in it."""
+    await _once(url, f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
 
 
 async def drop_schema(url: str, schema: str) -> None:
-    """Tests: remove a run's schema and everything in it."""
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    """Tests and benchmarks: remove a run's schema and everything in it."""
+    await _once(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
