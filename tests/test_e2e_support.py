@@ -718,3 +718,26 @@ async def test_each_side_reads_support_in_their_own_language(
         after = await lena.wait_for_dm("ended the conversation")
         assert after.text.startswith(marked("pt_BR", "[pt_BR] [pt_BR] Member · "))
         assert after.buttons == [marked("pt_BR", "That one was heavy")]
+
+
+async def test_an_urgent_request_shows_the_member_help_before_anyone_is_alerted(
+    sandbox: Sandbox, sbot: PeerCirclesBot
+) -> None:
+    """/support ask with a topic the crisis screen grades urgent: the member's first answer is the
+    crisis card, sent before the coordinators' alert (which says they have been shown it)."""
+    await setup_server(sandbox)
+    lena = await become_listener(sandbox, "lena")
+    await on_call(lena)
+    maya = sandbox.member("maya", global_name="Maya Secret")
+    answered = await ask(maya, "I'm going to kill myself tonight")
+    help_card = answered.messages[0]
+    assert help_card.ephemeral and "You don't have to carry this alone" in help_card.text
+    assert "Your request is in" not in help_card.text
+    alert = await sandbox.channel("moderation").wait_for_message("may be in immediate danger")
+    assert help_card.id < alert.id, "the member sees help before the coordinators are told"
+    request_in = await sandbox.wait_for(
+        lambda: next((m for m in answered.messages if "Your request is in" in m.text), None), "the request answer"
+    )
+    assert request_in.ephemeral and "carry this alone" not in request_in.text
+    for secret in (str(maya.id), maya.user.username, "Maya Secret"):
+        assert secret not in json.dumps(alert.to_dict())

@@ -218,6 +218,12 @@ class SupportCog(commands.Cog, name="SupportCog"):
             await submitted.response.defer(ephemeral=True, thinking=True)
             await self._remember(submitted, guild_id)
             name = submitted.user.display_name if named else None
+            if self.service.topic_is_urgent(topic):
+                # Help first, before anyone else is told: the coordinators' alert says the member
+                # has already been shown these.
+                t = reader(submitted)
+                crisis = await self.renderer.resources(guild_id, t, gentle=True)
+                await submitted.followup.send(view=card(*crisis, accent=MEMBER_COLOUR), ephemeral=True)
             outcome = await self.service.open_request(guild_id, submitted.user.id, topic, source, named_as=name)
             await self._answer_request(submitted, guild_id, outcome, topic, name, source)
 
@@ -234,12 +240,9 @@ class SupportCog(commands.Cog, name="SupportCog"):
     ) -> None:
         owner = interaction.user.id
         t = reader(interaction)
-        urgent = outcome.assessment.level.value == "urgent"
-        crisis = await self.renderer.resources(guild_id, t, gentle=True) if urgent else []
         if outcome.status != "nobody":
             await interaction.followup.send(
                 view=card(
-                    *crisis,
                     t(
                         "**Your request is in.** I've sent you a direct message: the conversation happens there, "
                         "through me. The listener sees only your label, never your account.\n-# You can withdraw it "
@@ -312,7 +315,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
             buttons.append(button(t("Queue for the next shift"), queue, discord.ButtonStyle.primary))
         # Leave a message opens a form, which may be closed unsent: the card stays usable.
         buttons += [button(t("Leave a message"), leave_message, keeps_card=True), button(t("Not now"), not_now)]
-        view = Controls(owner, *[TD(s) for s in [*crisis, intro, *resources[1:]]], row(*buttons), card="support:ask")
+        view = Controls(owner, *[TD(s) for s in [intro, *resources[1:]]], row(*buttons), card="support:ask")
         await interaction.followup.send(view=view, ephemeral=True)
 
     # -- /support end -------------------------------------------------------------------

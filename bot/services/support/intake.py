@@ -77,6 +77,11 @@ class Intake(SupportCore):
                 msg("Your request is still open: write to me in our direct messages. To finish it, use /support end.")
             )
 
+    def topic_is_urgent(self, topic: str | None) -> bool:
+        """Whether the crisis screen grades this request's topic urgent: the writer is shown help
+        before :meth:`open_request` alerts anyone."""
+        return assess(self._clean_topic(topic) or "").level is Level.URGENT
+
     def _clean_topic(self, topic: str | None) -> str | None:
         cleaned = sanitize(topic or "", limit=TOPIC_LIMIT)
         return cleaned or None

@@ -59,6 +59,7 @@ class SupportService(SupportCore):
         # Asking, and routing to listeners.
         self.check_can_request = self.intake.check_can_request
         self.open_request = self.intake.open_request
+        self.topic_is_urgent = self.intake.topic_is_urgent
         self.queue_request = self.intake.queue_request
         self.route_queued = self.intake.route_queued
         self.on_escalate = self.intake.on_escalate
