@@ -166,3 +166,21 @@ async def test_the_coverage_check_fails_for_an_unregistered_table(db: Database) 
         registry.register(FakeSource())
     assert await registry.export_user(1, 2) == {"notes": [{"user_id": 2}]}
     assert await registry.delete_user(1, 2) == {"fake": 1}
+
+
+async def test_the_remembered_language_keeps_the_day_not_the_moment(db: Database) -> None:
+    """It is written as a side effect of any interaction, an anonymous post included: a precise
+    time next to the user id could be matched with the post's created_at."""
+    from datetime import UTC, datetime
+
+    from bot.storage.member_settings import MemberSettingsRepository
+
+    repo = MemberSettingsRepository(db)
+    await repo.set_language(1, 42, "de", datetime(2026, 3, 2, 14, 37, 12, 500_000, tzinfo=UTC))
+    await repo.set_language(1, 43, "fr", datetime(2026, 3, 2, 9, 1, tzinfo=UTC))
+    await repo.set_language(1, 43, "es", datetime(2026, 3, 3, 23, 59, tzinfo=UTC))
+    rows = await db.fetchall("SELECT user_id, language, updated_at FROM member_settings ORDER BY user_id")
+    assert [(r["user_id"], r["language"], r["updated_at"][:19]) for r in rows] == [
+        (42, "de", "2026-03-02T00:00:00"),
+        (43, "es", "2026-03-03T00:00:00"),
+    ]

@@ -42,10 +42,14 @@ class MemberSettingsRepository:
         return str(row["language"]) if row and row["language"] else None
 
     async def set_language(self, guild_id: int, user_id: int, language: str, now: datetime) -> None:
+        """Remembered as a side effect of any interaction, an anonymous post or a support request
+        included: so the row keeps only the day, never the moment (a precise time next to a user id
+        could be matched with the created_at of what they posted anonymously)."""
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         await self.db.execute(
             "INSERT INTO member_settings (guild_id, user_id, language, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (guild_id, user_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
-            (guild_id, user_id, language, to_iso(now)),
+            (guild_id, user_id, language, to_iso(day)),
         )
 
     async def _drop_if_empty(self, guild_id: int, user_id: int) -> None:
