@@ -7,7 +7,9 @@ reference code instead, with the traceback in the log only.
 
 from __future__ import annotations
 
-from bot.i18n import N_, Msg, msg
+from collections.abc import Iterable
+
+from bot.i18n import N_, Msg, msg, msgs
 
 
 class PeerCirclesError(Exception):
@@ -61,27 +63,34 @@ class MissingBotPermissions(PeerCirclesError):
         self.permissions = permissions
         self.where = where
         # Each name as Discord shows it in the reader's language, listed the way that language lists.
-        names = tuple(Msg("**{permission}**", {"permission": Msg(p)}) for p in permissions)
+        names = bold_permissions(permissions)
         fix = msg(
             "A server admin can fix this in Server Settings → Roles (give my role the permission, and for role "
             "changes keep my role above the roles I manage), or in the channel's permission settings. "
             "Nothing was changed."
         )
         if where:
-            missing = Msg(
+            missing = msgs(
                 "I'm missing the {names} permission in {where}.",
-                {"names": names, "where": where},
                 "I'm missing the {names} permissions in {where}.",
                 len(permissions),
+                names=names,
+                where=where,
             )
         else:
-            missing = Msg(
+            missing = msgs(
                 "I'm missing the {names} permission.",
-                {"names": names},
                 "I'm missing the {names} permissions.",
                 len(permissions),
+                names=names,
             )
         super().__init__(msg("{missing} {fix}", missing=missing, fix=fix))
+
+
+def bold_permissions(permissions: Iterable[str]) -> tuple[Msg, ...]:
+    """Each permission's name in bold, as Discord shows it in the reader's language (the English
+    names are marked with N_ where they are listed)."""
+    return tuple(msg("**{permission}**", permission=Msg(name)) for name in permissions)
 
 
 class StorageError(Exception):

@@ -14,7 +14,7 @@ from typing import Any, cast
 import discord
 from discord import app_commands
 
-from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, ServerOnly
+from bot.errors import MissingBotPermissions, NotAllowed, PeerCirclesError, ServerOnly, bold_permissions
 from bot.i18n import N_, Msg, language_of, msg, msgs, set_typing_language
 from bot.ui.cards import ALREADY, CardGuard, new_nonce, require_card, say_privately
 from bot.ui.language import reader
@@ -89,9 +89,7 @@ def _error_message(interaction: discord.Interaction[Any], error: BaseException) 
             return msg("I'm missing a permission I need in {where}. {fix}", where=where, fix=fix)
         return msg("I'm missing a permission I need. {fix}", fix=fix)
     if isinstance(original, app_commands.MissingPermissions):
-        names = tuple(
-            Msg("**{permission}**", {"permission": Msg(p)}) for p in _permission_names(original.missing_permissions)
-        )
+        names = bold_permissions(_permission_names(original.missing_permissions))
         return msgs(
             "That's for people with the {names} permission in this server.",
             "That's for people with the {names} permissions in this server.",

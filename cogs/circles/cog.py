@@ -153,7 +153,7 @@ class CirclesCog(commands.Cog):
 
         async def finish(submitted: discord.Interaction[Any], rules: str) -> None:
             await submitted.response.defer(ephemeral=True, thinking=True)
-            said = reader(submitted)
+            t = reader(submitted)
             ops = DiscordGuildOps(guild_of(submitted))
             names = await server_speaker(self.settings, guild.id, guild)  # the role and channel are the server's
             change = await self.service.create(
@@ -162,8 +162,8 @@ class CirclesCog(commands.Cog):
             await reply(
                 submitted,
                 view=text_card(
-                    said("Created **{name}**. Members can join with /circle join.", name=change.circle.name),
-                    summary(change.circle, said),
+                    t("Created **{name}**. Members can join with /circle join.", name=change.circle.name),
+                    summary(change.circle, t),
                 ),
             )
             await self._audit(guild, actor.user_id, change.audit)
@@ -229,13 +229,13 @@ class CirclesCog(commands.Cog):
         t = reader(interaction)
 
         async def apply(target: discord.Interaction[Any], extra: dict[str, Any]) -> None:
-            said = reader(target)
+            t = reader(target)
             change = await self.service.edit(actor, found, DiscordGuildOps(guild), **changes, **extra)
             if change.yours:
-                text = said("Saved:") + "\n" + bullets(said, change.yours)
+                text = t("Saved:") + "\n" + bullets(t, change.yours)
             else:
-                text = said("Nothing changed: add an option to /circle edit to change something.")
-            await reply(target, view=text_card(text, summary(change.circle, said)))
+                text = t("Nothing changed: add an option to /circle edit to change something.")
+            await reply(target, view=text_card(text, summary(change.circle, t)))
             await self._audit(guild, actor.user_id, change.audit)
 
         if rules:
@@ -267,7 +267,7 @@ class CirclesCog(commands.Cog):
         async def confirmed(pressed: discord.Interaction[Any]) -> None:
             change = await self.service.archive(actor, found, DiscordGuildOps(guild))
             await pressed.response.edit_message(
-                content=reader(pressed)(
+                content=t(
                     "Archived **{name}**. Its channel is read-only and its schedules have stopped.", name=found.name
                 ),
                 view=None,
@@ -301,18 +301,18 @@ class CirclesCog(commands.Cog):
         t = reader(interaction)
 
         async def confirmed(pressed: discord.Interaction[Any]) -> None:
-            said = reader(pressed)
+            t = reader(pressed)
             change = await self.service.delete(actor, found, DiscordGuildOps(guild))
             if found.channel_id:
                 kept = f"<#{found.channel_id}>"
-                text = said(
+                text = t(
                     "Deleted **{name}** and its data. The channel {channel} was kept; delete it yourself if its "
                     "history should go too.",
                     name=found.name,
                     channel=kept,
                 )
             else:
-                text = said("Deleted **{name}** and its data.", name=found.name)
+                text = t("Deleted **{name}** and its data.", name=found.name)
             await pressed.response.edit_message(content=text, view=None)
             await self._audit(guild, actor.user_id, change.audit)
 

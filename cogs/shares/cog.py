@@ -193,11 +193,12 @@ class SharesCog(commands.Cog, name="SharesCog"):
             await self._preview(i, circle, prepared, notify)
 
         async def cancel(i: discord.Interaction[Any]) -> None:
+            t = reader(i)
             await self._show(
                 i,
                 Controls(
                     owner,
-                    TD(reader(i)("Okay, nothing was posted. Take care of yourself; /resources is always here.")),
+                    TD(t("Okay, nothing was posted. Take care of yourself; /resources is always here.")),
                     card="share:post",
                 ),
             )
@@ -286,9 +287,8 @@ class SharesCog(commands.Cog, name="SharesCog"):
             )
 
         async def cancel(i: discord.Interaction[Any]) -> None:
-            await self._show(
-                i, Controls(owner, TD(reader(i)("Cancelled: nothing was posted or kept.")), card="share:post")
-            )
+            t = reader(i)
+            await self._show(i, Controls(owner, TD(t("Cancelled: nothing was posted or kept.")), card="share:post"))
 
         async def toggle(i: discord.Interaction[Any]) -> None:
             await self._preview(i, circle, prepared, not notify)
@@ -398,10 +398,10 @@ class SharesCog(commands.Cog, name="SharesCog"):
             share = await self._publish(share)
             link = message_link(share.guild_id, share.channel_id, share.message_id)
             if author is not None:
-                dm = await self._dm(share.guild_id, author)
+                t = await self._dm(share.guild_id, author)
                 await self.sender.tell_privately(
                     author,
-                    dm(
+                    t(
                         "Your anonymous share in **{circle}** was approved and is now posted: {link}",
                         circle=circle.name,
                         link=link,
@@ -428,13 +428,13 @@ class SharesCog(commands.Cog, name="SharesCog"):
             decided = await self.service.decide_review(share, approve=False)
             author = await self.service.author_id(share)
             if author is not None:
-                dm = await self._dm(share.guild_id, author)
+                t = await self._dm(share.guild_id, author)
                 lines = [
-                    dm("Your anonymous share in **{circle}** wasn't approved, so it wasn't posted.", circle=circle.name)
+                    t("Your anonymous share in **{circle}** wasn't approved, so it wasn't posted.", circle=circle.name)
                 ]
                 if reason.strip():
-                    lines.append(dm("The moderator's note: {note}", note=reason.strip()))
-                lines.append(dm("You're welcome to write something else; /resources is there if you need support."))
+                    lines.append(t("The moderator's note: {note}", note=reason.strip()))
+                lines.append(t("You're welcome to write something else; /resources is there if you need support."))
                 await self.sender.tell_privately(author, "\n".join(lines))
             await self.service.forget_author_id(decided)
             t = await self._server(share.guild_id)
@@ -503,9 +503,9 @@ class SharesCog(commands.Cog, name="SharesCog"):
             await self.sender.edit(share.channel_id, share.message_id, view)
             author = await self.service.author_id(share) if share.notify else None
             if author is not None and author != interaction.user.id:
-                dm = await self._dm(share.guild_id, author)
+                t = await self._dm(share.guild_id, author)
                 await self.sender.tell_privately(
-                    author, dm("Someone sent support to your anonymous share in **{circle}** 💛", circle=circle.name)
+                    author, t("Someone sent support to your anonymous share in **{circle}** 💛", circle=circle.name)
                 )
         t = reader(interaction)
         text = (
@@ -527,11 +527,12 @@ class SharesCog(commands.Cog, name="SharesCog"):
                 await self._post_reply(i, plan)
 
             async def cancel(i: discord.Interaction[Any]) -> None:
+                t = reader(i)
                 await self._show(
                     i,
                     Controls(
                         owner,
-                        TD(reader(i)("Okay, your reply wasn't posted. Take care of yourself.")),
+                        TD(t("Okay, your reply wasn't posted. Take care of yourself.")),
                         card="share:replying",
                     ),
                 )
@@ -574,12 +575,10 @@ class SharesCog(commands.Cog, name="SharesCog"):
         if share.notify and not plan.is_author:
             author = await self.service.author_id(share)
             if author is not None:
-                dm = await self._dm(share.guild_id, author)
+                t = await self._dm(share.guild_id, author)
                 await self.sender.tell_privately(
                     author,
-                    dm(
-                        "Someone replied to your anonymous share in **{circle}**: {link}", circle=circle.name, link=link
-                    ),
+                    t("Someone replied to your anonymous share in **{circle}**: {link}", circle=circle.name, link=link),
                 )
         t = reader(interaction)
         if plan.is_author:
@@ -629,10 +628,9 @@ class SharesCog(commands.Cog, name="SharesCog"):
         )
         message = await self.sender.post(channel_id, view)
         await self.service.record_report_card(report, message.id)
+        t = reader(interaction)
         await interaction.response.send_message(
-            reader(interaction)(
-                "Thank you for telling us. The moderators will look at it, and nobody will know you reported it."
-            ),
+            t("Thank you for telling us. The moderators will look at it, and nobody will know you reported it."),
             ephemeral=True,
         )
 
@@ -694,9 +692,8 @@ class SharesCog(commands.Cog, name="SharesCog"):
         if share is not None:
             await self.service.require_moderator(share, actor_from(interaction))
             await self._take_down(share)
-            await interaction.response.send_message(
-                reader(interaction)("Removed the anonymous post and its replies."), ephemeral=True
-            )
+            t = reader(interaction)
+            await interaction.response.send_message(t("Removed the anonymous post and its replies."), ephemeral=True)
             return
         found = await self.service.reply_share(message.id)
         if found is None:
@@ -705,7 +702,8 @@ class SharesCog(commands.Cog, name="SharesCog"):
         await self.service.require_moderator(parent, actor_from(interaction))
         await message.delete()
         await self.service.remove_reply(reply_id)
-        await interaction.response.send_message(reader(interaction)("Removed the anonymous reply."), ephemeral=True)
+        t = reader(interaction)
+        await interaction.response.send_message(t("Removed the anonymous reply."), ephemeral=True)
 
     # -- /share mine --------------------------------------------------------------------
 

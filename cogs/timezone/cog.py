@@ -76,7 +76,5 @@ class TimezoneCog(commands.Cog):
         guild = guild_of(interaction)
         await self.service.clear(guild.id, interaction.user.id)
         zone, _ = await self.service.zone_name(guild.id, interaction.user.id)
-        await reply(
-            interaction,
-            reader(interaction)("Done: I forgot your time zone and use the server's (**{zone}**).", zone=zone),
-        )
+        t = reader(interaction)
+        await reply(interaction, t("Done: I forgot your time zone and use the server's (**{zone}**).", zone=zone))
