@@ -73,6 +73,18 @@ GOAL_URGENT = 0.80
 GOAL_LANG_RECALL = 0.80
 BUDGET_P99_MS = 5.0
 BUDGET_MODEL_MIB = 60.0
+# Hostile input: every repetition in the lexicon is bounded and every context rule checks only the
+# nearest cue, so each takes well under a second; quadratic behaviour would take minutes.
+BUDGET_ADVERSARIAL_MS = 3000.0
+ADVERSARIAL = {
+    "repeat": "really " * 20_000,
+    "alternate": "so really " * 10_000,
+    "long-adverbs": "i am " + "so " * 20_000 + "hopeless",
+    "cues+matches": "she said i want to kill myself " * 2_000,
+    "pseudo": "not sure i want to die " * 3_000,
+    "quotes": '"i want to die" ' * 3_000,
+    "historical": "years ago i wanted to kill myself " * 2_000,
+}
 
 # The lexicon's own corpus (English, used to tune the lexicon) and its targets: a regression
 # check for the lexicon half, not a measure of the screen.
@@ -371,7 +383,9 @@ def budget_section() -> tuple[list[str], bool]:
             k += 7
         long_texts[size] = joined[:size]
     long_ms = {size: statistics.median(latencies_ms([t], assess, repeat=20)) for size, t in long_texts.items()}
-    ok = p99(combined) <= BUDGET_P99_MS and added <= BUDGET_MODEL_MIB
+    hostile = {name: max(latencies_ms([text], assess, repeat=1)) for name, text in ADVERSARIAL.items()}
+    worst = max(hostile, key=lambda name: hostile[name])
+    ok = p99(combined) <= BUDGET_P99_MS and added <= BUDGET_MODEL_MIB and hostile[worst] <= BUDGET_ADVERSARIAL_MS
     lines = [
         "### Budgets" + (" (one core)" if with_affinity else ""),
         "",
@@ -381,6 +395,8 @@ def budget_section() -> tuple[list[str], bool]:
         f"| assess one message, p99 (ms) | {p99(combined):.3f} | {p99(lexicon):.3f} | <= {BUDGET_P99_MS} |",
         f"| a 2,000-character message, median (ms) | {long_ms[2000]:.3f} | | |",
         f"| a 4,000-character message, median (ms) | {long_ms[4000]:.3f} | | |",
+        f"| slowest hostile input ({worst}, of {len(hostile)}) (ms) | {hostile[worst]:.1f} | | "
+        f"<= {BUDGET_ADVERSARIAL_MS:.0f} |",
         f"| resident memory added by the model (MiB) | {added:.1f} | | <= {BUDGET_MODEL_MIB:.0f} |",
         f"| model load (ms, on a worker thread at start) | {load_s * 1000:.0f} | | |",
         "",

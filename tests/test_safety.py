@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -361,27 +360,6 @@ def test_huge_and_hostile_input() -> None:
     assert assess("a" * 200_000).level is Level.NONE
     assert assess("'" * 10_001 + '"' * 10_001).level is Level.NONE
     assert assess("\x00\ud7ff\U0010ffff" * 1000).level is Level.NONE
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "really " * 20_000,
-        "so really " * 10_000,
-        "i am " + "so " * 20_000 + "hopeless",
-        "she said i want to kill myself " * 2_000,
-        "not sure i want to die " * 3_000,
-        '"i want to die" ' * 3_000,
-        "years ago i wanted to kill myself " * 2_000,
-    ],
-    ids=["repeat", "alternate", "long-adverbs", "cues+matches", "pseudo", "quotes", "historical"],
-)
-def test_adversarial_input_stays_fast(text: str) -> None:
-    # Every repetition in the lexicon is bounded and every context rule checks only the
-    # nearest cue, so these take well under a second. Quadratic behaviour would take minutes.
-    started = time.perf_counter()
-    assess(text)
-    assert time.perf_counter() - started < 3.0
 
 
 NEUTRAL = [

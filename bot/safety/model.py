@@ -15,7 +15,7 @@ reproduces it byte for byte, and nothing is ever downloaded.
 Long messages are also scored in overlapping windows of words and the most worrying window
 counts, so one risky clause inside a paragraph of ordinary news is not averaged away.
 
-No discord import, no numpy: weights live in stdlib :class:`array.array` objects (12 MiB),
+No discord import, no numpy: weights live in stdlib :class:`array.array` objects (about 30 MiB resident with the IDF arrays; bench/safety_benchmark.py measures it),
 loaded once at start on a worker thread. This module never logs or stores the text it is given.
 """
 
