@@ -362,10 +362,12 @@ def test_resources_check_command(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 
 def test_text_lines_read_naturally_on_the_card() -> None:
+    from bot.i18n import SOURCE, speaker
     from bot.services.crisis import CrisisResources
 
-    singapore = "\n".join(CrisisResources().sections("SG"))
+    english = speaker(SOURCE)
+    singapore = "\n".join(CrisisResources().sections("SG", t=english))
     assert "WhatsApp +65 6669 1771" in singapore
     assert "text WhatsApp" not in singapore and "text CareText" not in singapore
-    korea = "\n".join(CrisisResources().sections("KR"))
+    korea = "\n".join(CrisisResources().sections("KR", t=english))
     assert "call **109** · text 109" in korea

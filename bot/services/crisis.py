@@ -7,7 +7,7 @@ notes, hours and emergency numbers too (``bot/catalogues.py`` extracts them from
 
 from __future__ import annotations
 
-from bot.i18n import SOURCE, Speaker, speaker
+from bot.i18n import SOURCE, Speaker
 from bot.resources import CountryResources, CrisisDirectory, InternationalResources, Service
 
 
@@ -41,8 +41,7 @@ def country_name(country: CountryResources, t: Speaker) -> str:
     return str(t.locale.territories.get(country.code, country.country))
 
 
-def country_section(country: CountryResources, t: Speaker | None = None) -> str:
-    t = t or speaker(SOURCE)
+def country_section(country: CountryResources, t: Speaker) -> str:
     lines = [
         f"**{country_name(country, t)}**",
         t("In immediate danger? Call **{number}**.", number=t(country.emergency)),
@@ -51,8 +50,7 @@ def country_section(country: CountryResources, t: Speaker | None = None) -> str:
     return "\n".join(lines)
 
 
-def international_section(international: InternationalResources, t: Speaker | None = None) -> str:
-    t = t or speaker(SOURCE)
+def international_section(international: InternationalResources, t: Speaker) -> str:
     lines = ["**" + t("Anywhere in the world") + "**"]
     if international.notes:
         lines.append(t(international.notes))
@@ -66,8 +64,7 @@ class CrisisResources:
     def __init__(self, directory: CrisisDirectory | None = None) -> None:
         self.directory = directory or CrisisDirectory.load()
 
-    def sections(self, country_code: str | None, *, chosen: bool = False, t: Speaker | None = None) -> list[str]:
-        t = t or speaker(SOURCE)
+    def sections(self, country_code: str | None, *, t: Speaker, chosen: bool = False) -> list[str]:
         country = self.directory.for_country(country_code) if country_code else None
         sections = [opening(t)]
         if country is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import discord
 
-from bot.i18n import N_, SOURCE, Speaker, speaker
+from bot.i18n import N_, Speaker
 from bot.services.crisis import CrisisResources
 from bot.services.server_settings import ServerSettings
 from bot.ui.language import reader
@@ -29,11 +29,10 @@ async def crisis_sections(
     guild_id: int | None,
     *,
     gentle: bool = True,
-    t: Speaker | None = None,
+    t: Speaker,
 ) -> list[str]:
     """The crisis card's sections for this server's country, in ``t``'s language (the writer's: pass
-    ``reader(interaction)``; English when not given)."""
-    t = t or speaker(SOURCE)
+    ``reader(interaction)``)."""
     region = (await settings.get(guild_id)).region if guild_id is not None else None
     sections = crisis.sections(region, t=t)
     return [t(GENTLE_OPENING), *sections] if gentle else sections
