@@ -346,11 +346,6 @@ class ShareService:
     async def record_report_card(self, report: Report, message_id: int) -> None:
         await self.shares.set_report(report.id, mod_message_id=message_id)
 
-    async def forget_author_id(self, share: Share) -> None:
-        """Drop the encrypted author id once nothing needs to reach the author any more (a rejected
-        share's author has been told): nothing then links the share to a person."""
-        await self.shares.update(share.id, author_user_enc=None)
-
     async def get(self, public_id: str) -> Share:
         share = await self.shares.by_public_id(public_id)
         if share is None or share.status in ("deleted", "removed", "rejected"):
@@ -461,7 +456,10 @@ class ShareService:
         if approve:
             decided = await self.shares.update_if(share.id, "pending_review", status="scheduled")
         else:
-            changes = {"status": "rejected", "content": None, "content_warning": None}
+            # Rejected: the text and the encrypted author id go with the decision itself, so nothing
+            # links the share to a person even if telling the author fails. The caller still holds
+            # ``share`` (read before) to tell them.
+            changes = {"status": "rejected", "content": None, "content_warning": None, "author_user_enc": None}
             decided = await self.shares.update_if(share.id, "pending_review", **changes)
         if decided is None:
             raise Conflict(msg("Someone already decided on this share."))

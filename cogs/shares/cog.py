@@ -425,7 +425,7 @@ class SharesCog(commands.Cog, name="SharesCog"):
             return
 
         async def rejected(submitted: discord.Interaction[Any], reason: str) -> None:
-            decided = await self.service.decide_review(share, approve=False)
+            await self.service.decide_review(share, approve=False)
             author = await self.service.author_id(share)
             if author is not None:
                 t = await self._dm(share.guild_id, author)
@@ -436,7 +436,6 @@ class SharesCog(commands.Cog, name="SharesCog"):
                     lines.append(t("The moderator's note: {note}", note=reason.strip()))
                 lines.append(t("You're welcome to write something else; /resources is there if you need support."))
                 await self.sender.tell_privately(author, "\n".join(lines))
-            await self.service.forget_author_id(decided)
             t = await self._server(share.guild_id)
             moderator = f"<@{submitted.user.id}>"
             await submitted.response.edit_message(
