@@ -91,8 +91,13 @@ class Planning(SessionCore):
                     )
                 return Rule(first, at, zone, duration, Kind.MONTHLY, month_week=nth, month_weekday=first.weekday())
             return Rule(first, at, zone, duration, Kind.ONCE)
-        except ValueError as exc:
-            raise InvalidInput(msg("That schedule doesn't work: {reason}.", reason=str(exc))) from None
+        except ValueError:
+            # The checks above word every refusal a person can cause; what Rule still refuses is
+            # internal, in English: logged, and the person gets a plain sentence in their language.
+            log.warning("session schedule refused by Rule", exc_info=True)
+            raise InvalidInput(
+                msg("That schedule doesn't work. Please check the date, time, length and repeat, and try again.")
+            ) from None
 
     async def validate(self, guild_id: int, actor: Actor, draft: SessionDraft) -> tuple[Circle, Rule, Occurrence]:
         circle = await self.circle(draft.circle_id)
