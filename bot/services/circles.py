@@ -203,9 +203,6 @@ class CircleService:
             )
         return circle
 
-    async def for_channel(self, channel_id: int) -> Circle | None:
-        return await self.circles.by_channel(channel_id)
-
     async def search(self, guild_id: int, query: str, *, include_archived: bool = False) -> list[Circle]:
         needle = name_key(query)
         found = await self.circles.in_guild(guild_id, include_archived=include_archived)

@@ -220,11 +220,6 @@ def occurrences(
     return result[:count] if count is not None else result
 
 
-def next_occurrence(rule: Rule, after: datetime, changes: Mapping[date, Change] | None = None) -> Occurrence | None:
-    found = occurrences(rule, after=after, count=1, changes=changes)
-    return found[0] if found else None
-
-
 def occurrence_on(rule: Rule, original: date, changes: Mapping[date, Change] | None = None) -> Occurrence | None:
     """The occurrence whose original local date is ``original`` (None if not a rule date or skipped)."""
     if not is_rule_date(rule, original):

@@ -29,7 +29,6 @@ WEEKEND = frozenset({5, 6})
 
 # The bot's English forms (CLDR patterns); every other language uses its own CLDR forms.
 ENGLISH_CLOCK = "HH:mm"
-ENGLISH_DATE = "d MMMM y"
 ENGLISH_DAY_AND_DATE = "EEEE d MMMM y"
 ENGLISH_SHORT_DATE = "EEE dd MMM y"
 ENGLISH_SHORT_DAY = "EEE dd MMM"
@@ -94,12 +93,6 @@ def describe_days(days: Iterable[int | str], t: Speaker | None = None) -> str:
         return t("at weekends")
     names = [t(EVERY_WEEKDAY, weekday=t.weekday(d)) for d in sorted(chosen)]
     return t("on {days}", days=and_list(names, t))
-
-
-def long_date(day: date, t: Speaker | None = None) -> str:
-    """ "3 March 2026" (German "3. März 2026")."""
-    t = _reader(t)
-    return t.date(day, ENGLISH_DATE if _english(t) else "long")
 
 
 def day_and_date(day: date, t: Speaker | None = None) -> str:

@@ -22,7 +22,7 @@ from bot.services.sessions.models import SessionView, parse_ref
 from bot.services.sessions.port import SessionDiscord
 from bot.storage.circles import Circle, CircleRepository
 from bot.storage.guilds import GuildSettingsRepository
-from bot.storage.sessions import Rsvp, Series, SessionRepository, StoredOccurrence
+from bot.storage.sessions import Series, SessionRepository, StoredOccurrence
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,6 @@ class SessionCore:
     async def stored(self, occurrence_id: int) -> StoredOccurrence | None:
         return await self.repo.occurrence(occurrence_id)
 
-    async def rsvps_for(self, occurrence_id: int) -> list[Rsvp]:
-        return await self.repo.rsvps(occurrence_id)
-
     async def job_target(self, job: Job) -> tuple[StoredOccurrence, Series, Circle] | None:
         """A job's occurrence, series and circle; None if any of them is gone (the job no-ops)."""
         stored = await self.repo.occurrence(int(job.payload.get("occurrence_id", 0)))
@@ -158,15 +155,6 @@ class SessionCore:
             note=occurrence.note,
             event_id=occurrence.discord_event_id,
         )
-
-    async def view_of(self, occurrence_id: int) -> SessionView | None:
-        occurrence = await self.repo.occurrence(occurrence_id)
-        if occurrence is None:
-            return None
-        series = await self.repo.series(occurrence.series_id)
-        if series is None:
-            return None
-        return await self.view(occurrence, series)
 
     # -- announcements and notices ------------------------------------------------------
 

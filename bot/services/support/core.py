@@ -27,7 +27,6 @@ from bot.services.support.models import (
     Alert,
     Route,
     chunks,
-    member_context,
     topic_context,
 )
 from bot.services.support.port import SupportPort
@@ -83,15 +82,6 @@ class SupportCore:
 
     def member_hash(self, guild_id: int, user_id: int) -> bytes:
         return self.keyring.member_hash(guild_id, user_id)
-
-    def member_id(self, conversation: Conversation) -> int | None:
-        if conversation.member_user_enc is None:
-            return None
-        try:
-            return self.keyring.decrypt_id(conversation.member_user_enc, member_context(conversation.public_id))
-        except DecryptionError:
-            log.warning("could not decrypt a member id conversation=%s", conversation.public_id)
-            return None
 
     def topic(self, conversation: Conversation) -> str | None:
         if conversation.topic_enc is None:
