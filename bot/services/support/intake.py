@@ -238,13 +238,7 @@ class Intake(SupportCore):
         if text:
             await self.enqueue_relay(conversation, "member", text, urgent=assess(text).level is Level.URGENT)
         if next_shift is not None:
-            await self.scheduler.schedule(
-                QUEUED_JOB,
-                next_shift + timedelta(minutes=1),
-                {"conversation": conversation.public_id},
-                job_id=f"support:{conversation.public_id}:queued",
-                grace=timedelta(hours=12),
-            )
+            await self.schedule_queued(conversation, next_shift)
         else:
             await self._alert_request(conversation, "message_left" if text else "request")
         if assess(f"{cleaned or ''}\n{text}").level is Level.URGENT:
@@ -311,6 +305,17 @@ class Intake(SupportCore):
         if deferred:
             raise RetryLater.combine(deferred)
         return delivered
+
+    async def schedule_queued(self, conversation: Conversation, shift_start: datetime) -> None:
+        """Route a queued request a minute into the shift it waits for (the listener is on shift
+        by then); at once if that moment has passed (a restart). One place for both."""
+        await self.scheduler.schedule(
+            QUEUED_JOB,
+            max(self.clock.now(), shift_start + timedelta(minutes=1)),
+            {"conversation": conversation.public_id},
+            job_id=f"support:{conversation.public_id}:queued",
+            grace=timedelta(hours=12),
+        )
 
     async def schedule_escalation(self, conversation: Conversation, stage: int, *, at: datetime | None = None) -> None:
         timeout = (await self.listeners.settings(conversation.guild_id)).offer_timeout_seconds

@@ -104,13 +104,7 @@ class SupportService(SupportCore):
             if conversation.status == "waiting" and conversation.stage < 3:
                 await self.intake.schedule_escalation(conversation, conversation.stage + 1, at=now)
             elif conversation.status == "queued" and conversation.queued_for is not None:
-                await self.scheduler.schedule(
-                    QUEUED_JOB,
-                    max(now, conversation.queued_for),
-                    payload,
-                    job_id=prefix + "queued",
-                    grace=timedelta(hours=12),
-                )
+                await self.intake.schedule_queued(conversation, conversation.queued_for)
             elif conversation.status == "active":
                 idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes
                 due = max(now, conversation.last_activity_at + timedelta(minutes=idle))
