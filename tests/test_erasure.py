@@ -49,11 +49,6 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-async def ebot(timed_bot: PeerCirclesBot) -> PeerCirclesBot:
-    return timed_bot
-
-
 def on_disk(path: Path) -> dict[str, bytes]:
     """The database file and its -wal and -shm files, read raw (whichever exist)."""
     return {p.name: p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()}
@@ -97,7 +92,7 @@ async def check_in_with_note(person: Person, note: str) -> None:
 
 
 async def test_removed_shares_replies_deleted_check_ins_and_ended_support_leave_no_trace(
-    sandbox: Sandbox, ebot: PeerCirclesBot, timed: BotHarness
+    sandbox: Sandbox, timed_bot: PeerCirclesBot, timed: BotHarness
 ) -> None:
     path = timed.database_path
     removed, own, replied = b"Marker-share-removed-7QK2", b"Marker-share-deleted-M4XP", b"Marker-reply-removed-Z8RW"
@@ -135,7 +130,7 @@ async def test_removed_shares_replies_deleted_check_ins_and_ended_support_leave_
 
     # A check-in with a note, deleted with /checkin delete.
     await check_in_with_note(alice, noted.decode() + " slept badly again")
-    note_enc = await stored(ebot, "SELECT note_enc FROM checkins")
+    note_enc = await stored(timed_bot, "SELECT note_enc FROM checkins")
     assert noted not in note_enc, "notes are encrypted at rest"
     assert_on_disk(path, {"the note's ciphertext": note_enc})
     asked = await alice.slash("checkin delete")
@@ -151,11 +146,11 @@ async def test_removed_shares_replies_deleted_check_ins_and_ended_support_leave_
     await ask(maya, topic.decode() + " moving house")
     await accept(lena)
     await maya.wait_for_dm("has joined")
-    topic_enc = await stored(ebot, "SELECT topic_enc FROM support_conversations")
+    topic_enc = await stored(timed_bot, "SELECT topic_enc FROM support_conversations")
     assert topic not in topic_enc, "topics are encrypted at rest"
     assert_on_disk(path, {"the topic's ciphertext": topic_enc})
     await (await maya.slash("support end", where="dm")).settled()
-    row = await ebot.services.db.fetchone("SELECT status, topic_enc FROM support_conversations")
+    row = await timed_bot.services.db.fetchone("SELECT status, topic_enc FROM support_conversations")
     assert row is not None and row["status"] == "closed" and row["topic_enc"] is None
     assert_gone(path, {"the topic's ciphertext": topic_enc}, "right after the conversation ended")
 
@@ -174,7 +169,7 @@ async def test_removed_shares_replies_deleted_check_ins_and_ended_support_leave_
 
 
 async def test_privacy_delete_leaving_with_delete_and_the_retention_purge_leave_no_trace(
-    sandbox: Sandbox, ebot: PeerCirclesBot, timed: BotHarness, clock: FakeClock
+    sandbox: Sandbox, timed_bot: PeerCirclesBot, timed: BotHarness, clock: FakeClock
 ) -> None:
     path = timed.database_path
     unposted, noted = b"Marker-privacy-unposted-B6TN", b"Marker-privacy-note-H2QS"
@@ -189,7 +184,7 @@ async def test_privacy_delete_leaving_with_delete_and_the_retention_purge_leave_
     # /privacy delete: an unpublished share is deleted outright, and so is a check-in with its note.
     await share(alice, unposted.decode() + STORY)
     await check_in_with_note(alice, noted.decode() + " for me only")
-    note_enc = await stored(ebot, "SELECT note_enc FROM checkins")
+    note_enc = await stored(timed_bot, "SELECT note_enc FROM checkins")
     assert_on_disk(path, {"the unposted share's marker": unposted, "the note's ciphertext": note_enc})
     privacy = await alice.slash("privacy")
     await alice.click(privacy, "Delete my data")
@@ -210,8 +205,8 @@ async def test_privacy_delete_leaving_with_delete_and_the_retention_purge_leave_
     await share(carol, expired.decode() + STORY)
     assert_on_disk(path, {"the old share's marker": expired})
     clock.advance(timedelta(days=31))
-    await ebot.services.maintenance.run()  # what the daily job runs
-    row = await ebot.services.db.fetchone("SELECT content FROM shares WHERE status = 'posted'")
+    await timed_bot.services.maintenance.run()  # what the daily job runs
+    row = await timed_bot.services.db.fetchone("SELECT content FROM shares WHERE status = 'posted'")
     assert row is not None and row["content"] is None
     assert_gone(path, {"the old share's marker": expired}, "right after the purge")
 

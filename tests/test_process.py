@@ -19,15 +19,7 @@ from tests.test_e2e_circles import create_circle
 
 async def test_sigterm_stops_the_bot_gracefully(sandbox: Sandbox, tmp_path: Path) -> None:
     db_path = tmp_path / "proc.db"
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": sandbox.server.bot_token,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "DATABASE_PATH": str(db_path),
-        "DISCORD_API_BASE_URL": sandbox.server.api_url,
-        "DISCORD_GATEWAY_URL": sandbox.server.gateway_url,
-        "LOG_LEVEL": "INFO",
-    }
+    env = bot_env(sandbox, db_path)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

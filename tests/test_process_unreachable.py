@@ -7,7 +7,6 @@ sandbox's state, never for a length of time.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.actors import Sandbox
-from bot.sandbox.harness import TEST_SECRET_KEY
+from tests.test_process import bot_env
 
 SPEC_PATH = Path(__file__).parent / "discord_api_spec" / "openapi.json"
 RETRY = "Discord can't be reached:"
@@ -44,15 +43,7 @@ class BotProcess:
 
     @classmethod
     async def start(cls, sandbox: Sandbox, tmp_path: Path) -> BotProcess:
-        env = {
-            **os.environ,
-            "DISCORD_TOKEN": sandbox.server.bot_token,
-            "SECRET_KEY": TEST_SECRET_KEY,
-            "DATABASE_PATH": str(tmp_path / "proc.db"),
-            "DISCORD_API_BASE_URL": sandbox.server.api_url,
-            "DISCORD_GATEWAY_URL": sandbox.server.gateway_url,
-            "LOG_LEVEL": "INFO",
-        }
+        env = bot_env(sandbox, tmp_path / "proc.db")
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
