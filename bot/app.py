@@ -12,7 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.crypto import Keyring
 from bot.privacy import PersonalDataRegistry
-from bot.scheduler import JobRepository, Scheduler
+from bot.scheduler import JobRepository, JobScope, Scheduler
 from bot.services.about import AboutService
 from bot.services.access import AccessService
 from bot.services.checkins.models import PROMPT_JOB as CHECKIN_PROMPT_JOB
@@ -37,6 +37,7 @@ from bot.storage.backends import database_for
 from bot.storage.bot_state import BotStateRepository
 from bot.storage.checkins import CheckinRepository, NoteCipher
 from bot.storage.circles import CircleRepository
+from bot.storage.coordination import CACHE_CHANNEL, Coordination, coordination_for
 from bot.storage.database import Database
 from bot.storage.guilds import GuildSettingsRepository
 from bot.storage.guilds_lifecycle import GuildLifecycleRepository
@@ -52,6 +53,7 @@ class Services:
     settings: Settings
     clock: Clock
     db: Database
+    coordination: Coordination
     scheduler: Scheduler
     privacy: PersonalDataRegistry
     bot_state: BotStateRepository
@@ -76,6 +78,7 @@ class Services:
 
     async def close(self) -> None:
         await self.scheduler.shutdown()
+        await self.coordination.close()
         await self.db.close()
 
 
@@ -90,7 +93,12 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         await db.close()
         raise
     privacy = PersonalDataRegistry()
-    scheduler = Scheduler(JobRepository(db), clock, use_timers=use_timers)
+    # Several processes on one PostgreSQL: which servers' jobs and relays are this process's, and
+    # how the processes wake each other (started by the client, which holds the shards).
+    shards = settings.shards
+    coordination = coordination_for(db, shards)
+    scope = JobScope(shards, leading=lambda: coordination.leading)
+    scheduler = Scheduler(JobRepository(db, scope), clock, use_timers=use_timers, coordination=coordination)
     guild_settings = GuildSettingsRepository(db, settings.default_timezone)
     guilds_lifecycle = GuildLifecycleRepository(db, settings.default_timezone)
     circle_repo = CircleRepository(db)
@@ -122,7 +130,9 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
     async def relay_failed(*args: Any) -> None:
         await support.delivery_failed(*args)  # the support service, built just below
 
-    outbox = OutboxService(support_repo, keyring, clock, on_failed=relay_failed)
+    outbox = OutboxService(
+        support_repo, keyring, clock, on_failed=relay_failed, shards=shards, coordination=coordination
+    )
     support = SupportService(
         support_repo,
         listener_repo,
@@ -154,6 +164,14 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         scheduler,
         clock,
     )
+    # In-memory caches, invalidated in every process sharing the database (bot.storage.coordination).
+    # Circles and server settings are read from the database each time; the one cache of personal
+    # data is which language was last written for a person (it saves a write per interaction).
+    coordination.listen(CACHE_CHANNEL, lambda what: member_time.forget_languages() if what == "languages" else None)
+
+    async def forget_cached() -> None:
+        await coordination.notify(CACHE_CHANNEL, "languages")
+
     # Every scheduled job's handler, in one place (a job's kind names the feature it belongs to).
     # Jobs whose work is Discord's (an anonymous post going out after its delay) are registered by
     # the client's setup_hook, which owns the Discord side.
@@ -166,6 +184,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         settings=settings,
         clock=clock,
         db=db,
+        coordination=coordination,
         scheduler=scheduler,
         privacy=privacy,
         bot_state=bot_state,
@@ -176,7 +195,7 @@ async def build_services(settings: Settings, *, clock: Clock | None = None, use_
         crisis=crisis,
         setup=SetupService(guild_settings, access, crisis.name_of, clock),
         circles=circle_service,
-        privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle, db=db),
+        privacy_service=PrivacyService(privacy, clock, guilds=guilds_lifecycle, db=db, after_delete=forget_cached),
         maintenance=maintenance,
         member_time=member_time,
         checkins=checkins,

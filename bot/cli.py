@@ -62,11 +62,11 @@ def _settings_or_exit() -> Settings | int:
 
 
 async def run_until_stopped(settings: Settings) -> int:
-    from bot.client import PeerCirclesBot
+    from bot.client import make_bot
     from bot.connection import DiscordConnection
 
     assert settings.discord_token
-    bot = PeerCirclesBot(settings)
+    bot = make_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -24,6 +24,7 @@ from discord.ext import commands
 
 from bot.app import Services, build_services
 from bot.clock import Clock
+from bot.concurrency import RateBudget
 from bot.config import Settings
 from bot.endpoints import configure_endpoints
 from bot.errors import StorageError
@@ -123,8 +124,10 @@ class PeerCirclesBot(commands.Bot):
             # A 429 asking for more than this raises RateLimited instead of sleeping: a scheduled
             # send then waits for its retry on the scheduler's clock, within its window (bot.sends).
             max_ratelimit_timeout=MAX_RATELIMIT_TIMEOUT,
+            **self._shard_options(settings),
         )
         self.settings = settings
+        self.rest_budget = keep_to_budget(self.http, settings.process_rate_limit)
         self._clock = clock
         self._use_timers = use_timers
         self._start_scheduler = start_scheduler
@@ -134,6 +137,10 @@ class PeerCirclesBot(commands.Bot):
         self._lexicon_warmup: asyncio.Future[Any] | None = None
         self._synced_at_start = False
         self.last_sync: str | None = None
+
+    @staticmethod
+    def _shard_options(settings: Settings) -> dict[str, Any]:
+        return {}  # one process, no shards: discord.py's plain client (ShardedPeerCirclesBot below)
 
     def _get_state(self, **options: Any) -> Any:
         # Every press and form gets an answer, also on a card that is no longer live: see bot.ui.dispatch.
@@ -270,12 +277,22 @@ class PeerCirclesBot(commands.Bot):
         """The scheduler, each feature's pending jobs (idempotent: one may have been missed while the
         bot was down), and the support relay's outbox (which waits for the gateway to be ready)."""
         s = self.services
+        # With PostgreSQL: hold this process's shards (waiting while another process still does)
+        # before any of their jobs fire; losing that hold later stops the bot (its supervisor
+        # restarts it), so two processes never fire the same server's jobs.
+        s.coordination.on_lost = self._coordination_lost
+        await s.coordination.start()
         await s.scheduler.start()
         await s.maintenance.ensure_scheduled()
         await s.checkins.ensure_scheduled()
         await s.rota.ensure_scheduled()
         await s.support.ensure_scheduled()
         s.outbox.start(ready=self.wait_until_ready)
+
+    def _coordination_lost(self) -> None:
+        log.error("stopping: without its shard locks this process could fire another process's jobs")
+        task = asyncio.get_running_loop().create_task(self.close())
+        self._closing_task = task  # keep a reference until it is done
 
     # -- command sync -------------------------------------------------------------------
 
@@ -334,3 +351,41 @@ class PeerCirclesBot(commands.Bot):
             _FROZEN = True
             gc.collect()
             gc.freeze()
+
+
+class ShardedPeerCirclesBot(PeerCirclesBot, commands.AutoShardedBot):
+    """The same bot, running the shards in ``SHARD_IDS`` of ``SHARD_COUNT`` (discord.py's
+    ``AutoShardedBot``). Several processes share one PostgreSQL; see :mod:`bot.shards`."""
+
+    @staticmethod
+    def _shard_options(settings: Settings) -> dict[str, Any]:
+        plan = settings.shards
+        return {"shard_count": plan.count, "shard_ids": list(plan.ids)}
+
+
+def make_bot(settings: Settings, **options: Any) -> PeerCirclesBot:
+    """The client for these settings: sharded when ``SHARD_COUNT`` is set."""
+    cls = ShardedPeerCirclesBot if settings.shards.sharded else PeerCirclesBot
+    return cls(settings, **options)
+
+
+# Interaction responses and follow-ups are not bound by Discord's global rate limit.
+_UNMETERED = ("/interactions/", "/webhooks/{webhook_id}/{webhook_token}")
+
+
+def keep_to_budget(http: Any, rate: float | None) -> RateBudget | None:
+    """Have every REST request except interaction responses wait for this process's share of the
+    bot's global rate limit (``GLOBAL_RATE_LIMIT``). ``None``: no limit of ours."""
+    if rate is None:
+        return None
+    budget = RateBudget(rate)
+    request = http.request
+
+    async def metered(route: Any, **kwargs: Any) -> Any:
+        if not str(route.path).startswith(_UNMETERED):
+            await budget.acquire()
+        return await request(route, **kwargs)
+
+    http.request = metered
+    log.info("REST requests kept to %.3g per second (this process's share of the global limit)", rate)
+    return budget

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
@@ -37,3 +38,46 @@ class KeyedLock(Generic[K]):
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class RateBudget:
+    """At most ``rate`` acquisitions per second, in bursts of up to ``burst`` (a token bucket).
+
+    For a limit that is per bot while the bot runs as several processes (Discord's global rate
+    limit): each process keeps to its share. Callers wait their turn in order (FIFO). ``now`` and
+    ``sleep`` are injectable so tests compute the waits without waiting.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        now: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = max(1.0, burst if burst is not None else rate)
+        self._now = now or time.monotonic
+        self._sleep = sleep or asyncio.sleep
+        self._tokens = self.burst
+        self._stamp = self._now()
+        self._turn = asyncio.Lock()
+        self.waited = 0.0  # seconds spent waiting, in total (for the operator's log and tests)
+
+    def _refill(self) -> None:
+        now = self._now()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def acquire(self) -> None:
+        async with self._turn:
+            self._refill()
+            if self._tokens < 1:
+                wait = (1 - self._tokens) / self.rate
+                self.waited += wait
+                await self._sleep(wait)
+                self._refill()
+            self._tokens -= 1

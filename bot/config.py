@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.shards import ShardPlan
+
 DEFAULT_DATABASE_PATH = Path("data/peer_circles.db")
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 MIN_SECRET_BYTES = 32
@@ -45,6 +47,23 @@ class Settings:
     api_base_url: str | None
     gateway_url: str | None
     database_url: str | None = None  # postgresql://…; None: the SQLite file at database_path
+    shard_count: int | None = None  # SHARD_COUNT: run as a sharded bot (None: one process, no shards)
+    shard_ids: tuple[int, ...] | None = None  # SHARD_IDS: this process's shards (None: all of them)
+    # GLOBAL_RATE_LIMIT: requests per second Discord allows the whole bot. A process that runs only
+    # some of the shards keeps to its share; 0 leaves it to a shared proxy (DISCORD_API_BASE_URL).
+    global_rate_limit: float = 50.0
+
+    @property
+    def shards(self) -> ShardPlan:
+        return ShardPlan.of(self.shard_count, self.shard_ids)
+
+    @property
+    def process_rate_limit(self) -> float | None:
+        """Requests per second this process keeps to (None: no limit of ours). One process that runs
+        every shard leaves it to discord.py, which waits out Discord's global 429s itself."""
+        if self.shards.whole or self.global_rate_limit <= 0:
+            return None
+        return self.global_rate_limit * self.shards.share
 
     @property
     def tz(self) -> ZoneInfo:
@@ -69,6 +88,12 @@ class Settings:
             ("DEV_GUILD_ID", str(self.dev_guild_id) if self.dev_guild_id else "not set (global commands)"),
             ("DISCORD_API_BASE_URL", self.api_base_url or f"{DEFAULT_API_BASE_URL} (default)"),
             ("DISCORD_GATEWAY_URL", self.gateway_url or "Discord's gateway (default)"),
+            ("SHARD_COUNT / SHARD_IDS", self.shards.describe()),
+            *(
+                [("GLOBAL_RATE_LIMIT", f"{limit:g} requests/s for this process")]
+                if (limit := self.process_rate_limit) is not None
+                else []
+            ),
         ]
 
 
@@ -151,6 +176,54 @@ def _parse_snowflake(raw: str | None, variable: str) -> int | None:
     return int(raw.strip())
 
 
+def parse_shards(
+    raw_count: str | None, raw_ids: str | None, *, postgres: bool
+) -> tuple[int | None, tuple[int, ...] | None]:
+    """``SHARD_COUNT`` (shards for the whole bot) and ``SHARD_IDS`` (this process's, like ``0,1`` or
+    ``2-3``). Several processes share one PostgreSQL database; SQLite has one process."""
+    count_text = (raw_count or "").strip()
+    ids_text = (raw_ids or "").strip()
+    if not count_text:
+        if ids_text:
+            raise ConfigError("SHARD_IDS", "needs SHARD_COUNT too: the number of shards the whole bot runs")
+        return None, None
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise ConfigError("SHARD_COUNT", f"'{count_text}' is not a number of shards; use a whole number like 2")
+    count = int(count_text)
+    if not ids_text:
+        return count, None
+    ids: set[int] = set()
+    for part in ids_text.replace(" ", "").split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ConfigError("SHARD_IDS", f"'{ids_text}' should be shard numbers like 0,1 or a range like 0-3")
+        ids.update(range(int(low), int(high if dash else low) + 1))
+    if not ids or max(ids) >= count:
+        raise ConfigError(
+            "SHARD_IDS", f"shards are numbered 0 to {count - 1} when SHARD_COUNT is {count}; '{ids_text}' is outside"
+        )
+    if len(ids) < count and not postgres:
+        raise ConfigError(
+            "SHARD_IDS",
+            "several processes need a shared PostgreSQL database (DATABASE_URL=postgresql://…); "
+            "with SQLite, run one process with every shard (leave SHARD_IDS empty)",
+        )
+    return count, tuple(sorted(ids))
+
+
+def _parse_rate(raw: str | None) -> float:
+    text = (raw or "").strip()
+    if not text:
+        return 50.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError("GLOBAL_RATE_LIMIT", f"'{text}' is not a number of requests per second; use 50, or 0")
+    return value
+
+
 def read_environment(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Merge ``.env`` (if present) under the process environment; the environment wins."""
     values: dict[str, str] = {}
@@ -171,6 +244,9 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
     if url := (env.get("DATABASE_URL") or "").strip():
         database_url, sqlite_path = parse_database_url(url)
         database_path = sqlite_path or database_path
+    shard_count, shard_ids = parse_shards(
+        env.get("SHARD_COUNT"), env.get("SHARD_IDS"), postgres=database_url is not None
+    )
     if database_path.exists() and database_path.is_dir():
         raise ConfigError("DATABASE_PATH", f"'{database_path}' is a folder; give a file path like data/peer_circles.db")
     return Settings(
@@ -183,4 +259,7 @@ def load_settings(values: Mapping[str, str] | None = None) -> Settings:
         dev_guild_id=_parse_snowflake(env.get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
         api_base_url=_parse_url(env.get("DISCORD_API_BASE_URL"), "DISCORD_API_BASE_URL", ("https", "http")),
         gateway_url=_parse_url(env.get("DISCORD_GATEWAY_URL"), "DISCORD_GATEWAY_URL", ("wss", "ws")),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        global_rate_limit=_parse_rate(env.get("GLOBAL_RATE_LIMIT")),
     )

@@ -43,6 +43,8 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.clock import Clock, from_iso, from_iso_or_none, to_iso
 from bot.sends import RetryLater, SendLedger
+from bot.shards import ShardPlan
+from bot.storage.coordination import JOBS_CHANNEL, Coordination, LocalCoordination
 from bot.storage.database import Database, Row
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ RETRY_CAP = timedelta(minutes=5)
 # A retry of a job whose message may already be at Discord comes this long before the dedupe window
 # closes, so a timer firing a little late still finds it open.
 RESEND_MARGIN = timedelta(seconds=10)
+# Several processes: how often each takes the lead if it is free and looks for due jobs of its own
+# that a lost notification didn't announce.
+SWEEP_EVERY = timedelta(seconds=30)
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -78,6 +83,7 @@ class Job:
     attempts: int = 0  # tries that failed for a passing reason, or were cut off by a restart
     retry_at: datetime | None = None  # when the next try is due (None: at run_at)
     note: str | None = None
+    guild_id: int | None = None  # the server it belongs to: it fires in the process that owns it
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -91,6 +97,7 @@ class Job:
             attempts=int(row["attempts"]),
             retry_at=from_iso_or_none(row["retry_at"]),
             note=row["note"],
+            guild_id=None if row["guild_id"] is None else int(row["guild_id"]),
         )
 
     @property
@@ -116,17 +123,41 @@ class StartReport:
 JobHandler = Callable[[Job], Awaitable[None]]
 
 
+class JobScope:
+    """The jobs this process fires: those of the servers on its shards, and those of no server
+    when it holds the leader lock (:mod:`bot.storage.coordination`). One process: every job."""
+
+    def __init__(self, shards: ShardPlan | None = None, leading: Callable[[], bool] | None = None) -> None:
+        self.shards = shards or ShardPlan()
+        self.leading = leading or (lambda: True)
+
+    def owns(self, guild_id: int | None) -> bool:
+        return self.leading() if guild_id is None else self.shards.owns(guild_id)
+
+    def where(self) -> tuple[str, list[int]]:
+        """`` AND (…)`` keeping this process's jobs, and its parameters ("" when it fires every job)."""
+        leading = self.leading()
+        if self.shards.whole and leading:
+            return "", []
+        clause, params = self.shards.where("guild_id")
+        own = f"(guild_id IS NOT NULL AND {clause})" if clause else "guild_id IS NOT NULL"
+        if leading:
+            own = f"({own} OR guild_id IS NULL)"
+        return f" AND {own}", params
+
+
 class JobRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, scope: JobScope | None = None) -> None:
         self.db = db
+        self.scope = scope or JobScope()
 
     async def upsert(self, job: Job, created_at: datetime) -> None:
         await self.db.execute(
-            "INSERT INTO scheduled_jobs (id, kind, run_at, grace_seconds, payload, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, 'pending', ?) "
+            "INSERT INTO scheduled_jobs (id, kind, run_at, grace_seconds, payload, status, created_at, guild_id) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, run_at = excluded.run_at, "
             "grace_seconds = excluded.grace_seconds, payload = excluded.payload, status = 'pending', "
-            "finished_at = NULL, note = NULL, attempts = 0, retry_at = NULL",
+            "finished_at = NULL, note = NULL, attempts = 0, retry_at = NULL, guild_id = excluded.guild_id",
             (
                 job.id,
                 job.kind,
@@ -134,6 +165,7 @@ class JobRepository:
                 int(job.grace.total_seconds()),
                 json.dumps(job.payload, sort_keys=True),
                 to_iso(created_at),
+                job.guild_id,
             ),
         )
 
@@ -173,39 +205,53 @@ class JobRepository:
         )
         return [Job.from_row(r) for r in rows]
 
+    # The five reads below are this process's jobs only (its scope): the ones it arms and fires.
+
     async def between(self, after: datetime, until: datetime) -> list[Job]:
         """Pending jobs with ``after < run_at <= until``."""
+        mine, params = self.scope.where()
         rows = await self.db.fetchall(
-            "SELECT * FROM scheduled_jobs WHERE status = 'pending' AND run_at > ? AND run_at <= ? ORDER BY run_at",
-            (to_iso(after), to_iso(until)),
+            f"SELECT * FROM scheduled_jobs WHERE status = 'pending' AND run_at > ? AND run_at <= ?{mine} ORDER BY run_at",
+            [to_iso(after), to_iso(until), *params],
         )
         return [Job.from_row(r) for r in rows]
 
     async def count_after(self, after: datetime) -> int:
+        mine, params = self.scope.where()
         row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM scheduled_jobs WHERE status = 'pending' AND run_at > ?", (to_iso(after),)
+            f"SELECT COUNT(*) AS n FROM scheduled_jobs WHERE status = 'pending' AND run_at > ?{mine}",
+            [to_iso(after), *params],
         )
         return int(row["n"]) if row else 0
 
     async def due(self, now: datetime) -> list[Job]:
         """Pending jobs whose time (or next try) has come."""
+        mine, params = self.scope.where()
         rows = await self.db.fetchall(
             "SELECT * FROM scheduled_jobs WHERE status = 'pending' AND run_at <= ? "
-            "AND (retry_at IS NULL OR retry_at <= ?) ORDER BY run_at, id",
-            (to_iso(now), to_iso(now)),
+            f"AND (retry_at IS NULL OR retry_at <= ?){mine} ORDER BY run_at, id",
+            [to_iso(now), to_iso(now), *params],
         )
         return [Job.from_row(r) for r in rows]
 
     async def retrying_between(self, after: datetime, until: datetime) -> list[Job]:
         """Pending jobs waiting for a retry with ``after < retry_at <= until``."""
+        mine, params = self.scope.where()
         rows = await self.db.fetchall(
-            "SELECT * FROM scheduled_jobs WHERE retry_at > ? AND retry_at <= ? AND status = 'pending' ORDER BY retry_at",
-            (to_iso(after), to_iso(until)),
+            f"SELECT * FROM scheduled_jobs WHERE retry_at > ? AND retry_at <= ? AND status = 'pending'{mine} "
+            "ORDER BY retry_at",
+            [to_iso(after), to_iso(until), *params],
         )
         return [Job.from_row(r) for r in rows]
 
-    async def running(self) -> list[Job]:
-        rows = await self.db.fetchall("SELECT * FROM scheduled_jobs WHERE status = 'running' ORDER BY run_at, id")
+    async def running(self, *, unowned_only: bool = False) -> list[Job]:
+        """Jobs a stopped process left running (``unowned_only``: of no server, for a new leader)."""
+        mine, params = self.scope.where()
+        if unowned_only:
+            mine, params = " AND guild_id IS NULL", []
+        rows = await self.db.fetchall(
+            f"SELECT * FROM scheduled_jobs WHERE status = 'running'{mine} ORDER BY run_at, id", params
+        )
         return [Job.from_row(r) for r in rows]
 
     async def retry(self, job_id: str, when: datetime, attempts: int, note: str) -> bool:
@@ -273,8 +319,12 @@ class Scheduler:
         use_timers: bool = True,
         sends: SendLedger | None = None,
         rng: random.Random | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self.jobs = jobs
+        self.scope = jobs.scope
+        # Other processes sharing the database (PostgreSQL): who leads, and how to wake an owner.
+        self.coordination = coordination or LocalCoordination(self.scope.shards)
         self.clock = clock
         self.use_timers = use_timers
         self.sends = sends or SendLedger(jobs.db, clock)
@@ -283,6 +333,7 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._started = False
+        self._leading = False
 
     def register(self, kind: str, handler: JobHandler) -> None:
         if kind in self._handlers:
@@ -299,17 +350,24 @@ class Scheduler:
         run_at: datetime,
         payload: dict[str, Any] | None = None,
         *,
+        guild_id: int | None,
         job_id: str | None = None,
         grace: timedelta = DEFAULT_GRACE,
     ) -> str:
-        """Store a job (replacing a pending one with the same id) and arm its timer."""
+        """Store a job (replacing a pending one with the same id) and arm its timer.
+
+        ``guild_id`` is the server the job belongs to (``None``: no server): it fires in the
+        process that owns that server. A job for another process's server wakes that process."""
         if run_at.tzinfo is None:
             raise ValueError("run_at must be timezone-aware")
         if kind not in self._handlers:
             raise ValueError(f"No handler is registered for job kind {kind!r}")
-        job = Job(job_id or uuid.uuid4().hex, kind, run_at, grace, payload or {})
+        job = Job(job_id or uuid.uuid4().hex, kind, run_at, grace, payload or {}, guild_id=guild_id)
         await self.jobs.upsert(job, self.clock.now())
-        if self._started and run_at <= self.clock.now() + ARM_HORIZON:
+        if not self.scope.owns(guild_id):
+            self._disarm(job.id)
+            await self.coordination.notify(JOBS_CHANNEL, job.id)
+        elif self._started and run_at <= self.clock.now() + ARM_HORIZON:
             self._arm(job)
         elif self._started:
             self._disarm(job.id)  # rescheduled further ahead: the refill arms it later
@@ -329,25 +387,18 @@ class Scheduler:
         """Rebuild timers from the database and settle jobs whose time passed while down."""
         report = StartReport()
         now = self.clock.now()
-        for job in await self.jobs.running():  # the last process stopped while these ran
-            if now <= job.closes_at:
-                # Run again: a message it had already sent isn't sent twice (bot.sends).
-                await self.jobs.retry(job.id, now, job.attempts + 1, "the bot stopped while this job ran; run again")
-                report.resumed.append(job.id)
-                log.info("job resumed after a restart kind=%s id=%s", job.kind, job.id)
-                continue
-            maybe = await self.sends.settle(job.id, job.run_at)
-            await self.jobs.interrupted(
-                job.id,
-                now,
-                "the bot stopped while this job ran and it is past its window; not run again" + self._maybe_note(maybe),
-            )
-            report.interrupted.append(job.id)
-            log.warning("job interrupted kind=%s id=%s maybe_sent=%d", job.kind, job.id, maybe)
+        # The last process for these servers stopped while these ran (with several processes:
+        # only this process's servers, whose shard locks it now holds; see bot.storage.coordination).
+        await self._recover(await self.jobs.running(), now, report)
+        self._leading = self.scope.leading()
+        if self.coordination.shared:
+            self.coordination.listen(JOBS_CHANNEL, self._job_changed)
         if self.use_timers:
             self._aps = AsyncIOScheduler(timezone="UTC")
             self._aps.start()
             self._aps.add_job(self._refill, "interval", seconds=REFILL_EVERY.total_seconds(), id="scheduler:refill")
+            if self.coordination.shared:
+                self._aps.add_job(self.sweep, "interval", seconds=SWEEP_EVERY.total_seconds(), id="scheduler:sweep")
         self._started = True
         for job in await self.jobs.due(now):
             if now <= job.closes_at:
@@ -373,6 +424,57 @@ class Scheduler:
             len(report.interrupted),
         )
         return report
+
+    async def _recover(self, running: list[Job], now: datetime, report: StartReport) -> None:
+        for job in running:
+            if now <= job.closes_at:
+                # Run again: a message it had already sent isn't sent twice (bot.sends).
+                await self.jobs.retry(job.id, now, job.attempts + 1, "the bot stopped while this job ran; run again")
+                report.resumed.append(job.id)
+                log.info("job resumed after a restart kind=%s id=%s", job.kind, job.id)
+                continue
+            maybe = await self.sends.settle(job.id, job.run_at)
+            await self.jobs.interrupted(
+                job.id,
+                now,
+                "the bot stopped while this job ran and it is past its window; not run again" + self._maybe_note(maybe),
+            )
+            report.interrupted.append(job.id)
+            log.warning("job interrupted kind=%s id=%s maybe_sent=%d", job.kind, job.id, maybe)
+
+    async def sweep(self) -> list[str]:
+        """Several processes: take the lead if it is free, then fire what is due and arm what is
+        near. What a notification would have done (another process scheduled one of this process's
+        jobs) happens here at the latest, within SWEEP_EVERY."""
+        if not self._started:
+            return []
+        was_leading = self._leading
+        self._leading = await self.coordination.lead()
+        if self._leading and not was_leading:
+            # The last leader stopped: its jobs of no server that were running when it did are ours.
+            report = StartReport()
+            await self._recover(await self.jobs.running(unowned_only=True), self.clock.now(), report)
+            log.info("took the lead resumed=%d interrupted=%d", len(report.resumed), len(report.interrupted))
+        fired = await self.run_due()
+        await self._refill()
+        return fired
+
+    def _job_changed(self, job_id: str) -> None:
+        """A notification from another process: one of this process's jobs was scheduled there."""
+        if self._started:
+            task = asyncio.get_running_loop().create_task(self._rearm(job_id))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _rearm(self, job_id: str) -> None:
+        job = await self.jobs.get(job_id)
+        if job is None or job.status != "pending" or not self.scope.owns(job.guild_id):
+            self._disarm(job_id)
+            return
+        if job.due_at <= self.clock.now() + ARM_HORIZON:
+            self._arm(job)
+            if self._aps is None and job.due_at <= self.clock.now():
+                await self._fire(job.id)  # without timers (tests): fire what is due now
 
     async def _refill(self) -> None:
         """Arm timers for jobs that have come within the horizon since the last refill."""
@@ -430,11 +532,16 @@ class Scheduler:
 
     async def _fire(self, job_id: str) -> bool:
         job = await self.jobs.get(job_id)
-        if job is None or job.status != "pending":
+        if job is None or job.status != "pending" or not self.scope.owns(job.guild_id):
             return False
         now = self.clock.now()
         if job.retry_at is not None and job.retry_at > now:
             return False  # a timer from before a reschedule: the retry isn't due yet
+        if job.retry_at is None and job.run_at > now:
+            # A timer from before another process moved it later (this one's own reschedules re-arm).
+            if self._started and job.run_at <= now + ARM_HORIZON:
+                self._arm(job)
+            return False
         if now > job.closes_at:
             await self._missed(job, now, f"fired {now - job.run_at} late, past its grace window")
             return False

@@ -147,7 +147,7 @@ async def test_archive_stops_the_circles_schedules(service: CircleService) -> No
         return None
 
     service.scheduler.register("prompt", handler)
-    await service.scheduler.schedule("prompt", FakeClock().now(), job_id=f"circle:{circle.id}:prompt")
+    await service.scheduler.schedule("prompt", FakeClock().now(), job_id=f"circle:{circle.id}:prompt", guild_id=None)
     archived = await service.archive(ADMIN, circle, ops)
     assert archived.circle.status == "archived"
     assert ops.channels[circle.channel_id or 0].read_only

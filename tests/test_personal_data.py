@@ -339,6 +339,7 @@ async def test_purging_a_server_cancels_its_circles_scheduled_jobs(tmp_path: Pat
             next(iter(services.sessions.job_handlers())),
             clock.now() + timedelta(days=60),
             {},
+            guild_id=GUILD,
             job_id=f"circle:{circle.id}:later",
         )
         await services.maintenance.guild_removed(GUILD)

@@ -43,7 +43,7 @@ async def test_job_is_rebuilt_after_a_restart_and_fires_once(place: Place) -> No
     first = Recorder()
     scheduler = make(db, clock, first)
     await scheduler.start()
-    job_id = await scheduler.schedule("remind", START + timedelta(hours=1), {"n": 1})
+    job_id = await scheduler.schedule("remind", START + timedelta(hours=1), {"n": 1}, guild_id=None)
     await scheduler.shutdown()
     await db.close()  # the process stops
 
@@ -68,7 +68,9 @@ async def test_job_due_while_down_fires_late_within_grace(place: Place) -> None:
     db = await place.open()
     recorder = Recorder()
     scheduler = make(db, clock, recorder)
-    job_id = await scheduler.schedule("remind", START + timedelta(minutes=5), grace=timedelta(minutes=10))
+    job_id = await scheduler.schedule(
+        "remind", START + timedelta(minutes=5), grace=timedelta(minutes=10), guild_id=None
+    )
     clock.advance(timedelta(minutes=12))  # down from 9:00 to 9:12; due 9:05, grace until 9:15
     report = await scheduler.start()
     assert report.fired_late == [job_id]
@@ -83,7 +85,9 @@ async def test_job_due_while_down_past_grace_is_recorded_as_missed(place: Place)
     db = await place.open()
     recorder = Recorder()
     scheduler = make(db, clock, recorder)
-    job_id = await scheduler.schedule("remind", START + timedelta(minutes=5), grace=timedelta(minutes=10))
+    job_id = await scheduler.schedule(
+        "remind", START + timedelta(minutes=5), grace=timedelta(minutes=10), guild_id=None
+    )
     clock.advance(timedelta(minutes=16))
     report = await scheduler.start()
     assert report.missed == [job_id]
@@ -99,7 +103,7 @@ async def test_a_job_cut_off_mid_run_runs_again_at_start_within_its_window(place
     clock = FakeClock(START)
     db = await place.open()
     scheduler = make(db, clock, Recorder())
-    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10), guild_id=None)
     assert await scheduler.jobs.claim(job_id)  # the process died after claiming it
     clock.advance(timedelta(minutes=4))
     again = Recorder()
@@ -114,7 +118,7 @@ async def test_a_job_cut_off_mid_run_past_its_window_is_recorded_not_rerun(place
     clock = FakeClock(START)
     db = await place.open()
     scheduler = make(db, clock, Recorder())
-    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10), guild_id=None)
     assert await scheduler.jobs.claim(job_id)
     clock.advance(timedelta(minutes=11))
     again = Recorder()
@@ -131,14 +135,14 @@ async def test_cancel_and_reschedule(place: Place) -> None:
     recorder = Recorder()
     scheduler = make(db, clock, recorder)
     await scheduler.start()
-    a = await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:1:a")
-    await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:1:b")
-    await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:2:a")
+    a = await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:1:a", guild_id=None)
+    await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:1:b", guild_id=None)
+    await scheduler.schedule("remind", START + timedelta(minutes=1), job_id="reminder:2:a", guild_id=None)
     assert await scheduler.cancel(a)
     assert not await scheduler.cancel(a)
     assert await scheduler.cancel_prefix("reminder:1:") == ["reminder:1:b"]
     # Rescheduling with the same id replaces the pending job instead of adding one.
-    await scheduler.schedule("remind", START + timedelta(minutes=3), {"v": 2}, job_id="reminder:2:a")
+    await scheduler.schedule("remind", START + timedelta(minutes=3), {"v": 2}, job_id="reminder:2:a", guild_id=None)
     clock.advance(timedelta(minutes=5))
     assert await scheduler.run_due() == ["reminder:2:a"]
     assert recorder.fired == [("reminder:2:a", {"v": 2})]
@@ -155,7 +159,7 @@ async def test_a_failing_handler_is_recorded_and_not_retried(place: Place) -> No
         raise RuntimeError("handler bug")
 
     scheduler.register("broken", broken)
-    job_id = await scheduler.schedule("broken", START)
+    job_id = await scheduler.schedule("broken", START, guild_id=None)
     assert await scheduler.run_due() == []
     assert await status(db, job_id) == "failed"
     await db.close()
@@ -165,9 +169,9 @@ async def test_unknown_kind_and_naive_times_are_refused(place: Place) -> None:
     db = await place.open()
     scheduler = make(db, FakeClock(START), Recorder())
     with pytest.raises(ValueError, match="No handler"):
-        await scheduler.schedule("nope", START)
+        await scheduler.schedule("nope", START, guild_id=None)
     with pytest.raises(ValueError, match="timezone-aware"):
-        await scheduler.schedule("remind", START.replace(tzinfo=None))
+        await scheduler.schedule("remind", START.replace(tzinfo=None), guild_id=None)
     await db.close()
 
 
@@ -178,7 +182,7 @@ async def test_real_timers_fire_through_apscheduler(place: Place) -> None:
     scheduler = Scheduler(JobRepository(db), SystemClock(), use_timers=True)
     scheduler.register("remind", recorder)
     await scheduler.start()
-    job_id = await scheduler.schedule("remind", SystemClock().now() + timedelta(milliseconds=200))
+    job_id = await scheduler.schedule("remind", SystemClock().now() + timedelta(milliseconds=200), guild_id=None)
     await asyncio.wait_for(recorder.event.wait(), timeout=5)
     await scheduler.shutdown()
     assert recorder.fired == [(job_id, {})]
@@ -195,8 +199,8 @@ async def test_timers_are_armed_only_within_the_horizon_and_refilled(place: Plac
     recorder = Recorder()
     scheduler = Scheduler(JobRepository(db), clock, use_timers=True)
     scheduler.register("remind", recorder)
-    near = await scheduler.schedule("remind", now + timedelta(hours=1), job_id="near")
-    far = await scheduler.schedule("remind", now + ARM_HORIZON + timedelta(hours=1), job_id="far")
+    near = await scheduler.schedule("remind", now + timedelta(hours=1), job_id="near", guild_id=None)
+    far = await scheduler.schedule("remind", now + ARM_HORIZON + timedelta(hours=1), job_id="far", guild_id=None)
     report = await scheduler.start()
     assert report.rebuilt == [near] and report.waiting == 1
     assert scheduler._aps is not None

@@ -41,7 +41,7 @@ async def test_pending_ids_by_prefix_and_kind(sdb: Database) -> None:
         ("circle:1:checkin:prompt:", "checkin.prompt"),
         ("circle:12:checkin:prompt:", "checkin.prompt"),
     ):
-        await scheduler.schedule(kind, later, job_id=job_id)
+        await scheduler.schedule(kind, later, job_id=job_id, guild_id=None)
     await scheduler.cancel("support:cd:idle")
     jobs = scheduler.jobs
     assert sorted(await jobs.pending_ids(prefix="support:")) == ["support:ab:idle"]

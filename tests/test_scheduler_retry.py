@@ -161,7 +161,7 @@ async def test_a_503_is_retried_with_backoff_and_delivers_once(sdb: Database, cl
     discord = FakeDiscord(clock)
     discord.faults = ["503", "503"]
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     assert await scheduler.run_due() == []
     job = await scheduler.jobs.get(job_id)
     assert job is not None and job.status == "pending" and job.attempts == 1
@@ -177,7 +177,7 @@ async def test_a_429_is_retried_no_sooner_than_its_retry_after(sdb: Database, cl
     discord = FakeDiscord(clock)
     discord.faults = ["429"]
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     await scheduler.run_due()
     job = await scheduler.jobs.get(job_id)
     assert job is not None and job.retry_at == START + timedelta(seconds=30)
@@ -194,7 +194,7 @@ async def test_a_lost_answer_is_resent_with_the_same_nonce_and_discord_keeps_one
     discord = FakeDiscord(clock)
     discord.faults = ["lost"]  # Discord created it; the answer never came
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     await scheduler.run_due()
     assert discord.keys() == ["reminder"]
     assert await until_settled(scheduler, clock, job_id) == "done"
@@ -210,7 +210,7 @@ async def test_retries_stay_inside_discords_dedupe_window_while_a_message_may_be
     discord = FakeDiscord(clock, window=timedelta(minutes=30))  # would create a second one later
     discord.faults = ["lost", *["500"] * 40]  # Discord has it; then every answer is a 500
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     assert await until_settled(scheduler, clock, job_id) == "done"
     assert len(discord.tried_at) >= 7 and all(at - START < NONCE_WINDOW for at in discord.tried_at), (
         "every resend came while Discord would still dedupe it"
@@ -226,7 +226,7 @@ async def test_a_503_outage_is_retried_for_the_whole_window_then_recorded_missed
     discord = FakeDiscord(clock)
     discord.faults = ["503"] * 500  # refused each time: nothing was created, so no window to mind
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=30))
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=30), guild_id=None)
     assert await until_settled(scheduler, clock, job_id) == "missed"
     assert discord.tried_at[-1] == START + timedelta(minutes=30), "the last try as its window closed"
     row = await job_row(sdb, job_id)
@@ -240,7 +240,7 @@ async def test_a_failure_that_lasts_past_the_window_is_recorded_as_missed_with_t
     discord = FakeDiscord(clock)
     discord.faults = ["429"] * 500  # a 429 is sure: nothing was created, so it never becomes "maybe"
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10))
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=10), guild_id=None)
     assert await until_settled(scheduler, clock, job_id) == "missed"
     row = await job_row(sdb, job_id)
     assert "gave up after" in str(row["note"]) and "http-429" in str(row["note"])
@@ -254,7 +254,7 @@ async def test_a_message_that_may_be_there_is_not_resent_after_discords_window(s
     discord = FakeDiscord(clock, window=timedelta(minutes=30))  # Discord would create a second one
     discord.faults = ["lost", *["429"] * 100]  # then 429s every 30 s, past the 2 minutes relied on
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     assert await until_settled(scheduler, clock, job_id) == "done"
     assert clock.now() - START > NONCE_WINDOW
     row = await job_row(sdb, job_id)
@@ -269,7 +269,7 @@ async def test_a_message_that_may_be_there_when_the_job_gives_up_is_recorded_may
     discord = FakeDiscord(clock)
     discord.faults = ["lost", *["429"] * 100]
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=1))
+    job_id = await scheduler.schedule("remind", START, grace=timedelta(minutes=1), guild_id=None)
     assert await until_settled(scheduler, clock, job_id) == "missed"
     row = await job_row(sdb, job_id)
     assert "gave up after" in str(row["note"]) and "may have reached Discord" in str(row["note"])
@@ -283,7 +283,7 @@ async def test_a_message_delivered_before_a_retry_is_not_sent_again_even_after_d
     discord = FakeDiscord(clock, window=timedelta(seconds=1))  # a short memory at Discord
     discord.faults = ["429"]  # alice's fails (sure), bob's goes through
     scheduler = make(sdb, clock, sender(discord, ("dm:alice", "dm:bob")))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     await scheduler.run_due()
     assert discord.keys() == ["dm:bob"]
     clock.advance(timedelta(minutes=5))
@@ -296,7 +296,7 @@ async def test_a_handler_without_passing_failures_fails_as_before(sdb: Database,
         raise RuntimeError("a bug")
 
     scheduler = make(sdb, clock, broken)
-    job_id = await scheduler.schedule("remind", START)
+    job_id = await scheduler.schedule("remind", START, guild_id=None)
     assert await scheduler.run_due() == []
     row = await job_row(sdb, job_id)
     assert row["status"] == "failed" and row["attempts"] == 0
@@ -308,7 +308,7 @@ async def test_a_handler_without_passing_failures_fails_as_before(sdb: Database,
 async def cut_off_mid_send(db: Database, clock: FakeClock, discord: FakeDiscord) -> str:
     """Run a job until Discord has created its message, then stop the process there."""
     scheduler = make(db, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     discord.hold = asyncio.Event()
     running = asyncio.create_task(scheduler.run_due())
     await asyncio.wait_for(discord.reached.wait(), 5)
@@ -355,7 +355,7 @@ async def test_a_restart_after_discords_window_records_maybe_sent_and_never_gues
 async def test_a_restart_between_claim_and_send_sends_it_once(sdb: Database, clock: FakeClock) -> None:
     discord = FakeDiscord(clock)
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     assert await scheduler.jobs.claim(job_id)  # claimed, then the process stopped
     clock.advance(timedelta(minutes=30))
     report = await make(sdb, clock, sender(discord)).start()
@@ -368,7 +368,7 @@ async def test_a_retry_pending_at_a_restart_is_rebuilt(sdb: Database, clock: Fak
     discord = FakeDiscord(clock)
     discord.faults = ["503"]
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE)
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     await scheduler.run_due()
     job = await scheduler.jobs.get(job_id)
     assert job is not None and job.retry_at is not None
@@ -384,9 +384,9 @@ async def test_rescheduling_a_retrying_job_starts_it_afresh(sdb: Database, clock
     discord = FakeDiscord(clock)
     discord.faults = ["503"]
     scheduler = make(sdb, clock, sender(discord))
-    job_id = await scheduler.schedule("remind", START, grace=GRACE, job_id="j")
+    job_id = await scheduler.schedule("remind", START, grace=GRACE, job_id="j", guild_id=None)
     await scheduler.run_due()
-    await scheduler.schedule("remind", START + timedelta(hours=2), grace=GRACE, job_id="j")
+    await scheduler.schedule("remind", START + timedelta(hours=2), grace=GRACE, job_id="j", guild_id=None)
     job = await scheduler.jobs.get(job_id)
     assert job is not None and (job.attempts, job.retry_at) == (0, None)
 
@@ -409,7 +409,7 @@ async def test_retries_are_armed_on_real_timers(place: Place, monkeypatch: pytes
     scheduler = Scheduler(JobRepository(db), clock, use_timers=True)
     scheduler.register("remind", flaky)
     await scheduler.start()
-    await scheduler.schedule("remind", clock.now() + timedelta(milliseconds=50))
+    await scheduler.schedule("remind", clock.now() + timedelta(milliseconds=50), guild_id=None)
     await asyncio.wait_for(done.wait(), timeout=10)
     await scheduler.shutdown()
     assert tries == [0, 1, 2]
@@ -423,10 +423,10 @@ async def test_the_daily_maintenance_forgets_send_records_after_a_week(sdb: Data
 
     discord = FakeDiscord(clock)
     scheduler = make(sdb, clock, sender(discord))
-    old = await scheduler.schedule("remind", START, grace=GRACE)
+    old = await scheduler.schedule("remind", START, grace=GRACE, guild_id=None)
     await scheduler.run_due()
     clock.advance(timedelta(days=6))
-    recent = await scheduler.schedule("remind", clock.now(), grace=GRACE)
+    recent = await scheduler.schedule("remind", clock.now(), grace=GRACE, guild_id=None)
     await scheduler.run_due()
     clock.advance(timedelta(days=2))
     maintenance = MaintenanceService(PersonalDataRegistry(), GuildLifecycleRepository(sdb), scheduler, clock)

@@ -58,13 +58,13 @@ class BotHarness:
         )
 
     async def start(self, timeout: float = 15.0) -> object:
-        from bot.client import PeerCirclesBot
+        from bot.client import make_bot
         from bot.logsetup import apply_log_policy
 
         apply_log_policy(logging.getLogger().level)
         server = self.sandbox.server
         server.ready.clear()
-        bot = PeerCirclesBot(self.settings(), clock=self.clock, use_timers=self.use_timers, guild_ready_timeout=0.05)
+        bot = make_bot(self.settings(), clock=self.clock, use_timers=self.use_timers, guild_ready_timeout=0.05)
         token = server.bot_token
         self._task = asyncio.create_task(bot.start(token), name="peer-circles bot")
         ready = asyncio.create_task(bot.wait_until_ready())

@@ -134,7 +134,7 @@ class MaintenanceService:
 
     async def _schedule_next(self, after: datetime) -> str:
         run_at = next_run_after(after)
-        return await self.scheduler.schedule(JOB_KIND, run_at, job_id=job_id_for(run_at), grace=GRACE)
+        return await self.scheduler.schedule(JOB_KIND, run_at, guild_id=None, job_id=job_id_for(run_at), grace=GRACE)
 
     # -- the bot joining and leaving servers --------------------------------------------
 

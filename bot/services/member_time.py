@@ -57,6 +57,7 @@ class MemberTimeService:
             await self.members.set_language(guild_id, user_id, language, self.clock.now())
         self._languages[key] = language
 
-    def forget(self, guild_id: int, user_id: int) -> None:
-        """After a /privacy delete: the cache of what was written holds no trace of the person."""
-        self._languages.pop((guild_id, user_id), None)
+    def forget_languages(self) -> None:
+        """After a /privacy delete (in any process): the cache of what was written holds no trace
+        of the person. All of it goes: the notification that asks names nobody."""
+        self._languages.clear()

@@ -44,9 +44,13 @@ from bot.clock import Clock
 from bot.concurrency import KeyedLock
 from bot.crypto import DecryptionError, Keyring
 from bot.sends import job_nonce
+from bot.shards import ShardPlan
+from bot.storage.coordination import OUTBOX_CHANNEL, Coordination, LocalCoordination
 from bot.storage.support import Conversation, OutboxRow, SupportRepository
 
 log = logging.getLogger(__name__)
+
+SHARED_RESCAN_SECONDS = 30.0
 
 
 class DeliveryError(Exception):
@@ -149,8 +153,14 @@ class OutboxService:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         on_failed: FailureHook | None = None,
+        shards: ShardPlan | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self.repo = repo
+        # Several processes: this one sends the streams of the conversations whose server it owns;
+        # a row it queues for another process's conversation wakes that process (LISTEN/NOTIFY).
+        self.shards = shards or ShardPlan()
+        self.coordination = coordination or LocalCoordination(self.shards)
         self.keyring = keyring
         self.clock = clock
         self.backoff = backoff or Backoff()
@@ -169,6 +179,7 @@ class OutboxService:
         self._workers: dict[tuple[int, str], asyncio.Task[None]] = {}
         self._next_due: datetime | None = None
         self._streams: KeyedLock[tuple[int, str]] = KeyedLock()
+        self._listening = False
 
     def _next_nonce(self) -> str:
         """Unique per row (20 characters; Discord allows 25): a random prefix per process and a
@@ -193,7 +204,10 @@ class OutboxService:
         nonce = nonce or self._next_nonce()
         blob = self.keyring.encrypt_text(json.dumps(payload, default=str), row_context(conversation, nonce))
         row = await self.repo.enqueue(conversation.id, stream, kind, blob, self.clock.now(), nonce=nonce)
-        self._dirty.add((conversation.id, stream))
+        if self.shards.owns(conversation.guild_id):
+            self._dirty.add((conversation.id, stream))
+        else:  # e.g. a member's DM, which Discord delivers on shard 0, for a server on another shard
+            await self.coordination.notify(OUTBOX_CHANNEL, f"{conversation.id}:{stream}")
         log.info(
             "outbox queued conversation=%s stream=%s seq=%s kind=%s", conversation.public_id, stream, row.seq, kind
         )
@@ -234,7 +248,7 @@ class OutboxService:
             report = DrainReport()
             if self.transport is None:
                 return report  # nothing can be sent yet; the rows wait
-            keys = await self.repo.pending_streams()
+            keys = await self.repo.pending_streams(self.shards)
             results = await asyncio.gather(*(self._drain_key(key) for key in keys))
             for stream_report in results:
                 report.merge(stream_report)
@@ -260,8 +274,8 @@ class OutboxService:
                 report.next_due = row.next_attempt_at
                 return report
             conversation = await self.repo.get(conversation_id)
-            if conversation is None:
-                return report
+            if conversation is None or not self.shards.owns(conversation.guild_id):
+                return report  # gone, or another process's to send
             target = self._target(conversation, stream)
             if target is None:
                 report.held += 1
@@ -326,7 +340,7 @@ class OutboxService:
             if self._rescan:
                 self._rescan = False
                 try:
-                    self._dirty.update(await self.repo.pending_streams())
+                    self._dirty.update(await self.repo.pending_streams(self.shards))
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the database closing at shutdown, or a bug: don't spin
@@ -338,6 +352,10 @@ class OutboxService:
             timeout: float | None = None
             if self._next_due is not None:
                 timeout = max(0.05, (self._next_due - self.clock.now()).total_seconds())
+            if self.coordination.shared:
+                # A row another process queued for this one and whose notification was lost waits
+                # at most this long (the next scan finds it).
+                timeout = min(timeout or SHARED_RESCAN_SECONDS, SHARED_RESCAN_SECONDS)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
@@ -375,7 +393,17 @@ class OutboxService:
             self._next_due = when
             self._wake.set()
 
+    def _notified(self, payload: str) -> None:
+        """Another process queued a row in one of this process's streams."""
+        conversation_id, _, stream = payload.partition(":")
+        if conversation_id.isdigit() and stream in ("member", "listener"):
+            self._dirty.add((int(conversation_id), stream))
+            self.wake(rescan=False)
+
     def start(self, ready: Callable[[], Awaitable[Any]] | None = None) -> None:
+        if self.coordination.shared and not self._listening:
+            self._listening = True
+            self.coordination.listen(OUTBOX_CHANNEL, self._notified)
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
             self._lock = asyncio.Lock()

@@ -11,7 +11,7 @@ import base64
 import enum
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -152,8 +152,11 @@ class PrivacyService:
         *,
         guilds: GuildLifecycleRepository | None = None,
         db: Database | None = None,
+        after_delete: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.registry = registry
+        # What else forgets after a deletion: the processes' in-memory caches (bot/app.py).
+        self.after_delete = after_delete
         self.clock = clock
         self.guilds = guilds
         # The database the registry's sources keep their rows in, checkpointed right after a
@@ -185,6 +188,8 @@ class PrivacyService:
         counts = await self.registry.delete_user(guild_id, user_id)
         if self.db is not None:
             await self.db.checkpoint_after_delete()
+        if self.after_delete is not None:
+            await self.after_delete()
         report = DeletionReport(counts)
         log.info("personal data deleted guild=%s rows=%d", guild_id, report.total)
         return report

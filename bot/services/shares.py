@@ -300,6 +300,7 @@ class ShareService:
                 POST_JOB,
                 post_at,
                 {"share": share.public_id},
+                guild_id=circle.guild_id,
                 job_id=f"circle:{circle.id}:share:{token}:post",
                 grace=timedelta(hours=6),
             )

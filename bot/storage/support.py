@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock, from_iso, to_iso
 from bot.clock import from_iso_or_none as _when
 from bot.i18n import N_
 from bot.privacy import ExportRows
+from bot.shards import ShardPlan
 from bot.storage.database import Database, Row
 from bot.storage.rows import field_names, flag, from_row, insert_clause, set_clause
 
@@ -456,12 +457,22 @@ class SupportRepository:
         )
         return [OutboxRow.from_row(r) for r in rows]
 
-    async def pending_streams(self) -> list[tuple[int, str]]:
-        """(conversation id, stream) of every stream with a row still to send."""
-        rows = await self.db.fetchall(
-            "SELECT DISTINCT conversation_id, stream FROM support_outbox WHERE status = 'pending' "
-            "ORDER BY conversation_id, stream"
-        )
+    async def pending_streams(self, shards: ShardPlan | None = None) -> list[tuple[int, str]]:
+        """(conversation id, stream) of every stream with a row still to send (with ``shards``:
+        only of the conversations whose server is on them)."""
+        mine, params = shards.where("c.guild_id") if shards is not None else ("", [])
+        if not mine:
+            rows = await self.db.fetchall(
+                "SELECT DISTINCT conversation_id, stream FROM support_outbox WHERE status = 'pending' "
+                "ORDER BY conversation_id, stream"
+            )
+        else:
+            rows = await self.db.fetchall(
+                "SELECT DISTINCT o.conversation_id, o.stream FROM support_outbox o "
+                f"JOIN support_conversations c ON c.id = o.conversation_id WHERE o.status = 'pending' AND {mine} "
+                "ORDER BY o.conversation_id, o.stream",
+                params,
+            )
         return [(int(r["conversation_id"]), str(r["stream"])) for r in rows]
 
     async def pending_rows_for(self, conversation_id: int, stream: str) -> list[OutboxRow]:

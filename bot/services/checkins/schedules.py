@@ -73,7 +73,12 @@ class Schedules(CheckinCore):
         prefix = reminder_job_prefix(reminder.id)
         await self.scheduler.cancel_prefix(prefix)
         await self.scheduler.schedule(
-            REMINDER_JOB, run_at, {"reminder": reminder.id}, job_id=prefix + job_stamp(run_at), grace=REMINDER_GRACE
+            REMINDER_JOB,
+            run_at,
+            {"reminder": reminder.id},
+            guild_id=reminder.guild_id,
+            job_id=prefix + job_stamp(run_at),
+            grace=REMINDER_GRACE,
         )
         await self.repo.set_reminder_next(reminder.id, run_at)
         return run_at
@@ -202,7 +207,12 @@ class Schedules(CheckinCore):
         prefix = prompt_job_prefix(prompt.circle_id)
         await self.scheduler.cancel_prefix(prefix)
         await self.scheduler.schedule(
-            PROMPT_JOB, run_at, {"circle": prompt.circle_id}, job_id=prefix + job_stamp(run_at), grace=PROMPT_GRACE
+            PROMPT_JOB,
+            run_at,
+            {"circle": prompt.circle_id},
+            guild_id=prompt.guild_id,
+            job_id=prefix + job_stamp(run_at),
+            grace=PROMPT_GRACE,
         )
         await self.repo.set_prompt_state(prompt.circle_id, next_at=run_at)
         return run_at

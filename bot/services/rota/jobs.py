@@ -49,6 +49,7 @@ class Jobs(RotaCore):
             REMINDER_JOB,
             at,
             {"assignment": assignment.id},
+            guild_id=assignment.guild_id,
             job_id=job_id,
             grace=timedelta(minutes=max(5, minutes // 2)),
         )
@@ -62,6 +63,7 @@ class Jobs(RotaCore):
                 SHIFT_START_JOB,
                 assignment.starts_at,
                 {"assignment": assignment.id},
+                guild_id=assignment.guild_id,
                 job_id=prefix + "start",
                 grace=timedelta(minutes=30),
             )
@@ -69,6 +71,7 @@ class Jobs(RotaCore):
             SHIFT_END_JOB,
             assignment.ends_at,
             {"assignment": assignment.id},
+            guild_id=assignment.guild_id,
             job_id=prefix + "end",
             grace=timedelta(hours=2),
         )
@@ -86,6 +89,7 @@ class Jobs(RotaCore):
                     COVERAGE_JOB,
                     check_at,
                     {"slot": slot.id, "occurrence": occurrence.local_date.isoformat()},
+                    guild_id=slot.guild_id,
                     job_id=job_id,
                     grace=timedelta(hours=12),
                 )
@@ -101,7 +105,7 @@ class Jobs(RotaCore):
         job_id = f"rota:{guild_id}:daily:{(today + timedelta(days=1)).isoformat()}"
         if await self.scheduler.jobs.get(job_id) is None:
             await self.scheduler.schedule(
-                DAILY_JOB, at, {"guild_id": guild_id}, job_id=job_id, grace=timedelta(hours=20)
+                DAILY_JOB, at, {"guild_id": guild_id}, guild_id=guild_id, job_id=job_id, grace=timedelta(hours=20)
             )
 
     async def ensure_scheduled(self) -> None:

@@ -187,6 +187,7 @@ class Listeners(RotaCore):
             ONCALL_END_JOB,
             until,
             {"guild_id": guild_id, "listener": listener.public_id},
+            guild_id=guild_id,
             job_id=f"rota:{guild_id}:oncall:{listener.public_id}",
             grace=timedelta(hours=6),
         )

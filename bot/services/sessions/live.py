@@ -287,6 +287,7 @@ class LiveSession(SessionCore):
                 JOB_TIMER,
                 ends_at,
                 {"occurrence_id": stored.id, "ends_at": ends_at.astimezone(UTC).isoformat()},
+                guild_id=stored.guild_id,
                 job_id=job_id,
                 grace=TIMER_GRACE,
             )

@@ -286,14 +286,25 @@ class Planning(SessionCore):
                     JOB_REMIND,
                     run_at,
                     {**payload, "offset": offset},
+                    guild_id=occurrence.guild_id,
                     job_id=f"{prefix}remind:{offset}",
                     grace=REMINDER_GRACE,
                 )
         await self.scheduler.schedule(
-            JOB_START, occurrence.starts_at, payload, job_id=f"{prefix}start", grace=series.duration
+            JOB_START,
+            occurrence.starts_at,
+            payload,
+            guild_id=occurrence.guild_id,
+            job_id=f"{prefix}start",
+            grace=series.duration,
         )
         await self.scheduler.schedule(
-            JOB_END, occurrence.ends_at + AUTOCLOSE_AFTER, payload, job_id=f"{prefix}end", grace=END_GRACE
+            JOB_END,
+            occurrence.ends_at + AUTOCLOSE_AFTER,
+            payload,
+            guild_id=occurrence.guild_id,
+            job_id=f"{prefix}end",
+            grace=END_GRACE,
         )
 
     async def reschedule_jobs(self, series: Series, occurrence: StoredOccurrence) -> None:
@@ -319,7 +330,9 @@ class Planning(SessionCore):
         made = 0
         for job_id, kind, run_at, data, grace in wanted:
             if await self.scheduler.jobs.get(job_id) is None:
-                await self.scheduler.schedule(kind, run_at, dict(data), job_id=job_id, grace=grace)
+                await self.scheduler.schedule(
+                    kind, run_at, dict(data), guild_id=stored.guild_id, job_id=job_id, grace=grace
+                )
                 made += 1
         return made
 

@@ -87,7 +87,9 @@ class Closing(SupportCore):
         if due > self.clock.now():
             # A job can't re-arm its own id (the scheduler marks it done after this returns): alternate.
             later = f"support:{conversation.public_id}:idle" + ("" if job.id.endswith(":later") else ":later")
-            await self.scheduler.schedule(IDLE_JOB, due, {"conversation": conversation.public_id}, job_id=later)
+            await self.scheduler.schedule(
+                IDLE_JOB, due, {"conversation": conversation.public_id}, guild_id=conversation.guild_id, job_id=later
+            )
             return
         if await self.repo.close(conversation.id, "idle", self.clock.now()):
             await self._closed(conversation, "idle", was_waiting=False)

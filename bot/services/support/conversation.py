@@ -243,6 +243,7 @@ class LiveConversation(SupportCore):
             HANDOFF_JOB,
             self.clock.now() + timedelta(seconds=timeout),
             {"conversation": conversation.public_id},
+            guild_id=conversation.guild_id,
             job_id=f"support:{conversation.public_id}:handoff",
             grace=timedelta(hours=1),
         )

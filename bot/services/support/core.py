@@ -194,6 +194,7 @@ class SupportCore:
             IDLE_JOB,
             now + timedelta(minutes=idle),
             {"conversation": conversation.public_id},
+            guild_id=conversation.guild_id,
             job_id=f"support:{conversation.public_id}:idle",
             grace=timedelta(hours=6),
         )

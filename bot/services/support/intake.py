@@ -313,6 +313,7 @@ class Intake(SupportCore):
             QUEUED_JOB,
             max(self.clock.now(), shift_start + timedelta(minutes=1)),
             {"conversation": conversation.public_id},
+            guild_id=conversation.guild_id,
             job_id=f"support:{conversation.public_id}:queued",
             grace=timedelta(hours=12),
         )
@@ -323,6 +324,7 @@ class Intake(SupportCore):
             ESCALATE_JOB,
             at or self.clock.now() + timedelta(seconds=timeout),
             {"conversation": conversation.public_id, "stage": stage},
+            guild_id=conversation.guild_id,
             job_id=f"support:{conversation.public_id}:escalate:{stage}",
             grace=timedelta(hours=1),
         )

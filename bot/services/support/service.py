@@ -108,9 +108,18 @@ class SupportService(SupportCore):
             elif conversation.status == "active":
                 idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes
                 due = max(now, conversation.last_activity_at + timedelta(minutes=idle))
-                await self.scheduler.schedule(IDLE_JOB, due, payload, job_id=prefix + "idle", grace=timedelta(hours=6))
+                await self.scheduler.schedule(
+                    IDLE_JOB,
+                    due,
+                    payload,
+                    guild_id=conversation.guild_id,
+                    job_id=prefix + "idle",
+                    grace=timedelta(hours=6),
+                )
                 if conversation.handoff_open:
-                    await self.scheduler.schedule(HANDOFF_JOB, now, payload, job_id=prefix + "handoff")
+                    await self.scheduler.schedule(
+                        HANDOFF_JOB, now, payload, guild_id=conversation.guild_id, job_id=prefix + "handoff"
+                    )
             else:
                 continue
             made += 1
