@@ -377,3 +377,25 @@ async def test_one_process_needs_no_coordination(tmp_path: Any) -> None:
     assert await coordination.lead() and coordination.leading and not coordination.shared
     await coordination.notify("cache", "languages")
     assert heard == ["languages"]
+
+
+def test_the_shipped_deployments_give_every_shard_to_exactly_one_process() -> None:
+    """compose.yaml's bot processes and the systemd template agree with the settings' rules."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    compose = (root / "compose.yaml").read_text()
+    counts = set(re.findall(r'SHARD_COUNT: "(\d+)"', compose))
+    ids = re.findall(r'SHARD_IDS: "([\d,-]+)"', compose)
+    assert len(counts) == 1 and len(ids) >= 2, "every bot process names the same SHARD_COUNT and its SHARD_IDS"
+    count = int(counts.pop())
+    owned: list[int] = []
+    for raw in ids:
+        _, mine = parse_shards(str(count), raw, postgres=True)
+        assert mine is not None
+        owned.extend(mine)
+    assert sorted(owned) == list(range(count))
+    assert "DATABASE_URL: postgresql://" in compose
+    unit = (root / "deploy" / "peer-circles@.service").read_text()
+    assert "Environment=SHARD_IDS=%i" in unit and "peer-circles run" in unit
