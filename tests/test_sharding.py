@@ -26,7 +26,7 @@ from bot.crypto import Keyring
 from bot.scheduler import Job, JobRepository, JobScope, Scheduler
 from bot.services.outbox import OutboxService
 from bot.shards import ShardPlan, shard_of
-from bot.storage.coordination import CACHE_CHANNEL, Coordination, LocalCoordination, PostgresCoordination
+from bot.storage.coordination import CACHE_CHANNEL, LEADER_KEY, Coordination, LocalCoordination, PostgresCoordination
 from bot.storage.database import Database
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.support import SupportRepository
@@ -249,12 +249,18 @@ async def test_a_job_scheduled_elsewhere_wakes_its_owner_at_once(url: str) -> No
         await b.stop()
 
 
-async def backend_gone(db: Database, pid: int, timeout: float = 15.0) -> None:
-    """Wait until the server has ended a killed process's session (it then frees its locks): a
-    condition on the server's own state, checked until it holds."""
-    async with asyncio.timeout(timeout):
-        while await db.fetchone("SELECT 1 AS alive FROM pg_stat_activity WHERE pid = ?", (pid,)):
-            await asyncio.sleep(0.02)
+async def lock_freed(url: str, coordination: Coordination, key: int, timeout: float = 15.0) -> None:
+    """Wait until the server has ended a killed process's session and freed its lock: PostgreSQL
+    itself blocks ``pg_advisory_lock`` until then (taken and given back at once)."""
+    import asyncpg
+
+    assert isinstance(coordination, PostgresCoordination)
+    conn = await asyncpg.connect(url)
+    try:
+        await asyncio.wait_for(conn.execute("SELECT pg_advisory_lock($1, $2)", coordination._namespace, key), timeout)
+        await conn.execute("SELECT pg_advisory_unlock($1, $2)", coordination._namespace, key)
+    finally:
+        await conn.close()
 
 
 async def _set(event: asyncio.Event, fired: list[str], job: Job) -> None:
@@ -270,9 +276,8 @@ async def test_when_the_leader_dies_another_process_takes_over_its_jobs(url: str
         await a.scheduler.schedule("remind", START, guild_id=None, job_id="daily")
         await a.scheduler.jobs.claim("daily")  # A was running it when it died
         await b.scheduler.schedule("remind", START + timedelta(minutes=5), guild_id=None, job_id="later")
-        pid = a.coordination._conn.get_server_pid()  # type: ignore[attr-defined]
         await a.stop(crash=True)
-        await backend_gone(b.db, pid)  # PostgreSQL noticed the dead connection and freed its locks
+        await lock_freed(url, b.coordination, LEADER_KEY)  # PostgreSQL noticed the dead connection
         await b.scheduler.sweep()  # takes the lead, resumes the job A left running
         assert b.coordination.leading
         assert "daily" in b.fired
@@ -315,7 +320,7 @@ async def test_a_relay_queued_in_the_dm_process_is_sent_by_the_owner_only(url: s
         transport = FakeTransport()
         outbox.attach(transport)
         processes.append((db, coordination, repo, outbox, transport))
-    (db0, c0, repo0, dm_side, sent0), (db1, c1, _, owner, sent1) = processes
+    (_, c0, repo0, dm_side, sent0), (_, c1, _, owner, sent1) = processes
     try:
         for c in (c0, c1):
             await c.start()

@@ -183,7 +183,10 @@ class MaintenanceService:
             present_ids = set(present() if callable(present) else present)
             for guild_id in await self.guilds.mark_present_many(present_ids, self.clock.now()):
                 log.info("bot re-added to a server; purge cancelled guild=%s", guild_id)
-            gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids]
+            # Only the servers on this process's shards: with several processes, the others'
+            # servers are absent from this process's list without the bot having been removed.
+            owns = self.scheduler.scope.shards.owns
+            gone = [g for g in await self.guilds.present_guild_ids() if g not in present_ids and owns(g)]
             for guild_id in gone:
                 await self._mark_removed(guild_id)
             return gone

@@ -149,11 +149,15 @@ class PostgresCoordination(Coordination):
         async with self._lock:
             return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", self._namespace, key))
 
-    async def start(self, stop: asyncio.Event | None = None) -> None:
+    async def open(self) -> None:
+        """Connect and listen, without taking any lock (tools and tests that only notify)."""
         if self._conn is None:
             await self._connect()
-        for channel in self._listeners:
-            await self._conn.add_listener(self._channel(channel), self._received)
+            for channel in self._listeners:
+                await self._conn.add_listener(self._channel(channel), self._received)
+
+    async def start(self, stop: asyncio.Event | None = None) -> None:
+        await self.open()
         for shard in self.shards.ids:
             tries = 0
             while not await self._try_lock(shard):

@@ -127,6 +127,8 @@ class EventSync(SessionCore):
         counts = {"series": 0, "made": 0, "settled": 0, "removed": 0, "moved": 0, "jobs": 0}
         now = self.clock.now()
         for series in await self.repo.active_series():
+            if not self.scheduler.scope.shards.owns(series.guild_id):
+                continue  # another process's server (several processes): it rebuilds its own
             circle = await self.circles.get(series.circle_id)
             if circle is None:
                 continue
