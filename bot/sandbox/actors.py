@@ -687,11 +687,16 @@ class Sandbox:
         default_rate_limit: tuple[int, float] = (50, 1.0),
         port: int = 0,
         start: bool = True,
+        shard_count: int = 1,
     ) -> Sandbox:
         """``port``: listen there (default: any free port). ``start=False``: build the world but
-        don't listen yet (``await sandbox.server.start()`` later), as when Discord can't be reached."""
-        server = SandboxServer(spec_path=spec_path, port=port, default_rate_limit=default_rate_limit)
-        guild = server.add_guild(guild_name, bot_permissions=bot_permissions)
+        don't listen yet (``await sandbox.server.start()`` later), as when Discord can't be reached.
+        ``shard_count``: the gateway wants that many shards (see :mod:`bot.sandbox.gateway`); the
+        server ``guild`` is on shard 0, and ``server.add_guild(name, shard=i)`` adds one on shard i."""
+        server = SandboxServer(
+            spec_path=spec_path, port=port, default_rate_limit=default_rate_limit, shard_count=shard_count
+        )
+        guild = server.add_guild(guild_name, bot_permissions=bot_permissions, shard=0)
         server.add_channel(guild, "general")
         server.add_channel(guild, "moderation")
         if start:

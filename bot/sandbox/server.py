@@ -4,8 +4,9 @@ The bot is pointed at it with ``DISCORD_API_BASE_URL`` and ``DISCORD_GATEWAY_URL
 the gateway (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, zlib-stream, RESUME) and the REST
 routes the bot uses, keeps state the way Discord would, enforces per-route rate limits with
 Discord's headers, lets a test inject faults (429, 5xx, a lost answer, a request held in flight,
-dropped gateway), dedupes message nonces as Discord's ``enforce_nonce`` does, and validates every
-REST request body against Discord's OpenAPI description.
+dropped gateway), serves several gateway shards when made with ``shard_count``, dedupes message
+nonces as Discord's ``enforce_nonce`` does, and validates every REST request body against
+Discord's OpenAPI description.
 
 Where things are: the state and its lookups in :mod:`~bot.sandbox.state`, the gateway in
 :mod:`~bot.sandbox.gateway`, the REST routes by Discord resource in :mod:`bot.sandbox.routes`,
@@ -61,8 +62,9 @@ class SandboxServer(SandboxState):
         host: str = "127.0.0.1",
         port: int = 0,
         default_rate_limit: tuple[int, float] = (50, 1.0),
+        shard_count: int = 1,
     ) -> None:
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, shard_count=shard_count)
         self.requests: list[RecordedRequest] = []
         self.invalid_requests: list[str] = []
         self.faults: list[Fault] = []
@@ -109,13 +111,30 @@ class SandboxServer(SandboxState):
         self.gateway.session = session
 
     @property
+    def sessions(self) -> dict[int, GatewaySession]:
+        """Each shard's gateway session, by shard id (kept after a disconnect, for RESUME)."""
+        return self.gateway.sessions
+
+    @property
     def ready(self) -> asyncio.Event:
-        """Set when the bot has identified (READY sent); a test may clear it to see the next."""
+        """Set when the bot has identified (READY sent) on every shard; a test may clear it to see
+        the next (with several shards, clear ``shard_ready`` too)."""
         return self.gateway.ready
 
     @property
     def resumed(self) -> asyncio.Event:
+        """Set when the bot has resumed a session (on any shard)."""
         return self.gateway.resumed
+
+    @property
+    def shard_ready(self) -> list[asyncio.Event]:
+        """``shard_ready[i]``: set when shard ``i`` has identified (with one shard: ``ready``)."""
+        return self.gateway.shard_ready
+
+    @property
+    def shard_resumed(self) -> list[asyncio.Event]:
+        """``shard_resumed[i]``: set when shard ``i`` has resumed (with one shard: ``resumed``)."""
+        return self.gateway.shard_resumed
 
     @property
     def identify_count(self) -> int:
@@ -125,9 +144,26 @@ class SandboxServer(SandboxState):
     def resume_count(self) -> int:
         return self.gateway.resume_count
 
-    async def drop_gateway(self, code: int = 4000, *, wait_resumed: bool = True, timeout: float = 10.0) -> None:
-        """Close the bot's gateway connection as Discord does on a fault; wait for its RESUME."""
-        await self.gateway.drop(code, wait_resumed=wait_resumed, timeout=timeout)
+    @property
+    def identify_counts(self) -> list[int]:
+        """IDENTIFYs accepted, per shard."""
+        return list(self.gateway.identify_counts)
+
+    @property
+    def resume_counts(self) -> list[int]:
+        """RESUMEs accepted, per shard."""
+        return list(self.gateway.resume_counts)
+
+    async def wait_ready(self, shard: int | None = None, *, timeout: float = 10.0) -> None:
+        """Wait until ``shard`` has identified (default: every shard has)."""
+        await self.gateway.wait_ready(shard, timeout=timeout)
+
+    async def drop_gateway(
+        self, code: int = 4000, *, wait_resumed: bool = True, timeout: float = 10.0, shard: int | None = None
+    ) -> None:
+        """Close the bot's gateway connection as Discord does on a fault; wait for its RESUME.
+        ``shard``: only that shard's connection (default: every connected shard's)."""
+        await self.gateway.drop(code, wait_resumed=wait_resumed, timeout=timeout, shard=shard)
 
     def fail_gateway(self, status: int = 503, times: int = 1) -> None:
         """Answer the next ``times`` gateway handshakes with an HTTP error, as Discord's gateway

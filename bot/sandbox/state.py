@@ -3,6 +3,10 @@
 The application and its bot user, guilds, channels, messages, commands and interactions; building
 that world for a test; the lookups and permission checks the routes share; changes an admin makes
 by hand in Discord (which the bot hears about on the gateway); and waiting for a change.
+
+With ``shard_count=N`` the bot must connect N shards, as Discord tells a bot with many guilds to:
+each shard's READY lists the guilds ``(guild_id >> 22) % N`` puts on it, and each guild's events
+go to its shard only (:mod:`~bot.sandbox.gateway`). ``add_guild(shard=i)`` places a guild on a shard.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from bot.sandbox.gateway import (
     INTENT_GUILD_SCHEDULED_EVENTS,
     INTENT_GUILDS,
     Gateway,
+    ShardKey,
+    shard_of,
 )
 from bot.sandbox.models import (
     DEFAULT_EVERYONE,
@@ -75,9 +81,10 @@ class Interaction:
 
 
 class SandboxState:
-    """One bot application, any number of guilds and people, and the bot's gateway."""
+    """One bot application, any number of guilds and people, and the bot's gateway (``shard_count``
+    shards: Discord's recommended count, which every IDENTIFY must use when it is above 1)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, shard_count: int = 1) -> None:
         self.host = host
         self.port = port  # 0: any free port, chosen at the first start; a restart keeps it
         self.ids = Snowflakes()
@@ -101,7 +108,15 @@ class SandboxState:
         self.bot_user = self._new_user("peer-circles", bot=True)
         self.application_id = self.bot_user.id
         self.bot_token = f"sandbox.{secrets.token_urlsafe(24)}"
-        self.gateway = Gateway(lambda: self.bot_token, self._welcome, self.notify)
+        self.gateway = Gateway(lambda: self.bot_token, self._welcome, self.notify, shard_count=shard_count)
+
+    @property
+    def shard_count(self) -> int:
+        return self.gateway.shard_count
+
+    def shard_of(self, guild: Guild | int) -> int:
+        """The shard that gets this guild's events: Discord's ``(guild_id >> 22) % shard_count``."""
+        return shard_of(guild if isinstance(guild, int) else guild.id, self.shard_count)
 
     @property
     def api_url(self) -> str:
@@ -132,24 +147,26 @@ class SandboxState:
             raise SandboxError(f"Timed out after {timeout:g}s waiting for {what}") from None
 
     async def dispatch(self, event: str, data: dict[str, Any], *, intent: int = 0) -> None:
-        """Send a gateway event to the bot (if it asked for ``intent``)."""
+        """Send a gateway event to the bot (if it asked for ``intent``): to the shard of the event's
+        guild (its ``guild_id``, or the ``id`` of a GUILD_CREATE/UPDATE/DELETE), else to shard 0."""
         await self.gateway.dispatch(event, data, intent=intent)
 
-    def _welcome(self, session_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield (
-            "READY",
-            {
-                "v": 10,
-                "user": self.bot_user.to_dict() | {"verified": True, "mfa_enabled": False},
-                "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
-                "session_id": session_id,
-                "resume_gateway_url": self.gateway_url,
-                "application": {"id": str(self.application_id), "flags": 0},
-                "private_channels": [],
-                "relationships": [],
-            },
-        )
-        for guild in self.guilds.values():
+    def _welcome(self, session_id: str, shard: ShardKey | None) -> Iterator[tuple[str, dict[str, Any]]]:
+        guilds = [g for g in self.guilds.values() if shard is None or shard_of(g.id, shard[1]) == shard[0]]
+        ready: dict[str, Any] = {
+            "v": 10,
+            "user": self.bot_user.to_dict() | {"verified": True, "mfa_enabled": False},
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session_id,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+        if shard is not None:
+            ready["shard"] = list(shard)
+        yield "READY", ready
+        for guild in guilds:
             yield "GUILD_CREATE", guild.gateway_payload(self.bot_user.id)
 
     # -- world building -----------------------------------------------------------------
@@ -162,9 +179,13 @@ class SandboxState:
     def add_user(self, username: str, global_name: str | None = None) -> User:
         return self._new_user(username, global_name=global_name)
 
-    def add_guild(self, name: str = "Sandbox Server", *, bot_permissions: int | None = None) -> Guild:
+    def add_guild(
+        self, name: str = "Sandbox Server", *, bot_permissions: int | None = None, shard: int | None = None
+    ) -> Guild:
+        """A server with the bot in it. ``shard``: give it an id that Discord's formula puts on that
+        shard (default: wherever its id falls)."""
         owner = self._new_user(f"{name.lower().replace(' ', '-')}-owner")
-        guild = Guild(self.ids.next(), name, owner.id)
+        guild = Guild(self._guild_id(shard), name, owner.id)
         guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", permissions=DEFAULT_EVERYONE, position=0)
         bot_role = Role(self.ids.next(), guild.id, "peer-circles", managed=True, bot_id=self.bot_user.id, position=1)
         from bot.permissions import BOT_PERMISSIONS
@@ -175,6 +196,16 @@ class SandboxState:
         guild.members[self.bot_user.id] = Member(guild.id, self.bot_user, roles=[bot_role.id])
         self.guilds[guild.id] = guild
         return guild
+
+    def _guild_id(self, shard: int | None) -> int:
+        guild_id = self.ids.next()
+        if shard is None:
+            return guild_id
+        count = self.shard_count
+        if not 0 <= shard < count:
+            raise SandboxError(f"No shard {shard}: the sandbox has {count} shard(s)")
+        # The shard is (id >> 22) % count, the id's timestamp: move it on by at most count - 1 ms.
+        return guild_id + (((shard - (guild_id >> 22)) % count) << 22)
 
     def add_channel(self, guild: Guild, name: str, type: int = GUILD_TEXT, parent_id: int | None = None) -> Channel:
         channel = Channel(self.ids.next(), type, name=name, guild_id=guild.id, parent_id=parent_id)
@@ -302,8 +333,10 @@ class SandboxState:
     ) -> Interaction:
         """Someone used a command, a component or a form: Discord sends the bot an
         INTERACTION_CREATE (and its 3-second window starts)."""
-        if not self.gateway.ready.is_set():
-            raise SandboxError("The bot is not connected to the sandbox yet")
+        shard = self.shard_of(channel.guild_id) if channel.guild_id else 0
+        if not self.gateway.shard_ready[shard].is_set():  # with one shard: gateway.ready
+            where = f" (shard {shard})" if self.shard_count > 1 else ""
+            raise SandboxError(f"The bot is not connected to the sandbox yet{where}")
         interaction = Interaction(
             id=self.ids.next(),
             token=f"sandbox-interaction.{secrets.token_urlsafe(32)}",

@@ -40,12 +40,22 @@ async def gateway(state: SandboxState, req: Request) -> Any:
     return {"url": state.gateway_url}
 
 
+SESSION_STARTS_PER_DAY = 1000  # Discord's usual session_start_limit.total
+
+
 @routes("GET", "/gateway/bot")
 async def gateway_bot(state: SandboxState, req: Request) -> Any:
+    """Where the gateway is and Discord's recommended shard count (the sandbox's ``shard_count``)."""
+    used = state.gateway.identify_count  # every IDENTIFY starts a session; the sandbox's day never ends
     return {
         "url": state.gateway_url,
-        "shards": 1,
-        "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+        "shards": state.shard_count,
+        "session_start_limit": {
+            "total": SESSION_STARTS_PER_DAY,
+            "remaining": max(0, SESSION_STARTS_PER_DAY - used),
+            "reset_after": 24 * 60 * 60 * 1000,
+            "max_concurrency": 1,
+        },
     }
 
 
