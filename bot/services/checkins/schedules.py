@@ -146,7 +146,14 @@ class Schedules(CheckinCore):
             await self.repo.pause_reminder(reminder.id, "dms_closed", now)
             log.info("reminder paused reason=dms_closed reminder=%s", reminder.id)
             return
-        await self._schedule_reminder(reminder, max(now, job.run_at))
+        fresh = await self.repo.get_reminder(reminder.id)
+        if fresh is not None and fresh.active and fresh.next_at != reminder.next_at:
+            # Changed while this DM went out (the member pressed Snooze on it at once, possibly in
+            # another process): their choice stands, and the next regular one follows it.
+            log.info("reminder sent reminder=%s (rescheduled meanwhile)", reminder.id)
+            return
+        if fresh is not None and fresh.active:
+            await self._schedule_reminder(fresh, max(now, job.run_at))
         log.info("reminder sent reminder=%s", reminder.id)
 
     async def pop_notice(self, guild_id: int, user_id: int) -> Msg | None:
