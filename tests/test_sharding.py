@@ -328,8 +328,9 @@ async def test_a_relay_queued_in_the_dm_process_is_sent_by_the_owner_only(url: s
         dm_side.start()
         conv = await conversation(repo0, keyring, clock)
         await repo0.db.execute("UPDATE support_conversations SET guild_id = ? WHERE id = ?", (guild_on(1), conv.id))
-        conv = await repo0.get(conv.id)
-        assert conv is not None
+        moved = await repo0.get(conv.id)
+        assert moved is not None
+        conv = moved
         for n in range(5):
             await relay(dm_side, conv, "listener", f"line {n}")
         dm_side.wake()

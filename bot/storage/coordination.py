@@ -153,8 +153,9 @@ class PostgresCoordination(Coordination):
         """Connect and listen, without taking any lock (tools and tests that only notify)."""
         if self._conn is None:
             await self._connect()
+            conn: Any = self._conn
             for channel in self._listeners:
-                await self._conn.add_listener(self._channel(channel), self._received)
+                await conn.add_listener(self._channel(channel), self._received)
 
     async def start(self, stop: asyncio.Event | None = None) -> None:
         await self.open()

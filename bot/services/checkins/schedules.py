@@ -258,12 +258,17 @@ class Schedules(CheckinCore):
         pending = set(await jobs.pending_ids(prefix="checkin:reminder:")) | set(await jobs.pending_ids(kind=PROMPT_JOB))
         now = self.clock.now()
         scheduled = 0
+        owns = self.scheduler.scope.shards.owns  # several processes: each ensures its own servers'
         for reminder in await self.repo.active_reminders():
+            if not owns(reminder.guild_id):
+                continue
             prefix = reminder_job_prefix(reminder.id)
             if not any(job_id.startswith(prefix) for job_id in pending):
                 await self._schedule_reminder(reminder, now)
                 scheduled += 1
         for prompt in await self.repo.all_prompts():
+            if not owns(prompt.guild_id):
+                continue
             circle = await self.circles.get(prompt.circle_id)
             prefix = prompt_job_prefix(prompt.circle_id)
             if circle is not None and circle.active and not any(job_id.startswith(prefix) for job_id in pending):

@@ -111,10 +111,14 @@ class Jobs(RotaCore):
     async def ensure_scheduled(self) -> None:
         """At start: every server's daily job and coverage checks, and the jobs of every future
         shift (a shift taken just before a crash may have missed them). Idempotent."""
+        owns = self.scheduler.scope.shards.owns  # several processes: each ensures its own servers'
         for guild_id in await self.repo.guilds_with_settings():
-            await self.ensure_guild_jobs(guild_id)
+            if owns(guild_id):
+                await self.ensure_guild_jobs(guild_id)
         now = self.clock.now()
         for assignment in await self.repo.future_assignments(now):
+            if not owns(assignment.guild_id):
+                continue
             prefix = job_prefix(assignment.guild_id, assignment.id)
             if await self.scheduler.jobs.get(prefix + "end") is None:
                 await self.schedule_shift_jobs(assignment)

@@ -96,7 +96,10 @@ class SupportService(SupportCore):
         pending = set(await self.scheduler.jobs.pending_ids(prefix="support:"))
         now = self.clock.now()
         made = 0
+        owns = self.scheduler.scope.shards.owns  # several processes: each ensures its own servers'
         for conversation in await self.repo.open_conversations():
+            if not owns(conversation.guild_id):
+                continue
             prefix = f"support:{conversation.public_id}:"
             if any(job_id.startswith(prefix) for job_id in pending):
                 continue
