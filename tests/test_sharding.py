@@ -405,3 +405,28 @@ def test_the_shipped_deployments_give_every_shard_to_exactly_one_process() -> No
     assert "DATABASE_URL: postgresql://" in compose
     unit = (root / "deploy" / "peer-circles@.service").read_text()
     assert "Environment=SHARD_IDS=%i" in unit and "peer-circles run" in unit
+
+
+async def test_a_process_without_the_server_speaks_its_locale_as_the_owner_saw_it(db: Database) -> None:
+    """A DM about a server on another shard is answered by shard 0's process, which has no copy of
+    that server: the owner stores Discord's locale for it (only when it changed, never making a
+    row), and the server's language falls back to it."""
+    from bot.services.member_time import MemberTimeService
+    from bot.services.server_settings import ServerSettings
+    from bot.storage.guilds import GuildSettingsRepository
+    from bot.storage.member_settings import MemberSettingsRepository
+    from bot.ui.language import server_speaker
+
+    await db.migrate()
+    guilds = GuildSettingsRepository(db)
+    clock = FakeClock(START)
+    await guilds.ensure(1, clock.now())
+    await guilds.remember_locales({1: "es-ES", 2: "de"})
+    assert (await guilds.get(1)).discord_locale == "es-ES"
+    assert await db.fetchone("SELECT guild_id FROM guilds WHERE guild_id = 2") is None
+    speak = await server_speaker(ServerSettings(guilds), 1, None)
+    assert speak("Check in") != "Check in"  # Spanish, not the English source
+    members = MemberTimeService(MemberSettingsRepository(db), guilds, clock)
+    assert await members.language(1, 42) == "es-ES"
+    await guilds.update(1, clock.now(), language="fr")
+    assert await members.language(1, 42) == "fr"  # a chosen server language still comes first

@@ -39,12 +39,14 @@ class MemberTimeService:
 
     async def language(self, guild_id: int, user_id: int) -> str | None:
         """The language this person last used with the bot in this server (for DMs sent later),
-        else the server's chosen language, else None (the caller falls back to the server locale)."""
+        else the server's chosen language, else Discord's server locale as last seen, else None
+        (the caller falls back to the server locale)."""
         own = await self.members.language(guild_id, user_id)
         if own:
             return own
         self._languages.pop((guild_id, user_id), None)  # deleted (e.g. /privacy): write it again next time
-        return (await self.guilds.get(guild_id)).language
+        server = await self.guilds.get(guild_id)
+        return server.language or server.discord_locale
 
     async def remember_language(self, guild_id: int, user_id: int, language: str) -> None:
         """Called on each interaction in a server; writes only when the language changed."""

@@ -18,3 +18,7 @@ class ServerSettings:
     async def get(self, guild_id: int) -> GuildSettings:
         """The server's settings, or the defaults for a server that never changed any."""
         return await self._repo.get(guild_id)
+
+    async def remember_locales(self, locales: dict[int, str]) -> None:
+        """Discord's locale of the servers this process sees (several processes: see the repository)."""
+        await self._repo.remember_locales(locales)

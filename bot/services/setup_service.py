@@ -82,6 +82,11 @@ class SetupService:
         self.regions = regions
         self.clock = clock
 
+    async def remember_locales(self, locales: dict[int, str]) -> None:
+        """Discord's locale of the servers this process sees (for another process answering a DM
+        about one of them: bot.storage.guilds)."""
+        await self.settings.remember_locales(locales)
+
     async def current(self, guild_id: int) -> GuildSettings:
         return await self.settings.get(guild_id)
 

@@ -21,6 +21,7 @@ class GuildSettings:
     retention_days: int = 90
     purge_after_days: int = 30
     language: str | None = None  # /setup language; None: Discord's server locale
+    discord_locale: str | None = None  # Discord's server locale, as last seen (see remember_locales)
 
     @classmethod
     def from_row(cls, row: Row) -> GuildSettings:
@@ -54,6 +55,17 @@ class GuildSettingsRepository:
         if row is None:
             return GuildSettings(guild_id, timezone=self.default_timezone)
         return GuildSettings.from_row(row)
+
+    async def remember_locales(self, locales: dict[int, str]) -> None:
+        """Discord's locale of each server (as the process that owns it sees it), for processes that
+        answer a DM about a server they have no copy of. Writes only what changed; no row is made."""
+        if locales:
+            async with self.db.transaction() as tx:
+                await tx.executemany(
+                    "UPDATE guilds SET discord_locale = ? WHERE guild_id = ? "
+                    "AND (discord_locale IS NULL OR discord_locale <> ?)",
+                    [(locale, guild_id, locale) for guild_id, locale in locales.items()],
+                )
 
     async def update(self, guild_id: int, now: datetime, **changes: Any) -> GuildSettings:
         assignments = set_clause("guilds", EDITABLE, changes)

@@ -27,11 +27,12 @@ def reader(interaction: discord.Interaction[Any]) -> Speaker:
     return speaker(language_of(str(interaction.locale)))
 
 
-def server_language(chosen: str | None, guild: discord.Guild | None) -> str:
-    """The server's language: the one set with /setup language, else Discord's server locale."""
+def server_language(chosen: str | None, guild: discord.Guild | None, seen: str | None = None) -> str:
+    """The server's language: the one set with /setup language, else Discord's server locale (from
+    the guild, or ``seen``: as the process that owns the server last saw it)."""
     if chosen:
         return language_of(chosen)
-    return language_of(str(guild.preferred_locale)) if guild is not None else language_of(None)
+    return language_of(str(guild.preferred_locale)) if guild is not None else language_of(seen)
 
 
 def speaker_for(language: str | None) -> Speaker:
@@ -40,7 +41,8 @@ def speaker_for(language: str | None) -> Speaker:
 
 async def server_speaker(settings: ServerSettings, guild_id: int, guild: discord.Guild | None = None) -> Speaker:
     """Who reads a post for the circle: the server's language."""
-    return speaker(server_language((await settings.get(guild_id)).language, guild))
+    stored = await settings.get(guild_id)
+    return speaker(server_language(stored.language, guild, stored.discord_locale))
 
 
 async def member_speaker(

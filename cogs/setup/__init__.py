@@ -13,6 +13,6 @@ from cogs.setup.cog import SetupCog
 
 
 async def setup(bot: commands.Bot, *, setup_service: SetupService, crisis: CrisisResources) -> SetupCog:
-    cog = SetupCog(setup_service, crisis)
+    cog = SetupCog(bot, setup_service, crisis)
     await bot.add_cog(cog)
     return cog

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import copy
+import logging
+from collections.abc import Sequence
 from typing import Any, cast
 
 import discord
@@ -8,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.errors import MissingBotPermissions
+from bot.errors import MissingBotPermissions, StorageError
 from bot.i18n import SOURCE, Speaker, speaker
 from bot.services.crisis import CrisisResources
 from bot.services.help import Audience
@@ -25,6 +27,8 @@ from bot.ui.audit import post_audit
 from bot.ui.language import reader, server_language
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
+
+log = logging.getLogger(__name__)
 
 
 def language_choices() -> list[app_commands.Choice[str]]:
@@ -87,7 +91,8 @@ def describe(settings: GuildSettings, region_name: str | None, t: Speaker, guild
 
 
 class SetupCog(commands.Cog):
-    def __init__(self, service: SetupService, regions: CrisisResources) -> None:
+    def __init__(self, bot: commands.Bot, service: SetupService, regions: CrisisResources) -> None:
+        self.bot = bot
         self.service = service
         self.regions = regions
         # The languages are the catalogues shipped when the bot starts: choices made here, not at import.
@@ -95,6 +100,27 @@ class SetupCog(commands.Cog):
         param = copy.copy(command._params["language"])
         param.choices = cast(list[app_commands.Choice[str | int | float]], language_choices())
         command._params["language"] = param
+
+    # -- Discord's locale of each server, for processes without a copy of it ----------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self._remember_locales(self.bot.guilds)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._remember_locales([guild])
+
+    @commands.Cog.listener()
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        if before.preferred_locale != after.preferred_locale:
+            await self._remember_locales([after])
+
+    async def _remember_locales(self, guilds: Sequence[discord.Guild]) -> None:
+        try:
+            await self.service.remember_locales({g.id: str(g.preferred_locale) for g in guilds})
+        except StorageError:  # shutting down while connecting
+            log.debug("server locales not remembered: the database is closed")
 
     @app_commands.command(name="setup", description="See or change peer-circles settings for this server.")
     @app_commands.guild_only()
