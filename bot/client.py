@@ -333,12 +333,14 @@ class PeerCirclesBot(commands.Bot):
     # -- lifecycle ----------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop the scheduler (letting running jobs finish), disconnect, then close the database."""
+        """Stop the scheduler (letting running jobs finish), disconnect, give up this process's
+        shards (another process may take them at once), then close the database."""
         if self._services is not None:
             await self._services.scheduler.shutdown()
             await self._services.outbox.stop()
         await super().close()
         if self._services is not None:
+            await self._services.coordination.close()
             await self._services.db.close()
 
     async def on_ready(self) -> None:

@@ -430,3 +430,19 @@ async def test_a_process_without_the_server_speaks_its_locale_as_the_owner_saw_i
     assert await members.language(1, 42) == "es-ES"
     await guilds.update(1, clock.now(), language="fr")
     assert await members.language(1, 42) == "fr"  # a chosen server language still comes first
+
+
+async def test_a_bot_restarted_in_the_same_process_takes_its_shard_again(sandbox: Any, tmp_path: Any) -> None:
+    """Closing the client gives up its shard lock: a new client on the same database (a restart
+    within one process, as the end-to-end suites do) starts instead of waiting for ever."""
+    from bot.sandbox.harness import BotHarness
+
+    async with postgres_schema() as url:
+        harness = BotHarness(sandbox, tmp_path / "unused.db", database_url=url)
+        await harness.start()
+        try:
+            await harness.restart()
+            reply = await sandbox.member("alice").slash("about")
+            assert "peer support" in reply.text
+        finally:
+            await harness.stop()
