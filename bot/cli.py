@@ -88,6 +88,13 @@ async def run_until_stopped(settings: Settings) -> int:
         stopper.cancel()
         if runner in done and runner.exception() is not None:
             raise runner.exception()  # type: ignore[misc]
+    if bot.lost_shards:
+        print(
+            "Lost the PostgreSQL connection that holds this process's shards; stopped so that it can be "
+            "started again cleanly (systemd and compose do that by themselves).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -137,6 +137,7 @@ class PeerCirclesBot(commands.Bot):
         self._lexicon_warmup: asyncio.Future[Any] | None = None
         self._synced_at_start = False
         self.last_sync: str | None = None
+        self.lost_shards = False
 
     @staticmethod
     def _shard_options(settings: Settings) -> dict[str, Any]:
@@ -291,8 +292,9 @@ class PeerCirclesBot(commands.Bot):
 
     def _coordination_lost(self) -> None:
         log.error("stopping: without its shard locks this process could fire another process's jobs")
+        self.lost_shards = True  # the process exits with a failure, so its supervisor restarts it
         task = asyncio.get_running_loop().create_task(self.close())
-        self._closing_task = task  # keep a reference until it is done
+        self._stopping_task = task  # keep a reference until it is done (not discord.py's _closing_task)
 
     # -- command sync -------------------------------------------------------------------
 

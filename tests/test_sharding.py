@@ -446,3 +446,26 @@ async def test_a_bot_restarted_in_the_same_process_takes_its_shard_again(sandbox
             assert "peer support" in reply.text
         finally:
             await harness.stop()
+
+
+async def test_a_bot_that_loses_its_shard_locks_stops(sandbox: Any, tmp_path: Any) -> None:
+    """The coordination connection ends (PostgreSQL restarted, a network cut): another process
+    may now take this one's shards, so this one stops rather than fire their jobs too (and the
+    command line exits with a failure, so the supervisor starts it again)."""
+    from bot.client import PeerCirclesBot
+    from bot.sandbox.harness import BotHarness
+
+    async with postgres_schema() as url:
+        harness = BotHarness(sandbox, tmp_path / "unused.db", database_url=url)
+        bot = await harness.start()
+        assert isinstance(bot, PeerCirclesBot)
+        try:
+            coordination = bot.services.coordination
+            assert isinstance(coordination, PostgresCoordination)
+            pid = coordination._conn.get_server_pid()
+            await bot.services.db.execute("SELECT pg_terminate_backend(?)", (pid,))
+            assert harness._task is not None
+            await asyncio.wait_for(asyncio.shield(harness._task), 15)  # the bot closed itself
+            assert bot.lost_shards and bot.is_closed()
+        finally:
+            await harness.stop()

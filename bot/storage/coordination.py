@@ -112,6 +112,7 @@ class PostgresCoordination(Coordination):
         self._leading = False
         self._closing = False
         self._lock = asyncio.Lock()  # one statement at a time on the coordination connection
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def shared(self) -> bool:
@@ -181,7 +182,11 @@ class PostgresCoordination(Coordination):
         first = channel not in self._listeners
         super().listen(channel, callback)
         if first and self._conn is not None:
-            asyncio.get_running_loop().create_task(self._conn.add_listener(self._channel(channel), self._received))
+            task = asyncio.get_running_loop().create_task(
+                self._conn.add_listener(self._channel(channel), self._received)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _received(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         self._deliver(channel.removeprefix(self._prefix + "_"), payload)
