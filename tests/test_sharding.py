@@ -469,3 +469,38 @@ async def test_a_bot_that_loses_its_shard_locks_stops(sandbox: Any, tmp_path: An
             assert bot.lost_shards and bot.is_closed()
         finally:
             await harness.stop()
+
+
+async def test_one_process_can_run_every_shard_on_sqlite(tmp_path: Any) -> None:
+    """SHARD_COUNT without SHARD_IDS: discord.py's AutoShardedBot runs both shards in one process,
+    on the default SQLite file; a server on each shard is served, and a member's check-in on the
+    shard-1 server is stored."""
+    from bot.client import ShardedPeerCirclesBot
+    from bot.sandbox.actors import Sandbox
+    from bot.sandbox.harness import BotHarness
+    from tests.test_e2e_circles import create_circle
+
+    sandbox = await Sandbox.create(shard_count=2, start=False)
+    other = sandbox.server.add_guild("Second", shard=1)
+    sandbox.server.add_channel(other, "general")
+    await sandbox.server.start()
+    second = Sandbox(sandbox.server, other)
+    harness = BotHarness(sandbox, tmp_path / "bot.db", shard_count=2)
+    try:
+        bot = await harness.start()
+        assert isinstance(bot, ShardedPeerCirclesBot) and bot.shard_count == 2
+        await sandbox.server.wait_ready(timeout=20)  # discord.py identifies its shards one by one
+        assert sandbox.server.identify_counts == [1, 1]
+        for view in (sandbox, second):
+            assert "peer support" in (await view.member("alice").slash("about")).text
+        await create_circle(second.admin("ana"), "Grief")
+        bea = second.member("bea", roles=["Circle: Grief"])
+        opened = await bea.slash("checkin now")
+        await bea.click(opened, "3 · Okay")
+        stored = await bot.services.db.fetchall("SELECT guild_id, mood FROM checkins")
+        assert [(int(r["guild_id"]), r["mood"]) for r in stored] == [(int(other.id), 3)]
+        rows = await bot.services.db.fetchall("SELECT guild_id FROM circles")
+        assert [int(r["guild_id"]) for r in rows] == [int(other.id)]
+    finally:
+        await harness.stop()
+        await sandbox.stop()

@@ -32,10 +32,13 @@ class BotHarness:
         secret_key: str = TEST_SECRET_KEY,
         default_timezone: str = "UTC",
         database_url: str | None = None,
+        shard_count: int | None = None,
+        shard_ids: tuple[int, ...] | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.database_path = database_path
         self.database_url = database_url  # postgresql://…: the bot runs on PostgreSQL instead
+        self.shard_count, self.shard_ids = shard_count, shard_ids  # SHARD_COUNT / SHARD_IDS
         self.clock = clock
         self.use_timers = use_timers
         self.secret_key = secret_key
@@ -55,6 +58,8 @@ class BotHarness:
             dev_guild_id=None,
             api_base_url=self.sandbox.server.api_url,
             gateway_url=self.sandbox.server.gateway_url,
+            shard_count=self.shard_count,
+            shard_ids=self.shard_ids,
         )
 
     async def start(self, timeout: float = 15.0) -> object:
