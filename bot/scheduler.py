@@ -439,6 +439,7 @@ class Scheduler:
                 now,
                 "the bot stopped while this job ran and it is past its window; not run again" + self._maybe_note(maybe),
             )
+            await self.sends.forget_places(job.id, job.run_at)
             report.interrupted.append(job.id)
             log.warning("job interrupted kind=%s id=%s maybe_sent=%d", job.kind, job.id, maybe)
 
@@ -561,6 +562,7 @@ class Scheduler:
         except Exception:
             log.exception("job failed kind=%s id=%s", job.kind, job.id)
             await self.jobs.finish(job_id, "failed", self.clock.now(), "the handler raised; see the log")
+            await self.sends.forget_places(job.id, job.run_at)
             return False
         finally:
             self.sends.leave(token)
@@ -569,6 +571,7 @@ class Scheduler:
             maybe = (await self.sends.counts(job.id, job.run_at)).get("maybe_sent", 0)
             note = self._maybe_note(maybe).removeprefix("; ") or None
         await self.jobs.finish(job_id, "done", self.clock.now(), note)
+        await self.sends.forget_places(job.id, job.run_at)
         return True
 
     async def _retry_later(self, job: Job, exc: RetryLater) -> None:
@@ -609,6 +612,7 @@ class Scheduler:
             reason += self._maybe_note(await self.sends.settle(job.id, job.run_at))
         if running:
             await self.jobs.finish(job.id, "missed", now, reason, attempts=attempts)
+            await self.sends.forget_places(job.id, job.run_at)
         else:
             await self.jobs.mark_missed(job.id, now, reason)
         log.warning("job missed kind=%s id=%s reason=%s", job.kind, job.id, reason)

@@ -288,6 +288,16 @@ class SendLedger:
         found = [await self.get(str(r["nonce"])) for r in rows]
         return [r for r in found if r is not None]
 
+    async def forget_places(self, job_id: str, run_at: datetime) -> None:
+        """The occurrence is over (it will never run again): drop where its messages went. A DM
+        channel's id points to one person, and only a re-run needed it (to edit or report a
+        message sent before); what was sent, and when, stays until the week is up."""
+        await self.db.execute(
+            "UPDATE scheduled_sends SET channel_id = NULL, message_id = NULL "
+            "WHERE job_id = ? AND run_at = ? AND channel_id IS NOT NULL",
+            (job_id, to_iso(run_at)),
+        )
+
     async def purge(self, before: datetime) -> int:
         """Forget records not touched since ``before`` (their jobs are long settled)."""
         return await self.db.execute("DELETE FROM scheduled_sends WHERE updated_at < ?", (to_iso(before),))
