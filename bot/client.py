@@ -34,6 +34,7 @@ from bot.services.shares import POST_JOB as SHARE_POST_JOB
 from bot.ui.command_i18n import CommandTranslator
 from bot.ui.dispatch import CardState, ExpiredCards, system_now
 from bot.ui.errors import handle_interaction_error
+from bot.ui.language import server_speaker
 from bot.ui.routing import Routes
 from bot.ui.sending import MAX_RATELIMIT_TIMEOUT
 from cogs import about, checkins, circles, help, listeners, privacy, resources, sessions, shares, support, timezone
@@ -186,6 +187,10 @@ class PeerCirclesBot(commands.Bot):
 
     async def _open_services(self) -> None:
         self._services = await build_services(self.settings, clock=self._clock, use_timers=self._use_timers)
+        settings = self._services.server_settings
+        self.expired_cards.server_speaker = lambda guild_id: server_speaker(
+            settings, guild_id, self.get_guild(guild_id)
+        )
         # Command names, descriptions, options and choices in every shipped language (bot/locales).
         await self.tree.set_translator(CommandTranslator())
         await self._add_cogs(self._services)

@@ -16,10 +16,11 @@ import pytest
 
 from bot.client import PeerCirclesBot
 from bot.clock import FakeClock
+from bot.i18n import speaker
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.harness import BotHarness
 from bot.sandbox.models import Message
-from bot.ui.cards import ALREADY, CARDS, card_of, expired_line
+from bot.ui.cards import ALREADY, CARDS, card_of, expired_message
 from tests.test_e2e_checkins import check_in, grief, member, rows
 from tests.test_e2e_privacy import JournalSource
 from tests.test_e2e_shares import join, make_circle, shares_in, write
@@ -386,14 +387,14 @@ async def test_every_card_name_expires_calmly(sandbox: Sandbox, ebot: PeerCircle
     old = sandbox.card_from_before(alice, *[f"{name}:gone:0badc0de" for name in names])
     for name in names:
         pressed = await alice.click(old, f"{name}:gone:0badc0de")
-        calm(pressed, f"This card has expired. {CARDS[name].hint}")
+        calm(pressed, str(expired_message(f"{name}:gone:0badc0de")))  # buttons it names, in English here
     in_dm = sandbox.card_from_before(alice, "support:send-to:0:0badc0de", where="dm")
     calm(
         await alice.click(in_dm, "support:send-to:0:0badc0de"), "This card has expired. Please send your message again."
     )
     for name in (n for n in names if not CARDS[n].persistent):
         sent = await alice.submit_form(f"{name}:0badc0de")
-        calm(sent, f"This form has expired, so I didn't keep what you wrote. {CARDS[name].hint}")
+        calm(sent, str(expired_message(f"{name}:0badc0de", form=True)))
     answered_once(sandbox)
     assert sandbox.channel("general").messages == []
 
@@ -410,8 +411,19 @@ async def test_every_card_name_expires_calmly(sandbox: Sandbox, ebot: PeerCircle
 
 def test_an_unknown_card_name_still_gets_a_calm_line() -> None:
     assert card_of("retired:card:1") is None
-    assert expired_line("retired:card:1") == "This card has expired. Please run the command again."
-    assert expired_line("privacy:export:0badc0de") == PRIVACY_EXPIRED
+    assert str(expired_message("retired:card:1")) == "This card has expired. Please run the command again."
+    assert str(expired_message("privacy:export:0badc0de")) == PRIVACY_EXPIRED
+
+
+def test_a_button_on_a_public_post_is_named_as_the_post_shows_it() -> None:
+    """The line is in the presser's language; the button it names is on a post everyone sees, so
+    its label is the server's (a German server's share shows „Anonym antworten“)."""
+    english_reader = speaker("en")
+    german_server = speaker("de")
+    line = english_reader.render(expired_message("share:replying:ab12", form=True, labels=german_server))
+    label = german_server("Reply anonymously")
+    assert label != "Reply anonymously" and f"Press **{label}** on the share" in line
+    assert "Press **Reply anonymously**" in str(expired_message("share:replying:ab12", form=True))
     assert (
         card_of("share:reply:0123456789abcdef") == "share:reply" and card_of("share:replying:ab12") == "share:replying"
     )

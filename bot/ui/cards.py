@@ -7,7 +7,7 @@ random nonce per card (or, for persistent DynamicItem buttons, a random public i
 never a person or what they wrote.
 
 When nothing live claims a press (the card was superseded, timed out, or shown before a restart),
-:mod:`bot.ui.dispatch` answers it privately with :func:`expired_line`: "This card has expired. Run
+:mod:`bot.ui.dispatch` answers it privately with :func:`expired_message`: "This card has expired. Run
 /privacy to open it again." (in the presser's language). A new card must be added to :data:`CARDS`; the bot's views refuse an
 unregistered name, and the end-to-end tests check every custom_id the bot emits.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import discord
 
-from bot.i18n import N_, Msg, msg
+from bot.i18n import N_, SOURCE, Msg, Speaker, msg, pN_, speaker
 from bot.ui.language import reader
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,13 @@ UNKNOWN_HINT = N_("Please run the command again.")
 class CardKind:
     """What the person is told when a card of this kind is no longer live.
 
-    ``hint`` is an English message marked with ``N_`` (said in the presser's language)."""
+    ``hint`` is an English message marked with ``N_`` (said in the presser's language). When it
+    names buttons on a post everyone sees (``{button}``, ``{other}``), ``buttons`` are their labels:
+    those are said in the server's language, as the post shows them."""
 
     hint: str
     persistent: bool = False  # its buttons are DynamicItems: they work after a restart
+    buttons: tuple[str | tuple[str, str], ...] = ()  # N_ labels, or pN_ ones with a gettext context
 
 
 # Every card name the bot may use, longest match wins (``share:reply`` before ``share``).
@@ -64,13 +67,24 @@ CARDS: dict[str, CardKind] = {
     "checkin:edit": CardKind(N_("Run /checkin edit to open it again.")),
     "checkin:delete": CardKind(N_("Run /checkin delete to open it again.")),
     "session:cancel": CardKind(N_("Run /session cancel to open it again.")),
-    "session:step-out": CardKind(N_("Press **I'm here** on the session's opening post to open it again.")),
-    "session:close-confirm": CardKind(N_("Press **Close session** on the session's opening post to open it again.")),
+    "session:step-out": CardKind(
+        N_("Press **{button}** on the session's opening post to open it again."), buttons=(pN_("button", "I'm here"),)
+    ),
+    "session:close-confirm": CardKind(
+        N_("Press **{button}** on the session's opening post to open it again."),
+        buttons=(pN_("button", "Close session"),),
+    ),
     "session:comment": CardKind(N_("Your answer to the feedback question is still saved.")),
     "share:post": CardKind(N_("Run /share post to write it again.")),
-    "share:replying": CardKind(N_("Press **Reply anonymously** on the share to write again.")),
-    "share:reporting": CardKind(N_("Press **Report** on the share to try again.")),
-    "share:rejecting": CardKind(N_("Press **Reject** on the share to try again.")),
+    "share:replying": CardKind(
+        N_("Press **{button}** on the share to write again."), buttons=(N_("Reply anonymously"),)
+    ),
+    "share:reporting": CardKind(
+        N_("Press **{button}** on the share to try again."), buttons=(pN_("button", "Report"),)
+    ),
+    "share:rejecting": CardKind(
+        N_("Press **{button}** on the share to try again."), buttons=(pN_("button", "Reject"),)
+    ),
     "share:mine": CardKind(N_("Run /share mine to open it again.")),
     "support:ask": CardKind(N_("Run /support ask to start again.")),
     "support:ending": CardKind(N_("Run /support end to open it again.")),
@@ -82,7 +96,10 @@ CARDS: dict[str, CardKind] = {
     "support:commenting": CardKind(N_("Press **Add a comment for the coordinators** to write again.")),
     "listener:join": CardKind(N_("Run /listener join to open it again.")),
     "listener:leave": CardKind(N_("Run /listener leave to open it again.")),
-    "rota:choose": CardKind(N_("Press **Take a shift** or **Drop a shift** on the rota board to open it again.")),
+    "rota:choose": CardKind(
+        N_("Press **{button}** or **{other}** on the rota board to open it again."),
+        buttons=(N_("Take a shift"), N_("Drop a shift")),
+    ),
     # -- persistent buttons (DynamicItems): expired only when the card was redrawn ----------
     "share:reply": CardKind(N_("Please try again from the share in the circle's channel."), persistent=True),
     "share:support": CardKind(N_("Please try again from the share in the circle's channel."), persistent=True),
@@ -133,31 +150,25 @@ def card_of(custom_id: str) -> str | None:
     return None
 
 
-def expired_message(custom_id: str, *, form: bool = False) -> Msg:
-    """The calm private line for a press (or a form) that no live card claims. No content, no names."""
+def expired_message(custom_id: str, *, form: bool = False, labels: Speaker | None = None) -> Msg:
+    """The calm private line for a press (or a form) that no live card claims. No content, no names.
+
+    ``labels``: the language of the buttons the line names, as they read where they are (the
+    server's, for a post everyone sees; the presser's otherwise). Default: English."""
     name = card_of(custom_id)
-    return _expired(EXPIRED_FORM if form else EXPIRED_CARD, CARDS[name].hint if name is not None else UNKNOWN_HINT)
-
-
-def expired_line(custom_id: str, *, form: bool = False) -> str:
-    """:func:`expired_message` in English; :func:`say_privately` says it in the presser's language."""
-    return str(expired_message(custom_id, form=form))
-
-
-def _expired(head: str, hint: str) -> Msg:
+    kind = CARDS[name] if name is not None else CardKind(UNKNOWN_HINT)
+    buttons_in = labels or speaker(SOURCE)
+    named = {
+        key: buttons_in.p(*label) if isinstance(label, tuple) else buttons_in(label)
+        for key, label in zip(("button", "other"), kind.buttons, strict=False)
+    }
     # Translators: "{expired}" says the card (or form) expired; "{hint}" says how to open it again.
-    return msg("{expired} {hint}", expired=msg(head), hint=msg(hint))
+    return msg("{expired} {hint}", expired=msg(EXPIRED_FORM if form else EXPIRED_CARD), hint=msg(kind.hint, **named))
 
 
 def _said(text: str | Msg) -> Msg:
-    """What to say: a Msg as it is; an English line of this module (ALREADY, BUSY, an
-    :func:`expired_line`) as the message it was made from, so it reads in the presser's language."""
-    if isinstance(text, Msg):
-        return text
-    for head in (EXPIRED_FORM, EXPIRED_CARD):
-        if text.startswith(head + " "):
-            return _expired(head, text[len(head) + 1 :])
-    return msg(text)
+    """What to say: a Msg as it is; an English line of this module (ALREADY, BUSY) as the message."""
+    return text if isinstance(text, Msg) else msg(text)
 
 
 def require_card(name: str) -> str:
@@ -230,7 +241,10 @@ class CardGuard:
                 await say_privately(interaction, ALREADY if guard.busy is item else BUSY)
                 return
             if view.is_finished():  # dispatched while live, but another press finished the card first
-                await say_privately(interaction, expired_message(item.custom_id or ""))  # type: ignore[attr-defined]
+                await say_privately(  # the buttons it names as the presser reads them
+                    interaction,
+                    expired_message(item.custom_id or "", labels=reader(interaction)),  # type: ignore[attr-defined]
+                )
                 return
             guard.busy = item
             try:

@@ -35,8 +35,10 @@ import discord
 from discord.state import ConnectionState
 from discord.ui.view import BaseView, LayoutView, View, ViewStore
 
-from bot.ui.cards import ALREADY, card_of, expired_line, say_privately
+from bot.i18n import Msg, Speaker
+from bot.ui.cards import ALREADY, CARDS, card_of, expired_message, say_privately
 from bot.ui.errors import handle_interaction_error
+from bot.ui.language import reader
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ class ExpiredCards:
 
     def __init__(self, now: Callable[[], datetime]) -> None:
         self.now = now
+        # The server's language, for the labels of buttons on its public posts (set at wiring).
+        self.server_speaker: Callable[[int], Awaitable[Speaker]] | None = None
         self._anyway: list[tuple[re.Pattern[str], AnywayHandler]] = []
         self._handled: OrderedDict[tuple[int | None, str], bool] = OrderedDict()  # -> finished
 
@@ -69,7 +73,14 @@ class ExpiredCards:
                 if match is not None:
                     await self._do_anyway(interaction, custom_id, match, handler)
                     return
-        await say_privately(interaction, expired_line(custom_id, form=form))
+        await say_privately(interaction, await self._expired(interaction, custom_id, form=form))
+
+    async def _expired(self, interaction: discord.Interaction[Any], custom_id: str, *, form: bool = False) -> Msg:
+        name = card_of(custom_id)
+        labels = reader(interaction)  # a DM's buttons read as the presser does
+        if name is not None and CARDS[name].buttons and interaction.guild_id and self.server_speaker is not None:
+            labels = await self.server_speaker(interaction.guild_id)  # a post everyone sees: the server's
+        return expired_message(custom_id, form=form, labels=labels)
 
     async def _do_anyway(
         self, interaction: discord.Interaction[Any], custom_id: str, match: re.Match[str], handler: AnywayHandler
@@ -77,7 +88,7 @@ class ExpiredCards:
         key = (interaction.message.id if interaction.message else None, custom_id)
         finished = self._handled.get(key)
         if finished is not None:
-            await say_privately(interaction, expired_line(custom_id) if finished else ALREADY)
+            await say_privately(interaction, await self._expired(interaction, custom_id) if finished else ALREADY)
             return
         self._handled[key] = False
         while len(self._handled) > REMEMBERED:

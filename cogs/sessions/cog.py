@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput, StorageError
-from bot.i18n import Speaker, msg
+from bot.i18n import N_, Speaker, msg
 from bot.safety import assess
 from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
@@ -28,7 +28,7 @@ from bot.timekeeping.recurrence import LAST, Occurrence, describe
 from bot.timekeeping.words import local_phrase, offsets_text, short_date
 from bot.ui.command_i18n import NAME_CONTEXT, NAME_PATTERN
 from bot.ui.confirm import ConfirmView
-from bot.ui.language import reader
+from bot.ui.language import reader, server_speaker
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
 from bot.ui.safety import CALM, crisis_sections
@@ -225,7 +225,12 @@ class SessionsCog(commands.Cog):
                 title=view.title,
                 when=when,
             )
-        await reply(interaction, text + "\n" + t("-# Changed your mind? Press Not going. Only you can see this."))
+        # The button is on the announcement, in the server's language.
+        server = await server_speaker(self.guild_settings, view.guild_id, interaction.guild)
+        changed_mind = t(
+            "-# Changed your mind? Press **{button}**. Only you can see this.", button=server(N_("Not going"))
+        )
+        await reply(interaction, text + "\n" + changed_mind)
 
     async def _unrsvp(self, interaction: discord.Interaction[Any], action: str, occurrence_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
