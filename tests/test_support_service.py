@@ -56,7 +56,8 @@ async def test_requests_go_to_listeners_on_shift_under_their_limits(world: World
     assert conv is not None and conv.member_user_hash == world.keyring.member_hash(G, MAYA)
     assert world.keyring.decrypt_id(conv.member_user_enc or b"", member_context(conv.public_id)) == MAYA
     assert world.support.topic(conv) == "can't sleep" and b"sleep" not in (conv.topic_enc or b"")
-    assert world.port.offers[0][1].member_label == f"Member · {conv.member_tag}"
+    offer = world.port.offers[0][1]
+    assert (offer.member_tag, offer.member_name) == (conv.member_tag, None)  # anonymous: a tag, no name
 
 
 async def test_break_cooldown_capacity_and_weekly_hours_keep_a_listener_out(world: World) -> None:
@@ -289,12 +290,17 @@ async def test_relay_labels_sanitises_and_splits(world: World) -> None:
     assert result.pieces == 2 and not result.held
     await world.outbox.drain()
     sent = world.transport.to(LENA)
-    assert sent[0]["label"] == f"Member · {conv.member_tag}" and "<@" not in sent[0]["text"].replace("<\u200b@", "")
+    # Who wrote it travels as the side and the writer's tag; each reader's label is made from those.
+    assert (sent[0]["from"], sent[0]["tag"]) == ("member", conv.member_tag)
+    assert "<@" not in sent[0]["text"].replace("<\u200b@", "")
     assert "@\u200beveryone" in sent[0]["text"]
     reply = await world.support.relay(conv, "listener", "I hear you")
     assert reply.pieces == 1
     await world.outbox.drain()
-    assert world.transport.to(MAYA)[-1]["label"] == f"Listener · {conv.listener_tag}"
+    assert (world.transport.to(MAYA)[-1]["from"], world.transport.to(MAYA)[-1]["tag"]) == (
+        "listener",
+        conv.listener_tag,
+    )
     empty = await world.support.relay(conv, "member", "   ", attachments=1)
     assert empty.empty and empty.attachments_skipped == 1
 

@@ -68,14 +68,6 @@ class Conversation:
     def waiting(self) -> bool:
         return self.status in WAITING
 
-    @property
-    def member_label(self) -> str:
-        return self.member_name or f"Member · {self.member_tag}"
-
-    @property
-    def listener_label(self) -> str:
-        return f"Listener · {self.listener_tag}" if self.listener_tag else "a listener"
-
     @classmethod
     def from_row(cls, row: Row) -> Conversation:
         return from_row(

@@ -161,9 +161,8 @@ class SupportCore:
 
     async def enqueue_relay(self, conversation: Conversation, side: str, text: str, *, urgent: bool) -> int:
         stream = "listener" if side == "member" else "member"
-        # The label in English, as stored before; each reader sees it in their own language, made
-        # from the writer's tag (a listener's changes with a handoff, so it is kept with the text).
-        label = conversation.member_label if side == "member" else conversation.listener_label
+        # Each reader sees the writer's label in their own language, made from the writer's tag (a
+        # listener's changes with a handoff, so it is kept with the text).
         tag = conversation.member_tag if side == "member" else conversation.listener_tag
         if urgent:
             await self.outbox.enqueue(
@@ -175,7 +174,7 @@ class SupportCore:
                 conversation,
                 stream,
                 "relay",
-                {"from": side, "label": label, "tag": tag, "text": piece, "conversation": conversation.public_id},
+                {"from": side, "tag": tag, "text": piece, "conversation": conversation.public_id},
             )
         return len(pieces)
 

@@ -89,11 +89,6 @@ class OfferCard:
     urgent: bool
     note: str | None = None
 
-    @property
-    def member_label(self) -> str:
-        """The member's label in English (logs and tests); the cog renders it in the reader's language."""
-        return self.member_name or f"Member · {self.member_tag}"
-
 
 @dataclass(frozen=True, slots=True)
 class Alert:
