@@ -306,8 +306,11 @@ class CrisisDirectory:
         key = code.strip()
         return self._by_code.get(key.upper()) or self._by_alias.get(_fold(key))
 
-    def search(self, prefix: str, limit: int = MAX_SEARCH_RESULTS) -> list[CountryResources]:
+    def search(
+        self, prefix: str, limit: int = MAX_SEARCH_RESULTS, names: Mapping[str, str] | None = None
+    ) -> list[CountryResources]:
         """Autocomplete: entries whose code, name, alias or any word of them starts with ``prefix``.
+        ``names``: each country's name in the searcher's language (by code), matched like the name.
 
         The match ignores case and accents. Results are ranked by exact code,
         then name prefix, then alias prefix, then word prefix, then
@@ -319,20 +322,22 @@ class CrisisDirectory:
             return list(self.entries[:limit])
         ranked: list[tuple[int, int, CountryResources]] = []
         for index, entry in enumerate(self.entries):
-            rank = self._rank(entry, needle)
+            rank = self._rank(entry, needle, (names or {}).get(entry.code))
             if rank is not None:
                 ranked.append((rank, index, entry))
         ranked.sort(key=lambda item: (item[0], item[1]))
         return [entry for _, _, entry in ranked[:limit]]
 
     @staticmethod
-    def _rank(entry: CountryResources, needle: str) -> int | None:
+    def _rank(entry: CountryResources, needle: str, local: str | None = None) -> int | None:
         code = entry.code.casefold()
         name = _fold(entry.country)
         aliases: Sequence[str] = [_fold(a) for a in entry.aliases]
+        if local:
+            aliases = [_fold(local), *aliases]
         if needle == code:
             return 0
-        if name.startswith(needle):
+        if name.startswith(needle) or (local and _fold(local).startswith(needle)):
             return 1
         if any(a.startswith(needle) for a in aliases):
             return 2

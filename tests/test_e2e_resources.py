@@ -33,6 +33,23 @@ async def test_resources_for_another_country_and_in_dms(sandbox: Sandbox, bot: P
     assert "Pick your country" in in_dm.text
 
 
+async def test_a_country_is_found_by_its_name_in_the_searchers_language(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
+    """A Spanish speaker types "Alemania", a French one "Royaume" (for the United Kingdom): the
+    suggestions and the typed name both find it, named in their language."""
+    ines = sandbox.member("ines", locale="es-ES")
+    choices = await ines.autocomplete("resources", "country", "Alema")
+    assert [c["value"] for c in choices] == ["DE"] and choices[0]["name"] == "Alemania"
+    typed = await ines.slash("resources", country="Alemania")
+    assert "I don't have a list" not in typed.text and "Alemania" in typed.text
+    assert [c["value"] for c in await sandbox.member("alice").autocomplete("resources", "country", "Alema")] == []
+    camille = sandbox.member("camille", locale="fr")
+    assert (await camille.autocomplete("resources", "country", "Royaume"))[0]["value"] == "GB"
+    ana = sandbox.admin("ana")
+    ana.user.locale = "de"
+    regions = await ana.autocomplete("setup", "region", "Österr")
+    assert [c["value"] for c in regions] == ["AT"]
+
+
 async def test_an_unknown_country_gets_a_kind_answer(sandbox: Sandbox, bot: PeerCirclesBot) -> None:
     reply = await sandbox.member("alice").slash("resources", country="Atlantis")
     assert "I don't have a list for “Atlantis” yet" in reply.text

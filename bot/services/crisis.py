@@ -90,8 +90,13 @@ class CrisisResources:
         )
         return sections
 
-    def search(self, query: str) -> list[tuple[str, str]]:
-        return [(c.code, c.country) for c in self.directory.search(query)]
+    def search(self, query: str, t: Speaker | None = None) -> list[tuple[str, str]]:
+        """Countries matching what was typed: their code, English name, aliases, endonyms and, with
+        ``t``, their name in the searcher's language (a German types "Österreich" or "Schweiz")."""
+        names = None
+        if t is not None and t.language != SOURCE:
+            names = {e.code: str(t.locale.territories.get(e.code, e.country)) for e in self.directory.entries}
+        return [(c.code, c.country) for c in self.directory.search(query, names=names)]
 
     def name_of(self, code: str) -> str | None:
         found = self.directory.for_country(code)

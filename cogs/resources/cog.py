@@ -30,7 +30,9 @@ class ResourcesCog(commands.Cog):
         code: str | None = None
         if country:
             code = (
-                next((c for c, _ in self.crisis.search(country)), None) if not self.crisis.name_of(country) else country
+                next((c for c, _ in self.crisis.search(country, reader(interaction))), None)
+                if not self.crisis.name_of(country)
+                else country
             )
             if code is None:
                 raise InvalidInput(
@@ -52,6 +54,6 @@ class ResourcesCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         t = reader(interaction)
-        found = self.crisis.search(current)
+        found = self.crisis.search(current, t)
         names = {code: t.locale.territories.get(code, name) for code, name in found}
         return [app_commands.Choice(name=str(names[code]), value=code) for code, _ in found]

@@ -190,5 +190,5 @@ class SetupCog(commands.Cog):
         t = reader(interaction)
         return [
             app_commands.Choice(name=t("{country} ({code})", country=country(t, code, name), code=code), value=code)
-            for code, name in self.regions.search(current)
+            for code, name in self.regions.search(current, t)
         ]
