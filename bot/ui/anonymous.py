@@ -22,11 +22,12 @@ import discord
 from bot.i18n import Speaker
 from bot.services.sanitize import sanitize
 from bot.ui.limits import FittedLayoutView
+from bot.ui.style import NO_PINGS, SOFT_BLUE
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
-SHARE_COLOUR = discord.Colour.from_rgb(120, 134, 199)
+NO_MENTIONS = NO_PINGS
+SHARE_COLOUR = SOFT_BLUE
 MAX_TEXT = 3500
 
 

@@ -28,10 +28,10 @@ import discord
 
 from bot.i18n import N_, SOURCE, Msg, Speaker, msg, pN_, speaker
 from bot.ui.language import reader
+from bot.ui.style import NO_PINGS
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 
 EXPIRED_CARD = N_("This card has expired.")
 EXPIRED_FORM = N_("This form has expired, so I didn't keep what you wrote.")

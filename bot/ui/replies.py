@@ -7,8 +7,7 @@ from typing import Any
 import discord
 
 from bot.ui.limits import FittedLayoutView
-
-NO_PINGS = discord.AllowedMentions.none()
+from bot.ui.style import NO_PINGS
 
 
 def needs_listening(view: discord.ui.View | discord.ui.LayoutView) -> bool:

@@ -15,8 +15,8 @@ from bot.services.crisis import CrisisResources
 from bot.services.server_settings import ServerSettings
 from bot.ui.language import reader
 from bot.ui.replies import reply, text_card
+from bot.ui.style import CALM
 
-CALM = discord.Colour.from_rgb(88, 140, 126)
 GENTLE_OPENING = N_(
     "Thank you for writing that down. It sounds like things may be really hard right now. "
     "You don't have to carry this alone, and you deserve support."

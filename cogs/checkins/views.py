@@ -38,8 +38,7 @@ from bot.timekeeping.words import clock_time
 from bot.ui.errors import ErrorHandlingModal
 from bot.ui.limits import FittedLayoutView
 from bot.ui.routing import Route, routed
-
-CALM = discord.Colour.from_rgb(88, 140, 126)
+from bot.ui.style import CALM
 
 PENDING_TEXT = N_(
     "**Your request for a listener is noted, and pending.** Nobody has been told yet: it waits until the "

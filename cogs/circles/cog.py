@@ -18,6 +18,7 @@ from bot.ui.guild_ops import DiscordGuildOps
 from bot.ui.language import reader, server_speaker
 from bot.ui.people import actor_from, guild_of
 from bot.ui.replies import reply, text_card
+from bot.ui.style import NO_PINGS
 from cogs.circles.views import GroundRulesModal, JoinView, LeaveDataView, ground_rules, join_text, rotation_label
 
 ROTATIONS = [
@@ -471,7 +472,7 @@ class CirclesCog(commands.Cog):
         if isinstance(channel, discord.TextChannel):
             t = await server_speaker(self.settings, guild.id, guild)
             with contextlib.suppress(discord.HTTPException):
-                await channel.send(t.render(text), allowed_mentions=discord.AllowedMentions.none())
+                await channel.send(t.render(text), allowed_mentions=NO_PINGS)
 
 
 def joined_text(t: Speaker, circle: Circle, new: bool) -> str:

@@ -18,10 +18,11 @@ from bot.timekeeping.markup import stamp
 from bot.timekeeping.shifts import long_day
 from bot.ui.controls import row
 from bot.ui.limits import FittedLayoutView
+from bot.ui.style import SOFT_BLUE
 from cogs.listeners.views import BoardButton
 
 TD = discord.ui.TextDisplay
-ROTA_COLOUR = discord.Colour.from_rgb(120, 134, 199)
+ROTA_COLOUR = SOFT_BLUE
 TEXT_BUDGET = 3800
 
 GUIDELINES = N_(

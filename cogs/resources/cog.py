@@ -13,8 +13,7 @@ from bot.services.help import Audience
 from bot.services.server_settings import ServerSettings
 from bot.ui.language import reader
 from bot.ui.replies import reply, text_card
-
-CALM = discord.Colour.from_rgb(88, 140, 126)
+from bot.ui.style import CALM
 
 
 class ResourcesCog(commands.Cog):

@@ -26,8 +26,9 @@ from bot.ui.language import reader
 from bot.ui.limits import FittedLayoutView
 from bot.ui.replies import NO_PINGS
 from bot.ui.routing import Route, routed
+from bot.ui.style import SESSION
 
-SESSION_COLOUR = discord.Colour.from_rgb(96, 125, 160)
+SESSION_COLOUR = SESSION
 WHERE = {"voice": N_("voice channel"), "stage": N_("stage"), "text": N_("text channel")}
 
 OPENING_WORDS = N_(

@@ -36,15 +36,16 @@ from bot.ui.language import member_speaker, server_speaker
 from bot.ui.limits import FittedLayoutView
 from bot.ui.safety import crisis_sections
 from bot.ui.sending import retry_if_transient, scheduled_send
+from bot.ui.style import CALM, NO_PINGS, SOFT_BLUE, URGENT
 from cogs.support.views import ActionButton, FeedbackButton, OfferButton, UnblockButton
 
 log = logging.getLogger(__name__)
 
-NO_MENTIONS = discord.AllowedMentions.none()
+NO_MENTIONS = NO_PINGS
 TD = discord.ui.TextDisplay
-MEMBER_COLOUR = discord.Colour.from_rgb(88, 140, 126)
-LISTENER_COLOUR = discord.Colour.from_rgb(120, 134, 199)
-URGENT_COLOUR = discord.Colour.from_rgb(200, 80, 60)
+MEMBER_COLOUR = CALM
+LISTENER_COLOUR = SOFT_BLUE
+URGENT_COLOUR = URGENT
 TEXT_BUDGET = 3900
 
 URGENT_STEPS = N_(
