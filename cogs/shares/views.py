@@ -17,6 +17,7 @@ import discord
 from bot.i18n import SOURCE, Speaker, speaker
 from bot.services.shares import REPLY_LIMIT, TEXT_LIMIT, WARNING_LIMIT
 from bot.storage.shares import Share
+from bot.ui import forms
 from bot.ui.anonymous import layout, share_container, support_label
 from bot.ui.controls import Controls, Handler, button, row
 from bot.ui.errors import ErrorHandlingModal
@@ -211,30 +212,11 @@ class ShareModal(ErrorHandlingModal):
         await self._on_done(interaction, self.text.value, self.warning.value)
 
 
-class TextModal(ErrorHandlingModal):
-    """One paragraph field: replies, report reasons, review notes (title and labels already in the
-    reader's language)."""
+class TextModal(forms.TextModal):
+    """Replies, report reasons, review notes."""
 
-    def __init__(
-        self,
-        title: str,
-        label: str,
-        on_done: Callable[[discord.Interaction[Any], str], Awaitable[None]],
-        *,
-        card: str,
-        required: bool = True,
-        max_length: int = REPLY_LIMIT,
-        description: str | None = None,
-    ) -> None:
-        super().__init__(card=card, title=title[:45], timeout=1800)
-        self._on_done = on_done
-        self.field: discord.ui.TextInput[TextModal] = discord.ui.TextInput(
-            custom_id="share:field", style=discord.TextStyle.paragraph, max_length=max_length, required=required
-        )
-        self.add_item(discord.ui.Label(text=label, description=description, component=self.field))
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._on_done(interaction, self.field.value)
+    FIELD_ID = "share:field"
+    MAX_LENGTH = REPLY_LIMIT
 
 
 def disabled_public_buttons(t: Speaker, support_count: int = 0) -> list[discord.ui.Item[Any]]:

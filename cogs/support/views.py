@@ -11,6 +11,7 @@ import discord
 
 from bot.i18n import N_, SOURCE, Speaker, speaker
 from bot.services.support.models import COMMENT_LIMIT, NOTE_LIMIT, TOPIC_LIMIT
+from bot.ui import forms
 from bot.ui.errors import ErrorHandlingModal
 from bot.ui.routing import Route, routed
 
@@ -192,34 +193,10 @@ class AskModal(ErrorHandlingModal):
         await self._on_done(interaction, self.topic.value, named)
 
 
-class TextModal(ErrorHandlingModal):
-    """One paragraph field: a reply in thread mode, a message to leave, a handover note, a comment.
-    The title, label and description come already in the reader's language."""
+class TextModal(forms.TextModal):
+    """A reply in thread mode, a message to leave, a handover note, a comment."""
 
-    def __init__(
-        self,
-        title: str,
-        label: str,
-        on_done: Callable[[discord.Interaction[Any], str], Awaitable[None]],
-        *,
-        card: str,
-        required: bool = True,
-        max_length: int = 2000,
-        description: str | None = None,
-    ) -> None:
-        super().__init__(card=card, title=title[:45], timeout=1800)
-        self._on_done = on_done
-        self.field: discord.ui.TextInput[TextModal] = discord.ui.TextInput(
-            custom_id="support:text", style=discord.TextStyle.paragraph, max_length=max_length, required=required
-        )
-        self.add_item(
-            discord.ui.Label(
-                text=label[:45], description=description[:100] if description else None, component=self.field
-            )
-        )
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._on_done(interaction, self.field.value)
+    FIELD_ID = "support:text"
 
 
 __all__ = [
