@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.errors import NotAllowed
 from bot.i18n import N_, Msg, msg
+from bot.storage.circles import Circle
 from bot.storage.guilds import GuildSettingsRepository
 
 
@@ -46,6 +47,24 @@ class AccessService:
                     "Only server admins (Manage Server) and the coordinator role can {what}. "
                     "If you think you should be able to, ask a server admin.",
                     what=_said(what),
+                )
+            )
+
+    async def can_facilitate(self, circle: Circle, actor: Actor) -> bool:
+        """A facilitator of this circle: its facilitator role, or a server admin or coordinator."""
+        if circle.facilitator_role_id is not None and circle.facilitator_role_id in actor.role_ids:
+            return True
+        return await self.is_coordinator(circle.guild_id, actor)
+
+    async def require_facilitator(self, circle: Circle, actor: Actor, what: Msg) -> None:
+        """``what`` completes "... can {what}", e.g. ``msg("skip its sessions")``."""
+        if not await self.can_facilitate(circle, actor):
+            raise NotAllowed(
+                msg(
+                    "Only the {circle} circle's facilitators, coordinators and server admins can {what}. "
+                    "If you think you should be able to, ask a coordinator.",
+                    circle=circle.name,
+                    what=what,
                 )
             )
 

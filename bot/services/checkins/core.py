@@ -54,21 +54,11 @@ class CheckinCore:
     # -- who may do what ------------------------------------------------------------------------
 
     async def is_facilitator(self, circle: Circle, actor: Actor) -> bool:
-        """A facilitator of this circle: its facilitator role, or a server admin or coordinator."""
-        if circle.facilitator_role_id is not None and circle.facilitator_role_id in actor.role_ids:
-            return True
-        return await self.access.is_coordinator(circle.guild_id, actor)
+        return await self.access.can_facilitate(circle, actor)
 
     async def require_facilitator(self, circle: Circle, actor: Actor, what: Msg) -> None:
         """``what`` is what they tried, to end the sentence: ``msg("see the circle's pulse")``."""
-        if not await self.is_facilitator(circle, actor):
-            raise NotAllowed(
-                msg(
-                    "Only the {circle} circle's facilitators, coordinators and server admins can {what}.",
-                    circle=circle.name,
-                    what=what,
-                )
-            )
+        await self.access.require_facilitator(circle, actor, what)
 
     @staticmethod
     def in_circle(circle: Circle, actor: Actor) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.clock import Clock
-from bot.errors import NotAllowed, NotFound
+from bot.errors import NotFound
 from bot.i18n import Msg, msg
 from bot.scheduler import Job, Scheduler
 from bot.services.access import AccessService, Actor
@@ -68,21 +68,11 @@ class SessionCore:
     # -- rights -------------------------------------------------------------------------
 
     async def can_facilitate(self, circle: Circle, actor: Actor) -> bool:
-        if circle.facilitator_role_id is not None and circle.facilitator_role_id in actor.role_ids:
-            return True
-        return await self.access.is_coordinator(circle.guild_id, actor)
+        return await self.access.can_facilitate(circle, actor)
 
     async def require_facilitator(self, circle: Circle, actor: Actor, what: Msg | None = None) -> None:
         """``what`` completes "... can {what}", e.g. ``msg("skip its sessions")``."""
-        if not await self.can_facilitate(circle, actor):
-            raise NotAllowed(
-                msg(
-                    "Only the {circle} circle's facilitators, coordinators and server admins can {what}. "
-                    "If you think you should be able to, ask a coordinator.",
-                    circle=circle.name,
-                    what=what or msg("run its sessions"),
-                )
-            )
+        await self.access.require_facilitator(circle, actor, what or msg("run its sessions"))
 
     async def require_facilitator_for(self, occurrence_id: int, actor: Actor, what: Msg) -> None:
         stored = await self.repo.occurrence(occurrence_id)
