@@ -154,6 +154,23 @@ class RepairReport:
     fixed: tuple[Msg, ...]
 
 
+async def find_circle(circles: CircleRepository, guild_id: int, name: str) -> Circle:
+    """The server's circle with this name (any case or spacing); a refusal that lists the circles."""
+    circle = await circles.by_name(guild_id, name_key(name))
+    if circle is None:
+        names = [c.name for c in await circles.in_guild(guild_id)]
+        if names:
+            raise NotFound(
+                msg(
+                    "There's no circle called “{name}”. Circles here: {names}.",
+                    name=name[:50],
+                    names=", ".join(names),
+                )
+            )
+        raise NotFound(msg("There's no circle called “{name}”. There are no circles here yet.", name=name[:50]))
+    return circle
+
+
 class CircleService:
     def __init__(
         self,
@@ -182,18 +199,7 @@ class CircleService:
         return await self.circles.in_guild(guild_id, include_archived=include_archived)
 
     async def find(self, guild_id: int, name: str, *, active_only: bool = False) -> Circle:
-        circle = await self.circles.by_name(guild_id, name_key(name))
-        if circle is None:
-            names = [c.name for c in await self.circles.in_guild(guild_id)]
-            if names:
-                raise NotFound(
-                    msg(
-                        "There's no circle called “{name}”. Circles here: {names}.",
-                        name=name[:50],
-                        names=", ".join(names),
-                    )
-                )
-            raise NotFound(msg("There's no circle called “{name}”. There are no circles here yet.", name=name[:50]))
+        circle = await find_circle(self.circles, guild_id, name)
         if active_only and not circle.active:
             raise InvalidInput(
                 msg(

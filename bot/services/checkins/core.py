@@ -14,7 +14,7 @@ from bot.i18n import Msg, msg
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService, Actor
 from bot.services.checkins.port import CheckinDelivery
-from bot.services.circles import name_key
+from bot.services.circles import find_circle
 from bot.services.member_time import MemberTimeService
 from bot.storage.checkins import CheckinRepository
 from bot.storage.circles import Circle, CircleRepository
@@ -107,19 +107,7 @@ class CheckinCore:
         return circle
 
     async def find_circle(self, guild_id: int, name: str) -> Circle:
-        circle = await self.circles.by_name(guild_id, name_key(name))
-        if circle is None:
-            names = [c.name for c in await self.circles.in_guild(guild_id)]
-            if names:
-                raise NotFound(
-                    msg(
-                        "There's no circle called “{name}”. Circles here: {names}.",
-                        name=name[:50],
-                        names=", ".join(names),
-                    )
-                )
-            raise NotFound(msg("There's no circle called “{name}”. There are no circles here yet.", name=name[:50]))
-        return circle
+        return await find_circle(self.circles, guild_id, name)
 
     async def resolve_circle(
         self, guild_id: int, actor: Actor, *, name: str | None = None, channel_id: int | None = None
