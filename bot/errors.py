@@ -36,6 +36,15 @@ class InvalidInput(PeerCirclesError):
     default_message = N_("That input didn't look right. Please check it and try again.")
 
 
+def in_range(value: int, bounds: tuple[int, int], refusal: str) -> int:
+    """``value`` when ``low <= value <= high``; else :class:`InvalidInput` saying ``refusal``, an
+    ``N_`` sentence with ``{low}`` and ``{high}`` ("The posting delay must be between …")."""
+    low, high = bounds
+    if not low <= value <= high:
+        raise InvalidInput(msg(refusal, low=low, high=high))
+    return value
+
+
 class NotFound(PeerCirclesError):
     default_message = N_("I couldn't find that. It may have been removed.")
 

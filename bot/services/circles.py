@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, to_iso
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound, in_range
 from bot.i18n import N_, SOURCE, Msg, Speaker, msg, speaker
 from bot.privacy import PersonalDataRegistry
 from bot.scheduler import Scheduler
@@ -108,13 +108,6 @@ def clean_text(raw: str | None, limit: int, what: str) -> str:
     if len(text) > limit:
         raise InvalidInput(msg(TOO_LONG[what], limit=limit, count=len(text)))
     return text
-
-
-def _bounded(value: int, low: int, high: int, refusal: str) -> int:
-    """``refusal`` is an N_ message with {low} and {high}."""
-    if not low <= value <= high:
-        raise InvalidInput(msg(refusal, low=low, high=high))
-    return value
 
 
 def check_retention(days: int) -> int:
@@ -345,11 +338,11 @@ class CircleService:
             "pseudonym_rotation": Rotation,
             "retention_days": check_retention,
             "facilitator_role_id": int,
-            "share_rate_per_hour": lambda v: _bounded(
-                int(v), 1, 60, N_("The share limit per hour must be between {low} and {high}.")
+            "share_rate_per_hour": lambda v: in_range(
+                int(v), (1, 60), N_("The share limit per hour must be between {low} and {high}.")
             ),
-            "share_delay_seconds": lambda v: _bounded(
-                int(v), 0, 900, N_("The posting delay (seconds) must be between {low} and {high}.")
+            "share_delay_seconds": lambda v: in_range(
+                int(v), (0, 900), N_("The posting delay (seconds) must be between {low} and {high}.")
             ),
             "allow_invites": bool,
         }

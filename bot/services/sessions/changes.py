@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound, in_range
 from bot.i18n import Msg, msg, msgs
 from bot.services.access import Actor
 from bot.services.sessions.attendance import Attendance
@@ -27,7 +27,6 @@ from bot.services.sessions.models import (
     SessionView,
     channel_link,
     clean_text,
-    in_range,
     job_prefix,
 )
 from bot.services.sessions.planning import Planning

@@ -237,14 +237,6 @@ def clean_text(raw: str | None, limit: int, too_long: str) -> str:
     return text
 
 
-def in_range(value: int, bounds: tuple[int, int], out_of_range: str) -> int:
-    """The value; ``out_of_range`` (one of the ``*_OUT_OF_RANGE`` messages) if it is outside ``bounds``."""
-    low, high = bounds
-    if not low <= value <= high:
-        raise InvalidInput(msg(out_of_range, low=low, high=high))
-    return value
-
-
 def not_live_text(stored: StoredOccurrence) -> Msg:
     if stored.status in ("closed", "missed"):
         return msg("That session has ended. Look out for the next one with /session list.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.errors import InvalidInput, MissingBotPermissions, NotFound
+from bot.errors import InvalidInput, MissingBotPermissions, NotFound, in_range
 from bot.i18n import Speaker, msg
 from bot.services.access import Actor
 from bot.services.sessions.core import SessionCore
@@ -44,7 +44,6 @@ from bot.services.sessions.models import (
     SessionView,
     UpcomingView,
     clean_text,
-    in_range,
     job_prefix,
 )
 from bot.services.timezones import validate_timezone
