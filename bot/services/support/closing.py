@@ -13,7 +13,7 @@ from bot.scheduler import Job
 from bot.services.access import Actor
 from bot.services.sanitize import sanitize
 from bot.services.support.core import SupportCore
-from bot.services.support.models import BLOCK_FOR, COMMENT_LIMIT, IDLE_JOB, Alert, Ended, Route
+from bot.services.support.models import BLOCK_FOR, COMMENT_LIMIT, Alert, Ended, Route
 from bot.storage.support import Block, Conversation
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,7 @@ class Closing(SupportCore):
         idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes
         due = conversation.last_activity_at + timedelta(minutes=idle)
         if due > self.clock.now():
-            # A job can't re-arm its own id (the scheduler marks it done after this returns): alternate.
-            later = f"support:{conversation.public_id}:idle" + ("" if job.id.endswith(":later") else ":later")
-            await self.scheduler.schedule(
-                IDLE_JOB, due, {"conversation": conversation.public_id}, guild_id=conversation.guild_id, job_id=later
-            )
+            await self.schedule_idle(conversation, conversation.last_activity_at, later=not job.id.endswith(":later"))
             return
         if await self.repo.close(conversation.id, "idle", self.clock.now()):
             await self._closed(conversation, "idle", was_waiting=False)

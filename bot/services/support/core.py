@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
@@ -22,6 +22,7 @@ from bot.services.member_time import MemberTimeService
 from bot.services.outbox import OutboxService
 from bot.services.rota.service import RotaService
 from bot.services.support.models import (
+    IDLE_GRACE,
     IDLE_JOB,
     URGENT_ALERT_EVERY,
     Alert,
@@ -188,14 +189,20 @@ class SupportCore:
     async def touch(self, conversation: Conversation) -> None:
         now = self.clock.now()
         await self.repo.update(conversation.id, last_activity_at=now)
+        await self.schedule_idle(conversation, now)
+
+    async def schedule_idle(self, conversation: Conversation, last_activity: datetime, *, later: bool = False) -> None:
+        """The check that closes a quiet conversation, its idle time after ``last_activity`` (at once
+        if that has passed). ``later``: under the second id, for the job that re-arms itself (a job
+        can't re-arm its own id: the scheduler marks it done after it returns). One place for all."""
         idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes
         await self.scheduler.schedule(
             IDLE_JOB,
-            now + timedelta(minutes=idle),
+            max(self.clock.now(), last_activity + timedelta(minutes=idle)),
             {"conversation": conversation.public_id},
             guild_id=conversation.guild_id,
-            job_id=f"support:{conversation.public_id}:idle",
-            grace=timedelta(hours=6),
+            job_id=f"support:{conversation.public_id}:idle" + (":later" if later else ""),
+            grace=IDLE_GRACE,
         )
 
     async def alert_urgent(self, conversation: Conversation) -> None:

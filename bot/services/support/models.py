@@ -25,6 +25,7 @@ SOURCES = ("command", "dm", "checkin", "share", "other")
 
 ESCALATE_JOB = "support.escalate"
 IDLE_JOB = "support.idle"
+IDLE_GRACE = timedelta(hours=6)  # an idle check may run this late (after a restart) and still close
 TOUCH_EVERY = timedelta(minutes=1)  # how often relaying refreshes last_activity_at
 HANDOFF_JOB = "support.handoff"
 QUEUED_JOB = "support.queued"

@@ -9,7 +9,6 @@ open conversations at start.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock
@@ -109,16 +108,7 @@ class SupportService(SupportCore):
             elif conversation.status == "queued" and conversation.queued_for is not None:
                 await self.intake.schedule_queued(conversation, conversation.queued_for)
             elif conversation.status == "active":
-                idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes
-                due = max(now, conversation.last_activity_at + timedelta(minutes=idle))
-                await self.scheduler.schedule(
-                    IDLE_JOB,
-                    due,
-                    payload,
-                    guild_id=conversation.guild_id,
-                    job_id=prefix + "idle",
-                    grace=timedelta(hours=6),
-                )
+                await self.schedule_idle(conversation, conversation.last_activity_at)
                 if conversation.handoff_open:
                     await self.scheduler.schedule(
                         HANDOFF_JOB, now, payload, guild_id=conversation.guild_id, job_id=prefix + "handoff"
