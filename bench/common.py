@@ -15,8 +15,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from bench.database import BotDatabase
 from bench.serve import BotProcess
 from bot.sandbox.actors import Sandbox
 
@@ -29,7 +29,12 @@ LABEL = re.compile(r"^\*\*(Member|Listener) · [A-Z0-9]{4}\*\*\n", re.S)
 
 
 class BenchError(AssertionError):
-    """A benchmark's correctness check failed (not a missed target: a wrong result)."""
+    """A benchmark's correctness check failed (not a missed target: a wrong result). ``rows``: what
+    the scenario did measure before or beside the failure (other configurations), still reported."""
+
+    def __init__(self, message: str, *, rows: list[Row] | None = None) -> None:
+        super().__init__(message)
+        self.rows = list(rows or [])
 
 
 # -- statistics and the table's rows ----------------------------------------------------------------
@@ -70,7 +75,7 @@ class Row:
     scenario: str
     measure: str
     unit: str
-    bot: Stat | float
+    bot: Stat | float | None  # None: not measured (the note says why)
     baseline: Stat | float | None = None
     target: str = ""
     met: bool | None = None
@@ -138,21 +143,19 @@ HEADER = [
 # -- the bots under test -------------------------------------------------------------------------
 
 
-def db_count(path: Path, sql: str, params: Sequence[Any] = ()) -> int:
-    """Read a count straight from a bot's database file (WAL: safe while the bot runs)."""
-    import sqlite3
-
-    conn = sqlite3.connect(path, timeout=30)
-    try:
-        row = conn.execute(sql, tuple(params)).fetchone()
-    finally:
-        conn.close()
-    return int(row[0]) if row else 0
-
-
-async def start_bot(kind: str, sandbox: Sandbox, workdir: Path, name: str) -> BotProcess:
-    """The bot (or the baseline) in its own process against this sandbox, ready."""
-    return await BotProcess(kind, sandbox, workdir / f"{name}.db", workdir / f"{name}.log").start()
+async def start_bot(
+    kind: str,
+    sandbox: Sandbox,
+    workdir: Path,
+    name: str,
+    database: BotDatabase | None = None,
+    settings: dict[str, str] | None = None,
+) -> BotProcess:
+    """The bot (or the baseline) in its own process against this sandbox, ready. Its data goes to
+    ``database`` (default: a SQLite file named after it in ``workdir``); ``settings`` are more
+    settings by their environment names (``SHARD_COUNT``, ``SHARD_IDS``)."""
+    database = database or BotDatabase.sqlite(workdir / f"{name}.db")
+    return await BotProcess(kind, sandbox, database, workdir / f"{name}.log", settings).start()
 
 
 # -- measuring interactions ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import LOAD_RATE_LIMIT, BenchError, Row, Stat, callback_times, db_count, start_bot, think
+from bench.common import LOAD_RATE_LIMIT, BenchError, Row, Stat, callback_times, start_bot, think
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.state import INTERACTION_TIMEOUT_S, Interaction
 
@@ -165,13 +165,13 @@ async def bot_latency(cfg: LatencyConfig, workdir: Path) -> dict[str, dict[int, 
                 results[name][concurrency] = Stat(samples[name])
         # Exactly-once: one posted share per Post click, one check-in row per mood tap.
         posted = [m for m in sandbox.channel(CIRCLE_CHANNEL).messages if "shared anonymously" in m.text]
-        stored = db_count(bot.db_path, "SELECT COUNT(*) FROM shares WHERE status = 'posted'")
+        stored = await bot.database.count("SELECT COUNT(*) FROM shares WHERE status = 'posted'")
         expected_posts = cfg.solo_samples + cfg.crowd * cfg.crowd_waves + 1
         if len(posted) != expected_posts or stored != expected_posts:
             raise BenchError(
                 f"expected {expected_posts} posted shares, saw {len(posted)} in the channel, {stored} stored"
             )
-        checkins = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
+        checkins = await bot.database.count("SELECT COUNT(*) FROM checkins")
         if checkins != expected_posts:
             raise BenchError(f"expected {expected_posts} stored check-ins, found {checkins}")
         return results

@@ -12,6 +12,14 @@ check-in (``/checkin now`` + a mood tap), share (``/share post``, the form, Post
 anonymously on a share, the form), support message (a DM in an open support conversation),
 RSVP (Going on a session announcement).
 
+The same ramp runs for three configurations of the bot in the same run, each against a world of
+the same size spread over the same number of servers: SQLite with one process, PostgreSQL with one
+process, and PostgreSQL with two processes (``SHARD_COUNT=2``, ``SHARD_IDS=0`` and ``1``, one
+schema): half the servers are on each shard, so a support message (a DM, which Discord delivers on
+shard 0) in a conversation of a shard-1 server is relayed by the other process. Each is compared
+with the one baseline ramp of the run. Without a PostgreSQL server (``bench/database.py``) the
+PostgreSQL configurations are reported as skipped.
+
 Each step passes only if every interaction was answered within 3 seconds and nothing failed;
 after it, and before the next one, the harness waits for the bot to finish what it owes (posts,
 relayed messages) and checks, against the sandbox's own state and the bot's database, that every
@@ -34,7 +42,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import LABEL, THINK_S, BenchError, Row, callback_times, db_count, start_bot
+from bench.common import LABEL, THINK_S, BenchError, Row, callback_times, start_bot
+from bench.database import NO_POSTGRES, BotDatabase, postgres_url
 from bench.serve import BotProcess
 from bot.sandbox.actors import Outcome, Person, Sandbox
 from bot.sandbox.server import SandboxError
@@ -59,14 +68,51 @@ class LoadConfig:
     start_rate: float  # events per second
     factor: float
     max_steps: int
+    guilds: int = 1  # servers the circles, members and conversations are spread over (with 2 shards, half on each)
 
 
 QUICK = LoadConfig(
-    members=60, circles=3, conversations=2, probe_s=2.0, confirm_s=0.0, start_rate=8, factor=2, max_steps=2
+    members=60, circles=4, conversations=4, guilds=4, probe_s=2.0, confirm_s=0.0, start_rate=8, factor=2, max_steps=2
 )
 FULL = LoadConfig(
-    members=1000, circles=50, conversations=25, probe_s=10.0, confirm_s=60.0, start_rate=50, factor=1.5, max_steps=12
+    members=1000,
+    circles=50,
+    conversations=25,
+    guilds=4,
+    probe_s=10.0,
+    confirm_s=60.0,
+    start_rate=50,
+    factor=1.5,
+    max_steps=12,
 )
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """How the bot under load runs: its database and how many processes share it."""
+
+    backend: str  # "sqlite" or "postgres"
+    processes: int
+
+    @property
+    def label(self) -> str:
+        where = "SQLite" if self.backend == "sqlite" else "PostgreSQL"
+        if self.processes == 1:
+            return f"{where}, 1 process"
+        return f"{where}, {self.processes} processes ({self.processes} shards)"
+
+    @property
+    def name(self) -> str:
+        return f"load-{self.backend}-{self.processes}"
+
+
+CONFIGURATIONS = (Configuration("sqlite", 1), Configuration("postgres", 1), Configuration("postgres", 2))
+# Each process of the sharded bot would keep its REST requests to its share of Discord's global
+# limit (GLOBAL_RATE_LIMIT=50 × 1/2). The sandbox enforces per-route limits only, as it does for the
+# single process (which leaves the global limit to discord.py); so the processes run as behind a
+# shared rate-limit proxy (GLOBAL_RATE_LIMIT=0, the README's deployment at scale), and the
+# configurations compare.
+SHARDED_SETTINGS = {"GLOBAL_RATE_LIMIT": "0"}
 
 
 @dataclass
@@ -104,13 +150,15 @@ class Circle:
     name: str
     channel: str
     role: str
+    guild: Sandbox  # the server it is in
     share: Any = None  # a posted share (a sandbox Message) people reply to
     announcement: Any = None  # a session announcement (a sandbox Message) with Going
 
 
 @dataclass
 class World:
-    sandbox: Sandbox
+    sandbox: Sandbox  # the first server's view (the sandbox's state is the server's, shared by all)
+    guilds: list[Sandbox]  # every server's view
     circles: list[Circle]
     members: list[tuple[Person, Circle]]
     pairs: list[tuple[Person, Person]]  # (member, listener) in an open support conversation
@@ -126,36 +174,49 @@ class World:
     freed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def build_world(sandbox: Sandbox, cfg: LoadConfig) -> World:
+async def build_world(guilds: list[Sandbox], cfg: LoadConfig) -> World:
+    """Circles, members and support conversations spread over the servers: circle ``i`` in server
+    ``i % len(guilds)``, member ``i`` in circle ``i % circles``, conversations round the servers."""
     from bot.services.circles import channel_slug
 
-    ana = sandbox.admin("ana")
-    await ana.slash("setup", moderation_channel=sandbox.channel("moderation"), timezone="Europe/London")
+    admins = []
+    for guild in guilds:
+        ana = guild.admin("ana")
+        await ana.slash("setup", moderation_channel=guild.channel("moderation"), timezone="Europe/London")
+        admins.append(ana)
     circles: list[Circle] = []
     for i in range(cfg.circles):
+        guild, ana = guilds[i % len(guilds)], admins[i % len(guilds)]
         name = f"Circle {i + 1:02d}"
         opened = await ana.slash("circle create", name=name, description="A benchmark circle")
         await (await ana.submit_modal(opened)).settled()
         await (await ana.slash("circle edit", circle=name, share_limit=60)).settled()
-        circles.append(Circle(name, channel_slug(name), f"Circle: {name}"))
+        circles.append(Circle(name, channel_slug(name), f"Circle: {name}", guild))
     members = []
     for i in range(cfg.members):
         circle = circles[i % len(circles)]
-        members.append((sandbox.member(f"load{i}", roles=[circle.role]), circle))
+        members.append((circle.guild.member(f"load{i}", roles=[circle.role]), circle))
     day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
     for index, circle in enumerate(circles):
         author = members[index][0]
+        ana = admins[guilds.index(circle.guild)]
         preview = await _write_share(author, circle, f"seed share for {circle.name}")
         await (await author.click(preview, "Post")).settled()
-        channel = sandbox.channel(circle.channel)
+        channel = circle.guild.channel(circle.channel)
         circle.share = await channel.wait_for_message("seed share for")
         scheduled = await ana.slash(
             "session schedule", circle=circle.name, title="Weekly circle", first_date=day, start_time="19:00"
         )
         await scheduled.settled()
         circle.announcement = await channel.wait_for_message("Weekly circle")
-    pairs = await _conversations(sandbox, ana, [p for p, _ in members[-cfg.conversations :]])
-    return World(sandbox, circles, members, pairs)
+    # The last members of each server ask for support, the conversations going round the servers.
+    in_guild = [[p for p, c in reversed(members) if c.guild is guild] for guild in guilds]
+    pairs: list[tuple[Person, Person]] = []
+    for g, guild in enumerate(guilds):
+        askers = [in_guild[g][k // len(guilds)] for k in range(g, cfg.conversations, len(guilds))]
+        if askers:
+            pairs += await _conversations(guild, admins[g], askers, first=len(pairs))
+    return World(guilds[0], guilds, circles, members, pairs)
 
 
 async def _write_share(person: Person, circle: Circle, text: str) -> Outcome:
@@ -169,14 +230,16 @@ async def _write_share(person: Person, circle: Circle, text: str) -> Outcome:
     return preview
 
 
-async def _conversations(sandbox: Sandbox, ana: Person, askers: list[Person]) -> list[tuple[Person, Person]]:
+async def _conversations(
+    sandbox: Sandbox, ana: Person, askers: list[Person], first: int = 0
+) -> list[tuple[Person, Person]]:
     channel = await sandbox.add_channel("listeners")
     role = await sandbox.add_role("Listeners")
     shown = await ana.slash("rota settings", listener_role=role, listeners_channel=channel, auto_approve=True)
     if "Listener and support settings" not in shown.text:
         raise LoadError(f"rota settings failed: {shown.text[:200]!r}")
     pairs = []
-    for i, member in enumerate(askers):
+    for i, member in enumerate(askers, start=first):
         listener = sandbox.member(f"listener{i}")
         card = await listener.slash("listener join")
         await (await listener.click(card, "I agree")).settled()
@@ -398,12 +461,27 @@ def _logged_at(line: str) -> float:
         return float("inf")  # not a timestamped line: count it
 
 
+def _where(world: World, person_id: int) -> str:
+    """Which server (and shard) a person's support conversation is in, for a failure's message."""
+    server = world.sandbox.server
+    for pair in world.pairs:
+        if person_id in (pair[0].id, pair[1].id):
+            guild = pair[0].sandbox.guild
+            return f"{guild.name} (shard {server.shard_of(guild)} of {server.shard_count})"
+    return "?"
+
+
 async def verify(
-    world: World, bot: BotProcess, seeded_checkins: int, since: float = 0.0, timeout: float = 120.0
+    world: World,
+    bots: list[BotProcess],
+    database: BotDatabase,
+    seeded_checkins: int,
+    since: float = 0.0,
+    timeout: float = 120.0,
 ) -> None:
     """Everything each person was promised arrived exactly once (and in order, for messages), and
-    the bot logged no error since ``since`` (a time.time(): the step's start; an overloaded step
-    before it may have logged answers that came too late)."""
+    no process of the bot logged an error since ``since`` (a time.time(): the step's start; an
+    overloaded step before it may have logged answers that came too late)."""
     deadline = time.monotonic() + timeout
     while True:
         seen = Seen.read(world)
@@ -411,41 +489,55 @@ async def verify(
         if not lost and not short:
             break
         if time.monotonic() > deadline:
-            raise LoadError(f"lost under load: {len(lost)} posts/replies {lost[:5]}, support messages short {short}")
+            where = {f"{pid} in {_where(world, pid)}": n for pid, n in short.items()}
+            raise LoadError(f"lost under load: {len(lost)} posts/replies {lost[:5]}, support messages short {where}")
         await asyncio.sleep(0.5)  # polling the sandbox's state while the bot catches up
     doubled = [t for t in world.shares + world.replies if seen.tokens[t] != 1]
     if doubled:
         raise LoadError(f"posted more than once: {doubled[:5]}")
     for pid, want in world.dms.items():
-        if seen.relayed.get(pid, []) != want:
-            raise LoadError("support messages to one person arrived more than once or out of order")
+        got = seen.relayed.get(pid, [])
+        if got != want:
+            first = next(
+                (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), min(len(got), len(want))
+            )
+            raise LoadError(
+                f"support messages to {pid} in {_where(world, pid)} arrived more than once or out of order: "
+                f"from #{first}, sent {want[first : first + 4]}, arrived {got[first : first + 4]}"
+            )
     # A tap or click answered too late (in an overloaded step) may or may not have been stored, as
     # on Discord; one answered in time must have been, and nothing may be stored twice.
-    stored = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins") - seeded_checkins
+    stored = await database.count("SELECT COUNT(*) FROM checkins") - seeded_checkins
     if not world.taps <= stored <= world.taps_sent:
         raise LoadError(f"{world.taps} mood taps answered ({world.taps_sent} sent) stored {stored} check-ins")
-    going = db_count(bot.db_path, "SELECT COUNT(DISTINCT user_id) FROM session_rsvps WHERE status = 'going'")
+    going = await database.count("SELECT COUNT(DISTINCT user_id) FROM session_rsvps WHERE status = 'going'")
     if not len(world.going) <= going <= len(world.going_sent):
         raise LoadError(f"{len(world.going)} people pressed Going ({len(world.going_sent)} sent); {going} stored")
-    errors = [line for line in bot.log_tail(10**7).splitlines() if " ERROR " in line and _logged_at(line) >= since]
-    if errors:
-        raise LoadError(f"the bot logged errors at a rate it sustained: {errors[:3]}")
+    for bot in bots:
+        log = bot.log_tail(10**7).splitlines()
+        errors = [line for line in log if " ERROR " in line and _logged_at(line) >= since]
+        if errors:
+            raise LoadError(f"the bot ({bot.log_path.stem}) logged errors at a rate it sustained: {errors[:3]}")
 
 
-async def recover(sandbox: Sandbox, command: str, timeout: float = 180.0) -> float:
-    """After an overloaded step, wait until the bot answers promptly again (it may still be working
-    through a backlog of interactions it can no longer answer). Returns how long that took."""
-    probe = sandbox.member("load-probe")
+async def recover(guilds: list[Sandbox], command: str, timeout: float = 180.0) -> float:
+    """After an overloaded step, wait until the bot answers promptly again in every server (it may
+    still be working through a backlog of interactions it can no longer answer; with several
+    processes, each has its own). Returns how long that took."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            outcome = await probe.slash(command)
-        except SandboxError:
-            continue
-        if not outcome.interaction.late and time.monotonic() - outcome.interaction.created < 0.2:
-            return time.monotonic() - started
-        await asyncio.sleep(1.0)  # pacing the probes while the bot catches up
-    raise LoadError(f"the bot did not recover within {timeout:.0f} s of an overloaded step")
+    for guild in guilds:
+        probe = guild.member("load-probe")
+        while True:
+            if time.monotonic() - started > timeout:
+                raise LoadError(f"the bot did not recover within {timeout:.0f} s of an overloaded step")
+            try:
+                outcome = await probe.slash(command)
+            except SandboxError:
+                continue
+            if not outcome.interaction.late and time.monotonic() - outcome.interaction.created < 0.2:
+                break
+            await asyncio.sleep(1.0)  # pacing the probes while the bot catches up
+    return time.monotonic() - started
 
 
 async def ramp(
@@ -456,7 +548,9 @@ async def ramp(
     *,
     seed: int,
     log: Callable[[str], None],
+    guilds: list[Sandbox] | None = None,
 ) -> RampResult:
+    """``guilds``: the servers to probe after an overloaded step (default: ``sandbox``'s)."""
     rng = random.Random(seed)
     steps: list[StepResult] = []
     best: StepResult | None = None
@@ -485,7 +579,7 @@ async def ramp(
         best = None
         for _ in range(6):
             if not steps[-1].passed:
-                log(f"the bot caught up {await recover(sandbox, probe):.1f} s after the overloaded step")
+                log(f"the bot caught up {await recover(guilds or [sandbox], probe):.1f} s after the overloaded step")
             runner.outcomes = []
             result = await run_step(runner, rate, cfg.confirm_s, rng)
             result.latencies = _latencies(sandbox, runner.outcomes)
@@ -511,9 +605,19 @@ def _describe(result: StepResult) -> str:
 # -- the scenario ---------------------------------------------------------------------------------
 
 
-async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tuple[RampResult, RampResult, World]:
-    cfg = QUICK if quick else FULL
-    # Baseline: the same ramp of /ping from the same number of people.
+@dataclass
+class ConfigRun:
+    """One configuration's ramp (or why there is none)."""
+
+    configuration: Configuration
+    result: RampResult | None = None
+    world: World | None = None
+    skipped: str = ""  # why it did not run (no PostgreSQL)
+    failed: str = ""  # the correctness check (or start) that failed
+
+
+async def run_baseline(cfg: LoadConfig, workdir: Path, log: Callable[[str], None]) -> RampResult:
+    """The same ramp of /ping from the same number of people, against the bare bot."""
     sandbox = await Sandbox.create(spec_path=None)
     bot: BotProcess | None = None
     try:
@@ -523,88 +627,202 @@ async def run_load(quick: bool, workdir: Path, log: Callable[[str], None]) -> tu
         async def nothing() -> None:
             return None
 
-        base = await ramp(Runner(None, people), sandbox, cfg, nothing, seed=1, log=lambda s: log("baseline " + s))
+        return await ramp(Runner(None, people), sandbox, cfg, nothing, seed=1, log=lambda s: log("baseline " + s))
     finally:
         if bot is not None:
             await bot.stop()
         await sandbox.stop()
 
-    sandbox = await Sandbox.create(spec_path=None)
-    bot = None
+
+async def _servers(cfg: LoadConfig, shards: int) -> list[Sandbox]:
+    """A sandbox with ``cfg.guilds`` servers, server ``g`` on shard ``g % shards``; a view of each."""
+    first = await Sandbox.create(spec_path=None, shard_count=shards)
+    views = [first]
+    server = first.server
+    for g in range(1, cfg.guilds):
+        guild = server.add_guild(f"Load server {g + 1}", shard=g % shards)
+        for name in ("general", "moderation"):
+            server.add_channel(guild, name)
+        views.append(Sandbox(server, guild))
+    return views
+
+
+async def run_configuration(
+    configuration: Configuration, cfg: LoadConfig, workdir: Path, log: Callable[[str], None]
+) -> ConfigRun:
+    """The bot as ``configuration`` says (its processes started one after the other, each ready
+    on its shards), the world built through it, and the ramp with the checks after each step."""
+    if configuration.backend == "postgres" and postgres_url() is None:
+        return ConfigRun(configuration, skipped=NO_POSTGRES)
+    gc.unfreeze()  # the last configuration's ramp froze its heap; let it go before this one
+    gc.collect()
+    guilds = await _servers(cfg, configuration.processes)
+    sandbox = guilds[0]
+    database: BotDatabase | None = None
+    bots: list[BotProcess] = []
+    keep = False
     try:
-        bot = await start_bot("bot", sandbox, workdir, "load")
-        world = await build_world(sandbox, cfg)
-        seeded = db_count(bot.db_path, "SELECT COUNT(*) FROM checkins")
-        process = bot
+        if configuration.backend == "postgres":
+            database = await BotDatabase.postgres(configuration.name)
+        else:
+            database = BotDatabase.sqlite(workdir / f"{configuration.name}.db")
+        if configuration.processes == 1:
+            bots.append(await start_bot("bot", sandbox, workdir, configuration.name, database))
+        else:
+            for shard in range(configuration.processes):
+                settings = {"SHARD_COUNT": str(configuration.processes), "SHARD_IDS": str(shard), **SHARDED_SETTINGS}
+                name = f"{configuration.name}-shard{shard}"
+                bots.append(await start_bot("bot", sandbox, workdir, name, database, settings))
+        world = await build_world(guilds, cfg)
+        seeded = await database.count("SELECT COUNT(*) FROM checkins")
         runner = Runner(world)
+        checked_in = database
 
         async def check() -> None:
-            await verify(world, process, seeded, since=runner.step_started)
+            await verify(world, bots, checked_in, seeded, since=runner.step_started)
 
-        mine = await ramp(runner, sandbox, cfg, check, seed=2, log=lambda s: log("peer-circles " + s))
-        return base, mine, world
+        def say(line: str) -> None:
+            log(f"{configuration.label}: {line}")
+
+        result = await ramp(runner, sandbox, cfg, check, seed=2, log=say, guilds=guilds)
+        return ConfigRun(configuration, result, world)
     except BaseException:
-        if bot is not None:
+        keep = database is not None and database.schema is not None
+        for bot in bots:
             await bot.dump_tasks()
         raise
     finally:
-        if bot is not None:
+        for bot in bots:
             await bot.stop()
         await sandbox.stop()
+        if database is not None and keep:
+            log(f"{configuration.label}: kept PostgreSQL schema {database.schema} to look into")
+        elif database is not None:
+            await database.drop()
 
 
-# -- the row in the table ---------------------------------------------------------------------
-
-
-async def scenario_load(quick: bool, workdir: Path) -> list[Row]:
+async def run_load(
+    quick: bool,
+    workdir: Path,
+    log: Callable[[str], None],
+    configurations: tuple[Configuration, ...] = CONFIGURATIONS,
+) -> tuple[RampResult, list[ConfigRun]]:
+    """The baseline's ramp, then each configuration's; a configuration that fails is recorded as
+    failed and the next one still runs."""
     cfg = QUICK if quick else FULL
-    try:
-        base, mine, world = await run_load(quick, workdir, lambda line: print(f"[bench] load: {line}", file=sys.stderr))
-    except LoadError as exc:
-        raise BenchError(str(exc)) from exc
+    base = await run_baseline(cfg, workdir, log)
+    runs = []
+    for configuration in configurations:
+        try:
+            runs.append(await run_configuration(configuration, cfg, workdir, log))
+        except Exception as exc:
+            log(f"{configuration.label}: FAILED: {type(exc).__name__}: {exc}")
+            runs.append(ConfigRun(configuration, failed=f"{type(exc).__name__}: {exc}"))
+    return base, runs
+
+
+# -- the rows in the table ---------------------------------------------------------------------
+
+TARGET = "≥0.5x baseline; no answer >3 s"
+MIX_NOTE = "mix: check-in 30%, share 10%, reply 15%, support DM 30%, RSVP 15% (events = interactions + DMs)"
+
+
+def _world(cfg: LoadConfig) -> str:
+    return f"{cfg.members:,} members in {cfg.circles} circles on {cfg.guilds} servers"
+
+
+def _worst(result: StepResult) -> str:
+    return f"{max(result.latencies, default=0.0) * 1000:.0f} ms"
+
+
+def load_row(cfg: LoadConfig, base: RampResult, run: ConfigRun) -> Row:
+    """One configuration's row: its highest sustained rate beside the baseline's."""
+    label = run.configuration.label
+    how_long = f"{cfg.confirm_s or cfg.probe_s:.0f} s"
+    if run.skipped or run.failed:
+        measure = f"{label}: highest rate sustained for {how_long}, {_world(cfg)}"
+        note = run.skipped or f"FAILED: {run.failed}"[:600]
+        return Row("2 load", measure, "events/s", None, None, TARGET, None if run.skipped else False, note)
+    mine, world = run.result, run.world
+    assert mine is not None and world is not None
+    base_rate = base.best.achieved if base.best else None
     if mine.best is None or base.best is None:
         # Not a correctness failure (every passing step's checks held): no rate held for the full
         # confirming run, within the tries. A missed target, reported as such.
         tried = ", ".join(f"{s.rate:.0f}/s: {'held' if s.passed else 'missed'}" for s in mine.steps)
-        return [
-            Row(
-                "2 load",
-                f"highest rate sustained for {cfg.confirm_s or cfg.probe_s:.0f} s, {cfg.members:,} members",
-                "events/s",
-                0.0,
-                base.best.achieved if base.best else None,
-                "≥0.5x baseline; no answer >3 s",
-                False,
-                f"no rate held for the confirming run: peer-circles steps {tried}; stopped by {mine.stopped_by[:160]}; "
-                f"baseline stopped by {base.stopped_by[:160]}",
-            )
-        ]
-    ratio = mine.best.achieved / base.best.achieved
-    steps = len(mine.steps)
-
-    def worst(result: Any) -> str:
-        return f"{max(result.latencies, default=0.0) * 1000:.0f} ms"
-
-    return [
-        Row(
+        return Row(
             "2 load",
-            f"highest rate sustained for {mine.best.duration:.0f} s, {cfg.members:,} members in {cfg.circles} circles",
+            f"{label}: highest rate sustained for {how_long}, {_world(cfg)}",
             "events/s",
-            mine.best.achieved,
-            base.best.achieved,
-            "≥0.5x baseline; no answer >3 s",
-            ratio >= 0.5,
-            (
-                f"mix: check-in 30%, share 10%, reply 15%, support DM 30%, RSVP 15% (events = interactions + DMs); "
-                f"slowest answer {worst(mine.best)} (baseline {worst(base.best)}); ramp ×{cfg.factor:g} from "
-                f"{cfg.start_rate:g}/s in {cfg.probe_s:g} s steps, {steps} steps; peer-circles stopped by: "
-                f"{mine.stopped_by[:140]}; baseline stopped by: {base.stopped_by[:140]}. Exactly once, checked after "
-                f"every passing step: {len(world.shares):,} shares, {len(world.replies):,} replies, "
-                f"{sum(len(v) for v in world.dms.values()):,} support messages (in order), {world.taps:,} check-ins, "
-                f"{len(world.going):,} RSVPs; no errors logged"
-            ),
+            0.0,
+            base_rate,
+            TARGET,
+            False,
+            f"no rate held for the confirming run: peer-circles steps {tried}; stopped by {mine.stopped_by[:160]}; "
+            f"baseline stopped by {base.stopped_by[:160]}",
+        )
+    ratio = mine.best.achieved / base.best.achieved
+    processes = run.configuration.processes
+    split = ""
+    if processes > 1:
+        server = world.sandbox.server
+        away = sum(
+            len(world.dms.get(person.id, []))
+            for pair in world.pairs
+            if server.shard_of(pair[0].sandbox.guild) != 0
+            for person in pair
+        )
+        split = (
+            f"; {processes} processes, each with {cfg.guilds // processes} of the servers; {away:,} of the support "
+            f"messages were in conversations of servers off shard 0 (the DM arrives at shard 0's process, the "
+            f"server's process relays it)"
+        )
+    return Row(
+        "2 load",
+        f"{label}: highest rate sustained for {mine.best.duration:.0f} s, {_world(cfg)}",
+        "events/s",
+        mine.best.achieved,
+        base.best.achieved,
+        TARGET,
+        ratio >= 0.5,
+        (
+            f"slowest answer {_worst(mine.best)} (baseline {_worst(base.best)}); {len(mine.steps)} steps; "
+            f"stopped by: {mine.stopped_by[:140]}{split}. Exactly once, checked after every passing step: "
+            f"{len(world.shares):,} shares, {len(world.replies):,} replies, "
+            f"{sum(len(v) for v in world.dms.values()):,} support messages (in order), {world.taps:,} check-ins, "
+            f"{len(world.going):,} RSVPs; no errors logged"
         ),
-    ]
+    )
 
 
-__all__ = ["LoadConfig", "LoadError", "RampResult", "StepResult", "run_load", "scenario_load"]
+def baseline_note(cfg: LoadConfig, base: RampResult) -> str:
+    return (
+        f"{MIX_NOTE}; {cfg.conversations} support conversations; ramp ×{cfg.factor:g} from {cfg.start_rate:g}/s in "
+        f"{cfg.probe_s:g} s steps; one baseline ramp for all three, baseline stopped by: {base.stopped_by[:140]}"
+    )
+
+
+async def scenario_load(quick: bool, workdir: Path) -> list[Row]:
+    cfg = QUICK if quick else FULL
+    base, runs = await run_load(quick, workdir, lambda line: print(f"[bench] load: {line}", file=sys.stderr))
+    rows = [load_row(cfg, base, run) for run in runs]
+    if rows:
+        first = rows[0]
+        first.note = f"{baseline_note(cfg, base)}. {first.note}"
+    failed = [run for run in runs if run.failed]
+    if failed:
+        message = "; ".join(f"{run.configuration.label}: {run.failed}" for run in failed)
+        raise BenchError(message, rows=[row for row, run in zip(rows, runs, strict=True) if not run.failed])
+    return rows
+
+
+__all__ = [
+    "CONFIGURATIONS",
+    "Configuration",
+    "LoadConfig",
+    "LoadError",
+    "RampResult",
+    "StepResult",
+    "run_load",
+    "scenario_load",
+]

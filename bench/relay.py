@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import LABEL, BenchError, Row, db_count, start_bot
+from bench.common import LABEL, BenchError, Row, start_bot
 from bench.serve import BotProcess
 from bot.sandbox.actors import Person, Sandbox
 
@@ -52,7 +52,7 @@ async def _relay_setup(sandbox: Sandbox, bot: BotProcess, cfg: RelayConfig) -> l
         await (await listener.click(offer, "Accept")).settled()
         await member.wait_for_dm("has joined")
         pairs.append((member, listener))
-    active = db_count(bot.db_path, "SELECT COUNT(*) FROM support_conversations WHERE status = 'active'")
+    active = await bot.database.count("SELECT COUNT(*) FROM support_conversations WHERE status = 'active'")
     if active != cfg.conversations:
         raise BenchError(f"expected {cfg.conversations} active conversations, found {active}")
     return pairs

@@ -44,7 +44,7 @@ if _ROOT not in sys.path:
 
 import discord  # noqa: E402
 
-from bench.common import HEADER, ROOT, Row  # noqa: E402
+from bench.common import HEADER, ROOT, BenchError, Row  # noqa: E402
 from bench.latency import scenario_latency  # noqa: E402
 from bench.load import scenario_load  # noqa: E402
 from bench.relay import scenario_relay  # noqa: E402
@@ -120,7 +120,8 @@ async def run(quick: bool, only: Sequence[str] | None = None, *, keep_going: boo
                 print_logs(Path(tmp))
                 if not keep_going:
                     raise
-                found = [Row(name, "correctness check", "", 0.0, met=False, note=f"FAILED: {exc}"[:600])]
+                measured = exc.rows if isinstance(exc, BenchError) else []
+                found = [*measured, Row(name, "correctness check", "", 0.0, met=False, note=f"FAILED: {exc}"[:600])]
             print(f"[bench] {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
             for row in found:
                 print("[bench] | " + " | ".join(row.cells()) + " |", file=sys.stderr)
@@ -130,7 +131,7 @@ async def run(quick: bool, only: Sequence[str] | None = None, *, keep_going: boo
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sample sizes, for CI smoke runs (< 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="small sample sizes, for CI smoke runs (~1.5 min)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"write the table here (default {DEFAULT_OUT})")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
     args = parser.parse_args(argv)

@@ -4,10 +4,13 @@ harness's work is not counted as the bot's.
 
 The parent starts::
 
-    python -m bench.serve bot|baseline API_URL GATEWAY_URL TOKEN DB_PATH
+    python -m bench.serve bot|baseline API_URL GATEWAY_URL TOKEN DATABASE [NAME=VALUE ...]
 
-The child starts the bot against the sandbox, prints one JSON line when it is ready, and runs
-until its standard input closes; then it stops cleanly and prints a last JSON line with its
+``DATABASE`` is a SQLite file's path, or ``env`` for a ``postgresql://`` URL (a schema of the run's
+own, see ``bench/database.py``) in the environment variable ``BENCH_BOT_DATABASE``; each
+``NAME=VALUE`` is one more setting by its environment name, such as ``SHARD_COUNT=2 SHARD_IDS=1``
+for one process of a sharded bot. The child starts the bot against the sandbox, prints one JSON
+line when it is ready, and runs until its standard input closes; then it stops cleanly and prints a last JSON line with its
 resident memory and CPU time. :class:`BotProcess` is the parent's side.
 """
 
@@ -22,7 +25,10 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.database import BotDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,28 +40,17 @@ def _usage() -> dict[str, Any]:
     return {"rss_kib": rss_kib(), "cpu_s": used.ru_utime + used.ru_stime}
 
 
-def make_client(kind: str, api: str, gateway: str, token: str, db_path: str) -> Any:
+def make_client(kind: str, api: str, gateway: str, token: str, database: str, extra: dict[str, str]) -> Any:
     if kind == "baseline":
         from bench.baseline import BaselineBot
         from bot.endpoints import configure_endpoints
 
         configure_endpoints(api, gateway)
         return BaselineBot()
-    from bench.startup import BENCH_SECRET_KEY
-    from bot.client import PeerCirclesBot
-    from bot.config import Settings
+    from bench.startup import bot_settings
+    from bot.client import make_bot
 
-    settings = Settings(
-        discord_token=token,
-        secret_key=BENCH_SECRET_KEY,
-        database_path=Path(db_path),
-        log_level="WARNING",
-        default_timezone="UTC",
-        dev_guild_id=None,
-        api_base_url=api,
-        gateway_url=gateway,
-    )
-    return PeerCirclesBot(settings, guild_ready_timeout=0.05)
+    return make_bot(bot_settings(api, gateway, token, database, extra), guild_ready_timeout=0.05)
 
 
 def _dump_tasks() -> None:
@@ -66,11 +61,11 @@ def _dump_tasks() -> None:
         print(f"task {task.get_name()}: {where}", file=sys.stderr, flush=True)
 
 
-async def _serve(kind: str, api: str, gateway: str, token: str, db_path: str) -> str:
+async def _serve(kind: str, api: str, gateway: str, token: str, database: str, extra: dict[str, str]) -> str:
     import signal
 
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
-    client = make_client(kind, api, gateway, token, db_path)
+    client = make_client(kind, api, gateway, token, database, extra)
     task = asyncio.create_task(client.start(token))
     ready = asyncio.create_task(client.wait_until_ready())
     done, _ = await asyncio.wait({task, ready}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
@@ -99,33 +94,62 @@ async def _serve(kind: str, api: str, gateway: str, token: str, db_path: str) ->
 
 
 def main(argv: list[str]) -> int:
-    kind, api, gateway, token, db_path = argv
+    from bench.startup import received_database
+
+    kind, api, gateway, token, argument, *settings = argv
+    database = received_database(argument)
+    extra = dict(item.split("=", 1) for item in settings)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.ERROR)  # 429 waits are counted by the parent instead
-    profile = asyncio.run(_serve(kind, api, gateway, token, db_path))
+    profile = asyncio.run(_serve(kind, api, gateway, token, database, extra))
     if profile:
         Path(os.environ["BENCH_PROFILE"]).write_text(profile, encoding="utf-8")
     return 0
 
 
 class BotProcess:
-    """The parent's handle on a bot child process started against a sandbox."""
+    """The parent's handle on a bot child process started against a sandbox.
 
-    def __init__(self, kind: str, sandbox: Any, db_path: Path, log_path: Path) -> None:
+    ``settings``: more settings for the child by their environment names; with ``SHARD_COUNT`` the
+    process runs the shards in ``SHARD_IDS`` (all of them if not given), and :meth:`start` waits
+    for those shards of the sandbox's gateway only, so the processes of one sharded bot start one
+    after the other against the same sandbox."""
+
+    def __init__(
+        self,
+        kind: str,
+        sandbox: Any,
+        database: BotDatabase,
+        log_path: Path,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.kind = kind
         self.sandbox = sandbox
-        self.db_path = db_path
+        self.database = database
         self.log_path = log_path
+        self.settings = dict(settings or {})
         self.proc: asyncio.subprocess.Process | None = None
         self.ready_info: dict[str, Any] = {}
         self.final: dict[str, Any] = {}
         self._log: Any = None
 
+    @property
+    def shards(self) -> list[int]:
+        """The sandbox gateway's shards this process connects."""
+        count = int(self.settings.get("SHARD_COUNT") or 1)
+        ids = self.settings.get("SHARD_IDS")
+        return [int(i) for i in ids.split(",")] if ids else list(range(count))
+
     async def start(self, timeout: float = 60.0) -> BotProcess:
         server = self.sandbox.server
+        for shard in self.shards:
+            server.shard_ready[shard].clear()
+            server.sessions.pop(shard, None)
         server.ready.clear()
-        server.session = None
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        from bench.startup import pass_database
+
+        database, database_env = pass_database(self.database.target)
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **database_env)
         self._log = self.log_path.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -135,7 +159,8 @@ class BotProcess:
             server.api_url,
             server.gateway_url,
             server.bot_token,
-            str(self.db_path),
+            database,
+            *(f"{name}={value}" for name, value in self.settings.items()),
             cwd=str(ROOT),
             env=env,
             stdin=asyncio.subprocess.PIPE,
@@ -155,7 +180,11 @@ class BotProcess:
                 f"{self.log_path.read_text(errors='replace')[-2000:]}"
             )
         self.ready_info = json.loads(line)
-        await server.wait_for(lambda: server.ready.is_set(), f"the {self.kind} bot to connect", 30)
+        await server.wait_for(
+            lambda: all(server.shard_ready[shard].is_set() for shard in self.shards),
+            f"the {self.kind} bot to connect",
+            30,
+        )
         return self
 
     async def stop(self) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 The parent (``bench.startup_scenario``) runs the sandbox with N servers in its own process and
 starts this module as a fresh Python process per measurement::
 
-    python -m bench.startup bot|baseline API_URL GATEWAY_URL TOKEN DB_PATH
+    python -m bench.startup bot|baseline API_URL GATEWAY_URL TOKEN DATABASE GUILDS
 
-The child starts the bot, waits until it is ready (for peer-circles: services built, scheduler
-rebuilt from the database, commands synced, every server received), then prints one JSON line
+(``DATABASE``: a SQLite file's path, or ``env`` for a ``postgresql://`` URL in the environment
+variable ``BENCH_BOT_DATABASE``, kept off the command line.) The child starts the bot, waits
+until it is ready (for peer-circles: services built, scheduler rebuilt from the database, commands
+synced, every server received), then prints one JSON line
 ``{"ready_at": <time.time()>, "rss_kib": <VmRSS>}`` and exits. The parent takes the time from
 just before it spawned the process.
 """
@@ -16,11 +18,28 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 BENCH_SECRET_KEY = b"peer-circles sandbox secret key!"  # the sandbox's test key (bot.sandbox.harness)
+DATABASE_ENV = "BENCH_BOT_DATABASE"
+
+
+def pass_database(target: str) -> tuple[str, dict[str, str]]:
+    """How a parent gives a child its database: the argument, and what to add to its environment
+    (a PostgreSQL URL, which may hold a password, goes in the environment, not on the command line)."""
+    if target.startswith(("postgresql://", "postgres://")):
+        return "env", {DATABASE_ENV: target}
+    return target, {}
+
+
+def received_database(argument: str) -> str:
+    """The child's side of :func:`pass_database`."""
+    import os
+
+    return os.environ[DATABASE_ENV] if argument == "env" else argument
 
 
 def rss_kib() -> int:
@@ -32,7 +51,31 @@ def rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-async def _child(kind: str, api: str, gateway: str, token: str, db_path: str, guilds: int) -> dict[str, Any]:
+def bot_settings(api: str, gateway: str, token: str, database: str, extra: Mapping[str, str] | None = None) -> Any:
+    """The bot's settings against the sandbox, read by ``load_settings`` as a deployed bot's are.
+
+    ``database``: a SQLite file's path or a ``postgresql://`` URL (``DATABASE_URL``). ``extra``:
+    more settings by their environment names (``SHARD_COUNT``, ``SHARD_IDS``, ``GLOBAL_RATE_LIMIT``)."""
+    import base64
+
+    from bot.config import load_settings
+
+    postgres = database.startswith(("postgresql://", "postgres://"))
+    values = {
+        "DISCORD_TOKEN": token,
+        # The sandbox's test key, not imported from the sandbox: that would load it into the bot.
+        "SECRET_KEY": base64.b64encode(BENCH_SECRET_KEY).decode(),
+        "DATABASE_URL" if postgres else "DATABASE_PATH": database,
+        "LOG_LEVEL": "WARNING",
+        "DEFAULT_TIMEZONE": "UTC",
+        "DISCORD_API_BASE_URL": api,
+        "DISCORD_GATEWAY_URL": gateway,
+        **(extra or {}),
+    }
+    return load_settings(values)
+
+
+async def _child(kind: str, api: str, gateway: str, token: str, database: str, guilds: int) -> dict[str, Any]:
     import time
 
     if kind == "baseline":
@@ -42,20 +85,9 @@ async def _child(kind: str, api: str, gateway: str, token: str, db_path: str, gu
         configure_endpoints(api, gateway)
         client: Any = BaselineBot()
     else:
-        from bot.client import PeerCirclesBot
-        from bot.config import Settings
+        from bot.client import make_bot
 
-        settings = Settings(
-            discord_token=token,
-            secret_key=BENCH_SECRET_KEY,  # not imported from the sandbox: that would load it into the bot
-            database_path=Path(db_path),
-            log_level="WARNING",
-            default_timezone="UTC",
-            dev_guild_id=None,
-            api_base_url=api,
-            gateway_url=gateway,
-        )
-        client = PeerCirclesBot(settings, guild_ready_timeout=0.05)
+        client = make_bot(bot_settings(api, gateway, token, database), guild_ready_timeout=0.05)
     task = asyncio.create_task(client.start(token))
     ready = asyncio.create_task(client.wait_until_ready())
     done, _ = await asyncio.wait({task, ready}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
@@ -76,8 +108,8 @@ async def _child(kind: str, api: str, gateway: str, token: str, db_path: str, gu
 
 
 def main(argv: list[str]) -> int:
-    kind, api, gateway, token, db_path, guilds = argv
-    result = asyncio.run(_child(kind, api, gateway, token, db_path, int(guilds)))
+    kind, api, gateway, token, database, guilds = argv
+    result = asyncio.run(_child(kind, api, gateway, token, received_database(database), int(guilds)))
     print(json.dumps(result), flush=True)
     return 0
 

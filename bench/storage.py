@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError, Row, Stat
+from bench.database import NO_POSTGRES, postgres_url
 from bot.sandbox.harness import TEST_SECRET_KEY
 
 
@@ -154,12 +155,6 @@ def _bare_row(i: int, when: datetime) -> tuple[Any, ...]:
     )
 
 
-def postgres_url() -> str | None:
-    import os
-
-    return (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or "").strip() or None
-
-
 async def _postgres_write(writes: int, when: datetime, secret: bytes) -> list[Row]:
     """The same write path on PostgreSQL (PostgresDatabase, its pool, the ? -> $n numbering)
     against one asyncpg connection sending the same INSERT; each in a schema of its own."""
@@ -172,8 +167,7 @@ async def _postgres_write(writes: int, when: datetime, secret: bytes) -> list[Ro
 
     url = postgres_url()
     if url is None:
-        print("storage: PostgreSQL rows skipped (set BENCH_DATABASE_URL=postgresql://…)")
-        return []
+        return [Row("5 storage", "check-in write on PostgreSQL", "ms", None, note=NO_POSTGRES)]
     times: dict[str, list[float]] = {"bot": [], "bare": []}
     for who in ("bot", "bare"):
         schema = f"bench_{who}_{uuid.uuid4().hex[:8]}"

@@ -1,10 +1,14 @@
 """Smoke test for the benchmark harness (bench/run.py): the quick run of the cheapest scenarios
-works end to end and produces the expected table rows. Numbers are not judged here."""
+works end to end and produces the expected table rows; the bot's database (a SQLite file or a
+PostgreSQL schema) is read back on either backend, and without PostgreSQL its rows say they were
+skipped. Numbers are not judged here."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bench.common import BenchError, Row, Stat, percentile
 from bench.run import render, run
@@ -89,3 +93,74 @@ async def test_the_load_ramp_checks_every_step_and_stops_at_the_first_miss() -> 
     assert checked == [10, 20], "exactly-once checks run after every passing step, not after the failing one"
     assert result.best is not None and result.best.rate == 20
     assert "3-second" in result.stopped_by
+
+
+# -- where the bot keeps its data, and the load scenario's configurations -------------------------
+
+
+async def test_a_bot_database_counts_rows_in_a_sqlite_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    from bench.database import BotDatabase
+
+    database = BotDatabase.sqlite(tmp_path / "bot.db")
+    with sqlite3.connect(database.path or "") as conn:
+        conn.execute("CREATE TABLE checkins (mood INTEGER)")
+        conn.executemany("INSERT INTO checkins VALUES (?)", [(1,), (4,), (4,)])
+    assert database.target == str(tmp_path / "bot.db") and database.backend == "SQLite"
+    assert await database.count("SELECT COUNT(*) FROM checkins WHERE mood = ?", (4,)) == 2
+    await database.drop()  # nothing to drop: the file goes with the run's folder
+
+
+async def test_a_bot_database_on_postgresql_is_a_schema_of_its_own() -> None:
+    from bench.database import BotDatabase, postgres_url
+
+    if postgres_url() is None:
+        pytest.skip("no PostgreSQL (set TEST_DATABASE_URL)")
+    import asyncpg
+
+    database = await BotDatabase.postgres("smoke")
+    try:
+        assert database.url is not None and database.target == database.url
+        conn = await asyncpg.connect(database.url)
+        try:
+            await conn.execute("CREATE TABLE checkins (mood INTEGER)")
+            await conn.execute("INSERT INTO checkins VALUES (1), (4), (4)")
+        finally:
+            await conn.close()
+        assert await database.count("SELECT COUNT(*) FROM checkins WHERE mood = ?", (4,)) == 2
+    finally:
+        await database.drop()
+
+
+async def test_postgresql_load_rows_say_they_were_skipped_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.database import NO_POSTGRES
+    from bench.load import CONFIGURATIONS, QUICK, RampResult, load_row, run_configuration
+
+    monkeypatch.delenv("BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    assert [c.label for c in CONFIGURATIONS] == [
+        "SQLite, 1 process",
+        "PostgreSQL, 1 process",
+        "PostgreSQL, 2 processes (2 shards)",
+    ]
+    base = RampResult([], None, "")
+    for configuration in CONFIGURATIONS[1:]:
+        run = await run_configuration(configuration, QUICK, Path("."), lambda _: None)
+        row = load_row(QUICK, base, run)
+        assert row.note == NO_POSTGRES == "skipped: no PostgreSQL (set TEST_DATABASE_URL)"
+        assert row.cells()[1].startswith(configuration.label) and row.cells()[4] == "" and row.met is None
+
+
+async def test_the_load_world_is_spread_over_servers_on_both_shards() -> None:
+    from bench.load import QUICK, _servers
+
+    for shards in (1, 2):
+        guilds = await _servers(QUICK, shards)
+        try:
+            server = guilds[0].server
+            assert len(guilds) == QUICK.guilds == 4 and server.shard_count == shards
+            assert [server.shard_of(g.guild) for g in guilds] == [g % shards for g in range(4)]
+            assert all(g.has_channel("general") and g.has_channel("moderation") for g in guilds)
+        finally:
+            await guilds[0].stop()
