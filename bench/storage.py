@@ -12,18 +12,21 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import BenchError, Row, Stat
 from bench.database import NO_POSTGRES, postgres_url
 from bot.sandbox.harness import TEST_SECRET_KEY
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
 
 
 async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     import aiosqlite
 
     from bot.storage.checkins import CheckinRepository, NoteCipher
-    from bot.storage.database import Database, SqliteDatabase
+    from bot.storage.database import SqliteDatabase
 
     writes = 300 if quick else 2000
     bulk = 20_000 if quick else 200_000
@@ -32,13 +35,7 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
 
     async def fresh(name: str) -> Database:
         db = SqliteDatabase(workdir / name)
-        await db.open()
-        await db.migrate()
-        await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, ?)", (when.isoformat(),))
-        await db.execute(
-            "INSERT INTO circles (guild_id, name, name_key, ground_rules, created_at) VALUES (1, 'G', 'g', '', ?)",
-            (when.isoformat(),),
-        )
+        await _seed(db, when)
         return db
 
     # The bot's write path: CheckinRepository.insert_checkin (idempotent on source_key, reads the row back).
@@ -119,6 +116,17 @@ async def scenario_storage(quick: bool, workdir: Path) -> list[Row]:
     ]
 
 
+async def _seed(db: Database, when: datetime) -> None:
+    """Open and migrate ``db`` and give it the one server and circle every check-in belongs to."""
+    await db.open()
+    await db.migrate()
+    await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, ?)", (when.isoformat(),))
+    await db.execute(
+        "INSERT INTO circles (guild_id, name, name_key, ground_rules, created_at) VALUES (1, 'G', 'g', '', ?)",
+        (when.isoformat(),),
+    )
+
+
 async def _bot_writes(repo: Any, writes: int, when: datetime) -> list[float]:
     """The bot's write path, CheckinRepository.insert_checkin (idempotent on source_key, reads the
     row back), ``writes`` times; the time of each."""
@@ -174,13 +182,7 @@ async def _postgres_write(writes: int, when: datetime, secret: bytes) -> list[Ro
         where = await create_schema(url, schema)
         db = PostgresDatabase(where)
         try:
-            await db.open()
-            await db.migrate()
-            await db.execute("INSERT INTO guilds (guild_id, joined_at) VALUES (1, ?)", (when.isoformat(),))
-            await db.execute(
-                "INSERT INTO circles (guild_id, name, name_key, ground_rules, created_at) VALUES (1, 'G', 'g', '', ?)",
-                (when.isoformat(),),
-            )
+            await _seed(db, when)
             if who == "bot":
                 times[who] = await _bot_writes(CheckinRepository(db, NoteCipher(secret)), writes, when)
             else:
