@@ -274,7 +274,7 @@ class JobRepository:
     ) -> None:
         await self.db.execute(
             "UPDATE scheduled_jobs SET status = ?, finished_at = ?, note = ?, attempts = COALESCE(?, attempts) "
-            "WHERE id = ?",
+            "WHERE id = ? AND status = 'running'",  # a run another process took over isn't overwritten
             (status, to_iso(when), note, attempts, job_id),
         )
 
@@ -333,7 +333,6 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._started = False
-        self._leading = False
 
     def register(self, kind: str, handler: JobHandler) -> None:
         if kind in self._handlers:
@@ -390,7 +389,6 @@ class Scheduler:
         # The last process for these servers stopped while these ran (with several processes:
         # only this process's servers, whose shard locks it now holds; see bot.storage.coordination).
         await self._recover(await self.jobs.running(), now, report)
-        self._leading = self.scope.leading()
         if self.coordination.shared:
             self.coordination.listen(JOBS_CHANNEL, self._job_changed)
         if self.use_timers:
@@ -449,9 +447,18 @@ class Scheduler:
         jobs) happens here at the latest, within SWEEP_EVERY."""
         if not self._started:
             return []
-        was_leading = self._leading
-        self._leading = await self.coordination.lead()
-        if self._leading and not was_leading:
+        task = asyncio.current_task()
+        if task is not None:  # jobs it fires finish their bookkeeping before a shutdown goes on
+            self._running.add(task)
+        try:
+            return await self._sweep()
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def _sweep(self) -> list[str]:
+        was_leading = self.coordination.leading
+        if await self.coordination.lead() and not was_leading:
             # The last leader stopped: its jobs of no server that were running when it did are ours.
             report = StartReport()
             await self._recover(await self.jobs.running(unowned_only=True), self.clock.now(), report)

@@ -504,3 +504,29 @@ async def test_one_process_can_run_every_shard_on_sqlite(tmp_path: Any) -> None:
     finally:
         await harness.stop()
         await sandbox.stop()
+
+
+async def test_a_shutdown_lets_a_job_the_sweep_is_running_finish(url: str) -> None:
+    """A job the 30-second sweep fires (not a timer) is waited for at shutdown, so it ends 'done'
+    instead of being cut off between its claim and its bookkeeping."""
+    clock = FakeClock(START)
+    a = await Process(url, ShardPlan.of(2, [0]), clock).start()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(job: Job) -> None:
+        started.set()
+        await release.wait()
+
+    a.scheduler._handlers["remind"] = slow
+    await a.scheduler.schedule("remind", START, guild_id=guild_on(0), job_id="slow")
+    sweeping = asyncio.create_task(a.scheduler.sweep())
+    await asyncio.wait_for(started.wait(), 10)
+    stopping = asyncio.create_task(a.scheduler.shutdown())
+    done, _ = await asyncio.wait({stopping}, timeout=0.2)
+    assert not done, "the shutdown waits for the job"
+    release.set()
+    await asyncio.wait_for(asyncio.gather(sweeping, stopping), 10)
+    job = await a.scheduler.jobs.get("slow")
+    assert job is not None and job.status == "done"
+    await a.coordination.close()
+    await a.db.close()

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Listener = Callable[[str], None]
 LEADER_KEY = -1  # the second half of the leader lock's key (shards use 0…count-1)
 CLAIM_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+ALIVE_TIMEOUT_SECONDS = 10.0
 
 JOBS_CHANNEL = "jobs"  # payload: a scheduled job's id
 OUTBOX_CHANNEL = "outbox"  # payload: "<conversation id>:<stream>"
@@ -111,6 +112,7 @@ class PostgresCoordination(Coordination):
         self._prefix = ""
         self._leading = False
         self._closing = False
+        self._lost = False
         self._lock = asyncio.Lock()  # one statement at a time on the coordination connection
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -139,8 +141,9 @@ class PostgresCoordination(Coordination):
         self._conn.add_termination_listener(self._terminated)
 
     def _terminated(self, _conn: Any) -> None:
-        if self._closing:
+        if self._closing or self._lost:
             return
+        self._lost = True
         self._leading = False
         log.error("the coordination connection to PostgreSQL was lost: this process's shard locks are gone")
         if self.on_lost is not None:
@@ -182,30 +185,58 @@ class PostgresCoordination(Coordination):
         first = channel not in self._listeners
         super().listen(channel, callback)
         if first and self._conn is not None:
-            task = asyncio.get_running_loop().create_task(
-                self._conn.add_listener(self._channel(channel), self._received)
-            )
+            task = asyncio.get_running_loop().create_task(self._add_listener(channel))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _add_listener(self, channel: str) -> None:
+        """LISTEN on the coordination connection, one statement at a time with the others; a
+        failure is logged (the sweeps still find the work, within 30 seconds)."""
+        try:
+            async with self._lock:
+                await self._conn.add_listener(self._channel(channel), self._received)
+        except Exception:
+            log.exception("could not listen for notifications channel=%s", channel)
 
     def _received(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         self._deliver(channel.removeprefix(self._prefix + "_"), payload)
 
     async def lead(self) -> bool:
-        if not self._leading and self._conn is not None and not self._conn.is_closed():
-            self._leading = await self._try_lock(LEADER_KEY)
+        """Also, every sweep, a round trip on the coordination connection: a connection that died
+        without closing (a failover, a NAT timeout) would otherwise keep this process believing it
+        holds locks PostgreSQL has already given to another."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return self._leading
+        try:
             if self._leading:
-                log.info("this process runs the jobs that belong to no server")
+                async with self._lock:
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), ALIVE_TIMEOUT_SECONDS)
+            else:
+                self._leading = await asyncio.wait_for(self._try_lock(LEADER_KEY), ALIVE_TIMEOUT_SECONDS)
+                if self._leading:
+                    log.info("this process runs the jobs that belong to no server")
+        except Exception:
+            log.error("the coordination connection to PostgreSQL does not answer")
+            conn.terminate()
+            self._terminated(conn)
         return self._leading
 
     async def notify(self, channel: str, payload: str) -> None:
+        """Best effort: what it announces is already stored, and the owner's sweep finds it within
+        30 seconds, so a failure here is logged, never the caller's error."""
         if self._conn is None or self._conn.is_closed():
-            return  # the owner's sweep finds the work
-        async with self._lock:
-            await self._conn.execute("SELECT pg_notify($1, $2)", self._channel(channel), payload)
+            return
+        try:
+            async with self._lock:
+                await self._conn.execute("SELECT pg_notify($1, $2)", self._channel(channel), payload)
+        except Exception:
+            log.warning("a notification was not sent channel=%s; the sweep will find the work", channel)
 
     async def close(self) -> None:
         self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
         conn, self._conn = self._conn, None
         self._leading = False
         if conn is not None and not conn.is_closed():
