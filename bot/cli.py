@@ -334,6 +334,13 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"Nothing was copied: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except Exception as exc:  # e.g. a PostgreSQL error: its details can quote the rows (ids, hashes)
+        print(
+            f"Nothing was copied: the database refused it ({type(exc).__name__}). "
+            "Run with a fresh, empty database; the details are not shown because they can quote rows.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
 
 
 # -- resources ----------------------------------------------------------------------------

@@ -128,7 +128,7 @@ class PeerCirclesBot(commands.Bot):
             **self._shard_options(settings),
         )
         self.settings = settings
-        self.rest_budget = keep_to_budget(self.http, settings.process_rate_limit)
+        keep_to_budget(self.http, settings.process_rate_limit)
         self._clock = clock
         self._use_timers = use_timers
         self._start_scheduler = start_scheduler

@@ -65,7 +65,6 @@ class RateBudget:
         self._tokens = self.burst
         self._stamp = self._now()
         self._turn = asyncio.Lock()
-        self.waited = 0.0  # seconds spent waiting, in total (for the operator's log and tests)
 
     def _refill(self) -> None:
         now = self._now()
@@ -76,8 +75,6 @@ class RateBudget:
         async with self._turn:
             self._refill()
             if self._tokens < 1:
-                wait = (1 - self._tokens) / self.rate
-                self.waited += wait
-                await self._sleep(wait)
+                await self._sleep((1 - self._tokens) / self.rate)
                 self._refill()
             self._tokens -= 1

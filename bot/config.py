@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,11 +124,12 @@ def parse_database_url(url: str) -> tuple[str | None, Path | None]:
 
 
 def without_password(url: str) -> str:
-    """A database URL safe to print or log: its password as ***."""
+    """A database URL safe to print or log: its password as ***, in the address or as a
+    ``?password=`` parameter."""
     parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    return url.replace(f":{parsed.password}@", ":***@", 1)
+    if parsed.password is not None:
+        url = url.replace(f":{parsed.password}@", ":***@", 1)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
 
 
 def generate_secret_key() -> str:
@@ -219,7 +222,7 @@ def _parse_rate(raw: str | None) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value < 0:
+    if not math.isfinite(value) or value < 0:
         raise ConfigError("GLOBAL_RATE_LIMIT", f"'{text}' is not a number of requests per second; use 50, or 0")
     return value
 

@@ -44,10 +44,6 @@ class ShardPlan:
         return len(self.ids) == self.count
 
     @property
-    def receives_dms(self) -> bool:
-        return 0 in self.ids
-
-    @property
     def share(self) -> float:
         """This process's part of the bot (for splitting a budget that is per bot)."""
         return len(self.ids) / self.count

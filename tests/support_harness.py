@@ -152,7 +152,7 @@ class FakeSupportPort:
         self.alerts.append(alert)
         return 1, self._next()
 
-    async def update_alert(self, channel_id: int, message_id: int, outcome: str) -> None:
+    async def update_alert(self, guild_id: int, channel_id: int, message_id: int, outcome: str) -> None:
         self.alert_updates.append((message_id, outcome))
 
     async def open_thread(self, conversation: Any, channel_id: int, listener_user_id: int) -> int | None:

@@ -88,6 +88,11 @@ def test_settings_never_show_the_password() -> None:
     settings = load_settings({"SECRET_KEY": TEST_SECRET_KEY, "DATABASE_URL": "postgresql://peer:hunter2@db/pc"})
     shown = dict(settings.describe())
     assert shown["DATABASE_URL"] == "postgresql://peer:***@db/pc" and "hunter2" not in str(settings.describe())
+    # libpq also takes the password as a parameter.
+    settings = load_settings(
+        {"SECRET_KEY": TEST_SECRET_KEY, "DATABASE_URL": "postgresql://peer@db/pc?password=hunter2&sslmode=require"}
+    )
+    assert dict(settings.describe())["DATABASE_URL"] == "postgresql://peer@db/pc?password=***&sslmode=require"
 
 
 # -- on a real server ---------------------------------------------------------------------------

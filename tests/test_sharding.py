@@ -104,6 +104,10 @@ def test_each_process_keeps_to_its_share_of_the_global_limit() -> None:
         }
     )
     assert proxied.process_rate_limit is None  # a shared proxy keeps the limit
+    for bad in ("nan", "inf", "-1", "fast"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({"SECRET_KEY": key, "GLOBAL_RATE_LIMIT": bad})
+        assert caught.value.variable == "GLOBAL_RATE_LIMIT"
 
 
 async def test_the_rate_budget_spaces_requests_after_its_burst() -> None:

@@ -434,7 +434,7 @@ async def test_handoff_moves_the_conversation_and_tells_everyone(world: World) -
     assert card.kind == "handoff" and card.note == "go gently"
     accepted = await world.support.accept_offer(card.offer_public_id, OMAR)
     assert accepted.handoff
-    assert accepted.previous_label is not None and accepted.previous_label.startswith("Listener · ")
+    assert accepted.previous_tag is not None and accepted.previous_tag != accepted.conversation.listener_tag
     conv = await world.support.get(pid)
     assert conv.listener_user_id == OMAR and conv.handoffs == 1 and not conv.handoff_open
     assert world.port.told[-1][:2] == (LENA, "handoff_done")

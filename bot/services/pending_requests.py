@@ -21,6 +21,12 @@ class PendingRequestSweep:
         self.checkins = checkins
         self.support = support
 
+    async def sweep_all(self) -> int:
+        """At connect: sweep every server with listeners that this process owns (several
+        processes: each sweeps its own, so no request is routed twice)."""
+        owns = self.support.scheduler.scope.shards.owns
+        return sum([await self.sweep(g) for g in await self.support.guilds_offering_support() if owns(g)])
+
     async def sweep(self, guild_id: int) -> int:
         """Route every pending check-in request in this server; return how many moved."""
         if not await self.support.has_listeners(guild_id):

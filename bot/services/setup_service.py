@@ -87,6 +87,12 @@ class SetupService:
         about one of them: bot.storage.guilds)."""
         await self.settings.remember_locales(locales)
 
+    async def joined(self, guild_id: int, locale: str) -> None:
+        """The bot was added to a server: its row exists from now on (whichever listener runs
+        first), with Discord's locale."""
+        await self.settings.ensure(guild_id, self.clock.now())
+        await self.settings.remember_locales({guild_id: locale})
+
     async def current(self, guild_id: int) -> GuildSettings:
         return await self.settings.get(guild_id)
 

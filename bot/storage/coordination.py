@@ -56,7 +56,7 @@ class Coordination(abc.ABC):
         return False
 
     @abc.abstractmethod
-    async def start(self, stop: asyncio.Event | None = None) -> None:
+    async def start(self) -> None:
         """Take this process's shard locks (waiting while another process holds one)."""
 
     @abc.abstractmethod
@@ -89,7 +89,7 @@ class Coordination(abc.ABC):
 class LocalCoordination(Coordination):
     """One process (SQLite): it owns everything and leads."""
 
-    async def start(self, stop: asyncio.Event | None = None) -> None:
+    async def start(self) -> None:
         return None
 
     async def lead(self) -> bool:
@@ -161,22 +161,16 @@ class PostgresCoordination(Coordination):
             for channel in self._listeners:
                 await conn.add_listener(self._channel(channel), self._received)
 
-    async def start(self, stop: asyncio.Event | None = None) -> None:
+    async def start(self) -> None:
         await self.open()
         for shard in self.shards.ids:
             tries = 0
             while not await self._try_lock(shard):
                 if tries == 0:
                     log.warning("shard %d is held by another process (or one that just stopped); waiting for it", shard)
-                wait = CLAIM_RETRY_SECONDS[min(tries, len(CLAIM_RETRY_SECONDS) - 1)]
+                # A stop cancels this wait (the start runs in the login, which a stop cancels).
+                await asyncio.sleep(CLAIM_RETRY_SECONDS[min(tries, len(CLAIM_RETRY_SECONDS) - 1)])
                 tries += 1
-                if stop is not None:
-                    try:
-                        await asyncio.wait_for(stop.wait(), wait)
-                        return
-                    except TimeoutError:
-                        continue
-                await asyncio.sleep(wait)
             if tries:
                 log.info("shard %d is free now; this process runs it", shard)
         await self.lead()

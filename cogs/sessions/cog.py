@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput, StorageError
-from bot.i18n import N_, Speaker, msg
+from bot.i18n import Speaker, msg
 from bot.safety import assess
 from bot.services.circles import CircleService
 from bot.services.crisis import CrisisResources
@@ -228,7 +228,7 @@ class SessionsCog(commands.Cog):
         # The button is on the announcement, in the server's language.
         server = await server_speaker(self.guild_settings, view.guild_id, interaction.guild)
         changed_mind = t(
-            "-# Changed your mind? Press **{button}**. Only you can see this.", button=server(N_("Not going"))
+            "-# Changed your mind? Press **{button}**. Only you can see this.", button=server.p("button", "Not going")
         )
         await reply(interaction, text + "\n" + changed_mind)
 

@@ -109,7 +109,7 @@ class SetupCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        await self._remember_locales([guild])
+        await self.service.joined(guild.id, str(guild.preferred_locale))
 
     @commands.Cog.listener()
     async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:

@@ -118,8 +118,7 @@ class SupportCog(commands.Cog, name="SupportCog"):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """Requests members made from check-ins before this server had listeners: route them now."""
-        for guild_id in await self.service.guilds_offering_support():
-            await self.pending.sweep(guild_id)
+        await self.pending.sweep_all()
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
@@ -137,14 +136,14 @@ class SupportCog(commands.Cog, name="SupportCog"):
             await interaction.response.send_message(view=view, ephemeral=True)
 
     async def _member_guilds(self, user_id: int) -> list[discord.Guild]:
-        """Servers with listeners that this person is in (checked by REST: no members intent)."""
+        """Servers with listeners that this person is in (checked by REST: no members intent). From a
+        DM this runs in shard 0's process, which has no copy of servers on other shards: those are
+        fetched."""
         found = []
         for guild_id in await self.service.guilds_offering_support():
-            guild = self.bot.get_guild(guild_id)
-            if guild is None:
-                continue
             try:
-                await guild.fetch_member(user_id)
+                await self.bot.http.get_member(guild_id, user_id)
+                guild = self.bot.get_guild(guild_id) or await self.bot.fetch_guild(guild_id)
             except discord.HTTPException:
                 continue
             found.append(guild)

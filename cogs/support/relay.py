@@ -673,9 +673,10 @@ class DiscordSupport:
             return None
         return sent.channel_id, sent.message_id
 
-    async def update_alert(self, channel_id: int, message_id: int, outcome: str) -> None:
-        guild = getattr(self.bot.get_channel(channel_id), "guild", None)
-        t = await self.server(guild.id) if guild is not None else speaker(SOURCE)
+    async def update_alert(self, guild_id: int, channel_id: int, message_id: int, outcome: str) -> None:
+        # By the server's id, not its cached channel: a press in a DM is handled by shard 0's
+        # process, which has no copy of a server on another shard.
+        t = await self.server(guild_id)
         await self._edit(channel_id, message_id, self.renderer.closed_alert(outcome, t))
 
     async def open_thread(self, conversation: Conversation, channel_id: int, listener_user_id: int) -> int | None:

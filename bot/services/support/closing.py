@@ -62,7 +62,9 @@ class Closing(SupportCore):
                 ):
                     await port.close_offer(offer.channel_id, offer.message_id, "cancelled")
             if port and conversation.alert_channel_id and conversation.alert_message_id:
-                await port.update_alert(conversation.alert_channel_id, conversation.alert_message_id, "cancelled")
+                await port.update_alert(
+                    conversation.guild_id, conversation.alert_channel_id, conversation.alert_message_id, "cancelled"
+                )
             await self.notify(conversation, "member", "withdrawn", {})
             return
         idle = (await self.listeners.settings(conversation.guild_id)).idle_close_minutes

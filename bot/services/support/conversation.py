@@ -103,7 +103,7 @@ class LiveConversation(SupportCore):
             if await self.repo.set_offer_status(other.id, "withdrawn") and other.channel_id and other.message_id:
                 await port.close_offer(other.channel_id, other.message_id, "taken")
         if fresh.alert_channel_id and fresh.alert_message_id:
-            await port.update_alert(fresh.alert_channel_id, fresh.alert_message_id, "taken")
+            await port.update_alert(fresh.guild_id, fresh.alert_channel_id, fresh.alert_message_id, "taken")
         if fresh.relay_mode == "thread":
             fresh = await self._open_thread(fresh, user_id)
         await self.notify(fresh, "member", "accepted", {"listener_tag": fresh.listener_tag})

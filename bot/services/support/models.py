@@ -120,11 +120,6 @@ class Accepted:
     handoff: bool
     previous_tag: str | None = None
 
-    @property
-    def previous_label(self) -> str | None:
-        """The previous listener's label in English (logs and tests); the cog renders it for its reader."""
-        return f"Listener · {self.previous_tag}" if self.previous_tag else None
-
 
 @dataclass(frozen=True, slots=True)
 class Route:
