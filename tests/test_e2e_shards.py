@@ -306,3 +306,8 @@ async def test_two_processes_share_the_servers_and_a_kill_loses_nothing(
             assert secret not in log
         # Each process sees only its own shard's server: neither takes the other's for removed.
         assert "bot removed from a server" not in log, log
+
+    # Last: /support ask from a DM (shard 0's process) finds the member's server on shard 1.
+    noor = one.member("noor")
+    asked = await ask(noor, "can't sleep", where="dm")
+    assert "couldn't find a server" not in asked.text and "Your request is in" in asked.text, asked.text
